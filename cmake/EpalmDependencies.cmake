@@ -1,0 +1,117 @@
+# Every third-party dependency is found here, once.
+
+find_package(Threads REQUIRED)
+find_package(MPI REQUIRED COMPONENTS CXX)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(SQLite3 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+
+# --- LibTorch -----------------------------------------------------------------
+# EPALM_LIBTORCH (CMake or environment variable) names the LibTorch to use: a
+# libtorch zip's root or a torch package directory (site-packages/torch). The
+# default is the one launch/setup installs under EPALM_HOME.
+if(NOT EPALM_LIBTORCH)
+  if(DEFINED ENV{EPALM_LIBTORCH})
+    set(EPALM_LIBTORCH $ENV{EPALM_LIBTORCH})
+  else()
+    if(DEFINED ENV{EPALM_HOME})
+      set(_home $ENV{EPALM_HOME})
+    else()
+      set(_home $ENV{HOME}/.cache/epalm)
+    endif()
+    file(GLOB _venv_torch LIST_DIRECTORIES true ${_home}/venv/lib/python3*/site-packages/torch)
+    list(GET _venv_torch 0 EPALM_LIBTORCH)
+  endif()
+endif()
+set(EPALM_LIBTORCH ${EPALM_LIBTORCH} CACHE PATH "LibTorch root (holds share/cmake/Torch)")
+if(NOT EXISTS ${EPALM_LIBTORCH}/share/cmake/Torch/TorchConfig.cmake)
+  message(FATAL_ERROR "epalm: no LibTorch at '${EPALM_LIBTORCH}' (no share/cmake/Torch/TorchConfig.cmake). "
+                      "Run launch/setup, or set EPALM_LIBTORCH to a LibTorch root.")
+endif()
+
+# --- CUDA and NCCL (compiled whenever the toolkit is found; no GPU needed) ---------
+set(EPALM_HAVE_CUDA OFF)
+set(EPALM_HAVE_NCCL OFF)
+if(NOT EPALM_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # A100 and H100/H200; override with -DCMAKE_CUDA_ARCHITECTURES=...
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(EPALM_HAVE_CUDA ON)
+  elseif(EPALM_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "epalm: EPALM_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+
+# LibTorch's CMake would otherwise probe for a GPU and pick a dozen architectures.
+if(EPALM_HAVE_CUDA AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST} AND NOT TORCH_CUDA_ARCH_LIST)
+  set(TORCH_CUDA_ARCH_LIST "8.0;9.0")
+endif()
+list(PREPEND CMAKE_PREFIX_PATH ${EPALM_LIBTORCH})
+find_package(Torch REQUIRED)
+if(EPALM_HAVE_CUDA AND NOT TARGET torch_cuda)
+  message(STATUS "epalm: this LibTorch has no CUDA; building for CPU only")
+  set(EPALM_HAVE_CUDA OFF)
+endif()
+
+if(EPALM_HAVE_CUDA)
+  # Prefer the NCCL LibTorch itself loads (the wheel's nvidia-nccl), so one
+  # libnccl.so.2 serves both; fall back to the toolkit's.
+  find_path(EPALM_NCCL_INCLUDE_DIR nccl.h
+    HINTS ${EPALM_LIBTORCH}/../nvidia/nccl/include ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(EPALM_NCCL_LIBRARY NAMES libnccl.so.2 nccl NAMES_PER_DIR
+    HINTS ${EPALM_LIBTORCH}/../nvidia/nccl/lib ${CUDAToolkit_LIBRARY_DIR})
+  if(EPALM_NCCL_INCLUDE_DIR AND EPALM_NCCL_LIBRARY)
+    add_library(epalm_nccl INTERFACE)
+    target_include_directories(epalm_nccl SYSTEM INTERFACE ${EPALM_NCCL_INCLUDE_DIR})
+    target_link_libraries(epalm_nccl INTERFACE ${EPALM_NCCL_LIBRARY})
+    set(EPALM_HAVE_NCCL ON)
+  endif()
+endif()
+
+# LibTorch bundles its own {fmt} headers (a newer major than Debian's). spdlog
+# is built against Debian's, so every target sees Debian's {fmt} first through
+# this one-entry directory placed ahead of LibTorch's includes.
+get_target_property(_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+find_path(EPALM_FMT_HEADERS fmt/core.h HINTS ${_fmt_inc} NO_DEFAULT_PATH)
+if(NOT EPALM_FMT_HEADERS)
+  find_path(EPALM_FMT_HEADERS fmt/core.h)
+endif()
+set(_fmt_shim ${CMAKE_BINARY_DIR}/fmt-shim)
+file(MAKE_DIRECTORY ${_fmt_shim})
+file(CREATE_LINK ${EPALM_FMT_HEADERS}/fmt ${_fmt_shim}/fmt SYMBOLIC)
+target_include_directories(epalm_build_options SYSTEM BEFORE INTERFACE ${_fmt_shim})
+
+# LibTorch as our targets use it: its flags (the C++ ABI) without its warnings.
+add_library(epalm_torch INTERFACE)
+target_link_libraries(epalm_torch INTERFACE ${TORCH_LIBRARIES})
+target_compile_options(epalm_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
+
+if(EPALM_HAVE_CUDA)
+  set(EPALM_HAVE_CUDA_NUM 1)
+else()
+  set(EPALM_HAVE_CUDA_NUM 0)
+endif()
+if(EPALM_HAVE_NCCL)
+  set(EPALM_HAVE_NCCL_NUM 1)
+else()
+  set(EPALM_HAVE_NCCL_NUM 0)
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/build_config.h.in
+               ${CMAKE_BINARY_DIR}/generated/epalm/build_config.h @ONLY)
+target_include_directories(epalm_build_options INTERFACE ${CMAKE_BINARY_DIR}/generated)
+
+# The one LibTorch precompiled header, built once and reused by every target
+# (epalm_use_torch_pch). It links what those targets link, so their compile
+# definitions match the PCH's.
+add_library(epalm_torch_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/torch_pch.cpp)
+target_link_libraries(epalm_torch_pch PRIVATE epalm_build_options epalm_torch spdlog::spdlog fmt::fmt)
+target_precompile_headers(epalm_torch_pch PRIVATE <torch/torch.h>)
+target_compile_options(epalm_build_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Winvalid-pch>)

@@ -1,0 +1,153 @@
+#include <c10/util/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+
+#include "command.h"
+#include "epalm/build_config.h"
+#include "epalm/core/error.h"
+#include "epalm/core/log.h"
+#include "epalm/distributed/world.h"
+#include "epalm/registry/config.h"
+
+namespace epalm::cli {
+
+namespace {
+
+void print_usage(std::ostream& out) {
+  out << "usage: epalm <command> [options]\n\n"
+         "eP-ALM: frozen language models augmented with perception, trained and\n"
+         "evaluated at cluster scale.\n\nCommands:\n";
+  for (const auto& command : commands()) {
+    const auto first_line = command.summary.substr(0, command.summary.find('\n'));
+    out << "  " << command.name << std::string(10 - std::min<size_t>(9, command.name.size()), ' ') << first_line
+        << "\n";
+  }
+  out << "\nRun 'epalm <command> --help' for a command's options.\n"
+         "Settings resolve as: defaults < EPALM_* environment < --config files (later\n"
+         "override earlier) < command-line options.\n";
+}
+
+const Command* find_command(const std::string& name) {
+  for (const auto& command : commands()) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+void add_common_settings(po::options_description& settings) {
+  settings.add_options()  //
+      ("log-level", po::value<std::string>()->default_value(log::level_from_environment("info")),
+       "trace, debug, info, warn, error or off (default from EPALM_LOG_LEVEL)")  //
+      ("log-ranks", po::value<std::string>()->default_value("0"),
+       "ranks that print info lines: 0 (rank 0 only) or all");
+}
+
+log::Settings log_settings(const po::variables_map& vm) {
+  log::Settings settings;
+  settings.level = vm["log-level"].as<std::string>();
+  const auto& ranks = vm["log-ranks"].as<std::string>();
+  if (ranks == "all") settings.ranks = log::RankFilter::kAll;
+  else if (ranks != "0") throw UsageError("--log-ranks", "must be 0 or all, not '" + ranks + "'");
+  return settings;
+}
+
+int run_command(const Command& command, const std::vector<std::string>& arguments, distributed::World& world) {
+  po::options_description settings("Settings (also from --config files)");
+  command.add_settings(settings);
+  add_common_settings(settings);
+  po::options_description general("General");
+  general.add_options()                  //
+      ("help,h", "show this help")  //
+      ("config,c", po::value<std::vector<std::string>>()->composing(),
+       "INI config file (Boost.Program_options syntax); repeatable, later files override earlier")  //
+      ("print-config", "print the resolved configuration, each value with its source, and exit");
+  po::options_description all;
+  all.add(settings).add(general);
+
+  po::parsed_options parsed(&all);
+  try {
+    parsed = po::command_line_parser(arguments).options(all).run();
+  } catch (const po::error& e) {
+    throw UsageError("", e.what());
+  }
+  po::variables_map vm;
+  po::variables_map general_vm;
+  po::store(parsed, general_vm);
+  if (general_vm.count("help")) {
+    if (world.rank() == 0) {
+      std::cout << "usage: epalm " << command.name << " [options]\n\n" << command.summary << "\n\n"
+                << settings << "\n" << general << "\n";
+    }
+    return kExitOk;
+  }
+  std::vector<std::string> files;
+  if (general_vm.count("config")) files = general_vm["config"].as<std::vector<std::string>>();
+
+  auto resolved = registry::resolve(settings, parsed, files, vm);
+  log::configure(log_settings(vm));
+  if (vm.count("print-config")) {
+    if (world.rank() == 0) {
+      std::cout << "# epalm " << command.name << ": resolved configuration\n";
+      resolved.write_ini(std::cout);
+    }
+    return kExitOk;
+  }
+  return command.run({vm, world, arguments});
+}
+
+// Errors print as one line: no stack, no noise. Under several ranks the line
+// names the rank, and the whole job ends so no rank waits on a dead one.
+int fail(const std::string& command, const std::string& message, int code, const distributed::World* world) {
+  std::string prefix = "epalm" + (command.empty() ? "" : " " + command);
+  if (world && world->size() > 1) prefix = "[r" + std::to_string(world->rank()) + "] " + prefix;
+  std::cerr << prefix << ": error: " << message << "\n";
+  if (code == kExitUsage && !command.empty()) std::cerr << "Try 'epalm " << command << " --help'.\n";
+  std::cerr.flush();
+  if (world && world->size() > 1) world->abort(code);
+  return code;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string name;
+  std::unique_ptr<distributed::World> world;
+  try {
+    log::configure({log::level_from_environment("info"), log::RankFilter::kRankZero});
+    if (args.empty()) {
+      print_usage(std::cerr);
+      return kExitUsage;
+    }
+    if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      print_usage(std::cout);
+      return kExitOk;
+    }
+    if (args[0] == "--version") {
+      std::cout << "epalm " << EPALM_VERSION << "\n";
+      return kExitOk;
+    }
+    const Command* command = find_command(args[0]);
+    if (command == nullptr) {
+      std::string known;
+      for (const auto& c : commands()) known += (known.empty() ? "" : ", ") + c.name;
+      throw UsageError("", "unknown command '" + args[0] + "' (commands: " + known + ")");
+    }
+    name = command->name;
+    world = std::make_unique<distributed::World>();
+    log::set_rank(world->rank(), world->size(), world->topology().host);
+    return run_command(*command, {args.begin() + 1, args.end()}, *world);
+  } catch (const UsageError& e) {
+    return fail(name, e.what(), kExitUsage, world.get());
+  } catch (const Error& e) {
+    return fail(name, e.what(), kExitFailure, world.get());
+  } catch (const c10::Error& e) {
+    return fail(name, e.what_without_backtrace(), kExitFailure, world.get());
+  } catch (const std::exception& e) {
+    return fail(name, e.what(), kExitFailure, world.get());
+  }
+}
+
+}  // namespace epalm::cli

@@ -1,0 +1,42 @@
+// A subcommand of `epalm`: its name, its settings (resolvable from config
+// files) and what it does. Commands are registered in commands.cpp only once
+// they work.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace epalm::distributed {
+class World;
+}
+
+namespace epalm::cli {
+
+namespace po = boost::program_options;
+
+struct Invocation {
+  const po::variables_map& options;
+  distributed::World& world;
+  std::vector<std::string> arguments;  // the command line after the command's name
+};
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::function<void(po::options_description& settings)> add_settings;
+  std::function<int(const Invocation& invocation)> run;
+};
+
+const std::vector<Command>& commands();
+
+Command env_command();
+Command demo_command();
+
+// Runs `epalm` with argv: dispatch, layered configuration, logging, and the
+// top-level error handler. Returns the process exit code.
+int run_main(int argc, char** argv);
+
+}  // namespace epalm::cli

@@ -1,0 +1,10 @@
+#include "command.h"
+
+namespace epalm::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {env_command(), demo_command()};
+  return all;
+}
+
+}  // namespace epalm::cli

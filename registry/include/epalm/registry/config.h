@@ -1,0 +1,50 @@
+// Layered configuration: an experiment's defaults < config files (INI syntax,
+// later files override earlier) < the command line. Every resolved value keeps
+// the layer it came from, so `--print-config` can say why a value is what it is.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace epalm::registry {
+
+namespace po = boost::program_options;
+
+struct ResolvedOption {
+  std::string key;
+  std::string value;   // as text; empty with `set == false`
+  std::string source;  // "default", "file <path>" or "command line"
+  bool set = true;
+};
+
+class ResolvedConfig {
+ public:
+  explicit ResolvedConfig(std::vector<ResolvedOption> options) : options_(std::move(options)) {}
+  const std::vector<ResolvedOption>& options() const { return options_; }
+  const ResolvedOption* find(const std::string& key) const;
+  // Writes a config file that reproduces this configuration, one
+  // `key = value  # source` line each; unset options are commented out.
+  void write_ini(std::ostream& out) const;
+
+ private:
+  std::vector<ResolvedOption> options_;
+};
+
+// Parses one INI config file against `settings`. Throws epalm::Error naming the
+// file when it cannot be read, and UsageError naming it for unknown options or
+// malformed lines.
+po::parsed_options parse_config_file(const std::string& path, const po::options_description& settings);
+
+// Stores into `vm`, highest precedence first (Boost keeps the first value it
+// stores): the command line, then `config_files` from last to first, then the
+// defaults of `settings`. Returns each setting's value and source.
+ResolvedConfig resolve(const po::options_description& settings, const po::parsed_options& command_line,
+                       const std::vector<std::string>& config_files, po::variables_map& vm);
+
+// A stored option's value as text (the types our options use), "" if empty.
+std::string value_text(const po::variable_value& value);
+
+}  // namespace epalm::registry

@@ -1,0 +1,131 @@
+#include "epalm/registry/config.h"
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include "epalm/core/error.h"
+
+namespace epalm::registry {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+template <typename T>
+bool try_text(const boost::any& value, std::string& out) {
+  if (const T* typed = boost::any_cast<T>(&value)) {
+    std::ostringstream s;
+    s << std::boolalpha << *typed;
+    out = s.str();
+    return true;
+  }
+  return false;
+}
+
+// Keys present in one layer's parsed tokens.
+std::map<std::string, bool> keys_of(const po::parsed_options& parsed) {
+  std::map<std::string, bool> keys;
+  for (const auto& option : parsed.options) {
+    if (!option.unregistered) keys[option.string_key] = true;
+  }
+  return keys;
+}
+
+}  // namespace
+
+const ResolvedOption* ResolvedConfig::find(const std::string& key) const {
+  for (const auto& option : options_) {
+    if (option.key == key) return &option;
+  }
+  return nullptr;
+}
+
+void ResolvedConfig::write_ini(std::ostream& out) const {
+  for (const auto& option : options_) {
+    if (option.set) {
+      out << option.key << " = " << option.value << "  # " << option.source << "\n";
+    } else {
+      out << "# " << option.key << " =  # unset\n";
+    }
+  }
+}
+
+std::string value_text(const po::variable_value& value) {
+  if (value.empty()) return "";
+  const boost::any& any = value.value();
+  std::string out;
+  if (try_text<std::string>(any, out) || try_text<int>(any, out) || try_text<std::int64_t>(any, out) ||
+      try_text<unsigned>(any, out) || try_text<double>(any, out) || try_text<float>(any, out) ||
+      try_text<bool>(any, out)) {
+    return out;
+  }
+  if (const auto* list = boost::any_cast<std::vector<std::string>>(&any)) return join(*list);
+  if (const auto* ints = boost::any_cast<std::vector<int>>(&any)) {
+    std::vector<std::string> items;
+    for (int v : *ints) items.push_back(std::to_string(v));
+    return join(items);
+  }
+  return "<unprintable>";
+}
+
+po::parsed_options parse_config_file(const std::string& path, const po::options_description& settings) {
+  std::ifstream in(path);
+  if (!in) throw Error(path, "cannot open config file");
+  try {
+    return po::parse_config_file(in, settings, /*allow_unregistered=*/false);
+  } catch (const po::error& e) {
+    throw UsageError(path, e.what());
+  }
+}
+
+ResolvedConfig resolve(const po::options_description& settings, const po::parsed_options& command_line,
+                       const std::vector<std::string>& config_files, po::variables_map& vm) {
+  // Layers from lowest to highest precedence, after the defaults.
+  std::vector<std::pair<std::string, po::parsed_options>> layers;
+  for (const auto& path : config_files) layers.emplace_back("file " + path, parse_config_file(path, settings));
+
+  try {
+    po::store(command_line, vm);
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) po::store(it->second, vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError("configuration", e.what());
+  }
+
+  const auto cli_keys = keys_of(command_line);
+  std::vector<std::map<std::string, bool>> layer_keys;
+  for (const auto& layer : layers) layer_keys.push_back(keys_of(layer.second));
+
+  std::vector<ResolvedOption> resolved;
+  for (const auto& description : settings.options()) {
+    const std::string& key = description->long_name();
+    ResolvedOption option{key, "", "default", true};
+    if (cli_keys.count(key)) {
+      option.source = "command line";
+    } else {
+      for (size_t i = layers.size(); i-- > 0;) {
+        if (layer_keys[i].count(key)) {
+          option.source = layers[i].first;
+          break;
+        }
+      }
+    }
+    auto found = vm.find(key);
+    if (found == vm.end() || found->second.empty()) {
+      option.set = false;
+    } else {
+      option.value = value_text(found->second);
+    }
+    resolved.push_back(option);
+  }
+  return ResolvedConfig(std::move(resolved));
+}
+
+}  // namespace epalm::registry
