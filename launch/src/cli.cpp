@@ -25,8 +25,8 @@ void print_usage(std::ostream& out) {
         << "\n";
   }
   out << "\nRun 'epalm <command> --help' for a command's options.\n"
-         "Settings resolve as: defaults < EPALM_* environment < --config files (later\n"
-         "override earlier) < command-line options.\n";
+         "Settings resolve as: defaults < environment (EPALM_LOG_LEVEL sets --log-level)\n"
+         "< --config files (later override earlier) < command-line options.\n";
 }
 
 const Command* find_command(const std::string& name) {
@@ -38,8 +38,7 @@ const Command* find_command(const std::string& name) {
 
 void add_common_settings(po::options_description& settings) {
   settings.add_options()  //
-      ("log-level", po::value<std::string>()->default_value(log::level_from_environment("info")),
-       "trace, debug, info, warn, error or off (default from EPALM_LOG_LEVEL)")  //
+      ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error or off")  //
       ("log-ranks", po::value<std::string>()->default_value("0"),
        "ranks that print info lines: 0 (rank 0 only) or all");
 }
@@ -67,14 +66,14 @@ int run_command(const Command& command, const std::vector<std::string>& argument
   all.add(settings).add(general);
 
   po::parsed_options parsed(&all);
+  po::variables_map general_vm;
   try {
     parsed = po::command_line_parser(arguments).options(all).run();
+    po::store(parsed, general_vm);
   } catch (const po::error& e) {
     throw UsageError("", e.what());
   }
   po::variables_map vm;
-  po::variables_map general_vm;
-  po::store(parsed, general_vm);
   if (general_vm.count("help")) {
     if (world.rank() == 0) {
       std::cout << "usage: epalm " << command.name << " [options]\n\n" << command.summary << "\n\n"

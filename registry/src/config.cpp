@@ -1,5 +1,6 @@
 #include "epalm/registry/config.h"
 
+#include <cctype>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -61,7 +62,7 @@ std::string value_text(const po::variable_value& value) {
   if (value.empty()) return "";
   const boost::any& any = value.value();
   std::string out;
-  if (try_text<std::string>(any, out) || try_text<int>(any, out) || try_text<std::int64_t>(any, out) ||
+  if (try_text<std::string>(any, out) || try_text<int>(any, out) || try_text<std::int64_t>(any, out) || try_text<std::uint64_t>(any, out) ||
       try_text<unsigned>(any, out) || try_text<double>(any, out) || try_text<float>(any, out) ||
       try_text<bool>(any, out)) {
     return out;
@@ -73,6 +74,14 @@ std::string value_text(const po::variable_value& value) {
     return join(items);
   }
   return "<unprintable>";
+}
+
+std::string option_for_environment_variable(const std::string& variable, const po::options_description& settings) {
+  static const std::string prefix = "EPALM_";
+  if (variable.compare(0, prefix.size(), prefix) != 0) return "";
+  std::string name;
+  for (char c : variable.substr(prefix.size())) name += c == '_' ? '-' : static_cast<char>(std::tolower(c));
+  return settings.find_nothrow(name, /*approx=*/false) ? name : "";
 }
 
 po::parsed_options parse_config_file(const std::string& path, const po::options_description& settings) {
@@ -89,11 +98,26 @@ ResolvedConfig resolve(const po::options_description& settings, const po::parsed
                        const std::vector<std::string>& config_files, po::variables_map& vm) {
   // Layers from lowest to highest precedence, after the defaults.
   std::vector<std::pair<std::string, po::parsed_options>> layers;
+  std::map<std::string, std::string> variable_of;  // option -> the variable that set it
+  layers.emplace_back("environment", po::parse_environment(settings, [&](const std::string& variable) {
+    auto name = option_for_environment_variable(variable, settings);
+    if (!name.empty()) variable_of[name] = variable;
+    return name;
+  }));
   for (const auto& path : config_files) layers.emplace_back("file " + path, parse_config_file(path, settings));
 
+  auto store = [&vm](const po::parsed_options& parsed, const std::string& where) {
+    try {
+      po::store(parsed, vm);
+    } catch (const po::error& e) {
+      throw UsageError(where, e.what());
+    }
+  };
+  store(command_line, "command line");
+  for (size_t i = layers.size(); i-- > 0;) {
+    store(layers[i].second, i == 0 ? "environment" : layers[i].first.substr(std::string("file ").size()));
+  }
   try {
-    po::store(command_line, vm);
-    for (auto it = layers.rbegin(); it != layers.rend(); ++it) po::store(it->second, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError("configuration", e.what());
@@ -112,7 +136,7 @@ ResolvedConfig resolve(const po::options_description& settings, const po::parsed
     } else {
       for (size_t i = layers.size(); i-- > 0;) {
         if (layer_keys[i].count(key)) {
-          option.source = layers[i].first;
+          option.source = i == 0 ? "environment " + variable_of[key] : layers[i].first;
           break;
         }
       }

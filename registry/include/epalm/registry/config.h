@@ -1,5 +1,6 @@
-// Layered configuration: an experiment's defaults < config files (INI syntax,
-// later files override earlier) < the command line. Every resolved value keeps
+// Layered configuration: an experiment's defaults < EPALM_* environment
+// variables < config files (INI syntax, later files override earlier) < the
+// command line. Every resolved value keeps
 // the layer it came from, so `--print-config` can say why a value is what it is.
 #pragma once
 
@@ -16,7 +17,7 @@ namespace po = boost::program_options;
 struct ResolvedOption {
   std::string key;
   std::string value;   // as text; empty with `set == false`
-  std::string source;  // "default", "file <path>" or "command line"
+  std::string source;  // "default", "environment EPALM_X", "file <path>" or "command line"
   bool set = true;
 };
 
@@ -40,9 +41,15 @@ po::parsed_options parse_config_file(const std::string& path, const po::options_
 
 // Stores into `vm`, highest precedence first (Boost keeps the first value it
 // stores): the command line, then `config_files` from last to first, then the
-// defaults of `settings`. Returns each setting's value and source.
+// environment (EPALM_LOG_LEVEL sets --log-level: "EPALM_" + the option's name in
+// upper case with '-' as '_'), then the defaults of `settings`. Returns each
+// setting's value and source.
 ResolvedConfig resolve(const po::options_description& settings, const po::parsed_options& command_line,
                        const std::vector<std::string>& config_files, po::variables_map& vm);
+
+// The option an environment variable sets ("EPALM_LOG_LEVEL" -> "log-level"),
+// or "" when it names none of `settings`.
+std::string option_for_environment_variable(const std::string& variable, const po::options_description& settings);
 
 // A stored option's value as text (the types our options use), "" if empty.
 std::string value_text(const po::variable_value& value);

@@ -1,0 +1,44 @@
+# Test harness: GoogleTest through CTest, with labels
+#   unit    fast, single process
+#   mpi     several processes under mpirun (hard timeout)
+#   parity  numerical parity against the Python peers (transformers, PyTorch)
+#   slow    minutes rather than seconds
+find_package(GTest REQUIRED)
+include(GoogleTest)
+
+set(EPALM_MPIRUN_TEST ${CMAKE_SOURCE_DIR}/tests/support/mpirun-test)
+
+# epalm_add_test(NAME <n> SOURCES <light .cpp> [TORCH_SOURCES <.cpp>] [LIBS ...]
+#                [LABELS ...] [TIMEOUT <s>])
+# One executable; each TEST is its own CTest test carrying the labels.
+function(epalm_add_test)
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 120)
+  endif()
+  add_executable(${A_NAME} ${A_SOURCES} ${A_TORCH_SOURCES})
+  target_link_libraries(${A_NAME} PRIVATE epalm_build_options GTest::gtest GTest::gtest_main ${A_LIBS})
+  epalm_use_torch_pch(${A_NAME} "${A_TORCH_SOURCES}")
+  gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+endfunction()
+
+# epalm_add_mpi_test(NAME <n> RANKS <np>... SOURCES ... [TORCH_SOURCES ...] [LIBS ...] [TIMEOUT <s>])
+# One executable run as one CTest test per rank count, under mpirun with a hard
+# timeout that kills every rank (tests/support/mpirun-test); label `mpi`.
+function(epalm_add_mpi_test)
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "RANKS;SOURCES;TORCH_SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 60)
+  endif()
+  add_executable(${A_NAME} ${A_SOURCES} ${A_TORCH_SOURCES} ${CMAKE_SOURCE_DIR}/tests/support/mpi_test_main.cpp)
+  target_link_libraries(${A_NAME} PRIVATE epalm_build_options GTest::gtest epalm_distributed MPI::MPI_CXX ${A_LIBS})
+  epalm_use_torch_pch(${A_NAME} "${A_TORCH_SOURCES}")
+  foreach(np IN LISTS A_RANKS)
+    add_test(NAME ${A_NAME}.np${np} COMMAND ${EPALM_MPIRUN_TEST} ${A_TIMEOUT} ${np} $<TARGET_FILE:${A_NAME}>)
+    math(EXPR _ctest_timeout "${A_TIMEOUT} + 30")
+    # PROCESSORS lets `ctest -j` count every rank.
+    set_tests_properties(${A_NAME}.np${np} PROPERTIES LABELS "mpi;${A_LABELS}" TIMEOUT ${_ctest_timeout}
+                         PROCESSORS ${np})
+  endforeach()
+endfunction()

@@ -1,0 +1,124 @@
+// The `epalm` executable as users run it: help, errors and exit codes,
+// layered configuration. Spawns the real binary (EPALM_EXECUTABLE).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "process.h"
+
+namespace epalm {
+
+namespace {
+testing::ProcessResult epalm(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
+  args.insert(args.begin(), EPALM_EXECUTABLE);
+  return testing::run_process(args, 60, env);
+}
+}  // namespace
+
+TEST(Cli, HelpListsOnlyWorkingCommands) {
+  const auto r = epalm({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("  env "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  demo "), std::string::npos) << r.out;
+  // Commands later work fills in are not registered before they work.
+  for (const char* later : {"  train ", "  eval ", "  sweep "}) EXPECT_EQ(r.out.find(later), std::string::npos);
+}
+
+TEST(Cli, NoCommandIsAUsageError) {
+  const auto r = epalm({});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("usage: epalm <command>"), std::string::npos);
+}
+
+TEST(Cli, UnknownCommandIsNamed) {
+  const auto r = epalm({"trian"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("epalm: error: unknown command 'trian'"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnknownOptionIsNamedWithAHint) {
+  const auto r = epalm({"env", "--bogus"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("epalm env: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Try 'epalm env --help'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("terminate"), std::string::npos) << "an exception escaped: " << r.err;
+}
+
+TEST(Cli, MalformedValuesAreUsageErrors) {
+  EXPECT_EQ(epalm({"demo", "--ranks", "two"}).exit_code, 2);
+  EXPECT_EQ(epalm({"demo", "--ranks", "1", "--width", "12"}).exit_code, 2);
+  EXPECT_EQ(epalm({"env", "--format", "yaml"}).exit_code, 2);
+  const auto r = epalm({"env", "--log-level", "loud"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown level 'loud'"), std::string::npos) << r.err;
+  EXPECT_EQ(epalm({"demo", "--ranks"}).exit_code, 2);  // missing value
+}
+
+TEST(Cli, CommandHelpShowsSettingsAndGeneralOptions) {
+  const auto r = epalm({"demo", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--ranks"), std::string::npos);
+  EXPECT_NE(r.out.find("--config"), std::string::npos);
+  EXPECT_NE(r.out.find("--print-config"), std::string::npos);
+}
+
+TEST(Cli, EnvReportsVersionsAndOneRankAsJson) {
+  const auto r = epalm({"env", "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"libtorch", "cuda runtime", "nccl", "mpi", "sqlite", "compiler", "boost"}) {
+    EXPECT_TRUE(j["versions"].contains(key)) << key;
+  }
+  EXPECT_NE(j["versions"]["mpi"].get<std::string>().find("MPI"), std::string::npos);
+  ASSERT_EQ(j["ranks"].size(), 1u);
+  EXPECT_EQ(j["ranks"][0]["world"], "1");
+  EXPECT_EQ(j["ranks"][0]["launcher"], "none");
+}
+
+TEST(Cli, ConfigLayersResolveInOrderWithSources) {
+  testing::TempDir dir;
+  const auto a = dir.write("a.ini", "width = 64\ntokens = 16\nseed = 3\n");
+  const auto b = dir.write("b.ini", "tokens = 32\n");
+  const auto r = epalm({"demo", "--config", a, "-c", b, "--seed", "9", "--print-config"}, {{"EPALM_BATCH", "4"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("width = 64  # file " + a), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokens = 32  # file " + b), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("seed = 9  # command line"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("batch = 4  # environment EPALM_BATCH"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ranks = 2  # default"), std::string::npos) << r.out;
+
+  // The printed configuration is itself a config file giving the same result.
+  const auto printed = dir.write("printed.ini", r.out);
+  const auto again = epalm({"demo", "--config", printed, "--print-config"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("seed = 9  # file " + printed), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("batch = 4  # file " + printed), std::string::npos) << again.out;
+}
+
+TEST(Cli, BadConfigFilesAreNamed) {
+  testing::TempDir dir;
+  const auto unknown = dir.write("unknown.ini", "widht = 64\n");
+  auto r = epalm({"demo", "--config", unknown});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(unknown), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("widht"), std::string::npos) << r.err;
+
+  r = epalm({"demo", "--config", dir.path() + "/missing.ini"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing.ini: cannot open config file"), std::string::npos) << r.err;
+}
+
+TEST(Cli, DemoRunsInOneProcess) {
+  const auto r = epalm({"demo", "--ranks", "1", "--device", "cpu", "--width", "32", "--tokens", "8",
+                        "--iterations", "2", "--format", "csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("rank,host,local rank,device"), std::string::npos) << r.out;
+}
+
+TEST(Cli, DemoOnAMissingDeviceFailsCleanly) {
+  const auto r = epalm({"demo", "--ranks", "1", "--device", "cuda:42"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--device: 'cuda:42' requested"), std::string::npos) << r.err;
+}
+
+}  // namespace epalm

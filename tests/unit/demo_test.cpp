@@ -1,0 +1,51 @@
+#include <gtest/gtest.h>
+
+#include "epalm/core/error.h"
+#include "epalm/experiments/demo.h"
+
+namespace epalm::experiments {
+
+namespace {
+DemoSettings small() {
+  DemoSettings s;
+  s.device = "cpu";
+  s.threads = 1;
+  s.batch = 2;
+  s.tokens = 8;
+  s.width = 32;
+  s.iterations = 2;
+  return s;
+}
+}  // namespace
+
+TEST(Demo, OneRankAgreesWithItselfAndReportsOneRow) {
+  distributed::World world;
+  const auto result = run_demo(small(), world);
+  EXPECT_TRUE(result.ranks_agree);
+  EXPECT_EQ(result.relative_spread, 0.0);
+  ASSERT_EQ(result.per_rank.rows().size(), 1u);
+  EXPECT_EQ(result.per_rank.rows()[0][3], "cpu");
+}
+
+TEST(Demo, SameSeedSameChecksumOtherSeedOther) {
+  distributed::World world;
+  auto s = small();
+  const auto a = run_demo(s, world).per_rank.rows()[0][5];
+  const auto b = run_demo(s, world).per_rank.rows()[0][5];
+  s.seed = 1;
+  const auto c = run_demo(s, world).per_rank.rows()[0][5];
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+TEST(Demo, RejectsBadShapes) {
+  distributed::World world;
+  auto s = small();
+  s.width = 12;
+  EXPECT_THROW(run_demo(s, world), UsageError);
+  s = small();
+  s.iterations = 0;
+  EXPECT_THROW(run_demo(s, world), UsageError);
+}
+
+}  // namespace epalm::experiments
