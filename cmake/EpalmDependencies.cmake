@@ -54,16 +54,47 @@ endif()
 if(EPALM_HAVE_CUDA AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST} AND NOT TORCH_CUDA_ARCH_LIST)
   set(TORCH_CUDA_ARCH_LIST "8.0;9.0")
 endif()
-list(PREPEND CMAKE_PREFIX_PATH ${EPALM_LIBTORCH})
-find_package(Torch REQUIRED)
+# A CUDA LibTorch's own CMake config demands the CUDA toolkit. Without one
+# (EPALM_CUDA=OFF with no toolkit, or EPALM_TORCH_CPU_ONLY=ON), link only its
+# CPU half, which needs no CUDA library at build or run time.
+option(EPALM_TORCH_CPU_ONLY "Link only LibTorch's CPU libraries" OFF)
+if(NOT EPALM_HAVE_CUDA AND EXISTS ${EPALM_LIBTORCH}/lib/libtorch_cuda.so)
+  find_program(_nvcc nvcc)
+  if(NOT _nvcc)
+    set(EPALM_TORCH_CPU_ONLY ON)
+  endif()
+endif()
+if(EPALM_TORCH_CPU_ONLY)
+  if(EPALM_HAVE_CUDA)
+    message(FATAL_ERROR "epalm: EPALM_TORCH_CPU_ONLY=ON needs EPALM_CUDA=OFF")
+  endif()
+  include(${EPALM_LIBTORCH}/share/cmake/Torch/TorchConfigVersion.cmake)
+  set(Torch_VERSION ${PACKAGE_VERSION})
+  set(TORCH_INSTALL_PREFIX ${EPALM_LIBTORCH})
+  foreach(_lib c10 torch_cpu)
+    add_library(epalm_lib_${_lib} SHARED IMPORTED)
+    set_target_properties(epalm_lib_${_lib} PROPERTIES IMPORTED_LOCATION ${EPALM_LIBTORCH}/lib/lib${_lib}.so)
+  endforeach()
+  add_library(epalm_torch_cpu_only INTERFACE)
+  target_include_directories(epalm_torch_cpu_only SYSTEM INTERFACE
+    ${EPALM_LIBTORCH}/include ${EPALM_LIBTORCH}/include/torch/csrc/api/include)
+  target_link_libraries(epalm_torch_cpu_only INTERFACE epalm_lib_torch_cpu epalm_lib_c10 Threads::Threads)
+  set(TORCH_LIBRARIES epalm_torch_cpu_only)
+  set(TORCH_CXX_FLAGS "")
+  message(STATUS "epalm: linking LibTorch's CPU libraries only")
+else()
+  list(PREPEND CMAKE_PREFIX_PATH ${EPALM_LIBTORCH})
+  find_package(Torch REQUIRED)
+endif()
 if(EPALM_HAVE_CUDA AND NOT TARGET torch_cuda)
   message(STATUS "epalm: this LibTorch has no CUDA; building for CPU only")
   set(EPALM_HAVE_CUDA OFF)
 endif()
 
-if(EPALM_HAVE_CUDA)
-  # Prefer the NCCL LibTorch itself loads (the wheel's nvidia-nccl), so one
-  # libnccl.so.2 serves both; fall back to the toolkit's.
+# A CUDA LibTorch needs NCCL at link and run time. Prefer the NCCL it ships
+# beside itself (the wheel's nvidia-nccl) over an older toolkit copy, so one
+# libnccl.so.2 serves LibTorch and our own NCCL code; the toolkit's is the fallback.
+if(TARGET torch_cuda)
   find_path(EPALM_NCCL_INCLUDE_DIR nccl.h
     HINTS ${EPALM_LIBTORCH}/../nvidia/nccl/include ${CUDAToolkit_INCLUDE_DIRS})
   find_library(EPALM_NCCL_LIBRARY NAMES libnccl.so.2 nccl NAMES_PER_DIR
@@ -72,7 +103,7 @@ if(EPALM_HAVE_CUDA)
     add_library(epalm_nccl INTERFACE)
     target_include_directories(epalm_nccl SYSTEM INTERFACE ${EPALM_NCCL_INCLUDE_DIR})
     target_link_libraries(epalm_nccl INTERFACE ${EPALM_NCCL_LIBRARY})
-    set(EPALM_HAVE_NCCL ON)
+    set(EPALM_HAVE_NCCL ${EPALM_HAVE_CUDA})
   endif()
 endif()
 
@@ -91,7 +122,7 @@ target_include_directories(epalm_build_options SYSTEM BEFORE INTERFACE ${_fmt_sh
 
 # LibTorch as our targets use it: its flags (the C++ ABI) without its warnings.
 add_library(epalm_torch INTERFACE)
-target_link_libraries(epalm_torch INTERFACE ${TORCH_LIBRARIES})
+target_link_libraries(epalm_torch INTERFACE ${TORCH_LIBRARIES} $<TARGET_NAME_IF_EXISTS:epalm_nccl>)
 target_compile_options(epalm_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
 
 if(EPALM_HAVE_CUDA)
