@@ -7,6 +7,8 @@ find_package(SQLite3 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+# The tokenizer's pre-tokenizer regex needs Unicode categories (\p{L}, \p{N}).
+find_package(ICU REQUIRED COMPONENTS uc i18n)
 
 # --- LibTorch -----------------------------------------------------------------
 # EPALM_LIBTORCH (CMake or environment variable) names the LibTorch to use: a
