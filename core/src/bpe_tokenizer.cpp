@@ -12,6 +12,15 @@ namespace epalm {
 
 namespace tokenizer_detail {
 
+std::vector<std::string> special_token_names(const TokenizerConfig& config) {
+  std::vector<std::string> names;
+  for (const auto* name : {&config.bos_token, &config.eos_token, &config.unk_token, &config.pad_token}) {
+    if (*name) names.push_back(**name);
+  }
+  names.insert(names.end(), config.additional_special_tokens.begin(), config.additional_special_tokens.end());
+  return names;
+}
+
 std::shared_ptr<const Tokenizer::Impl> build_tokenizer(BpeModel model, TokenizerConfig config,
                                                        const std::vector<DeclaredToken>& declared,
                                                        const std::string& vocab_path) {
@@ -52,12 +61,7 @@ std::shared_ptr<const Tokenizer::Impl> build_tokenizer(BpeModel model, Tokenizer
     return n;
   };
   const TokenizerConfig& c = impl->config;
-  std::vector<std::string> special_names;
-  for (const auto* name : {&c.bos_token, &c.eos_token, &c.unk_token, &c.pad_token}) {
-    if (*name) special_names.push_back(**name);
-  }
-  special_names.insert(special_names.end(), c.additional_special_tokens.begin(), c.additional_special_tokens.end());
-  for (const auto& name : special_names) {
+  for (const auto& name : special_token_names(c)) {
     if (added_ids.count(name)) {
       impl->added[impl->added_at[added_ids[name]]].special = true;
       continue;

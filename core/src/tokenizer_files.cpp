@@ -172,10 +172,7 @@ void read_legacy_added_tokens(const std::string& directory, const TokenizerConfi
                               std::vector<DeclaredToken>& tokens) {
   const std::string added_path = directory + "/added_tokens.json";
   if (fs::exists(added_path)) {
-    std::vector<std::string> special_names = config.additional_special_tokens;
-    for (const auto* name : {&config.bos_token, &config.eos_token, &config.unk_token, &config.pad_token}) {
-      if (*name) special_names.push_back(**name);
-    }
+    const auto special_names = tokenizer_detail::special_token_names(config);
     const json added = read_json_object(added_path);
     for (const auto& [content, id] : added.items()) {
       if (!id.is_number_integer() || id.get<TokenId>() < 0) {

@@ -39,6 +39,9 @@ struct DeclaredToken {
   std::string source;
 };
 
+// The special tokens a config names, in HF's order: bos, eos, unk, pad, additional.
+std::vector<std::string> special_token_names(const TokenizerConfig& config);
+
 // Registers the declared added tokens, then the config's special tokens that are
 // not among them (their vocab.json id, or the next free one, as HF does).
 std::shared_ptr<const Tokenizer::Impl> build_tokenizer(BpeModel model, TokenizerConfig config,

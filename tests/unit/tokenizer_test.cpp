@@ -3,6 +3,8 @@
 // vocabulary is in tests/parity/tokenizer_parity_test.cpp.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "../../core/src/byte_unicode.h"
 #include "epalm/core/error.h"
 #include "epalm/core/tokenizer.h"
@@ -153,6 +155,19 @@ TEST(Tokenizer, BatchPadsLeftOrRightAndTruncates) {
   EXPECT_EQ(batch.input_ids, (std::vector<Ids>{{2, 11}, {2, 4}}));
   options.max_length = 1;
   EXPECT_NE(error_of([&] { tok.encode_batch({"a"}, options); }).find("no room for text"), std::string::npos);
+}
+
+TEST(Tokenizer, CopiesShareOneVocabularyAndEncodeConcurrently) {
+  const auto tok = Files().load();
+  std::vector<std::thread> threads;
+  std::vector<Ids> results(4);
+  for (std::size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([copy = tok, &results, t] {
+      for (int i = 0; i < 200; ++i) results[t] = copy.encode("abc ab aaa b" + std::string(i % 7, 'a'), false);  // last: 3
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& ids : results) EXPECT_EQ(ids, tok.encode("abc ab aaa baaa", false));
 }
 
 TEST(Tokenizer, InvalidUtf8InputIsAnError) {
