@@ -7,6 +7,8 @@ find_package(SQLite3 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
+# The tokenizer's pre-tokenizer regex needs Unicode categories (\p{L}, \p{N}).
+find_package(ICU REQUIRED COMPONENTS uc i18n)
 
 # --- LibTorch -----------------------------------------------------------------
 # EPALM_LIBTORCH (CMake or environment variable) names the LibTorch to use: a
@@ -124,6 +126,11 @@ target_include_directories(epalm_build_options SYSTEM BEFORE INTERFACE ${_fmt_sh
 add_library(epalm_torch INTERFACE)
 target_link_libraries(epalm_torch INTERFACE ${TORCH_LIBRARIES} $<TARGET_NAME_IF_EXISTS:epalm_nccl>)
 target_compile_options(epalm_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
+if(EPALM_HAVE_NCCL)
+  # libtorch_cuda.so needs libnccl.so.2 at link time: without it an executable
+  # linking epalm_core but not epalm_distributed fails to link.
+  target_link_libraries(epalm_torch INTERFACE epalm_nccl)
+endif()
 
 if(EPALM_HAVE_CUDA)
   set(EPALM_HAVE_CUDA_NUM 1)
