@@ -126,11 +126,6 @@ target_include_directories(epalm_build_options SYSTEM BEFORE INTERFACE ${_fmt_sh
 add_library(epalm_torch INTERFACE)
 target_link_libraries(epalm_torch INTERFACE ${TORCH_LIBRARIES} $<TARGET_NAME_IF_EXISTS:epalm_nccl>)
 target_compile_options(epalm_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
-if(EPALM_HAVE_NCCL)
-  # libtorch_cuda.so needs libnccl.so.2 at link time: without it an executable
-  # linking epalm_core but not epalm_distributed fails to link.
-  target_link_libraries(epalm_torch INTERFACE epalm_nccl)
-endif()
 
 if(EPALM_HAVE_CUDA)
   set(EPALM_HAVE_CUDA_NUM 1)
