@@ -95,16 +95,21 @@ at::Tensor copy_out(const std::string& path, const std::uint8_t* data_area, cons
   if (c10::multiply_integers(shape) == 0) return at::empty(shape, target);
 
   const std::uint8_t* bytes = data_area + info.begin + offset;
-  const auto item = c10::elementSize(*stored);
+  const auto stored_options = at::TensorOptions().dtype(*stored);
   // from_blob needs element alignment; the reference writer guarantees it,
   // hand-made files (odd header length) may not, so those go through a copy.
-  if (reinterpret_cast<std::uintptr_t>(bytes) % item == 0) {
-    auto view = at::from_blob(const_cast<std::uint8_t*>(bytes), shape, at::TensorOptions().dtype(*stored));
-    return view.to(target, /*non_blocking=*/false, /*copy=*/true);
+  const bool aligned = reinterpret_cast<std::uintptr_t>(bytes) % c10::elementSize(*stored) == 0;
+  at::Tensor source;
+  if (aligned) {
+    source = at::from_blob(const_cast<std::uint8_t*>(bytes), shape, stored_options);
+  } else {
+    source = at::empty(shape, stored_options);
+    std::memcpy(source.data_ptr(), bytes, source.nbytes());
   }
-  auto owned = at::empty(shape, at::TensorOptions().dtype(*stored));
-  std::memcpy(owned.data_ptr(), bytes, owned.nbytes());
-  return owned.to(target);
+  // copy=aligned: a view of the mapping must never escape. Off the CPU, move
+  // the stored type and convert there, so no converted copy is made on the host.
+  if (device.is_cpu()) return source.to(dtype, /*non_blocking=*/false, /*copy=*/aligned);
+  return source.to(device, *stored, /*non_blocking=*/false, /*copy=*/aligned).to(dtype);
 }
 
 }  // namespace
