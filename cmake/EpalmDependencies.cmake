@@ -126,6 +126,12 @@ target_include_directories(epalm_build_options SYSTEM BEFORE INTERFACE ${_fmt_sh
 add_library(epalm_torch INTERFACE)
 target_link_libraries(epalm_torch INTERFACE ${TORCH_LIBRARIES} $<TARGET_NAME_IF_EXISTS:epalm_nccl>)
 target_compile_options(epalm_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${TORCH_CXX_FLAGS}>)
+if(EPALM_HAVE_NCCL)
+  # libtorch_cuda.so calls NCCL: any executable linking LibTorch needs it,
+  # not only those linking epalm_distributed. The library only, so the PCH's
+  # compile flags stay the same.
+  target_link_libraries(epalm_torch INTERFACE ${EPALM_NCCL_LIBRARY})
+endif()
 
 if(EPALM_HAVE_CUDA)
   set(EPALM_HAVE_CUDA_NUM 1)

@@ -9,11 +9,11 @@ include(GoogleTest)
 set(EPALM_MPIRUN_TEST ${CMAKE_SOURCE_DIR}/tests/support/mpirun-test)
 
 # epalm_add_test(NAME <n> SOURCES <light .cpp> [TORCH_SOURCES <.cpp>] [LIBS ...]
-#                [LABELS ...] [TIMEOUT <s>] [FIXTURES <fixture>...])
-# One executable; each TEST is its own CTest test carrying the labels, run after
-# the named fixtures (epalm_add_python_fixture) have been generated.
+#                [LABELS ...] [TIMEOUT <s>] [FIXTURES <fixture>...] [PROPERTIES <ctest property> <value> ...])
+# One executable; each TEST is its own CTest test carrying the labels and
+# properties, run after the named fixtures (epalm_add_python_fixture) exist.
 function(epalm_add_test)
-  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS;FIXTURES" ${ARGN})
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS;FIXTURES;PROPERTIES" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()
@@ -25,7 +25,7 @@ function(epalm_add_test)
     set(_fixtures FIXTURES_REQUIRED "${A_FIXTURES}")
   endif()
   gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} ${_fixtures})
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} ${_fixtures} ${A_PROPERTIES})
 endfunction()
 
 # epalm_add_mpi_test(NAME <n> RANKS <np>... SOURCES ... [TORCH_SOURCES ...] [LIBS ...] [TIMEOUT <s>])
