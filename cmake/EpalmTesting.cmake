@@ -9,10 +9,11 @@ include(GoogleTest)
 set(EPALM_MPIRUN_TEST ${CMAKE_SOURCE_DIR}/tests/support/mpirun-test)
 
 # epalm_add_test(NAME <n> SOURCES <light .cpp> [TORCH_SOURCES <.cpp>] [LIBS ...]
-#                [LABELS ...] [TIMEOUT <s>])
-# One executable; each TEST is its own CTest test carrying the labels.
+#                [LABELS ...] [TIMEOUT <s>] [FIXTURES <fixture>...])
+# One executable; each TEST is its own CTest test carrying the labels and
+# requiring the fixtures (epalm_add_python_fixture).
 function(epalm_add_test)
-  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS;FIXTURES" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()
@@ -20,7 +21,7 @@ function(epalm_add_test)
   target_link_libraries(${A_NAME} PRIVATE epalm_build_options GTest::gtest GTest::gtest_main ${A_LIBS})
   epalm_use_torch_pch(${A_NAME} "${A_TORCH_SOURCES}")
   gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} FIXTURES_REQUIRED "${A_FIXTURES}")
 endfunction()
 
 # epalm_add_mpi_test(NAME <n> RANKS <np>... SOURCES ... [TORCH_SOURCES ...] [LIBS ...] [TIMEOUT <s>])
