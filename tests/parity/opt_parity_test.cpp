@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "epalm/core/error.h"
+#include "epalm/core/generation.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/safetensors.h"
 
@@ -173,3 +176,54 @@ TEST(OptConfig, MalformedConfigsNameTheFile) {
 }
 
 }  // namespace epalm::models
+
+namespace epalm {
+
+namespace {
+
+GenerationSettings settings_from(const nlohmann::json& j) {
+  GenerationSettings s;
+  s.num_beams = j.value("num_beams", 1);
+  s.max_new_tokens = j.at("max_new_tokens").get<int>();
+  s.length_penalty = j.value("length_penalty", 1.0);
+  const auto early = j.value("early_stopping", nlohmann::json(false));
+  if (early.is_string()) s.early_stopping = EarlyStopping::kNever;
+  else if (early.get<bool>()) s.early_stopping = EarlyStopping::kWhenFull;
+  return s;
+}
+
+class GenerationParity : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+// Greedy and beam search produce transformers' sequences, token for token.
+TEST_P(GenerationParity, SequencesMatchTransformers) {
+  const auto dir = std::string(EPALM_OPT_FIXTURES) + "/" + GetParam();
+  const auto model = models::OptModel::from_pretrained(dir);
+  const safetensors::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  const safetensors::SafetensorsFile expected(dir + "/expected.safetensors");
+  std::ifstream in(dir + "/generation.json");
+  const auto runs = nlohmann::json::parse(in);
+  ASSERT_FALSE(runs.empty());
+  for (const auto& [name, settings] : runs.items()) {
+    auto decoder = make_opt_step_decoder(model);
+    const auto sequences = generate(*decoder, inputs.load("left_input_ids"), inputs.load("left_attention_mask"),
+                                    settings_from(settings));
+    const auto want = expected.load("generated_" + name);
+    ASSERT_EQ(sequences.sizes(), want.sizes()) << name << "\n" << sequences << "\n" << want;
+    EXPECT_TRUE(torch::equal(sequences, want)) << name << "\n" << sequences << "\n" << want;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, GenerationParity, ::testing::Values("pre_ln", "post_ln_projected", "sharded"));
+
+TEST(Generation, RejectsBadSettings) {
+  GenerationSettings s;
+  s.num_beams = 0;
+  EXPECT_THROW(s.validate(), UsageError);
+  s = {};
+  s.max_new_tokens = 0;
+  EXPECT_THROW(s.validate(), UsageError);
+}
+
+}  // namespace epalm
