@@ -135,7 +135,7 @@ at::Tensor beam_search(StepDecoder& decoder, const at::Tensor& input_ids, const 
 
 class OptStepDecoder : public StepDecoder {
  public:
-  OptStepDecoder(const models::OptModel& model, at::Tensor prefix, models::DecoderLayerHook hook)
+  OptStepDecoder(const models::OptModel& model, at::Tensor prefix, models::LayerHook hook)
       : model_(model), prefix_(std::move(prefix)), hook_(std::move(hook)) {}
 
   at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& attention_mask) override {
@@ -155,7 +155,7 @@ class OptStepDecoder : public StepDecoder {
  private:
   const models::OptModel& model_;
   at::Tensor prefix_;
-  models::DecoderLayerHook hook_;
+  models::LayerHook hook_;
   models::KvCache cache_;
 };
 
@@ -168,7 +168,7 @@ void GenerationSettings::validate() const {
 }
 
 std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model, at::Tensor prefix_embeds,
-                                                   models::DecoderLayerHook hook) {
+                                                   models::LayerHook hook) {
   return std::make_unique<OptStepDecoder>(model, std::move(prefix_embeds), std::move(hook));
 }
 

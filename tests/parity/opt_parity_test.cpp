@@ -104,7 +104,7 @@ TEST(OptModel, HookSeesEveryLayerAndCanPrependATokenVisibleToLaterLayers) {
   std::vector<int> seen;
   const auto token = torch::randn({1, 1, model.config().hidden_size});
   OptForwardOptions options;
-  options.hook = [&](DecoderLayerInput& in) {
+  options.hook = [&](LayerInput& in) {
     seen.push_back(in.layer);
     if (in.layer != 1) return;
     in.hidden = torch::cat({token, in.hidden}, 1);

@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "epalm/core/models/decoder_hooks.h"
+#include "epalm/core/models/layer_hooks.h"
 
 namespace epalm::models {
 

@@ -153,7 +153,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
                   .masked_fill(allowed.logical_not().unsqueeze(1), masked_bias_value(hidden.scalar_type()));
 
   OptOutput out;
-  DecoderLayerInput state;
+  LayerInput state;
   state.hidden = hidden;
   state.attention_bias = bias;
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim()));

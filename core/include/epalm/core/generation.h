@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/models/decoder_hooks.h"
+#include "epalm/core/models/layer_hooks.h"
 
 namespace epalm {
 
@@ -50,7 +50,7 @@ class StepDecoder {
 // OPT with a KV cache. Optional per-sample prefix embeddings (soft prompts)
 // and a layer hook are repeated for every beam of their sample.
 std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model, at::Tensor prefix_embeds = {},
-                                                   models::DecoderLayerHook hook = {});
+                                                   models::LayerHook hook = {});
 
 // input_ids / attention_mask: [B, T], left-padded. Returns [B, T + n]: the
 // prompt, then the generated tokens, finished rows filled with pad_token_id.

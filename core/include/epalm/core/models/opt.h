@@ -2,7 +2,7 @@
 // Hugging Face transformers' OPTForCausalLM computes it: pre- or post-LayerNorm
 // (opt-350m), project_in/out, learned positions offset by 2 and computed from
 // the attention mask, a tied LM head, a KV cache, every layer's hidden states,
-// and a hook before each layer (decoder_hooks.h). Weights are frozen tensors:
+// and a hook before each layer (layer_hooks.h). Weights are frozen tensors:
 // gradients flow through them to inputs and hooks, never into them.
 #pragma once
 
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/models/decoder_hooks.h"
+#include "epalm/core/models/layer_hooks.h"
 #include "epalm/core/models/kv_cache.h"
 #include "epalm/core/state_dict.h"
 
@@ -65,7 +65,7 @@ struct OptForwardOptions {
   // embedding (soft prompts). Only on a first step (empty cache).
   at::Tensor prefix_embeds;
   KvCache* cache = nullptr;  // extended in place when given
-  DecoderLayerHook hook;
+  LayerHook hook;
   bool output_hidden_states = false;
   bool compute_logits = true;
   bool last_position_logits_only = false;  // generation needs one position
