@@ -6,6 +6,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
+#include "layers/attention.h"
 
 namespace epalm::models {
 
@@ -174,7 +175,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
     auto k = heads(layer.k(h));
     auto v = heads(layer.v(h));
     if (o.cache) std::tie(k, v) = o.cache->append(state.layer, k, v);
-    auto attention = at::scaled_dot_product_attention(q, k, v, state.attention_bias, 0.0, false, scale);
+    auto attention = layers::attention(q, k, v, state.attention_bias, scale, o.attention_kernel);
     h = residual + layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
     if (!c.layer_norm_before) h = layer.attention_norm(h);
 

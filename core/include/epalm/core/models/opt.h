@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/models/layer_hooks.h"
 #include "epalm/core/models/kv_cache.h"
 #include "epalm/core/state_dict.h"
@@ -69,6 +70,7 @@ struct OptForwardOptions {
   bool output_hidden_states = false;
   bool compute_logits = true;
   bool last_position_logits_only = false;  // generation needs one position
+  AttentionKernel attention_kernel = AttentionKernel::kAuto;
 };
 
 struct OptOutput {
