@@ -31,7 +31,7 @@ target_compile_options(epalm_build_options INTERFACE
 function(epalm_library)
   cmake_parse_arguments(A "" "NAME" "SOURCES;TORCH_SOURCES;CUDA_SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${A_NAME} STATIC ${A_SOURCES} ${A_TORCH_SOURCES} ${A_CUDA_SOURCES})
-  target_include_directories(${A_NAME} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_include_directories(${A_NAME} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(${A_NAME} PUBLIC epalm_build_options ${A_PUBLIC_DEPS} PRIVATE ${A_PRIVATE_DEPS})
   epalm_use_torch_pch(${A_NAME} "${A_TORCH_SOURCES}")
 endfunction()

@@ -1,0 +1,60 @@
+// Greedy and beam-search decoding, step for step what Hugging Face
+// transformers 4.57 `generate()` does (docs model-parity.md 3.5): the same
+// candidates, finished-hypothesis rules, length penalty, early stopping and
+// padding of finished rows, so the same model yields the same tokens.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "epalm/core/models/layer_hooks.h"
+
+namespace epalm {
+
+namespace models {
+class OptModel;
+}
+
+enum class EarlyStopping {
+  kHeuristic,  // HF early_stopping=False: stop when no running beam can beat the worst finished one
+  kWhenFull,   // HF True: stop as soon as num_beams hypotheses are finished
+  kNever,      // HF "never": the canonical beam search bound
+};
+
+struct GenerationSettings {
+  int max_new_tokens = 20;
+  int num_beams = 1;  // 1: greedy
+  double length_penalty = 1.0;  // exponent on the generated length; 0 is neutral
+  EarlyStopping early_stopping = EarlyStopping::kHeuristic;
+  std::vector<std::int64_t> eos_token_ids = {2};
+  std::int64_t pad_token_id = 1;
+
+  void validate() const;  // throws UsageError
+};
+
+// A decoder as generation drives it: the first call gets the (beam-expanded,
+// left-padded) prompt, later calls one new token per row; each returns the
+// last position's logits [rows, vocab]. Implementations keep their own cache.
+class StepDecoder {
+ public:
+  virtual ~StepDecoder() = default;
+  virtual at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& attention_mask) = 0;
+  // Keeps cache rows `rows` in that order (beam search).
+  virtual void reorder(const at::Tensor& rows) = 0;
+};
+
+// OPT with a KV cache. Optional per-sample prefix embeddings (soft prompts)
+// and a layer hook are repeated for every beam of their sample.
+std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model, at::Tensor prefix_embeds = {},
+                                                   models::LayerHook hook = {});
+
+// input_ids / attention_mask: [B, T], left-padded. Returns [B, T + n]: the
+// prompt, then the generated tokens, finished rows filled with pad_token_id.
+at::Tensor generate(StepDecoder& decoder, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                    const GenerationSettings& settings);
+
+}  // namespace epalm

@@ -1,0 +1,39 @@
+// What every frozen unimodal encoder (ViT, TimeSformer, AST) offers eP-ALM:
+// its width and depth, a forward pass returning every block's output, and its
+// final LayerNorm, which eP-ALM applies to each block output it reads (the
+// reference takes token 0 of norm(block_i) for the last blocks).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "epalm/core/models/layer_hooks.h"
+
+namespace epalm::models {
+
+struct EncoderOutput {
+  at::Tensor last_hidden_state;  // after the final LayerNorm, [B, tokens, hidden]
+  // HF convention: the embeddings, then every block's output (before the
+  // final LayerNorm): num_layers + 1 tensors. Empty unless asked for.
+  std::vector<at::Tensor> hidden_states;
+};
+
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  virtual std::int64_t hidden_size() const = 0;
+  virtual std::int64_t num_layers() const = 0;
+  virtual c10::ScalarType dtype() const = 0;
+  virtual c10::Device device() const = 0;
+  // `inputs`: the model's preprocessed input (pixel values, video frames,
+  // filterbank features); `hook` runs before each block.
+  virtual EncoderOutput forward(const at::Tensor& inputs, bool output_hidden_states = false,
+                                const LayerHook& hook = {}) const = 0;
+  virtual at::Tensor final_norm(const at::Tensor& hidden) const = 0;
+};
+
+}  // namespace epalm::models

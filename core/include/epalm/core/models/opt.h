@@ -1,0 +1,110 @@
+// The OPT decoder (facebook/opt-125m ... opt-6.7b and larger by config), as
+// Hugging Face transformers' OPTForCausalLM computes it: pre- or post-LayerNorm
+// (opt-350m), project_in/out, learned positions offset by 2 and computed from
+// the attention mask, a tied LM head, a KV cache, every layer's hidden states,
+// and a hook before each layer (layer_hooks.h). Weights are frozen tensors:
+// gradients flow through them to inputs and hooks, never into them.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "epalm/core/models/attention_kernel.h"
+#include "epalm/core/models/layer_hooks.h"
+#include "epalm/core/models/kv_cache.h"
+#include "epalm/core/state_dict.h"
+
+namespace epalm::models {
+
+struct OptConfig {
+  std::int64_t vocab_size = 50272;
+  std::int64_t hidden_size = 768;
+  std::int64_t num_layers = 12;
+  std::int64_t ffn_dim = 3072;
+  std::int64_t num_heads = 12;
+  std::int64_t max_positions = 2048;
+  std::int64_t word_embed_proj_dim = 768;  // != hidden_size adds project_in/out (opt-350m)
+  bool layer_norm_before = true;           // false: post-LayerNorm (opt-350m)
+  bool remove_final_layer_norm = false;
+  bool enable_bias = true;
+  bool layer_norm_affine = true;
+  std::string activation = "relu";
+  std::int64_t pad_token_id = 1;
+  std::int64_t bos_token_id = 2;
+  std::int64_t eos_token_id = 2;
+
+  // Reads a Hugging Face config.json; throws epalm::Error naming the file.
+  static OptConfig from_json_file(const std::string& path);
+  // Architectures of the published checkpoints: opt-125m, opt-350m, opt-1.3b,
+  // opt-2.7b, opt-6.7b, opt-13b, opt-30b, opt-66b.
+  static OptConfig preset(const std::string& name);
+  static std::vector<std::string> preset_names();
+
+  std::int64_t head_dim() const { return hidden_size / num_heads; }
+  bool has_projections() const { return word_embed_proj_dim != hidden_size; }
+  bool has_final_layer_norm() const { return layer_norm_before && !remove_final_layer_norm; }
+  // Throws epalm::Error(where, ...) for an impossible architecture.
+  void validate(const std::string& where) const;
+};
+
+// Every tensor the model holds (names as OPTForCausalLM's state dict without
+// the optional "model." prefix, lm_head tied to decoder.embed_tokens).
+TensorShapes opt_tensor_shapes(const OptConfig& config);
+std::int64_t opt_parameter_count(const OptConfig& config);
+
+struct OptForwardOptions {
+  // [B, past + T], 1 = token, 0 = padding; all ones when undefined.
+  at::Tensor attention_mask;
+  // [B, P, word_embed_proj_dim]: tokens before the text with no position
+  // embedding (soft prompts). Only on a first step (empty cache).
+  at::Tensor prefix_embeds;
+  KvCache* cache = nullptr;  // extended in place when given
+  LayerHook hook;
+  bool output_hidden_states = false;
+  bool compute_logits = true;
+  bool last_position_logits_only = false;  // generation needs one position
+  AttentionKernel attention_kernel = AttentionKernel::kAuto;
+};
+
+struct OptOutput {
+  at::Tensor logits;             // [B, T or 1, vocab]
+  at::Tensor last_hidden_state;  // after the final LayerNorm and project_out
+  // HF convention: the embeddings, then every layer's input, then the final
+  // state: num_layers + 1 tensors.
+  std::vector<at::Tensor> hidden_states;
+};
+
+class OptModel {
+ public:
+  // A Hugging Face OPT directory: config.json and safetensors weights (one file
+  // or sharded), under either key prefix, lm_head stored or tied.
+  static OptModel from_pretrained(const std::string& directory, c10::ScalarType dtype = c10::kFloat,
+                                  c10::Device device = c10::kCPU);
+  // Weights by the names of opt_tensor_shapes(); checked.
+  OptModel(OptConfig config, const std::map<std::string, at::Tensor>& weights);
+  ~OptModel();
+  OptModel(OptModel&&) noexcept;
+  OptModel& operator=(OptModel&&) noexcept;
+
+  const OptConfig& config() const;
+  c10::ScalarType dtype() const;
+  c10::Device device() const;
+
+  OptOutput forward(const at::Tensor& input_ids, const OptForwardOptions& options = {}) const;
+  // Token embeddings [B, T, word_embed_proj_dim] (before project_in).
+  at::Tensor embed_tokens(const at::Tensor& input_ids) const;
+
+ private:
+  struct Weights;
+  OptConfig config_;
+  std::unique_ptr<Weights> weights_;
+};
+
+}  // namespace epalm::models

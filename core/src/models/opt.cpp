@@ -1,0 +1,200 @@
+#include "epalm/core/models/opt.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "epalm/core/error.h"
+#include "epalm/core/safetensors.h"
+#include "layers/attention.h"
+
+namespace epalm::models {
+
+namespace {
+
+struct Linear {
+  at::Tensor weight, bias;  // bias undefined without enable_bias
+  at::Tensor operator()(const at::Tensor& x) const { return torch::linear(x, weight, bias); }
+};
+
+struct LayerNorm {
+  at::Tensor weight, bias;  // undefined when not elementwise-affine
+  std::int64_t size = 0;
+  at::Tensor operator()(const at::Tensor& x) const { return torch::layer_norm(x, {size}, weight, bias, 1e-5); }
+};
+
+struct Layer {
+  Linear q, k, v, out, fc1, fc2;
+  LayerNorm attention_norm, ffn_norm;
+};
+
+at::Tensor activate(const std::string& name, const at::Tensor& x) {
+  if (name == "relu") return torch::relu(x);
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new") return torch::gelu(x, "tanh");
+  return torch::silu(x);  // silu / swish; validate() rejected the rest
+}
+
+}  // namespace
+
+struct OptModel::Weights {
+  at::Tensor embed_tokens, embed_positions;
+  Linear project_in, project_out;  // undefined without projections
+  LayerNorm final_norm;            // undefined weight and size 0 when absent
+  std::vector<Layer> layers;
+};
+
+OptModel::OptModel(OptConfig config, const std::map<std::string, at::Tensor>& weights)
+    : config_(std::move(config)), weights_(std::make_unique<Weights>()) {
+  config_.validate("OPT config");
+  // Check every name and shape before taking anything.
+  TensorShapes given;
+  for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
+  match_state_dict(opt_tensor_shapes(config_), given, {}).require("OPT weights", /*allow_unexpected=*/false);
+
+  auto get = [&](const std::string& name) -> at::Tensor {
+    auto it = weights.find(name);
+    return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
+  };
+  auto linear = [&](const std::string& name) { return Linear{get(name + ".weight"), get(name + ".bias")}; };
+  auto norm = [&](const std::string& name) {
+    return LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.hidden_size};
+  };
+  auto& w = *weights_;
+  w.embed_tokens = get("decoder.embed_tokens.weight");
+  w.embed_positions = get("decoder.embed_positions.weight");
+  if (config_.has_projections()) {
+    w.project_in = {get("decoder.project_in.weight"), {}};
+    w.project_out = {get("decoder.project_out.weight"), {}};
+  }
+  if (config_.has_final_layer_norm()) w.final_norm = norm("decoder.final_layer_norm");
+  for (std::int64_t i = 0; i < config_.num_layers; ++i) {
+    const std::string p = "decoder.layers." + std::to_string(i) + ".";
+    w.layers.push_back({linear(p + "self_attn.q_proj"), linear(p + "self_attn.k_proj"),
+                        linear(p + "self_attn.v_proj"), linear(p + "self_attn.out_proj"), linear(p + "fc1"),
+                        linear(p + "fc2"), norm(p + "self_attn_layer_norm"), norm(p + "final_layer_norm")});
+  }
+}
+
+OptModel::~OptModel() = default;
+OptModel::OptModel(OptModel&&) noexcept = default;
+OptModel& OptModel::operator=(OptModel&&) noexcept = default;
+
+const OptConfig& OptModel::config() const { return config_; }
+c10::ScalarType OptModel::dtype() const { return weights_->embed_tokens.scalar_type(); }
+c10::Device OptModel::device() const { return weights_->embed_tokens.device(); }
+
+OptModel OptModel::from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device) {
+  const auto config = OptConfig::from_json_file((std::filesystem::path(directory) / "config.json").string());
+  safetensors::Checkpoint checkpoint(directory);
+  KeyMapping mapping;
+  // OPTForCausalLM saves "model.decoder.*", OPTModel "decoder.*"; safetensors
+  // keeps one name of the tied embedding / LM head pair.
+  mapping.prefixes = {"model."};
+  mapping.aliases = {{"decoder.embed_tokens.weight", "lm_head.weight"}};
+  const auto match = match_state_dict(opt_tensor_shapes(config), checkpoint.shapes(), mapping);
+  match.require(checkpoint.path());
+  std::map<std::string, at::Tensor> weights;
+  for (const auto& [name, source] : match.source) weights[name] = checkpoint.load(source, dtype, device);
+  return OptModel(config, weights);
+}
+
+at::Tensor OptModel::embed_tokens(const at::Tensor& input_ids) const {
+  return torch::embedding(weights_->embed_tokens, input_ids.to(device()));
+}
+
+OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOptions& o) const {
+  const auto& c = config_;
+  const auto& w = *weights_;
+  const auto input_ids = input_ids_in.to(device());
+  TORCH_CHECK(input_ids.dim() == 2, "OPT input_ids must be [batch, tokens], got ", input_ids.sizes());
+  const std::int64_t batch = input_ids.size(0);
+  const std::int64_t tokens = input_ids.size(1);
+  const bool cached = o.cache != nullptr && !o.cache->empty();
+  const std::int64_t past_text = cached ? o.cache->length(0) - o.cache->prefix_length : 0;
+
+  auto mask = o.attention_mask.defined() ? o.attention_mask.to(device())
+                                         : torch::ones({batch, past_text + tokens}, input_ids.options());
+  if (mask.size(0) != batch || mask.size(1) != past_text + tokens) {
+    throw Error("OPT forward", "attention_mask has shape " + c10::str(mask.sizes()) + " but the cache and input need [" +
+                                   std::to_string(batch) + ", " + std::to_string(past_text + tokens) + "]");
+  }
+  mask = mask.to(torch::kLong);
+
+  // Positions from the text mask (HF: cumsum(mask) * mask - 1, row + 2).
+  auto positions = (torch::cumsum(mask, 1) * mask - 1).slice(1, past_text) + 2;
+  if (positions.max().item<std::int64_t>() >= c.max_positions + 2) {
+    throw Error("OPT forward", "sequence longer than max_position_embeddings " + std::to_string(c.max_positions));
+  }
+  auto hidden = embed_tokens(input_ids);
+  std::int64_t prefix = cached ? o.cache->prefix_length : 0;
+  if (o.prefix_embeds.defined()) {
+    if (cached) throw Error("OPT forward", "prefix_embeds are only accepted on a first step (empty cache)");
+    prefix = o.prefix_embeds.size(1);
+    hidden = torch::cat({o.prefix_embeds.to(hidden.device(), hidden.scalar_type()), hidden}, 1);
+    if (o.cache) o.cache->prefix_length = prefix;
+  }
+  if (c.has_projections()) hidden = w.project_in(hidden);
+  auto position_embeds = torch::embedding(w.embed_positions, positions);
+  if (prefix > 0 && !cached) {
+    // Prefix tokens get no position embedding.
+    position_embeds = torch::cat({torch::zeros({batch, prefix, c.hidden_size}, position_embeds.options()),
+                                  position_embeds}, 1);
+  }
+  hidden = hidden + position_embeds;
+
+  // Additive bias [B, 1, Q, K]: causal over all keys, padding from the mask.
+  const std::int64_t queries = hidden.size(1);
+  const std::int64_t keys = (cached ? o.cache->length(0) : 0) + queries;
+  auto key_mask = torch::cat({torch::ones({batch, prefix}, mask.options()), mask}, 1).to(torch::kBool);
+  auto query_index = torch::arange(keys - queries, keys, mask.options()).unsqueeze(1);
+  auto causal = torch::arange(keys, mask.options()).unsqueeze(0) <= query_index;  // [Q, K]
+  auto allowed = causal.unsqueeze(0) & key_mask.unsqueeze(1);                        // [B, Q, K]
+  auto bias = torch::zeros({batch, 1, queries, keys}, hidden.options())
+                  .masked_fill(allowed.logical_not().unsqueeze(1), masked_bias_value(hidden.scalar_type()));
+
+  OptOutput out;
+  LayerInput state;
+  state.hidden = hidden;
+  state.attention_bias = bias;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim()));
+  for (std::int64_t i = 0; i < c.num_layers; ++i) {
+    const auto& layer = w.layers[i];
+    state.layer = static_cast<int>(i);
+    state.past_length = o.cache ? o.cache->length(state.layer) : 0;
+    if (o.hook) o.hook(state);
+    if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
+
+    auto h = state.hidden;
+    const auto b = h.size(0);
+    const auto t = h.size(1);
+    auto residual = h;
+    if (c.layer_norm_before) h = layer.attention_norm(h);
+    auto heads = [&](const at::Tensor& x) { return x.view({b, t, c.num_heads, c.head_dim()}).transpose(1, 2); };
+    auto q = heads(layer.q(h));
+    auto k = heads(layer.k(h));
+    auto v = heads(layer.v(h));
+    if (o.cache) std::tie(k, v) = o.cache->append(state.layer, k, v);
+    auto attention = layers::attention(q, k, v, state.attention_bias, scale, o.attention_kernel);
+    h = residual + layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
+    if (!c.layer_norm_before) h = layer.attention_norm(h);
+
+    residual = h;
+    if (c.layer_norm_before) h = layer.ffn_norm(h);
+    h = residual + layer.fc2(activate(c.activation, layer.fc1(h)));
+    if (!c.layer_norm_before) h = layer.ffn_norm(h);
+    state.hidden = h;
+  }
+  auto h = state.hidden;
+  if (c.has_final_layer_norm()) h = w.final_norm(h);
+  if (c.has_projections()) h = w.project_out(h);
+  if (o.output_hidden_states) out.hidden_states.push_back(h);
+  out.last_hidden_state = h;
+  if (o.compute_logits) {
+    auto positions_for_logits = o.last_position_logits_only ? h.slice(1, h.size(1) - 1) : h;
+    out.logits = torch::linear(positions_for_logits, w.embed_tokens);  // tied LM head
+  }
+  return out;
+}
+
+}  // namespace epalm::models

@@ -1,0 +1,242 @@
+// OPT against Hugging Face transformers (tests/parity/make_opt_fixtures.py):
+// the same tiny random checkpoints, the same inputs, the same outputs.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "epalm/core/error.h"
+#include "epalm/core/generation.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/safetensors.h"
+
+namespace epalm::models {
+
+namespace {
+
+std::string fixture(const std::string& variant) { return std::string(EPALM_OPT_FIXTURES) + "/" + variant; }
+
+at::Tensor load(const std::string& file, const std::string& name) {
+  return safetensors::SafetensorsFile(file).load(name);
+}
+
+// Compares the positions that hold tokens (padded positions are free in HF too).
+void expect_close_on_tokens(const at::Tensor& actual, const at::Tensor& expected, const at::Tensor& mask,
+                            double atol, const std::string& what) {
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  auto keep = mask.to(torch::kBool).unsqueeze(-1).expand_as(expected);
+  auto diff = (actual - expected).abs().masked_select(keep);
+  EXPECT_LT(diff.max().item<double>(), atol) << what;
+}
+
+class OptParity : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+TEST_P(OptParity, LogitsAndHiddenStatesMatchTransformers) {
+  const auto dir = fixture(GetParam());
+  const auto model = OptModel::from_pretrained(dir);
+  const auto inputs = dir + "/inputs.safetensors";
+  const auto expected = dir + "/expected.safetensors";
+  const auto mask = load(inputs, "attention_mask");
+  OptForwardOptions options;
+  options.attention_mask = mask;
+  options.output_hidden_states = true;
+  torch::NoGradGuard no_grad;
+  const auto out = model.forward(load(inputs, "input_ids"), options);
+  expect_close_on_tokens(out.logits, load(expected, "logits"), mask, 1e-5, "logits");
+  ASSERT_EQ(static_cast<std::int64_t>(out.hidden_states.size()), model.config().num_layers + 1);
+  for (size_t i = 0; i < out.hidden_states.size(); ++i) {
+    expect_close_on_tokens(out.hidden_states[i], load(expected, "hidden_state_" + std::to_string(i)), mask, 1e-5,
+                           "hidden state " + std::to_string(i));
+  }
+}
+
+// Step-by-step decoding with the cache gives the logits of one full pass.
+TEST_P(OptParity, CachedStepsEqualOneFullPass) {
+  const auto dir = fixture(GetParam());
+  const auto model = OptModel::from_pretrained(dir);
+  const auto ids = load(dir + "/inputs.safetensors", "left_input_ids");
+  const auto mask = load(dir + "/inputs.safetensors", "left_attention_mask");
+  torch::NoGradGuard no_grad;
+  OptForwardOptions full;
+  full.attention_mask = mask;
+  const auto reference = model.forward(ids, full).logits;
+
+  KvCache cache;
+  const std::int64_t first = 4;
+  OptForwardOptions step;
+  step.cache = &cache;
+  step.attention_mask = mask.slice(1, 0, first);
+  std::vector<at::Tensor> pieces = {model.forward(ids.slice(1, 0, first), step).logits};
+  for (std::int64_t t = first; t < ids.size(1); ++t) {
+    step.attention_mask = mask.slice(1, 0, t + 1);
+    pieces.push_back(model.forward(ids.slice(1, t, t + 1), step).logits);
+  }
+  expect_close_on_tokens(torch::cat(pieces, 1), reference, mask, 1e-5, "cached logits");
+}
+
+// The fused kernel (the CUDA default) agrees with eager to fp32 rounding.
+TEST_P(OptParity, SdpaKernelAgreesWithEager) {
+  const auto dir = fixture(GetParam());
+  const auto model = OptModel::from_pretrained(dir);
+  const auto mask = load(dir + "/inputs.safetensors", "attention_mask");
+  OptForwardOptions options;
+  options.attention_mask = mask;
+  options.attention_kernel = AttentionKernel::kSdpa;
+  torch::NoGradGuard no_grad;
+  const auto out = model.forward(load(dir + "/inputs.safetensors", "input_ids"), options);
+  expect_close_on_tokens(out.logits, load(dir + "/expected.safetensors", "logits"), mask, 1e-4, "sdpa logits");
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, OptParity, ::testing::Values("pre_ln", "post_ln_projected", "sharded"));
+
+TEST(OptModel, PrefixEmbedsTakeNoPositionsAndShiftNothingElse) {
+  const auto model = OptModel::from_pretrained(fixture("pre_ln"));
+  torch::NoGradGuard no_grad;
+  const auto ids = torch::tensor({{5, 9, 12, 30}});
+  const auto plain = model.forward(ids).logits;
+  OptForwardOptions with_prefix;
+  with_prefix.prefix_embeds = torch::randn({1, 3, model.config().word_embed_proj_dim});
+  const auto prefixed = model.forward(ids, with_prefix).logits;
+  EXPECT_EQ(prefixed.size(1), 7);
+  // The text attends to the prefix, so its logits change; their positions do not.
+  EXPECT_FALSE(torch::allclose(prefixed.slice(1, 3), plain, 1e-4, 1e-4));
+  // Causal: the prefix's own logits ignore the text after it.
+  const auto alone = model.forward(ids.slice(1, 0, 1), with_prefix).logits;
+  EXPECT_TRUE(torch::allclose(alone.slice(1, 0, 3), prefixed.slice(1, 0, 3), 1e-5, 1e-5));
+}
+
+TEST(OptModel, HookSeesEveryLayerAndCanPrependATokenVisibleToLaterLayers) {
+  const auto model = OptModel::from_pretrained(fixture("pre_ln"));
+  torch::NoGradGuard no_grad;
+  const auto ids = torch::tensor({{5, 9, 12, 30}});
+  std::vector<int> seen;
+  const auto token = torch::randn({1, 1, model.config().hidden_size});
+  OptForwardOptions options;
+  options.hook = [&](LayerInput& in) {
+    seen.push_back(in.layer);
+    if (in.layer != 1) return;
+    in.hidden = torch::cat({token, in.hidden}, 1);
+    in.attention_bias = torch::constant_pad_nd(in.attention_bias, {1, 0, 1, 0}, 0.0);
+  };
+  const auto out = model.forward(ids, options).logits;
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(out.size(1), 5);
+  const auto plain = model.forward(ids).logits;
+  EXPECT_FALSE(torch::allclose(out.slice(1, 1), plain, 1e-4, 1e-4));
+}
+
+TEST(OptModel, RejectsBadCheckpointsWithTheFileNamed) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / "epalm-opt-bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(fixture("pre_ln") + "/config.json", dir / "config.json");
+  // A checkpoint missing one tensor and holding one of the wrong shape.
+  const auto source = safetensors::Checkpoint(fixture("pre_ln"));
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& name : source.names()) {
+    if (name == "model.decoder.layers.1.fc1.bias") continue;
+    auto t = source.load(name);
+    if (name == "model.decoder.layers.0.fc2.weight") t = t.narrow(1, 0, 4);
+    tensors.emplace_back(name, t);
+  }
+  safetensors::write_safetensors((dir / "model.safetensors").string(), tensors);
+  try {
+    OptModel::from_pretrained(dir.string());
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model.safetensors"), std::string::npos) << what;
+    EXPECT_NE(what.find("decoder.layers.1.fc1.bias"), std::string::npos) << what;
+    EXPECT_NE(what.find("decoder.layers.0.fc2.weight"), std::string::npos) << what;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(OptConfig, PresetsCountTheirParameters) {
+  // Frozen totals from the reference (epalm-reference.md 1.8).
+  EXPECT_EQ(opt_parameter_count(OptConfig::preset("opt-2.7b")), 2651596800);
+  EXPECT_EQ(opt_parameter_count(OptConfig::preset("facebook/opt-6.7b")), 6658473984);
+  EXPECT_EQ(OptConfig::preset("opt-350m").has_projections(), true);
+  EXPECT_EQ(OptConfig::preset("opt-350m").has_final_layer_norm(), false);
+  EXPECT_THROW(OptConfig::preset("opt-7b"), UsageError);
+}
+
+TEST(OptConfig, MalformedConfigsNameTheFile) {
+  namespace fs = std::filesystem;
+  const auto path = (fs::temp_directory_path() / "epalm-opt-config.json").string();
+  auto expect_error = [&](const std::string& text, const std::string& reason) {
+    std::ofstream(path) << text;
+    try {
+      OptConfig::from_json_file(path);
+      FAIL() << "expected Error for " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.where(), path);
+      EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
+    }
+  };
+  expect_error("{\"hidden_size\": 30, \"num_attention_heads\": 4}", "divisible");
+  expect_error("{\"hidden_size\": \"big\"}", "wrong type");
+  expect_error("{\"model_type\": \"gpt2\"}", "not \"opt\"");
+  expect_error("{\"activation_function\": \"mish\"}", "unsupported activation");
+  expect_error("{not json", "malformed JSON");
+  fs::remove(path);
+}
+
+}  // namespace epalm::models
+
+namespace epalm {
+
+namespace {
+
+GenerationSettings settings_from(const nlohmann::json& j) {
+  GenerationSettings s;
+  s.num_beams = j.value("num_beams", 1);
+  s.max_new_tokens = j.at("max_new_tokens").get<int>();
+  s.length_penalty = j.value("length_penalty", 1.0);
+  const auto early = j.value("early_stopping", nlohmann::json(false));
+  if (early.is_string()) s.early_stopping = EarlyStopping::kNever;
+  else if (early.get<bool>()) s.early_stopping = EarlyStopping::kWhenFull;
+  return s;
+}
+
+class GenerationParity : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+// Greedy and beam search produce transformers' sequences, token for token.
+TEST_P(GenerationParity, SequencesMatchTransformers) {
+  const auto dir = std::string(EPALM_OPT_FIXTURES) + "/" + GetParam();
+  const auto model = models::OptModel::from_pretrained(dir);
+  const safetensors::SafetensorsFile inputs(dir + "/inputs.safetensors");
+  const safetensors::SafetensorsFile expected(dir + "/expected.safetensors");
+  std::ifstream in(dir + "/generation.json");
+  const auto runs = nlohmann::json::parse(in);
+  ASSERT_FALSE(runs.empty());
+  for (const auto& [name, settings] : runs.items()) {
+    auto decoder = make_opt_step_decoder(model);
+    const auto sequences = generate(*decoder, inputs.load("left_input_ids"), inputs.load("left_attention_mask"),
+                                    settings_from(settings));
+    const auto want = expected.load("generated_" + name);
+    ASSERT_EQ(sequences.sizes(), want.sizes()) << name << "\n" << sequences << "\n" << want;
+    EXPECT_TRUE(torch::equal(sequences, want)) << name << "\n" << sequences << "\n" << want;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, GenerationParity, ::testing::Values("pre_ln", "post_ln_projected", "sharded"));
+
+TEST(Generation, RejectsBadSettings) {
+  GenerationSettings s;
+  s.num_beams = 0;
+  EXPECT_THROW(s.validate(), UsageError);
+  s = {};
+  s.max_new_tokens = 0;
+  EXPECT_THROW(s.validate(), UsageError);
+}
+
+}  // namespace epalm
