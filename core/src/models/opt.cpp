@@ -176,12 +176,16 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
     auto v = heads(layer.v(h));
     if (o.cache) std::tie(k, v) = o.cache->append(state.layer, k, v);
     auto attention = layers::attention(q, k, v, state.attention_bias, scale, o.attention_kernel);
-    h = residual + layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
+    auto attention_out = layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
+    if (o.attention_output_hook) attention_out = o.attention_output_hook(state.layer, attention_out);
+    h = residual + attention_out;
     if (!c.layer_norm_before) h = layer.attention_norm(h);
 
     residual = h;
     if (c.layer_norm_before) h = layer.ffn_norm(h);
-    h = residual + layer.fc2(activate(c.activation, layer.fc1(h)));
+    auto ffn_out = layer.fc2(activate(c.activation, layer.fc1(h)));
+    if (o.ffn_output_hook) ffn_out = o.ffn_output_hook(state.layer, ffn_out);
+    h = residual + ffn_out;
     if (!c.layer_norm_before) h = layer.ffn_norm(h);
     state.hidden = h;
   }

@@ -28,6 +28,11 @@ struct LayerInput {
 
 using LayerHook = std::function<void(LayerInput&)>;
 
+// Rewrites a sub-block's output before it joins the residual stream (the
+// attention block after its output projection, the MLP after its second
+// linear): where bottleneck adapters go. Gets the layer index.
+using SublayerOutputHook = std::function<at::Tensor(int layer, const at::Tensor& output)>;
+
 // The additive bias value that masks a key in `dtype` (HF uses finfo.min, not -inf,
 // so fully masked rows stay finite).
 double masked_bias_value(c10::ScalarType dtype);

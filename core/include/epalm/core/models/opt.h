@@ -67,6 +67,8 @@ struct OptForwardOptions {
   at::Tensor prefix_embeds;
   KvCache* cache = nullptr;  // extended in place when given
   LayerHook hook;
+  SublayerOutputHook attention_output_hook;  // adapters on the attention output
+  SublayerOutputHook ffn_output_hook;        // adapters on fc2's output
   bool output_hidden_states = false;
   bool compute_logits = true;
   bool last_position_logits_only = false;  // generation needs one position

@@ -1,0 +1,174 @@
+// eP-ALM against an independent PyTorch implementation on transformers' OPT
+// layers (tests/parity/make_epalm_fixtures.py): the same logits, loss and
+// gradient of every trainable, for each variant of the paper's ablations.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "epalm/core/epalm_model.h"
+#include "epalm/core/error.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/safetensors.h"
+
+namespace epalm {
+
+namespace {
+
+struct Fixture {
+  std::string dir;
+  EpalmConfig config;
+  safetensors::SafetensorsFile inputs, trainables, expected;
+  explicit Fixture(const std::string& variant)
+      : dir(std::string(EPALM_EPALM_FIXTURES) + "/" + variant),
+        inputs(dir + "/inputs.safetensors"),
+        trainables(dir + "/trainables.safetensors"),
+        expected(dir + "/expected.safetensors") {
+    std::ifstream in(dir + "/variant.json");
+    const auto v = nlohmann::json::parse(in);
+    config.levels = v["levels"];
+    config.shared_connector = v["shared"];
+    config.start_layer = v["start"];
+    config.end_layer = v["end"];
+    config.prompt_length = v["prompt"];
+    config.prompt_mlp = v["mlp"];
+    config.adapters.on_attention = config.adapters.on_ffn = v.value("adapters", false);
+    config.reference_noncausal_token = v.value("noncausal", false);
+  }
+  std::vector<std::pair<std::string, at::Tensor>> initial_trainables() const {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& name : trainables.names()) out.emplace_back(name, trainables.load(name));
+    return out;
+  }
+};
+
+double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
+  return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-12)).item<double>();
+}
+
+class EpalmParity : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+TEST_P(EpalmParity, LogitsLossAndGradientsMatchPyTorch) {
+  Fixture f(GetParam());
+  const auto decoder = models::OptModel::from_pretrained(f.dir);
+  const auto features = f.inputs.load("features");
+  EpalmModel model(f.config, decoder, features.size(2), /*encoder_blocks=*/12, /*seed=*/0);
+  model.load_parameters(f.initial_trainables(), f.dir + "/trainables.safetensors");
+  ASSERT_EQ(model.trainable_parameter_count(),
+            count_trainable(f.config, features.size(2), decoder.config().hidden_size,
+                            decoder.config().word_embed_proj_dim, decoder.config().num_layers)
+                .total());
+
+  const auto out = model.forward(features, f.inputs.load("input_ids"), f.inputs.load("attention_mask"),
+                                 f.inputs.load("labels"));
+  // Padded query rows are free in both implementations; compare the rest.
+  const auto mask = f.inputs.load("attention_mask").to(torch::kBool);
+  const auto prefix = out.logits.size(1) - mask.size(1);
+  auto keep = torch::cat({torch::ones({mask.size(0), prefix}, mask.options()), mask}, 1);
+  auto diff = (out.logits - f.expected.load("logits")).abs().masked_select(keep.unsqueeze(-1).expand_as(out.logits));
+  EXPECT_LT(diff.max().item<double>(), 1e-5);
+  EXPECT_LT(relative_error(out.loss, f.expected.load("loss").squeeze()), 1e-5) << out.loss.item<double>();
+
+  out.loss.backward();
+  int compared = 0;
+  for (const auto& [name, p] : model.named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_LT(relative_error(p.grad(), f.expected.load("grad." + name)), 1e-5) << name;
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int>(f.trainables.names().size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, EpalmParity,
+                         ::testing::Values("per_level_6_prompt_mlp", "shared_prompt_no_mlp", "single_level_no_prompt",
+                                           "adapters", "reference_noncausal"));
+
+// The reference's configurations have the trainable counts its authors
+// report (epalm-reference.md 1.8), from the real architectures' dimensions.
+TEST(EpalmCounts, ReproduceTheReferenceConfigurations) {
+  const auto opt27 = models::OptConfig::preset("opt-2.7b");
+  EpalmConfig epalm_vqa;  // ePALM_*: 6 per-level connectors, 10 prompt tokens with MLP
+  EXPECT_EQ(count_trainable(epalm_vqa, 768, opt27.hidden_size, opt27.word_embed_proj_dim, opt27.num_layers).total(),
+            24949760);
+  const auto opt67 = models::OptConfig::preset("opt-6.7b");
+  EpalmConfig pt_l;  // ePALM_pt_L: shared connector, prompt without MLP, ViT-L
+  pt_l.shared_connector = true;
+  pt_l.prompt_mlp = false;
+  EXPECT_EQ(count_trainable(pt_l, 1024, opt67.hidden_size, opt67.word_embed_proj_dim, opt67.num_layers).total(),
+            4239360);
+  EpalmConfig single;  // eP-ALM: one linear, one token
+  single.shared_connector = true;
+  single.prompt_length = 0;
+  EXPECT_EQ(count_trainable(single, 768, 2560, 2560, 32).total(), 1968640);
+  EpalmConfig with_adapters;  // adapters r=4 on fc2 of OPT-2.7B: 3,280,000 per layer
+  with_adapters.prompt_length = 0;
+  with_adapters.adapters.on_ffn = true;
+  EXPECT_EQ(count_trainable(with_adapters, 768, 2560, 2560, 32).adapters, 104960000);
+}
+
+TEST(EpalmConfig, TheReferenceScheduleMapsLayersToLevels) {
+  EpalmConfig c;  // layers 19..30, 6 levels: two layers per level
+  const auto s = c.injection_schedule();
+  ASSERT_EQ(s.size(), 12u);
+  EXPECT_EQ(s.front(), std::make_pair(19, 0));
+  EXPECT_EQ(s[1], std::make_pair(20, 0));
+  EXPECT_EQ(s[2], std::make_pair(21, 1));
+  EXPECT_EQ(s.back(), std::make_pair(30, 5));
+  c.levels = 1;
+  EXPECT_EQ(c.injection_schedule().back(), std::make_pair(30, 0));
+  EXPECT_THROW(c.validate(12, 24), UsageError);  // end_layer 31 beyond 24 layers
+  c.end_layer = 20;
+  c.start_layer = 20;
+  EXPECT_THROW(c.validate(12, 32), UsageError);
+}
+
+// Generation with the KV cache equals generation that reruns everything.
+TEST(EpalmGeneration, CachedDecodingEqualsRecomputing) {
+  Fixture f("per_level_6_prompt_mlp");
+  const auto decoder = models::OptModel::from_pretrained(f.dir);
+  const auto features = f.inputs.load("features");
+  EpalmModel model(f.config, decoder, features.size(2), 12, 0);
+  model.load_parameters(f.initial_trainables(), f.dir);
+  const auto ids = torch::tensor({{1, 1, 2, 17, 30}, {2, 40, 41, 9, 12}, {1, 2, 5, 6, 7}});
+  const auto mask = (ids != 1).to(torch::kLong);
+  GenerationSettings settings;
+  settings.max_new_tokens = 6;
+  settings.num_beams = 3;
+  auto cached = model.step_decoder(features);
+  const auto a = generate(*cached, ids, mask, settings);
+  // A full forward per step: the perceptual token recomputed with everything.
+  struct Recompute : StepDecoder {
+    const EpalmModel& m;
+    at::Tensor features, ids;
+    Recompute(const EpalmModel& model_, at::Tensor f_) : m(model_), features(std::move(f_)) {}
+    at::Tensor step(const at::Tensor& t, const at::Tensor& mask_) override {
+      ids = ids.defined() ? torch::cat({ids, t}, 1) : t;
+      torch::NoGradGuard no_grad;
+      return m.forward(features.repeat_interleave(ids.size(0) / features.size(0), 0), ids, mask_).logits.select(1, -1);
+    }
+    void reorder(const at::Tensor& rows) override { ids = ids.index_select(0, rows); }
+  } recompute(model, features);
+  const auto b = generate(recompute, ids, mask, settings);
+  EXPECT_TRUE(torch::equal(a, b)) << a << "\n" << b;
+}
+
+TEST(EpalmModel, RejectsMismatchedTrainables) {
+  Fixture f("shared_prompt_no_mlp");
+  const auto decoder = models::OptModel::from_pretrained(f.dir);
+  EpalmModel model(f.config, decoder, 24, 12, 0);
+  auto values = f.initial_trainables();
+  values.pop_back();
+  values.emplace_back("connector.9.weight", torch::zeros({2, 2}));
+  try {
+    model.load_parameters(values, "ckpt.safetensors");
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.where(), "ckpt.safetensors");
+    EXPECT_NE(std::string(e.what()).find("connector.9.weight"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace epalm
