@@ -100,6 +100,11 @@ class OptModel {
   c10::Device device() const;
 
   OptOutput forward(const at::Tensor& input_ids, const OptForwardOptions& options = {}) const;
+  // A short stable digest of the architecture and every weight's values
+  // (statistics and leading elements), cheap enough for multi-GB models:
+  // checkpoints of trainables record it to refuse other base weights.
+  std::string fingerprint() const;
+
   // Token embeddings [B, T, word_embed_proj_dim] (before project_in).
   at::Tensor embed_tokens(const at::Tensor& input_ids) const;
 
