@@ -37,7 +37,7 @@ Prepared prepare(const BenchSettings& s, int batch, int tokens, const ScratchDir
   if (source.model_type != "opt") throw UsageError("--model", "'" + s.model + "' is not an OPT model");
   progress.say(source.is_directory() ? "loading " + source.directory : "random weights: " + source.preset);
   auto model = load_opt(source, s.dtype, s.device, s.seed);
-  const auto& c = model.config();
+  const auto c = model.config();  // a copy: the model moves into the result
   if (tokens + s.new_tokens > c.max_positions) {
     throw UsageError("--tokens", "prompt and new tokens exceed max_position_embeddings " +
                                      std::to_string(c.max_positions));
