@@ -48,21 +48,7 @@ function(epalm_add_mpi_test)
   endforeach()
 endfunction()
 
-# --- Python peers (parity tests and benchmarks only; the product never needs them)
-# The interpreter of the environment launch/setup made (transformers, safetensors,
-# PyTorch), overridable with -DEPALM_PYTHON=...
-if(NOT EPALM_PYTHON)
-  get_filename_component(_site ${EPALM_LIBTORCH} DIRECTORY)
-  file(GLOB _venv_python ${_site}/../../../bin/python)
-  if(NOT _venv_python)
-    if(DEFINED ENV{EPALM_HOME})
-      set(_venv_python $ENV{EPALM_HOME}/venv/bin/python)
-    else()
-      set(_venv_python $ENV{HOME}/.cache/epalm/venv/bin/python)
-    endif()
-  endif()
-  set(EPALM_PYTHON ${_venv_python} CACHE FILEPATH "Python with the test peers (transformers, safetensors)")
-endif()
+# --- Python peers: EPALM_PYTHON is found in EpalmDependencies.cmake (`epalm bench` uses it too).
 
 # epalm_add_python_fixture(NAME <fixture> SCRIPT <tests/...py> OUTPUT <dir> [ARGS ...])
 # A CTest fixture: runs the Python peer script once to write reference files

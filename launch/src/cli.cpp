@@ -65,10 +65,12 @@ int run_command(const Command& command, const std::vector<std::string>& argument
   po::options_description all;
   all.add(settings).add(general);
 
+  po::positional_options_description positional;
+  for (const auto& name : command.positional) positional.add(name.c_str(), 1);
   po::parsed_options parsed(&all);
   po::variables_map general_vm;
   try {
-    parsed = po::command_line_parser(arguments).options(all).run();
+    parsed = po::command_line_parser(arguments).options(all).positional(positional).run();
     po::store(parsed, general_vm);
   } catch (const po::error& e) {
     throw UsageError("", e.what());
@@ -76,7 +78,9 @@ int run_command(const Command& command, const std::vector<std::string>& argument
   po::variables_map vm;
   if (general_vm.count("help")) {
     if (world.rank() == 0) {
-      std::cout << "usage: epalm " << command.name << " [options]\n\n" << command.summary << "\n\n"
+      std::cout << "usage: epalm " << command.name;
+      for (const auto& name : command.positional) std::cout << " <" << name << ">";
+      std::cout << " [options]\n\n" << command.summary << "\n\n"
                 << settings << "\n" << general << "\n";
     }
     return kExitOk;

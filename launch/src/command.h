@@ -28,12 +28,18 @@ struct Command {
   std::string summary;
   std::function<void(po::options_description& settings)> add_settings;
   std::function<int(const Invocation& invocation)> run;
+  // Settings that may also be given by position, in this order
+  // (`epalm model info` sets --action info); they stay settings, resolvable
+  // from config files and the environment like any other.
+  std::vector<std::string> positional = {};
 };
 
 const std::vector<Command>& commands();
 
 Command env_command();
 Command demo_command();
+Command model_command();
+Command bench_command();
 
 // Runs `epalm` with argv: dispatch, layered configuration, logging, and the
 // top-level error handler. Returns the process exit code.

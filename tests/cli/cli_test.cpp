@@ -19,6 +19,8 @@ TEST(Cli, HelpListsOnlyWorkingCommands) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("  env "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  demo "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  model "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  bench "), std::string::npos) << r.out;
   // Commands later work fills in are not registered before they work.
   for (const char* later : {"  train ", "  eval ", "  sweep "}) EXPECT_EQ(r.out.find(later), std::string::npos);
 }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -237,6 +239,53 @@ TEST(Generation, RejectsBadSettings) {
   s = {};
   s.max_new_tokens = 0;
   EXPECT_THROW(s.validate(), UsageError);
+}
+
+// Random weights from a preset-like config: HF's initialisation, reproducible
+// from the seed, and a checkpoint written from them (config.json from
+// to_json, model.decoder.* names) loads back as the same model.
+TEST(OptRandom, InitialisesLikeTransformersAndRoundTripsThroughACheckpoint) {
+  models::OptConfig c;
+  c.vocab_size = 96;
+  c.hidden_size = 32;
+  c.num_layers = 2;
+  c.ffn_dim = 64;
+  c.num_heads = 4;
+  c.max_positions = 64;
+  c.word_embed_proj_dim = 16;
+  c.layer_norm_before = false;
+  const auto model = models::OptModel::random(c, torch::kFloat, torch::kCPU, 7);
+  const auto weights = model.weights();
+  EXPECT_EQ(weights.size(), models::opt_tensor_shapes(c).size());
+  const auto embed = weights.at("decoder.embed_tokens.weight");
+  EXPECT_NEAR(embed.std().item<double>(), 0.02, 0.002);
+  EXPECT_EQ(embed[c.pad_token_id].abs().sum().item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(weights.at("decoder.layers.0.fc1.bias"), torch::zeros({64})));
+  EXPECT_TRUE(torch::equal(weights.at("decoder.layers.1.final_layer_norm.weight"), torch::ones({32})));
+  EXPECT_TRUE(torch::equal(models::OptModel::random(c, torch::kFloat, torch::kCPU, 7).weights().at(
+                               "decoder.layers.1.self_attn.q_proj.weight"),
+                           weights.at("decoder.layers.1.self_attn.q_proj.weight")));
+  EXPECT_FALSE(torch::equal(models::OptModel::random(c, torch::kFloat, torch::kCPU, 8).weights().at(
+                                "decoder.layers.1.self_attn.q_proj.weight"),
+                            weights.at("decoder.layers.1.self_attn.q_proj.weight")));
+  // Every dtype gets the same draw, rounded.
+  const auto half = models::OptModel::random(c, torch::kBFloat16, torch::kCPU, 7);
+  EXPECT_TRUE(torch::equal(half.weights().at("decoder.project_in.weight"),
+                           weights.at("decoder.project_in.weight").to(torch::kBFloat16)));
+
+  const auto dir = (std::filesystem::temp_directory_path() / ("epalm-opt-random-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/config.json") << c.to_json();
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, t] : weights) tensors.emplace_back("model." + name, t);
+  safetensors::write_safetensors(dir + "/model.safetensors", tensors);
+  const auto loaded = models::OptModel::from_pretrained(dir);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(loaded.config().word_embed_proj_dim, 16);
+  EXPECT_FALSE(loaded.config().layer_norm_before);
+  torch::NoGradGuard no_grad;
+  const auto ids = torch::tensor({{5, 9, 12, 30}});
+  EXPECT_TRUE(torch::equal(loaded.forward(ids).logits, model.forward(ids).logits));
 }
 
 }  // namespace epalm

@@ -1,5 +1,6 @@
 #include "epalm/core/models/opt.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -134,6 +135,64 @@ std::string OptModel::fingerprint() const {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
   return text;
+OptModel OptModel::random(const OptConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
+  config.validate("OPT config");
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  std::map<std::string, at::Tensor> weights;
+  torch::NoGradGuard no_grad;
+  // opt_tensor_shapes() is a sorted map: the draw order, and so the values,
+  // depend only on the architecture and the seed.
+  for (const auto& [name, shape] : opt_tensor_shapes(config)) {
+    const bool is_norm = name.find("layer_norm") != std::string::npos;
+    const bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    at::Tensor t;
+    if (is_norm && !is_bias) {
+      t = torch::ones(shape);
+    } else if (is_bias) {
+      t = torch::zeros(shape);
+    } else {
+      t = at::normal(0.0, 0.02, shape, generator);
+      if (name == "decoder.embed_tokens.weight" && config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size) {
+        t[config.pad_token_id].zero_();  // nn.Embedding(padding_idx=pad_token_id)
+      }
+    }
+    weights[name] = t.to(device, dtype);
+  }
+  return OptModel(config, weights);
+}
+
+std::map<std::string, at::Tensor> OptModel::weights() const {
+  const auto& w = *weights_;
+  std::map<std::string, at::Tensor> out;
+  auto put = [&](const std::string& name, const at::Tensor& t) {
+    if (t.defined()) out[name] = t;
+  };
+  auto linear = [&](const std::string& name, const Linear& l) {
+    put(name + ".weight", l.weight);
+    put(name + ".bias", l.bias);
+  };
+  auto norm = [&](const std::string& name, const LayerNorm& n) {
+    put(name + ".weight", n.weight);
+    put(name + ".bias", n.bias);
+  };
+  put("decoder.embed_tokens.weight", w.embed_tokens);
+  put("decoder.embed_positions.weight", w.embed_positions);
+  put("decoder.project_in.weight", w.project_in.weight);
+  put("decoder.project_out.weight", w.project_out.weight);
+  norm("decoder.final_layer_norm", w.final_norm);
+  for (size_t i = 0; i < w.layers.size(); ++i) {
+    const std::string p = "decoder.layers." + std::to_string(i) + ".";
+    const auto& l = w.layers[i];
+    linear(p + "self_attn.q_proj", l.q);
+    linear(p + "self_attn.k_proj", l.k);
+    linear(p + "self_attn.v_proj", l.v);
+    linear(p + "self_attn.out_proj", l.out);
+    norm(p + "self_attn_layer_norm", l.attention_norm);
+    linear(p + "fc1", l.fc1);
+    linear(p + "fc2", l.fc2);
+    norm(p + "final_layer_norm", l.ffn_norm);
+  }
+  return out;
 }
 
 at::Tensor OptModel::embed_tokens(const at::Tensor& input_ids) const {

@@ -88,6 +88,36 @@ OptConfig OptConfig::preset(const std::string& name) {
   throw UsageError("OPT preset", "unknown preset '" + name + "' (known: " + known + ")");
 }
 
+std::string OptConfig::to_json(const std::string& torch_dtype) const {
+  nlohmann::json j;
+  j["architectures"] = {"OPTForCausalLM"};
+  j["model_type"] = "opt";
+  j["vocab_size"] = vocab_size;
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_layers;
+  j["ffn_dim"] = ffn_dim;
+  j["num_attention_heads"] = num_heads;
+  j["max_position_embeddings"] = max_positions;
+  j["word_embed_proj_dim"] = word_embed_proj_dim;
+  j["do_layer_norm_before"] = layer_norm_before;
+  j["_remove_final_layer_norm"] = remove_final_layer_norm;
+  j["enable_bias"] = enable_bias;
+  j["layer_norm_elementwise_affine"] = layer_norm_affine;
+  j["activation_function"] = activation;
+  j["pad_token_id"] = pad_token_id;
+  j["bos_token_id"] = bos_token_id;
+  j["eos_token_id"] = eos_token_id;
+  j["dropout"] = 0.0;
+  j["attention_dropout"] = 0.0;
+  j["activation_dropout"] = 0.0;
+  j["layerdrop"] = 0.0;
+  j["init_std"] = 0.02;
+  j["use_cache"] = true;
+  j["tie_word_embeddings"] = true;
+  j["torch_dtype"] = torch_dtype;
+  return j.dump(2) + "\n";
+}
+
 std::vector<std::string> OptConfig::preset_names() {
   std::vector<std::string> names;
   for (const auto& p : kPresets) names.push_back(p.name);

@@ -46,10 +46,18 @@ struct OptConfig {
   // opt-2.7b, opt-6.7b, opt-13b, opt-30b, opt-66b.
   static OptConfig preset(const std::string& name);
   static std::vector<std::string> preset_names();
+  // A Hugging Face config.json (model_type "opt", OPTForCausalLM) that
+  // from_json_file and transformers' OPTConfig read back as this config.
+  std::string to_json(const std::string& torch_dtype = "float32") const;
 
   std::int64_t head_dim() const { return hidden_size / num_heads; }
   bool has_projections() const { return word_embed_proj_dim != hidden_size; }
   bool has_final_layer_norm() const { return layer_norm_before && !remove_final_layer_norm; }
+  // Bytes the KV cache holds per token of one sequence (keys and values of
+  // every layer) at `element_bytes` per value.
+  std::int64_t kv_cache_bytes_per_token(std::int64_t element_bytes) const {
+    return 2 * num_layers * hidden_size * element_bytes;
+  }
   // Throws epalm::Error(where, ...) for an impossible architecture.
   void validate(const std::string& where) const;
 };
@@ -89,6 +97,13 @@ class OptModel {
   // or sharded), under either key prefix, lm_head stored or tied.
   static OptModel from_pretrained(const std::string& directory, c10::ScalarType dtype = c10::kFloat,
                                   c10::Device device = c10::kCPU);
+  // Random weights for any architecture (no download), initialised as
+  // transformers' OPTPreTrainedModel does: linear and embedding weights
+  // normal(0, 0.02), zero biases and padding embedding row, unit LayerNorms.
+  // Drawn in fp32 on the CPU from `seed`, so every dtype and device gets the
+  // same values (rounded).
+  static OptModel random(const OptConfig& config, c10::ScalarType dtype = c10::kFloat,
+                         c10::Device device = c10::kCPU, std::uint64_t seed = 0);
   // Weights by the names of opt_tensor_shapes(); checked.
   OptModel(OptConfig config, const std::map<std::string, at::Tensor>& weights);
   ~OptModel();
@@ -105,6 +120,8 @@ class OptModel {
   // checkpoints of trainables record it to refuse other base weights.
   std::string fingerprint() const;
 
+  // Every weight by its opt_tensor_shapes() name (shared, not copied).
+  std::map<std::string, at::Tensor> weights() const;
   // Token embeddings [B, T, word_embed_proj_dim] (before project_in).
   at::Tensor embed_tokens(const at::Tensor& input_ids) const;
 

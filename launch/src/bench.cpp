@@ -1,0 +1,236 @@
+#include "bench.h"
+
+#include <torch/torch.h>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "epalm/build_config.h"
+#include "epalm/core/error.h"
+
+#if EPALM_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace epalm::cli {
+
+namespace fs = std::filesystem;
+
+Progress::~Progress() { clear(); }
+
+void Progress::say(const std::string& line) {
+  if (!enabled_) return;
+  std::cerr << "\r\033[K" << line << std::flush;
+  shown_ = true;
+}
+
+void Progress::clear() {
+  if (enabled_ && shown_) std::cerr << "\r\033[K" << std::flush;
+  shown_ = false;
+}
+
+std::vector<double> sorted(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+double median(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  const auto s = sorted(v);
+  const auto n = s.size();
+  return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+namespace {
+
+std::int64_t status_bytes(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::istringstream s(line.substr(field.size() + 1));
+      std::int64_t kib = 0;
+      s >> kib;
+      return kib * 1024;
+    }
+  }
+  return 0;
+}
+
+// Resets VmHWM to the current RSS (Linux clear_refs "5").
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+void synchronize(c10::Device device) {
+#if EPALM_HAVE_CUDA
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+#else
+  (void)device;
+#endif
+}
+
+std::string tail_of(const std::string& path, std::size_t max_chars) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  auto text = s.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text.size() > max_chars ? "..." + text.substr(text.size() - max_chars) : text;
+}
+
+}  // namespace
+
+Measurement measure(const std::function<void()>& once, const BenchSettings& s, Progress& progress,
+                    const std::string& label) {
+  for (int i = 0; i < s.warmup; ++i) {
+    progress.say(label + ": warmup " + std::to_string(i + 1) + "/" + std::to_string(s.warmup));
+    once();
+  }
+  synchronize(s.device);
+  Measurement m;
+  std::int64_t before = 0;
+#if EPALM_HAVE_CUDA
+  if (s.device.is_cuda()) {
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    alloc::resetPeakStats(s.device.index());
+    before = alloc::getDeviceStats(s.device.index())
+                 .allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+                 .current;
+    m.memory_kind = "CUDA allocated";
+  }
+#endif
+  if (!s.device.is_cuda()) {
+    m.memory_kind = reset_peak_rss() ? "RSS" : "RSS (peak over the process's life)";
+    before = status_bytes("VmRSS");
+  }
+  for (int i = 0; i < s.repetitions; ++i) {
+    progress.say(label + ": run " + std::to_string(i + 1) + "/" + std::to_string(s.repetitions));
+    synchronize(s.device);
+    const auto start = std::chrono::steady_clock::now();
+    once();
+    synchronize(s.device);
+    m.times_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+#if EPALM_HAVE_CUDA
+  if (s.device.is_cuda()) {
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    m.peak_bytes = alloc::getDeviceStats(s.device.index())
+                       .allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+                       .peak;
+  }
+#endif
+  if (!s.device.is_cuda()) m.peak_bytes = status_bytes("VmHWM");
+  m.delta_bytes = std::max<std::int64_t>(0, m.peak_bytes - before);
+  m.median_s = median(m.times_s);
+  m.min_s = m.times_s.empty() ? 0 : sorted(m.times_s).front();
+  return m;
+}
+
+Measurement run_peer(const BenchSettings& s, const std::string& script_name, const std::vector<std::string>& args,
+                     Progress& progress) {
+  if (s.python.empty() || access(s.python.c_str(), X_OK) != 0) {
+    throw Error("--python", "'" + s.python +
+                                "' is not an executable Python: the benchmark's peer needs Python with torch and "
+                                "transformers (launch/setup makes one; or pass --python, or --peer off)");
+  }
+  const auto script = (fs::path(s.peer_scripts) / script_name).string();
+  if (!fs::is_regular_file(script)) {
+    throw Error(script, "peer script not found (set --peer-scripts to the source tree's tests/bench)");
+  }
+  progress.say("peer: " + script_name + " (transformers, eager)");
+  ScratchDir scratch(s.work_dir);
+  const auto err_path = scratch.path() + "/stderr";
+  std::vector<std::string> argv = {s.python, script};
+  argv.insert(argv.end(), args.begin(), args.end());
+
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) throw Error("peer", "pipe() failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw Error("peer", "fork() failed");
+  if (pid == 0) {
+    const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int null_fd = open("/dev/null", O_RDONLY);
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    std::vector<char*> c_argv;
+    for (auto& a : argv) c_argv.push_back(a.data());
+    c_argv.push_back(nullptr);
+    execv(c_argv[0], c_argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(pipe_fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  progress.clear();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    const auto code = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                        : "signal " + std::to_string(WTERMSIG(status));
+    throw Error(script, "peer failed (" + code + ", " + s.python + "): " + tail_of(err_path, 1500));
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(out.substr(out.find('{')));
+  } catch (const std::exception& e) {
+    throw Error(script, std::string("peer printed no JSON result: ") + e.what());
+  }
+  Measurement m;
+  m.times_s = j.at("times_s").get<std::vector<double>>();
+  m.median_s = median(m.times_s);
+  m.min_s = m.times_s.empty() ? 0 : sorted(m.times_s).front();
+  if (j.contains("cuda_peak_bytes")) {
+    m.memory_kind = "CUDA allocated";
+    m.peak_bytes = j["cuda_peak_bytes"].get<std::int64_t>();
+    m.delta_bytes = std::max<std::int64_t>(0, m.peak_bytes - j["cuda_before_bytes"].get<std::int64_t>());
+  } else {
+    m.memory_kind = j.value("peak_rss_reset", false) ? "RSS" : "RSS (peak over the process's life)";
+    m.peak_bytes = j.at("peak_rss_bytes").get<std::int64_t>();
+    m.delta_bytes = std::max<std::int64_t>(0, m.peak_bytes - j.at("rss_before_bytes").get<std::int64_t>());
+  }
+  m.extra = {{"versions", j.value("versions", nlohmann::json::object())},
+             {"threads", j.value("threads", 0)},
+             {"digest", j.value("digest", nlohmann::json::object())}};
+  return m;
+}
+
+ScratchDir::ScratchDir(const std::string& parent) {
+  const auto base = parent.empty() ? fs::temp_directory_path() : fs::path(parent);
+  std::error_code ec;
+  fs::create_directories(base, ec);
+  std::string pattern = (base / "epalm-bench-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw Error(base.string(), "cannot create a temporary directory");
+  path_ = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+}  // namespace epalm::cli

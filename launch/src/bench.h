@@ -1,0 +1,111 @@
+// The harness of `epalm bench`: each case times our implementation and its
+// peer (PyTorch + transformers, run as a Python script) on the same machine,
+// shapes, weights and threads, and reports medians, ratios and peak memory.
+// A model family adds its cases with a `std::vector<BenchCase> xxx_bench_cases()`
+// and one line in bench_command.cpp.
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "epalm/core/models/attention_kernel.h"
+
+namespace epalm::cli {
+
+struct BenchSettings {
+  std::string model;    // a preset (random weights) or a checkpoint directory
+  int batch = 0;        // 0: the case's default
+  int tokens = 0;       // prompt / sequence tokens; 0: the case's default
+  int new_tokens = 0;   // generated tokens; 0: the case's default
+  int warmup = 1;
+  int repetitions = 5;
+  int threads = 0;      // compute threads for ours and the peer (0: LibTorch's default)
+  c10::ScalarType dtype = c10::kFloat;
+  c10::Device device = c10::kCPU;
+  models::AttentionKernel attention = models::AttentionKernel::kEager;
+  std::uint64_t seed = 0;
+  bool peer = true;          // run the Python peer
+  std::string python;        // its interpreter
+  std::string peer_scripts;  // folder of the peer scripts (tests/bench)
+  std::string work_dir;      // for temporary checkpoints and inputs
+  bool progress = false;     // progress lines on stderr
+};
+
+// Lines on stderr, each overwriting the last, when enabled (a terminal).
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  ~Progress();
+  void say(const std::string& line);
+  void clear();
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+struct Measurement {
+  std::vector<double> times_s;
+  double median_s = 0;
+  double min_s = 0;
+  std::int64_t peak_bytes = 0;   // peak RSS (CPU) or peak allocated (CUDA) during the timed runs
+  std::int64_t delta_bytes = 0;  // that peak above the level before them
+  std::string memory_kind;       // "RSS" or "CUDA allocated"
+  nlohmann::json extra;          // the peer's versions, digests
+};
+
+std::vector<double> sorted(std::vector<double> v);
+double median(const std::vector<double>& v);
+
+// Runs `once` `warmup` times, then `repetitions` timed times (synchronising a
+// CUDA device around each), measuring peak memory over the timed runs.
+Measurement measure(const std::function<void()>& once, const BenchSettings& s, Progress& progress,
+                    const std::string& label);
+
+// Runs `script` (in s.peer_scripts) with s.python and `args`; returns the JSON
+// object it prints on stdout as a Measurement. Throws epalm::Error with the
+// peer's own error when Python is missing or the script fails.
+Measurement run_peer(const BenchSettings& s, const std::string& script, const std::vector<std::string>& args,
+                     Progress& progress);
+
+// A temporary directory under s.work_dir (or the system's), removed after.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& parent);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct BenchResult {
+  std::vector<std::pair<std::string, std::string>> settings;  // what ran: shapes, dtype, device, threads, model
+  std::int64_t tokens_per_run = 0;  // generated (or processed) tokens per timed run
+  bool generation = false;          // the tokens/s ratio is the headline
+  Measurement ours;
+  std::optional<Measurement> peer;
+  std::string check;  // how the two outputs compare, in words
+  bool agree = true;
+};
+
+struct BenchCase {
+  std::string name;
+  std::string summary;
+  std::function<BenchResult(const BenchSettings&, Progress&)> run;
+};
+
+std::vector<BenchCase> opt_bench_cases();
+
+}  // namespace epalm::cli

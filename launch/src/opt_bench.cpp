@@ -1,0 +1,202 @@
+// `epalm bench opt-forward` and `opt-generate`: our OPT against transformers'
+// OPTForCausalLM (eager attention) on the same weights, inputs and threads.
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench.h"
+#include "epalm/core/error.h"
+#include "epalm/core/generation.h"
+#include "epalm/core/safetensors.h"
+#include "model_families.h"
+#include "opt_family.h"
+
+namespace epalm::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Prepared {
+  ModelSource source;
+  models::OptModel model;
+  at::Tensor ids, mask;
+  std::string checkpoint;  // the directory the peer loads
+  std::string inputs;      // the file the peer reads
+};
+
+// Our model, random inputs (no special tokens), and the same two on disk for
+// the peer: the checkpoint directory itself, or our random weights written as
+// a Hugging Face checkpoint (config.json + model.safetensors).
+Prepared prepare(const BenchSettings& s, int batch, int tokens, const ScratchDir& scratch, Progress& progress) {
+  auto source = resolve_model_source(s.model);
+  if (source.model_type != "opt") throw UsageError("--model", "'" + s.model + "' is not an OPT model");
+  progress.say(source.is_directory() ? "loading " + source.directory : "random weights: " + source.preset);
+  auto model = load_opt(source, s.dtype, s.device, s.seed);
+  const auto c = model.config();  // a copy: the model moves into the result
+  if (tokens + s.new_tokens > c.max_positions) {
+    throw UsageError("--tokens", "prompt and new tokens exceed max_position_embeddings " +
+                                     std::to_string(c.max_positions));
+  }
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed + 1);
+  const std::int64_t low = std::min<std::int64_t>(3, c.vocab_size - 1);
+  auto ids = torch::randint(low, c.vocab_size, {batch, tokens}, generator, torch::kLong);
+  auto mask = torch::ones_like(ids);
+  Prepared p{source, std::move(model), ids, mask, "", scratch.path() + "/inputs.safetensors"};
+  safetensors::write_safetensors(p.inputs, {{"input_ids", ids}, {"attention_mask", mask}});
+  if (!s.peer) return p;
+  if (source.is_directory()) {
+    p.checkpoint = source.directory;
+  } else {
+    progress.say("writing the random weights for the peer");
+    p.checkpoint = scratch.path() + "/checkpoint";
+    fs::create_directories(p.checkpoint);
+    const std::string torch_dtype = s.dtype == c10::kFloat ? "float32" : s.dtype == c10::kHalf ? "float16" : "bfloat16";
+    std::ofstream(p.checkpoint + "/config.json") << c.to_json(torch_dtype);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& [name, t] : p.model.weights()) tensors.emplace_back("model." + name, t);
+    safetensors::write_safetensors(p.checkpoint + "/model.safetensors", tensors, {{"format", "pt"}});
+  }
+  return p;
+}
+
+std::vector<std::string> peer_args(const BenchSettings& s, const Prepared& p, const std::string& mode, int new_tokens) {
+  return {"--checkpoint", p.checkpoint,  "--inputs",      p.inputs,
+          "--mode",       mode,          "--new-tokens",  std::to_string(new_tokens),
+          "--warmup",     std::to_string(s.warmup), "--repetitions", std::to_string(s.repetitions),
+          "--threads",    std::to_string(at::get_num_threads()),
+          "--dtype",      dtype_label(s.dtype), "--device", s.device.str()};
+}
+
+std::vector<std::pair<std::string, std::string>> common_settings(const BenchSettings& s, const Prepared& p, int batch,
+                                                                 int tokens) {
+  const auto& c = p.model.config();
+  return {{"model", s.model + (p.source.is_directory() ? "" : " (random weights, seed " + std::to_string(s.seed) + ")")},
+          {"architecture", std::to_string(c.num_layers) + " layers, hidden " + std::to_string(c.hidden_size) +
+                               ", vocab " + std::to_string(c.vocab_size)},
+          {"batch", std::to_string(batch)},
+          {"tokens", std::to_string(tokens)},
+          {"dtype", dtype_label(s.dtype)},
+          {"device", s.device.str()},
+          {"threads", std::to_string(at::get_num_threads())},
+          {"attention", s.attention == models::AttentionKernel::kSdpa    ? "sdpa"
+                        : s.attention == models::AttentionKernel::kEager ? "eager"
+                                                                         : "auto"},
+          {"warmup", std::to_string(s.warmup)},
+          {"repetitions", std::to_string(s.repetitions)}};
+}
+
+BenchResult forward_case(const BenchSettings& s, Progress& progress) {
+  const int batch = s.batch > 0 ? s.batch : 8;
+  const int tokens = s.tokens > 0 ? s.tokens : 64;
+  ScratchDir scratch(s.work_dir);
+  auto p = prepare(s, batch, tokens, scratch, progress);
+  BenchResult r;
+  r.settings = common_settings(s, p, batch, tokens);
+  r.tokens_per_run = static_cast<std::int64_t>(batch) * tokens;
+  models::OptForwardOptions options;
+  options.attention_mask = p.mask;
+  options.attention_kernel = s.attention;
+  const auto ids = p.ids.to(s.device);
+  options.attention_mask = p.mask.to(s.device);
+  at::Tensor logits;
+  r.ours = measure(
+      [&] {
+        torch::NoGradGuard no_grad;
+        logits = p.model.forward(ids, options).logits;
+      },
+      s, progress, "epalm opt-forward");
+  const auto last = logits.select(1, logits.size(1) - 1).to(torch::kFloat).cpu();
+  const double ours_sum = last.sum().item<double>();
+  const double ours_mean_abs = last.abs().mean().item<double>();
+  r.ours.extra = {{"digest", {{"last_logits_sum", ours_sum}, {"last_logits_mean_abs", ours_mean_abs}}}};
+  if (s.peer) {
+    r.peer = run_peer(s, "opt_peer.py", peer_args(s, p, "forward", 0), progress);
+    const auto& d = r.peer->extra["digest"];
+    const double peer_sum = d.value("last_logits_sum", NAN);
+    const double peer_mean_abs = d.value("last_logits_mean_abs", NAN);
+    const double tolerance = s.dtype == c10::kFloat ? 1e-4 : 3e-2;
+    const double scale = std::max(1e-12, peer_mean_abs * static_cast<double>(last.numel()));
+    const double sum_error = std::abs(ours_sum - peer_sum) / scale;
+    const double mean_error = std::abs(ours_mean_abs - peer_mean_abs) / std::max(1e-12, peer_mean_abs);
+    r.agree = sum_error <= tolerance && mean_error <= tolerance;
+    std::ostringstream check;
+    check << "last-position logits " << (r.agree ? "agree" : "DISAGREE") << ": mean |logit| " << ours_mean_abs
+          << " vs " << peer_mean_abs << " (relative differences " << mean_error << ", sum " << sum_error
+          << "; tolerance " << tolerance << ")";
+    r.check = check.str();
+  }
+  return r;
+}
+
+BenchResult generate_case(const BenchSettings& given, Progress& progress) {
+  auto s = given;
+  const int batch = s.batch > 0 ? s.batch : 4;
+  const int tokens = s.tokens > 0 ? s.tokens : 16;
+  s.new_tokens = s.new_tokens > 0 ? s.new_tokens : 32;
+  ScratchDir scratch(s.work_dir);
+  auto p = prepare(s, batch, tokens, scratch, progress);
+  BenchResult r;
+  r.generation = true;
+  r.settings = common_settings(s, p, batch, tokens);
+  r.settings.emplace_back("new tokens", std::to_string(s.new_tokens));
+  r.settings.emplace_back("decoding", "greedy, KV cache, no EOS stop");
+  r.tokens_per_run = static_cast<std::int64_t>(batch) * s.new_tokens;
+  GenerationSettings g;
+  g.max_new_tokens = s.new_tokens;
+  g.num_beams = 1;
+  g.eos_token_ids = {-1};  // never matches: every run makes exactly new_tokens per row, as the peer does
+  g.pad_token_id = p.model.config().pad_token_id;
+  const auto ids = p.ids.to(s.device);
+  const auto mask = p.mask.to(s.device);
+  at::Tensor sequences;
+  r.ours = measure(
+      [&] {
+        torch::NoGradGuard no_grad;
+        auto decoder = make_opt_step_decoder(p.model);
+        sequences = generate(*decoder, ids, mask, g);
+      },
+      s, progress, "epalm opt-generate");
+  sequences = sequences.cpu();
+  if (s.peer) {
+    r.peer = run_peer(s, "opt_peer.py", peer_args(s, p, "generate", s.new_tokens), progress);
+    const auto& d = r.peer->extra["digest"];
+    std::int64_t same_rows = 0;
+    std::int64_t same_tokens = 0;
+    if (d.contains("generated")) {
+      const auto peer = d["generated"].get<std::vector<std::vector<std::int64_t>>>();
+      for (std::int64_t row = 0; row < sequences.size(0) && row < static_cast<std::int64_t>(peer.size()); ++row) {
+        bool equal = static_cast<std::int64_t>(peer[row].size()) == sequences.size(1);
+        for (std::int64_t t = tokens; t < sequences.size(1) && t < static_cast<std::int64_t>(peer[row].size()); ++t) {
+          const bool same = peer[row][t] == sequences[row][t].item<std::int64_t>();
+          same_tokens += same;
+          equal = equal && same;
+        }
+        same_rows += equal;
+      }
+    }
+    r.agree = same_rows == batch;
+    r.check = "generated tokens: " + std::to_string(same_rows) + "/" + std::to_string(batch) + " rows identical, " +
+              std::to_string(same_tokens) + "/" + std::to_string(r.tokens_per_run) + " tokens" +
+              (r.agree ? "" : " (greedy near-ties can differ in the last bits, then diverge)");
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<BenchCase> opt_bench_cases() {
+  return {
+      {"opt-forward",
+       "OPT forward pass with logits (default: opt-125m random weights, batch 8 x 64 tokens)", forward_case},
+      {"opt-generate",
+       "OPT greedy generation with the KV cache, tokens/s (default: batch 4, prompt 16, 32 new tokens)",
+       generate_case},
+  };
+}
+
+}  // namespace epalm::cli
