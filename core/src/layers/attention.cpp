@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "epalm/core/error.h"
 
 namespace epalm {
@@ -25,7 +27,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     kernel = q.is_cuda() ? models::AttentionKernel::kSdpa : models::AttentionKernel::kEager;
   }
   if (kernel == models::AttentionKernel::kSdpa) {
-    return at::scaled_dot_product_attention(q, k, v, bias, 0.0, false, scale);
+    // An undefined bias must reach SDPA as no mask at all, not as a tensor.
+    const auto mask = bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt;
+    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale);
   }
   auto scores = torch::matmul(q * scale, k.transpose(-1, -2));
   if (bias.defined()) scores = scores + bias;

@@ -102,39 +102,26 @@ OptModel OptModel::from_pretrained(const std::string& directory, c10::ScalarType
 }
 
 std::string OptModel::fingerprint() const {
-  // FNV-1a over the shapes, sums, sums of squares and leading values.
+  // FNV-1a over every weight's name, shape, sum, sum of squares and leading values.
   std::uint64_t hash = 1469598103934665603ull;
   auto mix = [&hash](const void* data, size_t size) {
     const auto* bytes = static_cast<const unsigned char*>(data);
     for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
   };
-  auto add = [&](const at::Tensor& t) {
-    if (!t.defined()) return;
+  for (const auto& [name, t] : weights()) {
+    mix(name.data(), name.size());
     for (auto d : t.sizes()) mix(&d, sizeof d);
     auto flat = t.detach().reshape({-1}).to(torch::kCPU, torch::kDouble);
     const double stats[2] = {flat.sum().item<double>(), flat.square().sum().item<double>()};
     mix(stats, sizeof stats);
     auto head = flat.slice(0, 0, 64).contiguous();
     mix(head.data_ptr<double>(), sizeof(double) * head.numel());
-  };
-  const auto& w = *weights_;
-  for (const auto& t : {w.embed_tokens, w.embed_positions, w.project_in.weight, w.project_out.weight,
-                        w.final_norm.weight, w.final_norm.bias}) {
-    add(t);
-  }
-  for (const auto& l : w.layers) {
-    for (const auto* linear : {&l.q, &l.k, &l.v, &l.out, &l.fc1, &l.fc2}) {
-      add(linear->weight);
-      add(linear->bias);
-    }
-    for (const auto* norm : {&l.attention_norm, &l.ffn_norm}) {
-      add(norm->weight);
-      add(norm->bias);
-    }
   }
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
   return text;
+}
+
 OptModel OptModel::random(const OptConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
   config.validate("OPT config");
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);

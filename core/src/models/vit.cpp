@@ -1,0 +1,229 @@
+#include "epalm/core/models/vit.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "epalm/core/error.h"
+#include "epalm/core/safetensors.h"
+#include "layers/encoder_block.h"
+
+namespace epalm::models {
+
+namespace {
+
+namespace enc = layers::encoder;
+
+// Where an HF-named tensor lives in a timm checkpoint: a tensor, or rows
+// [begin, end) of the fused qkv.
+struct TimmSource {
+  std::string name;
+  std::int64_t begin = -1, end = -1;
+};
+
+std::map<std::string, TimmSource> timm_sources(const VitConfig& c) {
+  std::map<std::string, TimmSource> m;
+  auto both = [&](const std::string& hf, const std::string& timm) {
+    m[hf + ".weight"] = {timm + ".weight"};
+    m[hf + ".bias"] = {timm + ".bias"};
+  };
+  m["embeddings.cls_token"] = {"cls_token"};
+  m["embeddings.position_embeddings"] = {"pos_embed"};
+  both("embeddings.patch_embeddings.projection", "patch_embed.proj");
+  both("layernorm", "norm");
+  const auto h = c.hidden_size;
+  for (std::int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string hf = "encoder.layer." + std::to_string(i) + ".";
+    const std::string timm = "blocks." + std::to_string(i) + ".";
+    std::int64_t row = 0;
+    for (const char* proj : {"query", "key", "value"}) {
+      m[hf + "attention.attention." + proj + ".weight"] = {timm + "attn.qkv.weight", row, row + h};
+      if (c.qkv_bias) m[hf + "attention.attention." + proj + ".bias"] = {timm + "attn.qkv.bias", row, row + h};
+      row += h;
+    }
+    both(hf + "attention.output.dense", timm + "attn.proj");
+    both(hf + "intermediate.dense", timm + "mlp.fc1");
+    both(hf + "output.dense", timm + "mlp.fc2");
+    both(hf + "layernorm_before", timm + "norm1");
+    both(hf + "layernorm_after", timm + "norm2");
+  }
+  return m;
+}
+
+bool has_timm_names(const TensorShapes& shapes) {
+  return shapes.count("cls_token") || shapes.count("pos_embed") || shapes.count("blocks.0.attn.qkv.weight");
+}
+
+}  // namespace
+
+struct VitModel::Weights {
+  at::Tensor cls_token, position_embeddings;
+  enc::Linear patch;  // convolution weight [H, C, p, p] and bias
+  enc::LayerNorm final_norm;
+  std::vector<enc::PreNormBlock> blocks;
+};
+
+VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& weights)
+    : config_(std::move(config)), weights_(std::make_unique<Weights>()) {
+  config_.validate("ViT config");
+  TensorShapes given;
+  for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
+  match_state_dict(vit_tensor_shapes(config_), given, {}).require("ViT weights", /*allow_unexpected=*/false);
+
+  auto get = [&](const std::string& name) -> at::Tensor {
+    auto it = weights.find(name);
+    return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
+  };
+  auto linear = [&](const std::string& name) { return enc::Linear{get(name + ".weight"), get(name + ".bias")}; };
+  auto norm = [&](const std::string& name) {
+    return enc::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
+  };
+  auto& w = *weights_;
+  w.cls_token = get("embeddings.cls_token");
+  w.position_embeddings = get("embeddings.position_embeddings");
+  w.patch = linear("embeddings.patch_embeddings.projection");
+  w.final_norm = norm("layernorm");
+  for (std::int64_t i = 0; i < config_.num_layers; ++i) {
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    enc::PreNormBlock block;
+    block.norm_before = norm(p + "layernorm_before");
+    block.attention = {linear(p + "attention.attention.query"), linear(p + "attention.attention.key"),
+                       linear(p + "attention.attention.value"), linear(p + "attention.output.dense"),
+                       config_.num_heads};
+    block.norm_after = norm(p + "layernorm_after");
+    block.intermediate = linear(p + "intermediate.dense");
+    block.output = linear(p + "output.dense");
+    block.activation = config_.hidden_act;
+    w.blocks.push_back(std::move(block));
+  }
+}
+
+VitModel::~VitModel() = default;
+VitModel::VitModel(VitModel&&) noexcept = default;
+VitModel& VitModel::operator=(VitModel&&) noexcept = default;
+
+const VitConfig& VitModel::config() const { return config_; }
+c10::ScalarType VitModel::dtype() const { return weights_->cls_token.scalar_type(); }
+c10::Device VitModel::device() const { return weights_->cls_token.device(); }
+
+VitModel VitModel::from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device) {
+  const auto config = VitConfig::from_json_file((std::filesystem::path(directory) / "config.json").string());
+  safetensors::Checkpoint checkpoint(directory);
+  const auto stored = checkpoint.shapes();
+  std::map<std::string, at::Tensor> weights;
+  if (has_timm_names(stored)) {
+    KeyMapping mapping;
+    mapping.ignore = {"head.", "head_drop.", "pre_logits.", "fc_norm."};
+    match_state_dict(vit_timm_tensor_shapes(config), stored, mapping).require(checkpoint.path());
+    for (const auto& [name, source] : timm_sources(config)) {
+      weights[name] = source.begin < 0 ? checkpoint.load(source.name, dtype, device)
+                                       : checkpoint.load_rows(source.name, source.begin, source.end, dtype, device);
+    }
+    return VitModel(config, weights);
+  }
+  KeyMapping mapping;
+  // ViTForImageClassification saves "vit.*" (and a classifier), ViTModel
+  // saves bare names (and a pooler, random when it was never trained).
+  mapping.prefixes = {"vit."};
+  mapping.ignore = {"classifier.", "pooler.", "vit.pooler."};
+  const auto match = match_state_dict(vit_tensor_shapes(config), stored, mapping);
+  match.require(checkpoint.path());
+  for (const auto& [name, source] : match.source) weights[name] = checkpoint.load(source, dtype, device);
+  return VitModel(config, weights);
+}
+
+VitModel VitModel::random(const VitConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
+  config.validate("ViT config");
+  auto generator = at::detail::createCPUGenerator(seed);
+  std::map<std::string, at::Tensor> weights;
+  for (const auto& [name, shape] : vit_tensor_shapes(config)) {
+    const bool is_norm = name.find("layernorm") != std::string::npos;
+    const bool is_bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    at::Tensor t;
+    if (is_bias) t = torch::zeros(shape, torch::kFloat);
+    else if (is_norm) t = torch::ones(shape, torch::kFloat);
+    else t = at::normal(0.0, 0.02, shape, generator, torch::TensorOptions().dtype(torch::kFloat));
+    weights[name] = t.to(device, dtype);
+  }
+  return VitModel(config, weights);
+}
+
+at::Tensor VitModel::final_norm(const at::Tensor& hidden) const { return weights_->final_norm(hidden); }
+
+at::Tensor VitModel::position_embeddings(std::int64_t height, std::int64_t width) const {
+  const auto& c = config_;
+  const auto& pos = weights_->position_embeddings;
+  const auto rows = height / c.patch_size;
+  const auto cols = width / c.patch_size;
+  if (rows == c.grid_size() && cols == c.grid_size()) return pos;
+  // HF ViTEmbeddings.interpolate_pos_encoding: bicubic on the patch grid.
+  const auto grid = c.grid_size();
+  auto patch = pos.slice(1, 1).reshape({1, grid, grid, c.hidden_size}).permute({0, 3, 1, 2});
+  patch = torch::nn::functional::interpolate(
+      patch, torch::nn::functional::InterpolateFuncOptions()
+                 .size(std::vector<std::int64_t>{rows, cols})
+                 .mode(torch::kBicubic)
+                 .align_corners(false));
+  patch = patch.permute({0, 2, 3, 1}).reshape({1, -1, c.hidden_size});
+  return torch::cat({pos.slice(1, 0, 1), patch}, 1);
+}
+
+EncoderOutput VitModel::forward(const at::Tensor& pixel_values, bool output_hidden_states,
+                                const LayerHook& hook) const {
+  VitForwardOptions options;
+  options.output_hidden_states = output_hidden_states;
+  options.hook = hook;
+  return forward(pixel_values, options);
+}
+
+EncoderOutput VitModel::forward(const at::Tensor& pixel_values_in, const VitForwardOptions& o) const {
+  const auto& c = config_;
+  const auto& w = *weights_;
+  if (!pixel_values_in.defined() || pixel_values_in.dim() != 4) {
+    throw Error("ViT forward", "pixel_values must be [batch, channels, height, width], got " +
+                                   (pixel_values_in.defined() ? c10::str(pixel_values_in.sizes()) : "undefined"));
+  }
+  if (!at::isFloatingType(pixel_values_in.scalar_type())) {
+    throw Error("ViT forward", std::string("pixel_values must be floating point, got ") +
+                                   c10::toString(pixel_values_in.scalar_type()) +
+                                   " (preprocess images with epalm/core/image_preprocessing.h)");
+  }
+  const auto height = pixel_values_in.size(2);
+  const auto width = pixel_values_in.size(3);
+  if (pixel_values_in.size(1) != c.num_channels) {
+    throw Error("ViT forward", "pixel_values has " + std::to_string(pixel_values_in.size(1)) +
+                                   " channels, the model expects " + std::to_string(c.num_channels));
+  }
+  if (height < c.patch_size || width < c.patch_size) {
+    throw Error("ViT forward", "pixel_values " + std::to_string(height) + "x" + std::to_string(width) +
+                                   " is smaller than one " + std::to_string(c.patch_size) + "-pixel patch");
+  }
+  if (!o.interpolate_pos_encoding && (height != c.image_size || width != c.image_size)) {
+    throw Error("ViT forward", "input image size (" + std::to_string(height) + "*" + std::to_string(width) +
+                                   ") doesn't match the model (" + std::to_string(c.image_size) + "*" +
+                                   std::to_string(c.image_size) + "); set interpolate_pos_encoding");
+  }
+  const auto pixel_values = pixel_values_in.to(device(), dtype());
+  const auto batch = pixel_values.size(0);
+
+  auto hidden = torch::conv2d(pixel_values, w.patch.weight, w.patch.bias, {c.patch_size, c.patch_size})
+                    .flatten(2)
+                    .transpose(1, 2);
+  hidden = torch::cat({w.cls_token.expand({batch, -1, -1}), hidden}, 1);
+  hidden = hidden + (o.interpolate_pos_encoding ? position_embeddings(height, width) : w.position_embeddings);
+
+  EncoderOutput out;
+  LayerInput state;
+  state.hidden = hidden;
+  for (std::int64_t i = 0; i < c.num_layers; ++i) {
+    state.layer = static_cast<int>(i);
+    if (o.hook) o.hook(state);
+    if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
+    state.hidden = w.blocks[i](state.hidden, o.attention_kernel);
+  }
+  if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
+  out.last_hidden_state = w.final_norm(state.hidden);
+  return out;
+}
+
+}  // namespace epalm::models
