@@ -1,0 +1,67 @@
+#include "pre_ln_block.h"
+
+#include <torch/torch.h>
+
+namespace epalm::layers {
+
+at::Tensor unmasked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                              SoftmaxPrecision softmax, models::AttentionKernel kernel) {
+  if (kernel == models::AttentionKernel::kAuto) {
+    kernel = q.is_cuda() ? models::AttentionKernel::kSdpa : models::AttentionKernel::kEager;
+  }
+  if (kernel == models::AttentionKernel::kSdpa) {
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, scale);
+  }
+  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;
+  auto probs = softmax == SoftmaxPrecision::kFloat32 ? torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type())
+                                                     : torch::softmax(scores, -1);
+  return torch::matmul(probs, v);
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const { return torch::linear(x, weight, bias); }
+
+at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
+  return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+bool is_supported_activation(const std::string& name) {
+  return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "relu";
+}
+
+at::Tensor activate(const std::string& name, const at::Tensor& x) {
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "relu") return torch::relu(x);
+  return torch::gelu(x, "tanh");
+}
+
+at::Tensor SelfAttention::operator()(const at::Tensor& x, models::AttentionKernel kernel) const {
+  const auto b = x.size(0);
+  const auto n = x.size(1);
+  const auto c = x.size(2);
+  const auto d = c / num_heads;
+  at::Tensor q, k, v;
+  if (qkv.weight.defined()) {
+    auto fused = qkv(x).reshape({b, n, 3, num_heads, d}).permute({2, 0, 3, 1, 4});
+    q = fused[0];
+    k = fused[1];
+    v = fused[2];
+  } else {
+    auto heads = [&](const Linear& l) { return l(x).view({b, -1, num_heads, d}).transpose(1, 2); };
+    q = heads(query);
+    k = heads(key);
+    v = heads(value);
+  }
+  const double scale = std::pow(static_cast<double>(d), -0.5);
+  auto context = unmasked_attention(q, k, v, scale, softmax, kernel);
+  return output(context.transpose(1, 2).reshape({b, n, c}));
+}
+
+at::Tensor PreLnBlock::mlp(const at::Tensor& h) const {
+  return h + output(activate(activation, intermediate(norm_after(h))));
+}
+
+at::Tensor PreLnBlock::operator()(const at::Tensor& x, models::AttentionKernel kernel) const {
+  return mlp(x + attention(norm_before(x), kernel));
+}
+
+}  // namespace epalm::layers

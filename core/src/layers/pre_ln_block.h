@@ -1,0 +1,64 @@
+// Internal: the pieces of a pre-LayerNorm ViT-style encoder block, shared by
+// AST (separate query/key/value, fp32 softmax) and TimeSformer (fused qkv,
+// softmax in the input dtype, plus its divided space-time wiring), and usable
+// by any other ViT-family encoder. Hugging Face's operation order is kept:
+// scores = (q @ kᵀ) * scale, then softmax.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "epalm/core/models/attention_kernel.h"
+
+namespace epalm::layers {
+
+// Which dtype the eager softmax runs in: fp32 then cast back (ViT, AST, OPT)
+// or the input's own (TimeSformer's plain `.softmax(dim=-1)`).
+enum class SoftmaxPrecision { kFloat32, kInputDtype };
+
+// Unmasked attention, q/k/v [B, heads, N, d] -> [B, heads, N, d]. Eager:
+// softmax((q @ kᵀ) * scale); SDPA: LibTorch's fused kernel.
+at::Tensor unmasked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                              SoftmaxPrecision softmax, models::AttentionKernel kernel);
+
+struct Linear {
+  at::Tensor weight, bias;  // bias may be undefined
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+struct LayerNorm {
+  at::Tensor weight, bias;
+  double eps = 1e-5;
+  at::Tensor operator()(const at::Tensor& x) const;
+};
+
+// "gelu" (exact erf), "gelu_new" / "gelu_pytorch_tanh" (tanh), "relu".
+bool is_supported_activation(const std::string& name);
+at::Tensor activate(const std::string& name, const at::Tensor& x);
+
+// Self-attention with its output projection: either a fused qkv [3H, H]
+// (rows q, k, v, each head-major) or separate query/key/value.
+struct SelfAttention {
+  Linear qkv;
+  Linear query, key, value;
+  Linear output;
+  std::int64_t num_heads = 1;
+  SoftmaxPrecision softmax = SoftmaxPrecision::kFloat32;
+  at::Tensor operator()(const at::Tensor& x, models::AttentionKernel kernel) const;
+};
+
+// x + attention(norm_before(x)), then h + output(act(intermediate(norm_after(h)))).
+struct PreLnBlock {
+  LayerNorm norm_before;
+  SelfAttention attention;
+  LayerNorm norm_after;
+  Linear intermediate, output;
+  std::string activation = "gelu";
+  at::Tensor mlp(const at::Tensor& h) const;  // h + output(act(intermediate(norm_after(h))))
+  at::Tensor operator()(const at::Tensor& x, models::AttentionKernel kernel) const;
+};
+
+}  // namespace epalm::layers

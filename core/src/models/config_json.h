@@ -1,0 +1,48 @@
+// Internal: reading Hugging Face config.json / preprocessor_config.json files
+// with errors that name the file (the pattern of opt_config.cpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <string>
+
+#include "epalm/core/error.h"
+
+namespace epalm::models::config_json {
+
+// The file's JSON object; when `model_type` is given and the file names
+// another, throws.
+inline nlohmann::json load_object(const std::string& path, const char* model_type = nullptr) {
+  std::ifstream in(path);
+  if (!in) throw Error(path, "cannot open config file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path, std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw Error(path, "config must be a JSON object");
+  if (model_type != nullptr && j.contains("model_type") && j["model_type"] != model_type) {
+    throw Error(path, "model_type is " + j["model_type"].dump() + ", not \"" + model_type + "\"");
+  }
+  return j;
+}
+
+// Sets `out` from j[key] when present and not null.
+template <typename T>
+void read(const nlohmann::json& j, const char* key, T& out, const std::string& path) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(path, std::string("field '") + key + "' has the wrong type: " + it->dump());
+  }
+}
+
+inline void require_positive(std::int64_t v, const char* what, const std::string& where) {
+  if (v <= 0) throw Error(where, std::string(what) + " must be positive, not " + std::to_string(v));
+}
+
+}  // namespace epalm::models::config_json
