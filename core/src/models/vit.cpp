@@ -6,13 +6,11 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
-#include "layers/encoder_block.h"
+#include "layers/pre_ln_block.h"
 
 namespace epalm::models {
 
 namespace {
-
-namespace enc = layers::encoder;
 
 // Where an HF-named tensor lives in a timm checkpoint: a tensor, or rows
 // [begin, end) of the fused qkv.
@@ -58,9 +56,9 @@ bool has_timm_names(const TensorShapes& shapes) {
 
 struct VitModel::Weights {
   at::Tensor cls_token, position_embeddings;
-  enc::Linear patch;  // convolution weight [H, C, p, p] and bias
-  enc::LayerNorm final_norm;
-  std::vector<enc::PreNormBlock> blocks;
+  layers::Linear patch;  // convolution weight [H, C, p, p] and bias
+  layers::LayerNorm final_norm;
+  std::vector<layers::PreLnBlock> blocks;
 };
 
 VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& weights)
@@ -74,9 +72,9 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
     auto it = weights.find(name);
     return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
   };
-  auto linear = [&](const std::string& name) { return enc::Linear{get(name + ".weight"), get(name + ".bias")}; };
+  auto linear = [&](const std::string& name) { return layers::Linear{get(name + ".weight"), get(name + ".bias")}; };
   auto norm = [&](const std::string& name) {
-    return enc::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
+    return layers::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
   };
   auto& w = *weights_;
   w.cls_token = get("embeddings.cls_token");
@@ -85,11 +83,13 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
   w.final_norm = norm("layernorm");
   for (std::int64_t i = 0; i < config_.num_layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    enc::PreNormBlock block;
+    layers::PreLnBlock block;
     block.norm_before = norm(p + "layernorm_before");
-    block.attention = {linear(p + "attention.attention.query"), linear(p + "attention.attention.key"),
-                       linear(p + "attention.attention.value"), linear(p + "attention.output.dense"),
-                       config_.num_heads};
+    block.attention.query = linear(p + "attention.attention.query");
+    block.attention.key = linear(p + "attention.attention.key");
+    block.attention.value = linear(p + "attention.attention.value");
+    block.attention.output = linear(p + "attention.output.dense");
+    block.attention.num_heads = config_.num_heads;
     block.norm_after = norm(p + "layernorm_after");
     block.intermediate = linear(p + "intermediate.dense");
     block.output = linear(p + "output.dense");

@@ -5,7 +5,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/vit.h"
-#include "layers/encoder_block.h"
+#include "layers/pre_ln_block.h"
 
 namespace epalm::models {
 
@@ -186,7 +186,7 @@ void VitConfig::validate(const std::string& where) const {
                            std::to_string(image_size));
   }
   if (!(layer_norm_eps > 0.0)) throw Error(where, "layer_norm_eps must be positive");
-  if (!layers::encoder::is_supported_activation(hidden_act)) {
+  if (!layers::is_supported_activation(hidden_act)) {
     throw Error(where, "unsupported hidden_act '" + hidden_act + "'");
   }
 }
