@@ -7,6 +7,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
 #include "layers/pre_ln_block.h"
+#include "models/random_weights.h"
 
 namespace epalm::models {
 
@@ -134,18 +135,7 @@ VitModel VitModel::from_pretrained(const std::string& directory, c10::ScalarType
 
 VitModel VitModel::random(const VitConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
   config.validate("ViT config");
-  auto generator = at::detail::createCPUGenerator(seed);
-  std::map<std::string, at::Tensor> weights;
-  for (const auto& [name, shape] : vit_tensor_shapes(config)) {
-    const bool is_norm = name.find("layernorm") != std::string::npos;
-    const bool is_bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    at::Tensor t;
-    if (is_bias) t = torch::zeros(shape, torch::kFloat);
-    else if (is_norm) t = torch::ones(shape, torch::kFloat);
-    else t = at::normal(0.0, 0.02, shape, generator, torch::TensorOptions().dtype(torch::kFloat));
-    weights[name] = t.to(device, dtype);
-  }
-  return VitModel(config, weights);
+  return VitModel(config, random_weights(vit_tensor_shapes(config), dtype, device, seed));
 }
 
 at::Tensor VitModel::final_norm(const at::Tensor& hidden) const { return weights_->final_norm(hidden); }
