@@ -3,6 +3,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
 #include "models/config_json.h"
+#include "models/tensor_count.h"
 
 namespace epalm::models {
 
@@ -154,14 +155,6 @@ TensorShapes opt_tensor_shapes(const OptConfig& c) {
   return s;
 }
 
-std::int64_t opt_parameter_count(const OptConfig& config) {
-  std::int64_t total = 0;
-  for (const auto& [name, shape] : opt_tensor_shapes(config)) {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    total += n;
-  }
-  return total;
-}
+std::int64_t opt_parameter_count(const OptConfig& config) { return count_elements(opt_tensor_shapes(config)); }
 
 }  // namespace epalm::models

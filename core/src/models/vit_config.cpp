@@ -6,6 +6,7 @@
 #include "epalm/core/models/vit.h"
 #include "layers/pre_ln_block.h"
 #include "models/config_json.h"
+#include "models/tensor_count.h"
 
 namespace epalm::models {
 
@@ -229,14 +230,6 @@ TensorShapes vit_timm_tensor_shapes(const VitConfig& c) {
   return s;
 }
 
-std::int64_t vit_parameter_count(const VitConfig& config) {
-  std::int64_t total = 0;
-  for (const auto& [name, shape] : vit_tensor_shapes(config)) {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    total += n;
-  }
-  return total;
-}
+std::int64_t vit_parameter_count(const VitConfig& config) { return count_elements(vit_tensor_shapes(config)); }
 
 }  // namespace epalm::models
