@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "epalm/core/error.h"
+#include "models/config_json.h"
 
 namespace epalm {
 
@@ -162,16 +162,8 @@ void check_image(const at::Tensor& image, const std::string& where) {
 
 // ---- preprocessor_config.json ----
 
-template <typename T>
-void read(const nlohmann::json& j, const char* key, T& out, const std::string& path) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path, std::string("field '") + key + "' has the wrong type: " + it->dump());
-  }
-}
+using models::config_json::read;
+
 
 void read_triple(const nlohmann::json& j, const char* key, std::array<double, 3>& out, const std::string& path) {
   auto it = j.find(key);
@@ -240,15 +232,7 @@ ImagePreprocessing ImagePreprocessing::epalm_eval(std::int64_t size) {
 }
 
 ImagePreprocessing ImagePreprocessing::from_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open preprocessor config");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path, std::string("malformed JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw Error(path, "preprocessor config must be a JSON object");
+  const auto j = models::config_json::load_object(path, nullptr, models::config_json::FileKind::kPreprocessorConfig);
   for (const char* key : {"image_processor_type", "feature_extractor_type"}) {
     std::string type;
     read(j, key, type, path);

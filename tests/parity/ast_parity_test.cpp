@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "encoder_parity_util.h"
+#include "parity_util.h"
 #include "epalm/core/audio_features.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
@@ -124,14 +124,7 @@ TEST(AstConfig, MalformedConfigsNameTheFile) {
   namespace fs = std::filesystem;
   const auto path = (fs::temp_directory_path() / "epalm-ast-config.json").string();
   auto expect_error = [&](const std::string& text, const std::string& reason) {
-    std::ofstream(path) << text;
-    try {
-      AstConfig::from_json_file(path);
-      FAIL() << "expected Error for " << text;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.where(), path);
-      EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
-    }
+    testing::expect_file_error(path, text, reason, [](const std::string& file) { AstConfig::from_json_file(file); });
   };
   expect_error("{\"hidden_size\": 30, \"num_attention_heads\": 4}", "divisible");
   expect_error("{\"time_stride\": 0}", "time_stride must be positive");

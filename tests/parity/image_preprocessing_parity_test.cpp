@@ -11,6 +11,8 @@
 #include "epalm/core/image_preprocessing.h"
 #include "epalm/core/safetensors.h"
 
+#include "parity_util.h"
+
 namespace epalm {
 
 namespace {
@@ -119,14 +121,7 @@ TEST(ImagePreprocessing, RejectsBadImagesNamingThem) {
 TEST(ImagePreprocessing, MalformedPreprocessorConfigsNameTheFile) {
   const auto path = (fs::temp_directory_path() / "epalm-preprocessor_config.json").string();
   auto expect_error = [&](const std::string& text, const std::string& reason) {
-    std::ofstream(path) << text;
-    try {
-      ImagePreprocessing::from_json_file(path);
-      FAIL() << "expected Error for " << text;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.where(), path);
-      EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
-    }
+    testing::expect_file_error(path, text, reason, [](const std::string& file) { ImagePreprocessing::from_json_file(file); });
   };
   expect_error("{\"resample\": 0}", "resample 0 is unsupported");
   expect_error("{\"size\": {\"shortest_edge\": 224}}", "size must be");

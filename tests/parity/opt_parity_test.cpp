@@ -15,15 +15,15 @@
 #include "epalm/core/models/opt.h"
 #include "epalm/core/safetensors.h"
 
+#include "parity_util.h"
+
 namespace epalm::models {
 
 namespace {
 
 std::string fixture(const std::string& variant) { return std::string(EPALM_OPT_FIXTURES) + "/" + variant; }
 
-at::Tensor load(const std::string& file, const std::string& name) {
-  return safetensors::SafetensorsFile(file).load(name);
-}
+using testing::load;
 
 // Compares the positions that hold tokens (padded positions are free in HF too).
 void expect_close_on_tokens(const at::Tensor& actual, const at::Tensor& expected, const at::Tensor& mask,
@@ -173,14 +173,7 @@ TEST(OptConfig, MalformedConfigsNameTheFile) {
   namespace fs = std::filesystem;
   const auto path = (fs::temp_directory_path() / "epalm-opt-config.json").string();
   auto expect_error = [&](const std::string& text, const std::string& reason) {
-    std::ofstream(path) << text;
-    try {
-      OptConfig::from_json_file(path);
-      FAIL() << "expected Error for " << text;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.where(), path);
-      EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
-    }
+    testing::expect_file_error(path, text, reason, [](const std::string& file) { OptConfig::from_json_file(file); });
   };
   expect_error("{\"hidden_size\": 30, \"num_attention_heads\": 4}", "divisible");
   expect_error("{\"hidden_size\": \"big\"}", "wrong type");

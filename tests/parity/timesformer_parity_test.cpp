@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "encoder_parity_util.h"
+#include "parity_util.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
 #include "epalm/core/video_preprocessing.h"
@@ -152,14 +152,7 @@ TEST(TimesformerConfig, MalformedConfigsNameTheFile) {
   namespace fs = std::filesystem;
   const auto path = (fs::temp_directory_path() / "epalm-timesformer-config.json").string();
   auto expect_error = [&](const std::string& text, const std::string& reason) {
-    std::ofstream(path) << text;
-    try {
-      TimesformerConfig::from_json_file(path);
-      FAIL() << "expected Error for " << text;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.where(), path);
-      EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
-    }
+    testing::expect_file_error(path, text, reason, [](const std::string& file) { TimesformerConfig::from_json_file(file); });
   };
   expect_error("{\"hidden_size\": 30, \"num_attention_heads\": 4}", "divisible");
   expect_error("{\"num_frames\": \"eight\"}", "wrong type");

@@ -11,6 +11,8 @@
 #include "epalm/core/models/vit.h"
 #include "epalm/core/safetensors.h"
 
+#include "parity_util.h"
+
 namespace epalm::models {
 
 namespace {
@@ -19,9 +21,7 @@ namespace fs = std::filesystem;
 
 std::string fixture(const std::string& variant) { return std::string(EPALM_VIT_FIXTURES) + "/" + variant; }
 
-at::Tensor load(const std::string& file, const std::string& name) {
-  return safetensors::SafetensorsFile(file).load(name);
-}
+using testing::load;
 
 double max_error(const at::Tensor& actual, const at::Tensor& expected) {
   EXPECT_EQ(actual.sizes(), expected.sizes());
@@ -307,14 +307,7 @@ TEST(VitConfig, ReadsTimmConfigJson) {
 TEST(VitConfig, MalformedConfigsNameTheFile) {
   const auto path = (fs::temp_directory_path() / "epalm-vit-config.json").string();
   auto expect_error = [&](const std::string& text, const std::string& reason) {
-    std::ofstream(path) << text;
-    try {
-      VitConfig::from_json_file(path);
-      FAIL() << "expected Error for " << text;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.where(), path);
-      EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
-    }
+    testing::expect_file_error(path, text, reason, [](const std::string& file) { VitConfig::from_json_file(file); });
   };
   expect_error("{\"hidden_size\": 30, \"num_attention_heads\": 4}", "divisible");
   expect_error("{\"hidden_size\": \"big\"}", "wrong type");

@@ -1,6 +1,10 @@
-#include "pre_ln_block.h"
+#include "layers/pre_ln_block.h"
 
 #include <torch/torch.h>
+
+#include <cmath>
+
+#include "layers/attention.h"
 
 namespace epalm::layers {
 
@@ -9,9 +13,8 @@ at::Tensor unmasked_attention(const at::Tensor& q, const at::Tensor& k, const at
   if (kernel == models::AttentionKernel::kAuto) {
     kernel = q.is_cuda() ? models::AttentionKernel::kSdpa : models::AttentionKernel::kEager;
   }
-  if (kernel == models::AttentionKernel::kSdpa) {
-    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, scale);
-  }
+  if (kernel == models::AttentionKernel::kSdpa) return attention(q, k, v, {}, scale, kernel);
+  // HF eager_attention_forward: matmul(q, kᵀ) * scaling, then softmax.
   auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;
   auto probs = softmax == SoftmaxPrecision::kFloat32 ? torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type())
                                                      : torch::softmax(scores, -1);
@@ -25,13 +28,19 @@ at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
 }
 
 bool is_supported_activation(const std::string& name) {
-  return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "relu";
+  for (const char* known : {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish",
+                            "quick_gelu"}) {
+    if (name == known) return true;
+  }
+  return false;
 }
 
 at::Tensor activate(const std::string& name, const at::Tensor& x) {
   if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return torch::gelu(x, "tanh");
   if (name == "relu") return torch::relu(x);
-  return torch::gelu(x, "tanh");
+  if (name == "quick_gelu") return x * torch::sigmoid(1.702 * x);
+  return torch::silu(x);  // silu / swish; callers validate names first
 }
 
 at::Tensor SelfAttention::operator()(const at::Tensor& x, models::AttentionKernel kernel) const {
@@ -46,7 +55,7 @@ at::Tensor SelfAttention::operator()(const at::Tensor& x, models::AttentionKerne
     k = fused[1];
     v = fused[2];
   } else {
-    auto heads = [&](const Linear& l) { return l(x).view({b, -1, num_heads, d}).transpose(1, 2); };
+    auto heads = [&](const Linear& l) { return l(x).view({b, n, num_heads, d}).transpose(1, 2); };
     q = heads(query);
     k = heads(key);
     v = heads(value);

@@ -1,14 +1,16 @@
-// Internal: the pieces of a pre-LayerNorm ViT-style encoder block, shared by
-// AST (separate query/key/value, fp32 softmax) and TimeSformer (fused qkv,
-// softmax in the input dtype, plus its divided space-time wiring), and usable
-// by any other ViT-family encoder. Hugging Face's operation order is kept:
-// scores = (q @ kᵀ) * scale, then softmax.
+// Internal: the pre-LayerNorm transformer block of the ViT family, shared by
+// ViT (separate query/key/value, fp32 softmax), AST (likewise) and
+// TimeSformer (fused qkv, softmax in the input dtype, plus its divided
+// space-time wiring), and usable by any other ViT-family encoder. Hugging
+// Face's eager operation order is kept so parity is bit-close:
+// scores = (q @ kᵀ) * scale (scale after the product, unlike OPT's scaled
+// query), softmax, then @ v. The SDPA kernel goes through layers::attention
+// (attention.h). Nothing here knows about a model's names or config.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "epalm/core/models/attention_kernel.h"
@@ -35,12 +37,13 @@ struct LayerNorm {
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
-// "gelu" (exact erf), "gelu_new" / "gelu_pytorch_tanh" (tanh), "relu".
+// "gelu" (exact erf), "gelu_new" / "gelu_pytorch_tanh" / "gelu_fast" (tanh
+// form), "relu", "silu" / "swish", "quick_gelu".
 bool is_supported_activation(const std::string& name);
 at::Tensor activate(const std::string& name, const at::Tensor& x);
 
-// Self-attention with its output projection: either a fused qkv [3H, H]
-// (rows q, k, v, each head-major) or separate query/key/value.
+// Self-attention over [B, N, H] with its output projection: either a fused
+// qkv [3H, H] (rows q, k, v, each head-major) or separate query/key/value.
 struct SelfAttention {
   Linear qkv;
   Linear query, key, value;

@@ -1,6 +1,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
 #include "models/config_json.h"
+#include "models/tensor_count.h"
 
 namespace epalm::models {
 
@@ -89,14 +90,6 @@ TensorShapes ast_tensor_shapes(const AstConfig& c) {
   return s;
 }
 
-std::int64_t ast_parameter_count(const AstConfig& config) {
-  std::int64_t total = 0;
-  for (const auto& [name, shape] : ast_tensor_shapes(config)) {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    total += n;
-  }
-  return total;
-}
+std::int64_t ast_parameter_count(const AstConfig& config) { return count_elements(ast_tensor_shapes(config)); }
 
 }  // namespace epalm::models

@@ -1,9 +1,11 @@
 // Internal: reading Hugging Face config.json / preprocessor_config.json files
-// with errors that name the file (the pattern of opt_config.cpp).
+// with errors that name the file and the field (OPT, ViT, TimeSformer, AST,
+// image preprocessing).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <fstream>
 #include <string>
 
@@ -11,21 +13,33 @@
 
 namespace epalm::models::config_json {
 
+// Which file is read, for the error messages.
+enum class FileKind { kConfig, kPreprocessorConfig };
+
+// Throws unless j's model_type is absent or `model_type`.
+inline void require_model_type(const nlohmann::json& j, const char* model_type, const std::string& path) {
+  if (j.contains("model_type") && j["model_type"] != model_type) {
+    throw Error(path, "model_type is " + j["model_type"].dump() + ", not \"" + model_type + "\"");
+  }
+}
+
 // The file's JSON object; when `model_type` is given and the file names
 // another, throws.
-inline nlohmann::json load_object(const std::string& path, const char* model_type = nullptr) {
+inline nlohmann::json load_object(const std::string& path, const char* model_type = nullptr,
+                                  FileKind kind = FileKind::kConfig) {
+  const bool preprocessor = kind == FileKind::kPreprocessorConfig;
   std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open config file");
+  if (!in) throw Error(path, preprocessor ? "cannot open preprocessor config" : "cannot open config file");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(path, std::string("malformed JSON: ") + e.what());
   }
-  if (!j.is_object()) throw Error(path, "config must be a JSON object");
-  if (model_type != nullptr && j.contains("model_type") && j["model_type"] != model_type) {
-    throw Error(path, "model_type is " + j["model_type"].dump() + ", not \"" + model_type + "\"");
+  if (!j.is_object()) {
+    throw Error(path, preprocessor ? "preprocessor config must be a JSON object" : "config must be a JSON object");
   }
+  if (model_type != nullptr) require_model_type(j, model_type, path);
   return j;
 }
 

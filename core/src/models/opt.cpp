@@ -1,6 +1,5 @@
 #include "epalm/core/models/opt.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
 #include "layers/attention.h"
+#include "models/random_weights.h"
 
 namespace epalm::models {
 
@@ -124,26 +124,10 @@ std::string OptModel::fingerprint() const {
 
 OptModel OptModel::random(const OptConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
   config.validate("OPT config");
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::map<std::string, at::Tensor> weights;
-  torch::NoGradGuard no_grad;
-  // opt_tensor_shapes() is a sorted map: the draw order, and so the values,
-  // depend only on the architecture and the seed.
-  for (const auto& [name, shape] : opt_tensor_shapes(config)) {
-    const bool is_norm = name.find("layer_norm") != std::string::npos;
-    const bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    at::Tensor t;
-    if (is_norm && !is_bias) {
-      t = torch::ones(shape);
-    } else if (is_bias) {
-      t = torch::zeros(shape);
-    } else {
-      t = at::normal(0.0, 0.02, shape, generator);
-      if (name == "decoder.embed_tokens.weight" && config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size) {
-        t[config.pad_token_id].zero_();  // nn.Embedding(padding_idx=pad_token_id)
-      }
-    }
-    weights[name] = t.to(device, dtype);
+  auto weights = random_weights(opt_tensor_shapes(config), dtype, device, seed);
+  if (config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size) {
+    torch::NoGradGuard no_grad;
+    weights.at("decoder.embed_tokens.weight")[config.pad_token_id].zero_();  // nn.Embedding(padding_idx=pad_token_id)
   }
   return OptModel(config, weights);
 }

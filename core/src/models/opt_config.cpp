@@ -1,9 +1,9 @@
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
+#include "models/config_json.h"
+#include "models/tensor_count.h"
 
 namespace epalm::models {
 
@@ -23,32 +23,12 @@ constexpr Preset kPresets[] = {
     {"opt-30b", 7168, 48, 56, 28672, 7168, true},    {"opt-66b", 9216, 64, 72, 36864, 9216, true},
 };
 
-template <typename T>
-void read(const nlohmann::json& j, const char* key, T& out, const std::string& path) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path, std::string("field '") + key + "' has the wrong type: " + it->dump());
-  }
-}
 
 }  // namespace
 
 OptConfig OptConfig::from_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open config file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path, std::string("malformed JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw Error(path, "config must be a JSON object");
-  if (j.contains("model_type") && j["model_type"] != "opt") {
-    throw Error(path, "model_type is " + j["model_type"].dump() + ", not \"opt\"");
-  }
+  using config_json::read;
+  const auto j = config_json::load_object(path, "opt");
   OptConfig c;
   read(j, "vocab_size", c.vocab_size, path);
   read(j, "hidden_size", c.hidden_size, path);
@@ -175,14 +155,6 @@ TensorShapes opt_tensor_shapes(const OptConfig& c) {
   return s;
 }
 
-std::int64_t opt_parameter_count(const OptConfig& config) {
-  std::int64_t total = 0;
-  for (const auto& [name, shape] : opt_tensor_shapes(config)) {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    total += n;
-  }
-  return total;
-}
+std::int64_t opt_parameter_count(const OptConfig& config) { return count_elements(opt_tensor_shapes(config)); }
 
 }  // namespace epalm::models

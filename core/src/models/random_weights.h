@@ -1,8 +1,5 @@
-// Internal: random weights for a model's tensor shapes (benchmarks, tests):
-// names ending in "bias" are zero, LayerNorm weights ("norm" in the name,
-// ending in ".weight") one, everything else truncated normal with std 0.02
-// (HF's ViT-family init), drawn in fp32 on the CPU from `seed`, then
-// converted.
+// Internal: random weights for a model's tensor shapes (OPT, ViT, TimeSformer,
+// AST; benchmarks, tests), and loading a plain checkpoint.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -17,6 +14,11 @@
 
 namespace epalm::models {
 
+// Hugging Face's initialisation: names ending in ".bias" zero, LayerNorm
+// weights ("norm" in the name, ending in ".weight") one, everything else
+// normal with std 0.02. Drawn in fp32 on the CPU from `seed`, in the map's
+// (sorted) order, so the values depend only on the shapes and the seed and
+// every dtype gets the same draw, rounded; then converted.
 std::map<std::string, at::Tensor> random_weights(const TensorShapes& shapes, c10::ScalarType dtype,
                                                  c10::Device device, std::uint64_t seed);
 

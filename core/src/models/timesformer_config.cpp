@@ -1,6 +1,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
 #include "models/config_json.h"
+#include "models/tensor_count.h"
 
 namespace epalm::models {
 
@@ -102,13 +103,7 @@ TensorShapes timesformer_tensor_shapes(const TimesformerConfig& c) {
 }
 
 std::int64_t timesformer_parameter_count(const TimesformerConfig& config) {
-  std::int64_t total = 0;
-  for (const auto& [name, shape] : timesformer_tensor_shapes(config)) {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    total += n;
-  }
-  return total;
+  return count_elements(timesformer_tensor_shapes(config));
 }
 
 }  // namespace epalm::models

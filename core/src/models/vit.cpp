@@ -6,13 +6,12 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
-#include "layers/encoder_block.h"
+#include "layers/pre_ln_block.h"
+#include "models/random_weights.h"
 
 namespace epalm::models {
 
 namespace {
-
-namespace enc = layers::encoder;
 
 // Where an HF-named tensor lives in a timm checkpoint: a tensor, or rows
 // [begin, end) of the fused qkv.
@@ -58,9 +57,9 @@ bool has_timm_names(const TensorShapes& shapes) {
 
 struct VitModel::Weights {
   at::Tensor cls_token, position_embeddings;
-  enc::Linear patch;  // convolution weight [H, C, p, p] and bias
-  enc::LayerNorm final_norm;
-  std::vector<enc::PreNormBlock> blocks;
+  layers::Linear patch;  // convolution weight [H, C, p, p] and bias
+  layers::LayerNorm final_norm;
+  std::vector<layers::PreLnBlock> blocks;
 };
 
 VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& weights)
@@ -74,9 +73,9 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
     auto it = weights.find(name);
     return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
   };
-  auto linear = [&](const std::string& name) { return enc::Linear{get(name + ".weight"), get(name + ".bias")}; };
+  auto linear = [&](const std::string& name) { return layers::Linear{get(name + ".weight"), get(name + ".bias")}; };
   auto norm = [&](const std::string& name) {
-    return enc::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
+    return layers::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
   };
   auto& w = *weights_;
   w.cls_token = get("embeddings.cls_token");
@@ -85,11 +84,13 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
   w.final_norm = norm("layernorm");
   for (std::int64_t i = 0; i < config_.num_layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    enc::PreNormBlock block;
+    layers::PreLnBlock block;
     block.norm_before = norm(p + "layernorm_before");
-    block.attention = {linear(p + "attention.attention.query"), linear(p + "attention.attention.key"),
-                       linear(p + "attention.attention.value"), linear(p + "attention.output.dense"),
-                       config_.num_heads};
+    block.attention.query = linear(p + "attention.attention.query");
+    block.attention.key = linear(p + "attention.attention.key");
+    block.attention.value = linear(p + "attention.attention.value");
+    block.attention.output = linear(p + "attention.output.dense");
+    block.attention.num_heads = config_.num_heads;
     block.norm_after = norm(p + "layernorm_after");
     block.intermediate = linear(p + "intermediate.dense");
     block.output = linear(p + "output.dense");
@@ -134,18 +135,7 @@ VitModel VitModel::from_pretrained(const std::string& directory, c10::ScalarType
 
 VitModel VitModel::random(const VitConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
   config.validate("ViT config");
-  auto generator = at::detail::createCPUGenerator(seed);
-  std::map<std::string, at::Tensor> weights;
-  for (const auto& [name, shape] : vit_tensor_shapes(config)) {
-    const bool is_norm = name.find("layernorm") != std::string::npos;
-    const bool is_bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    at::Tensor t;
-    if (is_bias) t = torch::zeros(shape, torch::kFloat);
-    else if (is_norm) t = torch::ones(shape, torch::kFloat);
-    else t = at::normal(0.0, 0.02, shape, generator, torch::TensorOptions().dtype(torch::kFloat));
-    weights[name] = t.to(device, dtype);
-  }
-  return VitModel(config, weights);
+  return VitModel(config, random_weights(vit_tensor_shapes(config), dtype, device, seed));
 }
 
 at::Tensor VitModel::final_norm(const at::Tensor& hidden) const { return weights_->final_norm(hidden); }

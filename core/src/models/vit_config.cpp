@@ -1,15 +1,18 @@
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <regex>
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/vit.h"
-#include "layers/encoder_block.h"
+#include "layers/pre_ln_block.h"
+#include "models/config_json.h"
+#include "models/tensor_count.h"
 
 namespace epalm::models {
 
 namespace {
+
+using config_json::read;
 
 struct Width {
   const char* name;
@@ -57,16 +60,6 @@ VitConfig with_width(const std::string& width, std::int64_t patch, std::int64_t 
   throw Error("ViT config", "unknown width '" + width + "'");
 }
 
-template <typename T>
-void read(const nlohmann::json& j, const char* key, T& out, const std::string& path) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path, std::string("field '") + key + "' has the wrong type: " + it->dump());
-  }
-}
 
 // An int, or [h, w] with h == w (HF accepts both for image_size / patch_size).
 void read_square(const nlohmann::json& j, const char* key, std::int64_t& out, const std::string& path) {
@@ -115,22 +108,12 @@ VitConfig from_timm_json(const nlohmann::json& j, const std::string& path) {
 }  // namespace
 
 VitConfig VitConfig::from_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open config file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path, std::string("malformed JSON: ") + e.what());
-  }
-  if (!j.is_object()) throw Error(path, "config must be a JSON object");
+  const auto j = config_json::load_object(path);
   VitConfig c;
   if (j.contains("architecture") && !j.contains("model_type")) {
     c = from_timm_json(j, path);
   } else {
-    if (j.contains("model_type") && j["model_type"] != "vit") {
-      throw Error(path, "model_type is " + j["model_type"].dump() + ", not \"vit\"");
-    }
+    config_json::require_model_type(j, "vit", path);
     read(j, "hidden_size", c.hidden_size, path);
     read(j, "num_hidden_layers", c.num_layers, path);
     read(j, "num_attention_heads", c.num_heads, path);
@@ -186,7 +169,7 @@ void VitConfig::validate(const std::string& where) const {
                            std::to_string(image_size));
   }
   if (!(layer_norm_eps > 0.0)) throw Error(where, "layer_norm_eps must be positive");
-  if (!layers::encoder::is_supported_activation(hidden_act)) {
+  if (!layers::is_supported_activation(hidden_act)) {
     throw Error(where, "unsupported hidden_act '" + hidden_act + "'");
   }
 }
@@ -247,14 +230,6 @@ TensorShapes vit_timm_tensor_shapes(const VitConfig& c) {
   return s;
 }
 
-std::int64_t vit_parameter_count(const VitConfig& config) {
-  std::int64_t total = 0;
-  for (const auto& [name, shape] : vit_tensor_shapes(config)) {
-    std::int64_t n = 1;
-    for (auto d : shape) n *= d;
-    total += n;
-  }
-  return total;
-}
+std::int64_t vit_parameter_count(const VitConfig& config) { return count_elements(vit_tensor_shapes(config)); }
 
 }  // namespace epalm::models

@@ -1,12 +1,15 @@
-// Helpers shared by the TimeSformer and AST parity tests.
+// Helpers shared by the parity tests (OPT, ViT, TimeSformer, AST, image
+// preprocessing): fixture tensors, tolerances, malformed-file errors.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fstream>
 #include <sstream>
 #include <string>
 
+#include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
 
 namespace epalm::testing {
@@ -26,6 +29,20 @@ inline void expect_close(const at::Tensor& actual, const at::Tensor& expected, d
   std::ostringstream measured;
   measured << diff;  // %g: the measured error, kept in the test report
   ::testing::Test::RecordProperty(what, measured.str());
+}
+
+// Writes `text` to `path`, calls `load(path)` and expects an epalm::Error
+// that names the file and whose reason mentions `reason`.
+template <typename Load>
+void expect_file_error(const std::string& path, const std::string& text, const std::string& reason, Load load) {
+  std::ofstream(path) << text;
+  try {
+    load(path);
+    FAIL() << "expected Error for " << text;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.where(), path);
+    EXPECT_NE(e.reason().find(reason), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace epalm::testing
