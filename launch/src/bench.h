@@ -92,8 +92,10 @@ class ScratchDir {
 
 struct BenchResult {
   std::vector<std::pair<std::string, std::string>> settings;  // what ran: shapes, dtype, device, threads, model
-  std::int64_t tokens_per_run = 0;  // generated (or processed) tokens per timed run
+  std::int64_t tokens_per_run = 0;  // generated (or processed) tokens, or `unit`s, per timed run
+  std::string unit = "tokens";      // what tokens_per_run counts: "tokens", "images"
   bool generation = false;          // the tokens/s ratio is the headline
+  std::string peer_implementation = "PyTorch + transformers OPTForCausalLM, eager attention, no_grad";
   Measurement ours;
   std::optional<Measurement> peer;
   std::string check;  // how the two outputs compare, in words
@@ -104,8 +106,10 @@ struct BenchCase {
   std::string name;
   std::string summary;
   std::function<BenchResult(const BenchSettings&, Progress&)> run;
+  std::string default_model;  // BenchSettings::model unless --model is given
 };
 
 std::vector<BenchCase> opt_bench_cases();
+std::vector<BenchCase> vit_bench_cases();
 
 }  // namespace epalm::cli

@@ -30,6 +30,7 @@ const std::vector<BenchCase>& bench_cases() {
   static const std::vector<BenchCase> all = [] {
     std::vector<BenchCase> cases;
     for (auto&& c : opt_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
     return cases;
   }();
   return all;
@@ -61,7 +62,7 @@ nlohmann::ordered_json measurement_json(const BenchResult& r, const Measurement&
   j["times_s"] = m.times_s;
   j["median_s"] = m.median_s;
   j["min_s"] = m.min_s;
-  j["tokens_per_s"] = tokens_per_s(r, m);
+  j[r.unit + "_per_s"] = tokens_per_s(r, m);
   j["memory_kind"] = m.memory_kind;
   j["peak_bytes"] = m.peak_bytes;
   j["delta_bytes"] = m.delta_bytes;
@@ -76,14 +77,14 @@ nlohmann::ordered_json record(const std::string& name, const BenchResult& r) {
   j["name"] = name;
   j["timestamp"] = utc_now();
   for (const auto& [key, value] : r.settings) j["settings"][key] = value;
-  j["tokens_per_run"] = r.tokens_per_run;
+  j[r.unit + "_per_run"] = r.tokens_per_run;
   j["ours"] = measurement_json(r, r.ours);
   if (r.peer) {
     j["peer"] = measurement_json(r, *r.peer);
-    j["peer"]["implementation"] = "PyTorch + transformers OPTForCausalLM, eager attention, no_grad";
+    j["peer"]["implementation"] = r.peer_implementation;
     j["ratio"]["time"] = r.peer->median_s > 0 ? r.ours.median_s / r.peer->median_s : 0;
     const double peer_tps = tokens_per_s(r, *r.peer);
-    j["ratio"]["tokens_per_s"] = peer_tps > 0 ? tokens_per_s(r, r.ours) / peer_tps : 0;
+    j["ratio"][r.unit + "_per_s"] = peer_tps > 0 ? tokens_per_s(r, r.ours) / peer_tps : 0;
     j["ratio"]["peak_memory"] =
         r.peer->peak_bytes > 0 ? static_cast<double>(r.ours.peak_bytes) / static_cast<double>(r.peer->peak_bytes) : 0;
     j["check"] = r.check;
@@ -101,7 +102,7 @@ nlohmann::ordered_json record(const std::string& name, const BenchResult& r) {
 }
 
 analysis::Table result_table(const std::string& name, const BenchResult& r) {
-  analysis::Table t({"case", "implementation", "median ms", "min ms", "tokens/s", "peak MiB", "run +MiB"});
+  analysis::Table t({"case", "implementation", "median ms", "min ms", r.unit + "/s", "peak MiB", "run +MiB"});
   auto row = [&](const std::string& impl, const Measurement& m) {
     t.add_row({name, impl, fixed(m.median_s * 1e3, 2), fixed(m.min_s * 1e3, 2), fixed(tokens_per_s(r, m), 1),
                mib(m.peak_bytes), mib(m.delta_bytes)});
@@ -144,7 +145,7 @@ int run_bench(const Invocation& in) {
   const auto format = analysis::parse_table_format(o["format"].as<std::string>());
 
   BenchSettings s;
-  s.model = o["model"].as<std::string>();
+  s.model = o["model"].defaulted() ? chosen->default_model : o["model"].as<std::string>();
   s.batch = o["batch"].as<int>();
   s.tokens = o["tokens"].as<int>();
   s.new_tokens = o["new-tokens"].as<int>();
@@ -207,8 +208,9 @@ Command bench_command() {
           [](po::options_description& settings) {
             settings.add_options()                                                                          //
                 ("case", po::value<std::string>()->default_value("opt-forward"), "the benchmark (also the first argument)")  //
-                ("model", po::value<std::string>()->default_value("opt-125m"),
-                 "a preset (random weights) or a Hugging Face checkpoint directory")  //
+                ("model", po::value<std::string>()->default_value("the case's"),
+                 "a preset (random weights) or a Hugging Face checkpoint directory (default: opt-125m for the "
+                 "opt-* cases, vit-base-patch16-224 for vit-forward)")  //
                 ("batch", po::value<int>()->default_value(0), "sequences (0: the case's default)")                      //
                 ("tokens", po::value<int>()->default_value(0), "tokens per sequence / prompt (0: the case's default)")  //
                 ("new-tokens", po::value<int>()->default_value(0), "generated tokens (0: the case's default)")         //

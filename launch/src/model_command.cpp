@@ -149,7 +149,10 @@ EarlyStopping parse_early_stopping(const std::string& name) {
 
 int run_run(const Invocation& in) {
   const auto& o = in.options;
-  if (!o.count("inputs")) throw UsageError("--inputs", "required: a safetensors file holding input_ids");
+  if (!o.count("inputs")) {
+    throw UsageError("--inputs", "required: a safetensors file of the model's inputs (input_ids, pixel_values or "
+                                 "input_values)");
+  }
   if (!o.count("output")) throw UsageError("--output", "required: the safetensors file to write");
   RunSettings settings;
   settings.dtype = parse_dtype(o["dtype"].as<std::string>());
@@ -205,16 +208,22 @@ int run_model(const Invocation& in) {
 
 std::string summary() {
   std::string families;
-  for (const auto& f : model_families()) families += (families.empty() ? "" : ", ") + f.model_type;
+  for (const auto& f : model_families()) {
+    std::string presets;
+    for (const auto& p : f.presets) presets += (presets.empty() ? "" : ", ") + p;
+    families += "  " + f.model_type + " (" + f.name + "): reads " + f.inputs + "\n      presets: " + presets + "\n";
+  }
   return "Describe or run a model: a Hugging Face checkpoint directory or a preset (random weights).\n\n"
          "  epalm model info --model DIR|PRESET [--format text|json]\n"
          "      architecture, parameters, stored dtypes and files, memory of weights and KV cache\n"
          "  epalm model run --model DIR|PRESET --inputs in.safetensors --output out.safetensors\n"
          "      [--dtype fp32|bf16|fp16] [--device ...] [--attention eager|sdpa|auto]\n"
          "      [--generate greedy|beam --max-new-tokens N --num-beams K ...]\n"
-         "      reads input_ids (and attention_mask) and writes hidden_state_<i>, last_hidden_state,\n"
-         "      logits (and generated) atomically.\n\n"
-         "Families (config.json model_type): " + families + ".";
+         "      reads the family's inputs (below) and writes hidden_state_<i> (the embeddings, then\n"
+         "      every block's output), last_hidden_state, and for OPT logits (and generated), atomically.\n\n"
+         "Families (config.json model_type; timm ViT configs without one are ViT):\n" + families +
+         "\nA Hugging Face repository: huggingface-cli download <repo> --local-dir DIR, then --model DIR\n"
+         "(safetensors weights only; see the README).";
 }
 
 }  // namespace
@@ -227,8 +236,10 @@ Command model_command() {
                 ("model", po::value<std::string>()->default_value("opt-125m"),
                  "a Hugging Face checkpoint directory (config.json + safetensors) or a preset name")         //
                 ("format", po::value<std::string>()->default_value("text"), "info: text, csv, md or json")  //
-                ("inputs", po::value<std::string>(), "run: safetensors file with input_ids [B, T] (integers) "
-                                                     "and optional attention_mask [B, T] (1 token, 0 padding)")  //
+                ("inputs", po::value<std::string>(), "run: safetensors file of the inputs: OPT input_ids [B, T] "
+                                                     "(+ attention_mask), ViT pixel_values [B, 3, H, W], "
+                                                     "TimeSformer pixel_values [B, T, 3, H, W], AST input_values "
+                                                     "[B, frames, mel]")  //
                 ("output", po::value<std::string>(), "run: safetensors file to write (atomically)")          //
                 ("dtype", po::value<std::string>()->default_value("fp32"), "run: fp32, bf16 or fp16")         //
                 ("device", po::value<std::string>()->default_value("auto"), "run: auto (a GPU if any), cpu, cuda or cuda:N")  //

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 const std::vector<ModelFamily>& model_families() {
   // One line per family; each lives in its own <family>_family.cpp.
-  static const std::vector<ModelFamily> all = {opt_family()};
+  static const std::vector<ModelFamily> all = {opt_family(), vit_family(), timesformer_family(), ast_family()};
   return all;
 }
 
@@ -54,6 +54,14 @@ ModelSource resolve_model_source(const std::string& spec) {
     } catch (const nlohmann::json::parse_error& e) {
       throw Error(config, std::string("malformed JSON: ") + e.what());
     }
+    if (j.is_object() && !j.contains("model_type")) {
+      for (const auto& family : model_families()) {
+        if (family.claims_untyped_config && family.claims_untyped_config(config)) {
+          source.model_type = family.model_type;  // e.g. timm's ViT config.json
+          return source;
+        }
+      }
+    }
     if (!j.is_object() || !j.contains("model_type") || !j["model_type"].is_string()) {
       throw Error(config, "no \"model_type\" string (known: " + known_families() + ")");
     }
@@ -87,6 +95,28 @@ const ModelFamily& family_of(const ModelSource& source) {
   }
   throw Error(source.is_directory() ? source.config_path() : source.spec,
               "model_type \"" + source.model_type + "\" is not supported (known: " + known_families() + ")");
+}
+
+NamedTensors encoder_outputs(const InputFile& inputs, const std::function<models::EncoderOutput()>& forward) {
+  models::EncoderOutput out;
+  try {
+    out = forward();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    const auto& where = e.where();
+    const std::string suffix = " forward";
+    if (where.size() > suffix.size() && where.compare(where.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      throw Error(inputs.path(), where + ": " + e.reason());
+    }
+    throw;
+  }
+  NamedTensors result;
+  for (size_t i = 0; i < out.hidden_states.size(); ++i) {
+    result.emplace_back("hidden_state_" + std::to_string(i), out.hidden_states[i].cpu());
+  }
+  result.emplace_back("last_hidden_state", out.last_hidden_state.cpu());
+  return result;
 }
 
 InputFile::InputFile(const std::string& path)

@@ -19,6 +19,7 @@
 
 #include "epalm/core/generation.h"
 #include "epalm/core/models/attention_kernel.h"
+#include "epalm/core/models/encoder.h"
 
 namespace epalm::safetensors {
 class SafetensorsFile;
@@ -83,6 +84,10 @@ struct ModelFamily {
   std::string name;        // "OPT"
   std::vector<std::string> presets;
   bool generates = false;  // accepts RunSettings::generation
+  // What `model run` reads and writes, for its help and errors ("input_ids [B, T]").
+  std::string inputs;
+  // Optional: claims a config.json that has no model_type (timm's ViT configs).
+  std::function<bool(const std::string& config_path)> claims_untyped_config;
   std::function<ModelSummary(const ModelSource&)> describe;
   // Every output as a named tensor on the CPU, for `epalm model run`.
   std::function<NamedTensors(const ModelSource&, const InputFile&, const RunSettings&)> run;
@@ -92,6 +97,15 @@ const std::vector<ModelFamily>& model_families();
 const ModelFamily& family_of(const ModelSource& source);
 
 ModelFamily opt_family();
+ModelFamily vit_family();
+ModelFamily timesformer_family();
+ModelFamily ast_family();
+
+// An encoder's outputs as `model run` writes them: hidden_state_<i> (the
+// embeddings, then every block's output) and last_hidden_state, on the CPU.
+// The forward pass's own input errors ("TimeSformer forward: ...") are
+// rethrown naming the inputs file.
+NamedTensors encoder_outputs(const InputFile& inputs, const std::function<models::EncoderOutput()>& forward);
 
 // "fp32"/"float32", "bf16"/"bfloat16", "fp16"/"float16"; UsageError naming `option` otherwise.
 c10::ScalarType parse_dtype(const std::string& name, const std::string& option = "--dtype");

@@ -192,10 +192,11 @@ BenchResult generate_case(const BenchSettings& given, Progress& progress) {
 std::vector<BenchCase> opt_bench_cases() {
   return {
       {"opt-forward",
-       "OPT forward pass with logits (default: opt-125m random weights, batch 8 x 64 tokens)", forward_case},
+       "OPT forward pass with logits (default: opt-125m random weights, batch 8 x 64 tokens)", forward_case,
+       "opt-125m"},
       {"opt-generate",
        "OPT greedy generation with the KV cache, tokens/s (default: batch 4, prompt 16, 32 new tokens)",
-       generate_case},
+       generate_case, "opt-125m"},
   };
 }
 

@@ -99,6 +99,7 @@ ModelFamily opt_family() {
   f.name = "OPT";
   f.presets = models::OptConfig::preset_names();
   f.generates = true;
+  f.inputs = "input_ids [B, T] (integers) and optional attention_mask [B, T]";
   f.describe = describe;
   f.run = run;
   return f;

@@ -1,0 +1,15 @@
+// AST helpers for its `epalm model` family.
+#pragma once
+
+#include <cstdint>
+
+#include "epalm/core/models/ast.h"
+#include "model_families.h"
+
+namespace epalm::cli {
+
+models::AstConfig ast_config_of(const ModelSource& source);
+// The checkpoint, or random weights drawn from `seed` for a preset.
+models::AstModel load_ast(const ModelSource& source, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
+
+}  // namespace epalm::cli

@@ -1,0 +1,16 @@
+// TimeSformer helpers for its `epalm model` family.
+#pragma once
+
+#include <cstdint>
+
+#include "epalm/core/models/timesformer.h"
+#include "model_families.h"
+
+namespace epalm::cli {
+
+models::TimesformerConfig timesformer_config_of(const ModelSource& source);
+// The checkpoint, or random weights drawn from `seed` for a preset.
+models::TimesformerModel load_timesformer(const ModelSource& source, c10::ScalarType dtype, c10::Device device,
+                                          std::uint64_t seed);
+
+}  // namespace epalm::cli

@@ -1,0 +1,15 @@
+// ViT helpers shared by its `epalm model` family and its `epalm bench` case.
+#pragma once
+
+#include <cstdint>
+
+#include "epalm/core/models/vit.h"
+#include "model_families.h"
+
+namespace epalm::cli {
+
+models::VitConfig vit_config_of(const ModelSource& source);
+// The checkpoint (Hugging Face or timm), or random weights drawn from `seed` for a preset.
+models::VitModel load_vit(const ModelSource& source, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
+
+}  // namespace epalm::cli
