@@ -6,6 +6,7 @@
 
 #include "epalm/core/error.h"
 #include "layers/pre_ln_block.h"
+#include "models/frozen_weights.h"
 #include "models/random_weights.h"
 
 namespace epalm::models {
@@ -22,14 +23,9 @@ AstModel::AstModel(AstConfig config, const std::map<std::string, at::Tensor>& we
   TensorShapes given;
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
   match_state_dict(ast_tensor_shapes(config_), given, {}).require("AST weights", /*allow_unexpected=*/false);
-  auto get = [&](const std::string& name) -> at::Tensor {
-    auto it = weights.find(name);
-    return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
-  };
-  auto linear = [&](const std::string& name) { return layers::Linear{get(name + ".weight"), get(name + ".bias")}; };
-  auto norm = [&](const std::string& name) {
-    return layers::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
-  };
+  const FrozenWeights frozen(weights);
+  auto get = [&](const std::string& name) { return frozen.get(name); };
+  auto norm = [&](const std::string& name) { return frozen.norm(name, config_.layer_norm_eps); };
   auto& w = *weights_;
   w.cls_token = get("embeddings.cls_token");
   w.distillation_token = get("embeddings.distillation_token");
@@ -39,19 +35,7 @@ AstModel::AstModel(AstConfig config, const std::map<std::string, at::Tensor>& we
   w.final_norm = norm("layernorm");
   for (std::int64_t i = 0; i < config_.num_layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    layers::PreLnBlock block;
-    block.norm_before = norm(p + "layernorm_before");
-    block.attention.query = linear(p + "attention.attention.query");
-    block.attention.key = linear(p + "attention.attention.key");
-    block.attention.value = linear(p + "attention.attention.value");
-    block.attention.output = linear(p + "attention.output.dense");
-    block.attention.num_heads = config_.num_heads;
-    block.attention.softmax = layers::SoftmaxPrecision::kFloat32;
-    block.norm_after = norm(p + "layernorm_after");
-    block.intermediate = linear(p + "intermediate.dense");
-    block.output = linear(p + "output.dense");
-    block.activation = config_.activation;
-    w.layers.push_back(std::move(block));
+    w.layers.push_back(frozen.vit_layer(p, config_.num_heads, config_.layer_norm_eps, config_.activation));
   }
 }
 

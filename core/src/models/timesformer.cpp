@@ -6,6 +6,7 @@
 
 #include "epalm/core/error.h"
 #include "layers/pre_ln_block.h"
+#include "models/frozen_weights.h"
 #include "models/random_weights.h"
 
 namespace epalm::models {
@@ -40,14 +41,10 @@ TimesformerModel::TimesformerModel(TimesformerConfig config, const std::map<std:
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
   match_state_dict(timesformer_tensor_shapes(config_), given, {})
       .require("TimeSformer weights", /*allow_unexpected=*/false);
-  auto get = [&](const std::string& name) -> at::Tensor {
-    auto it = weights.find(name);
-    return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
-  };
-  auto linear = [&](const std::string& name) { return layers::Linear{get(name + ".weight"), get(name + ".bias")}; };
-  auto norm = [&](const std::string& name) {
-    return layers::LayerNorm{get(name + ".weight"), get(name + ".bias"), config_.layer_norm_eps};
-  };
+  const FrozenWeights frozen(weights);
+  auto get = [&](const std::string& name) { return frozen.get(name); };
+  auto linear = [&](const std::string& name) { return frozen.linear(name); };
+  auto norm = [&](const std::string& name) { return frozen.norm(name, config_.layer_norm_eps); };
   // TimesformerSelfAttention: softmax in the input dtype.
   auto attention = [&](const std::string& name) {
     layers::SelfAttention a;
