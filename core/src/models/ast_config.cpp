@@ -48,10 +48,7 @@ void AstConfig::validate(const std::string& where) const {
   require_positive(time_stride, "time_stride", where);
   require_positive(max_length, "max_length", where);
   require_positive(num_mel_bins, "num_mel_bins", where);
-  if (hidden_size % num_heads != 0) {
-    throw Error(where, "hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
-                           std::to_string(num_heads));
-  }
+  config_json::require_heads_divide(hidden_size, num_heads, where);
   if (patch_size > num_mel_bins || patch_size > max_length) {
     throw Error(where, "patch_size " + std::to_string(patch_size) + " exceeds num_mel_bins " +
                            std::to_string(num_mel_bins) + " or max_length " + std::to_string(max_length));

@@ -59,4 +59,12 @@ inline void require_positive(std::int64_t v, const char* what, const std::string
   if (v <= 0) throw Error(where, std::string(what) + " must be positive, not " + std::to_string(v));
 }
 
+// Attention heads split hidden_size evenly (every transformer here needs it).
+inline void require_heads_divide(std::int64_t hidden_size, std::int64_t num_heads, const std::string& where) {
+  if (hidden_size % num_heads != 0) {
+    throw Error(where, "hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
+                           std::to_string(num_heads));
+  }
+}
+
 }  // namespace epalm::models::config_json

@@ -115,10 +115,7 @@ void OptConfig::validate(const std::string& where) const {
   positive(num_heads, "num_attention_heads");
   positive(max_positions, "max_position_embeddings");
   positive(word_embed_proj_dim, "word_embed_proj_dim");
-  if (hidden_size % num_heads != 0) {
-    throw Error(where, "hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
-                           std::to_string(num_heads));
-  }
+  config_json::require_heads_divide(hidden_size, num_heads, where);
   static const char* kActivations[] = {"relu", "gelu", "gelu_new", "silu", "swish"};
   bool known = false;
   for (const char* a : kActivations) known = known || activation == a;

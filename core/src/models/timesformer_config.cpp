@@ -51,10 +51,7 @@ void TimesformerConfig::validate(const std::string& where) const {
   if (patch_size > image_size) {
     throw Error(where, "patch_size " + std::to_string(patch_size) + " exceeds image_size " + std::to_string(image_size));
   }
-  if (hidden_size % num_heads != 0) {
-    throw Error(where, "hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
-                           std::to_string(num_heads));
-  }
+  config_json::require_heads_divide(hidden_size, num_heads, where);
   if (!(layer_norm_eps > 0)) throw Error(where, "layer_norm_eps must be positive");
   if (activation != "gelu" && activation != "gelu_new" && activation != "gelu_pytorch_tanh" && activation != "relu") {
     throw Error(where, "unsupported hidden_act '" + activation + "'");

@@ -160,10 +160,7 @@ void VitConfig::validate(const std::string& where) const {
   positive(image_size, "image_size");
   positive(patch_size, "patch_size");
   positive(num_channels, "num_channels");
-  if (hidden_size % num_heads != 0) {
-    throw Error(where, "hidden_size " + std::to_string(hidden_size) + " is not divisible by num_attention_heads " +
-                           std::to_string(num_heads));
-  }
+  config_json::require_heads_divide(hidden_size, num_heads, where);
   if (patch_size > image_size) {
     throw Error(where, "patch_size " + std::to_string(patch_size) + " exceeds image_size " +
                            std::to_string(image_size));
