@@ -259,6 +259,10 @@ Tokenizer Tokenizer::from_directory(const std::string& directory, const Tokenize
   if (overrides.clean_up_tokenization_spaces) {
     config.clean_up_tokenization_spaces = *overrides.clean_up_tokenization_spaces;
   }
+  for (const auto& token : overrides.additional_special_tokens) {
+    auto& list = config.additional_special_tokens;
+    if (std::find(list.begin(), list.end(), token) == list.end()) list.push_back(token);
+  }
   return Tokenizer(load(directory + "/vocab.json", directory + "/merges.txt", std::move(config), declared));
 }
 

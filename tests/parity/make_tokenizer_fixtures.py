@@ -236,6 +236,38 @@ def batch_cases(out, rng, corpus):
     return records
 
 
+def objective_cases(directory):
+    """eP-ALM's training batches as the reference builds them (accelerate_training/vqa.py, caption.py):
+    the slow tokenizer (use_fast=False) with "</a>" added as a special token, the reference's strings,
+    padding="longest" on the right, labels = ids with pads at -100."""
+    qa = GPT2Tokenizer.from_pretrained(directory)
+    qa.add_special_tokens({"additional_special_tokens": ["</a>"]})
+    caption = GPT2Tokenizer.from_pretrained(directory)
+    questions = ["What color is the cat??", "How many dogs are there?", "Is this a kitchen",
+                 "what's on the table? ", "Qu'est-ce que c'est?", ""]
+    answers = ["black and white", "2", "yes[SEP]", "pizza, salad", "un caf\u00e9", "none"]
+    captions = ["A man riding a wave on top of a surfboard.", "two dogs play in the snow</s>",
+                "  A kitchen with a stove, sink; and: fridge!  ", "\u00c9l\u00e9phant \u2014 close-up"]
+    cases = []
+    for batch in (slice(0, 3), slice(3, 6), slice(0, 6)):
+        texts = [q + "?" + "</a>" + a.replace("[SEP]", "") + "</s>" for q, a in zip(questions[batch], answers[batch])]
+        enc = qa(texts, padding="longest", return_tensors=None)
+        labels = [[t if m else -100 for t, m in zip(ids, mask)] for ids, mask in zip(enc["input_ids"], enc["attention_mask"])]
+        answer_only = []
+        for q, row in zip(questions[batch], labels):
+            prefix = len(qa(q + "?" + "</a>")["input_ids"])
+            answer_only.append([-100] * prefix + row[prefix:])
+        cases.append(dict(task="qa", questions=questions[batch], targets=answers[batch], texts=texts,
+                          answer_token_id=qa.convert_tokens_to_ids("</a>"), tokenizer_size=len(qa), **enc,
+                          labels=labels, answer_only_labels=answer_only))
+    texts = [c.replace("</s>", "") + "</s>" for c in captions]
+    enc = caption(texts, padding="longest", return_tensors=None)
+    labels = [[t if m else -100 for t, m in zip(ids, mask)] for ids, mask in zip(enc["input_ids"], enc["attention_mask"])]
+    cases.append(dict(task="caption", questions=[""] * len(captions), targets=captions, texts=texts, **enc,
+                      labels=labels, answer_only_labels=[[-100] + row[1:] for row in labels]))
+    return cases
+
+
 def unicode_classes():
     """What the fast tokenizer's Oniguruma regex counts as a letter, number and space."""
     text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
@@ -294,6 +326,7 @@ def main():
 
     write_jsonl(os.path.join(out, "decode.jsonl"), decode_cases(slow, fast, rec, rng))
     write_jsonl(os.path.join(out, "batch.jsonl"), batch_cases(out, rng, corpus[:400]))
+    write_jsonl(os.path.join(out, "objective.jsonl"), objective_cases(directory))
     json.dump(unicode_classes(), open(os.path.join(out, "unicode_classes.json"), "w"))
 
     with open(os.path.join(out, "disagreements.txt"), "w", encoding="utf-8") as f:

@@ -52,6 +52,11 @@ struct TokenizerOverrides {
   std::optional<bool> add_bos_token;
   std::optional<bool> add_prefix_space;
   std::optional<bool> clean_up_tokenization_spaces;
+  // Special tokens to add after the files' own, each taking the next free id
+  // unless the vocabulary has it: HF's
+  // tokenizer.add_special_tokens({"additional_special_tokens": [...]}) on a
+  // tokenizer without additional special tokens (eP-ALM's "</a>" -> 50265 for OPT).
+  std::vector<std::string> additional_special_tokens;
 };
 
 struct DecodeOptions {
