@@ -1,0 +1,129 @@
+// What eP-ALM training keeps and computes: frozen weights get no gradient,
+// backward stops at the first injection layer when nothing trainable sits
+// below it, and bf16 frozen weights train fp32 trainables (mixed precision).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <set>
+
+#include "epalm/core/models/opt.h"
+#include "epalm/core/trainer.h"
+
+namespace epalm {
+namespace {
+
+constexpr int kLayers = 6;
+
+models::OptModel tiny_opt(c10::ScalarType dtype = c10::kFloat) {
+  models::OptConfig c;
+  c.vocab_size = 50;
+  c.hidden_size = 32;
+  c.num_layers = kLayers;
+  c.ffn_dim = 64;
+  c.num_heads = 4;
+  c.max_positions = 32;
+  c.word_embed_proj_dim = 32;
+  return models::OptModel::random(c, dtype, c10::kCPU, 11);
+}
+
+struct Inputs {
+  at::Tensor features, ids, mask;
+};
+
+Inputs inputs() {
+  torch::manual_seed(5);
+  Inputs in{torch::randn({3, 2, 24}), torch::randint(3, 50, {3, 7}), torch::ones({3, 7}, torch::kLong)};
+  in.ids.select(1, 0).fill_(2);
+  in.mask[2].slice(0, 5).zero_();
+  return in;
+}
+
+// The names of every autograd node the loss's backward visits.
+std::multiset<std::string> backward_nodes(const at::Tensor& loss) {
+  std::multiset<std::string> names;
+  std::set<const torch::autograd::Node*> seen;
+  std::function<void(const std::shared_ptr<torch::autograd::Node>&)> visit = [&](const auto& node) {
+    if (!node || !seen.insert(node.get()).second) return;
+    names.insert(node->name());
+    for (const auto& edge : node->next_edges()) visit(edge.function);
+  };
+  visit(loss.grad_fn());
+  return names;
+}
+
+EpalmConfig config(int start, int prompt_length) {
+  EpalmConfig c;
+  c.levels = 2;
+  c.start_layer = start;
+  c.end_layer = kLayers;
+  c.prompt_length = prompt_length;
+  return c;
+}
+
+TEST(EpalmTrainingMemory, FrozenWeightsNeverRequireGradients) {
+  auto decoder = tiny_opt();
+  EpalmModel model(config(2, 3), decoder, 24, 4, 1);
+  const auto in = inputs();
+  model.forward(in.features, in.ids, in.mask, in.ids).loss.backward();
+  for (const auto& [name, w] : decoder.weights()) {
+    EXPECT_FALSE(w.requires_grad()) << name;
+    EXPECT_FALSE(w.grad().defined()) << name;
+  }
+  for (const auto& [name, p] : model.named_parameters()) EXPECT_TRUE(p.grad().defined()) << name;
+}
+
+TEST(EpalmTrainingMemory, BackwardStopsAtTheFirstInjectionLayerWithoutSoftPrompts) {
+  auto decoder = tiny_opt();
+  const auto in = inputs();
+  auto layer_norms = [&](int start, int prompt_length) {
+    EpalmModel model(config(start, prompt_length), decoder, 24, 4, 1);
+    return backward_nodes(model.forward(in.features, in.ids, in.mask, in.ids).loss)
+        .count("NativeLayerNormBackward0");
+  };
+  // Pre-LN OPT: two LayerNorms per layer the backward enters, plus the final one.
+  EXPECT_EQ(layer_norms(2, 0), 2 * (kLayers - 2) + 1);
+  EXPECT_EQ(layer_norms(4, 0), 2 * (kLayers - 4) + 1);
+  // A soft prompt enters at the embeddings: every layer is crossed.
+  EXPECT_EQ(layer_norms(4, 3), 2 * kLayers + 1);
+}
+
+TEST(EpalmTrainingMemory, Bf16FrozenWeightsTrainFp32Trainables) {
+  auto fp32 = tiny_opt(c10::kFloat);
+  auto bf16 = tiny_opt(c10::kBFloat16);
+  ASSERT_EQ(bf16.dtype(), c10::kBFloat16);
+  EpalmModel exact(config(2, 3), fp32, 24, 4, 7);
+  EpalmModel mixed(config(2, 3), bf16, 24, 4, 7);
+  const auto in = inputs();
+  auto a = exact.forward(in.features, in.ids, in.mask, in.ids).loss;
+  auto b = mixed.forward(in.features, in.ids, in.mask, in.ids).loss;
+  EXPECT_EQ(b.scalar_type(), c10::kFloat);
+  EXPECT_NEAR(b.item<double>(), a.item<double>(), 2e-2 * std::abs(a.item<double>()));
+  a.backward();
+  b.backward();
+  const auto pa = exact.named_parameters();
+  const auto pb = mixed.named_parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    const auto& ga = pa[i].second.grad();
+    const auto& gb = pb[i].second.grad();
+    ASSERT_EQ(pb[i].second.scalar_type(), c10::kFloat) << pb[i].first;
+    ASSERT_EQ(gb.scalar_type(), c10::kFloat) << pb[i].first;
+    const double cosine = torch::cosine_similarity(ga.flatten(), gb.flatten(), 0).item<double>();
+    EXPECT_GT(cosine, 0.99) << pb[i].first;
+  }
+  // A training step keeps the trainables and the optimizer in fp32.
+  struct Source : BatchSource {
+    Inputs in = inputs();
+    Batch batch_at(std::int64_t) override { return {in.features, in.ids, in.mask, in.ids}; }
+  } source;
+  ScheduleSettings schedule;
+  schedule.total_steps = 3;
+  schedule.warmup_steps = 0;
+  Trainer trainer(mixed, OptimizerSettings{}, schedule, TrainSettings{});
+  const auto first = trainer.step(source);
+  EXPECT_TRUE(std::isfinite(first.loss));
+  for (const auto& [name, p] : mixed.named_parameters()) EXPECT_EQ(p.scalar_type(), c10::kFloat) << name;
+}
+
+}  // namespace
+}  // namespace epalm
