@@ -197,26 +197,40 @@ const EpalmConfig& EpalmModel::config() const { return impl_->config; }
 const models::OptModel& EpalmModel::decoder() const { return *impl_->decoder; }
 
 at::Tensor EpalmModel::select_features(const models::Encoder& encoder, const at::Tensor& inputs, int levels) {
-  torch::NoGradGuard no_grad;
-  const auto out = encoder.forward(inputs, /*output_hidden_states=*/true);
-  const auto blocks = static_cast<int>(out.hidden_states.size()) - 1;
-  if (levels > blocks) throw UsageError("eP-ALM", "asked for " + std::to_string(levels) + " levels of " +
-                                                     std::to_string(blocks) + " encoder blocks");
-  std::vector<at::Tensor> cls;
-  for (int block = blocks - levels; block < blocks; ++block) {
-    cls.push_back(encoder.final_norm(out.hidden_states[block + 1].select(1, 0)));
-  }
-  return torch::stack(cls, 1);
+  torch::NoGradGuard no_grad;  // not InferenceMode: connectors save the features for backward
+  return encoder.final_norm(encoder.last_blocks_cls(inputs, levels));
 }
+
+namespace {
+
+// Cross-entropy of `logits` [N, vocab] against `targets` [N] (-100 = no
+// target) of a batch of `batch` samples, reduced as `loss` says. The
+// reference's per-sample sum averaged over the batch is the total over the
+// batch size.
+at::Tensor reduce_loss(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
+                       const LossSettings& loss) {
+  auto total = torch::nn::functional::cross_entropy(
+      logits, targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+  const auto divisor = loss.reduction == LossReduction::kReference
+                           ? static_cast<double>(batch)
+                           : std::max<double>(1.0, (targets != -100).sum().item<double>());
+  return total * (loss.weight / divisor);
+}
+
+void check_features(const at::Tensor& features, const at::Tensor& input_ids, int levels) {
+  if (features.dim() != 3 || features.size(1) != levels || features.size(0) != input_ids.size(0)) {
+    throw Error("eP-ALM forward", "features must be [batch " + std::to_string(input_ids.size(0)) + ", levels " +
+                                      std::to_string(levels) + ", encoder_hidden], got " + c10::str(features.sizes()));
+  }
+}
+
+}  // namespace
 
 EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& input_ids,
                                 const at::Tensor& attention_mask, const at::Tensor& labels,
                                 const LossSettings& loss) const {
   const auto& m = *impl_;
-  if (features.dim() != 3 || features.size(1) != m.config.levels || features.size(0) != input_ids.size(0)) {
-    throw Error("eP-ALM forward", "features must be [batch, " + std::to_string(m.config.levels) +
-                                      ", encoder_hidden], got " + c10::str(features.sizes()));
-  }
+  check_features(features, input_ids, m.config.levels);
   auto options = m.options(features, input_ids.size(0));
   options.attention_mask = attention_mask;
   EpalmOutput out;
@@ -224,17 +238,27 @@ EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& in
   if (labels.defined()) {
     const auto t = input_ids.size(1);
     auto text_logits = out.logits.slice(1, out.logits.size(1) - t).slice(1, 0, t - 1).to(torch::kFloat32);
-    auto targets = labels.to(out.logits.device()).slice(1, 1);
-    auto per_token = torch::nn::functional::cross_entropy(
-        text_logits.reshape({-1, text_logits.size(-1)}), targets.reshape({-1}),
-        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kNone));
-    per_token = per_token.view({targets.size(0), -1});
-    at::Tensor value = loss.reduction == LossReduction::kReference
-                           ? per_token.sum(1).mean()
-                           : per_token.sum() / (targets != -100).sum().clamp_min(1);
-    out.loss = value * loss.weight;
+    out.loss = reduce_loss(text_logits.reshape({-1, text_logits.size(-1)}),
+                           labels.to(out.logits.device()).slice(1, 1).reshape({-1}), input_ids.size(0), loss);
   }
   return out;
+}
+
+at::Tensor EpalmModel::loss(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                            const at::Tensor& labels, const LossSettings& settings) const {
+  const auto& m = *impl_;
+  check_features(features, input_ids, m.config.levels);
+  auto options = m.options(features, input_ids.size(0));
+  options.attention_mask = attention_mask;
+  options.compute_logits = false;
+  const auto hidden = m.decoder->forward(input_ids, options).last_hidden_state;
+  const auto t = input_ids.size(1);
+  const auto text = hidden.slice(1, hidden.size(1) - t).slice(1, 0, t - 1);
+  const auto targets = labels.to(hidden.device()).slice(1, 1);
+  const auto rows = (targets != -100).flatten().nonzero().squeeze(1);
+  const auto kept = text.reshape({-1, text.size(-1)}).index_select(0, rows);
+  const auto logits = m.decoder->lm_head(kept).to(torch::kFloat32);
+  return reduce_loss(logits, targets.flatten().index_select(0, rows), input_ids.size(0), settings);
 }
 
 namespace {

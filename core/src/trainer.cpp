@@ -87,9 +87,9 @@ StepResult Trainer::step(BatchSource& data) {
   double total = 0;
   for (int i = 0; i < m.train.accumulation; ++i) {
     const auto batch = data.batch_at(m.position++);
-    auto out = m.model.forward(batch.features, batch.input_ids, batch.attention_mask, batch.labels, m.train.loss);
-    (out.loss / m.train.accumulation).backward();
-    total += out.loss.item<double>();
+    const auto loss = m.model.loss(batch.features, batch.input_ids, batch.attention_mask, batch.labels, m.train.loss);
+    (loss / m.train.accumulation).backward();
+    total += loss.item<double>();
   }
   std::vector<at::Tensor> params;
   for (const auto& [name, p] : m.parameters) {

@@ -23,6 +23,7 @@ namespace epalm::cli {
 
 struct BenchSettings {
   std::string model;    // a preset (random weights) or a checkpoint directory
+  std::string encoder;  // the encoder preset of the eP-ALM cases
   int batch = 0;        // 0: the case's default
   int tokens = 0;       // prompt / sequence tokens; 0: the case's default
   int new_tokens = 0;   // generated tokens; 0: the case's default
@@ -111,5 +112,6 @@ struct BenchCase {
 
 std::vector<BenchCase> opt_bench_cases();
 std::vector<BenchCase> vit_bench_cases();
+std::vector<BenchCase> epalm_bench_cases();
 
 }  // namespace epalm::cli

@@ -31,6 +31,7 @@ const std::vector<BenchCase>& bench_cases() {
     std::vector<BenchCase> cases;
     for (auto&& c : opt_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : epalm_bench_cases()) cases.push_back(std::move(c));
     return cases;
   }();
   return all;
@@ -146,6 +147,7 @@ int run_bench(const Invocation& in) {
 
   BenchSettings s;
   s.model = o["model"].defaulted() ? chosen->default_model : o["model"].as<std::string>();
+  s.encoder = o["encoder"].as<std::string>();
   s.batch = o["batch"].as<int>();
   s.tokens = o["tokens"].as<int>();
   s.new_tokens = o["new-tokens"].as<int>();
@@ -210,7 +212,9 @@ Command bench_command() {
                 ("case", po::value<std::string>()->default_value("opt-forward"), "the benchmark (also the first argument)")  //
                 ("model", po::value<std::string>()->default_value("the case's"),
                  "a preset (random weights) or a Hugging Face checkpoint directory (default: opt-125m for the "
-                 "opt-* cases, vit-base-patch16-224 for vit-forward)")  //
+                 "opt-* and epalm-* cases, vit-base-patch16-224 for vit-forward)")  //
+                ("encoder", po::value<std::string>()->default_value("vit-base-patch16-224"),
+                 "the encoder preset of the epalm-* cases")  //
                 ("batch", po::value<int>()->default_value(0), "sequences (0: the case's default)")                      //
                 ("tokens", po::value<int>()->default_value(0), "tokens per sequence / prompt (0: the case's default)")  //
                 ("new-tokens", po::value<int>()->default_value(0), "generated tokens (0: the case's default)")         //

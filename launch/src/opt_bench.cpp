@@ -14,6 +14,7 @@
 #include "epalm/core/safetensors.h"
 #include "model_families.h"
 #include "opt_family.h"
+#include "peer_checkpoints.h"
 
 namespace epalm::cli {
 
@@ -54,12 +55,7 @@ Prepared prepare(const BenchSettings& s, int batch, int tokens, const ScratchDir
   } else {
     progress.say("writing the random weights for the peer");
     p.checkpoint = scratch.path() + "/checkpoint";
-    fs::create_directories(p.checkpoint);
-    const std::string torch_dtype = s.dtype == c10::kFloat ? "float32" : s.dtype == c10::kHalf ? "float16" : "bfloat16";
-    std::ofstream(p.checkpoint + "/config.json") << c.to_json(torch_dtype);
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
-    for (const auto& [name, t] : p.model.weights()) tensors.emplace_back("model." + name, t);
-    safetensors::write_safetensors(p.checkpoint + "/model.safetensors", tensors, {{"format", "pt"}});
+    write_opt_checkpoint(p.model, p.checkpoint);
   }
   return p;
 }

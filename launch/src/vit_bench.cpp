@@ -15,52 +15,12 @@
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
 #include "model_families.h"
+#include "peer_checkpoints.h"
 #include "vit_family.h"
 
 namespace epalm::cli {
 
 namespace {
-
-namespace fs = std::filesystem;
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// Random weights by HF ViTModel's names, drawn in fp32 on the CPU from `seed`:
-// normal(0, 0.02) matrices, convolution, [CLS] and positions; biases and
-// LayerNorm shifts normal(0, 0.02) too and LayerNorm scales 1 + normal(0, 0.02),
-// so that a transposed or misplaced vector shows in the outputs.
-std::map<std::string, at::Tensor> random_weights(const models::VitConfig& c, std::uint64_t seed) {
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::map<std::string, at::Tensor> weights;
-  for (const auto& [name, shape] : models::vit_tensor_shapes(c)) {  // sorted by name: reproducible
-    auto t = torch::randn(shape, generator, torch::kFloat) * 0.02;
-    const bool norm_scale = ends_with(name, ".weight") && name.find("layernorm") != std::string::npos;
-    weights[name] = norm_scale ? t + 1.0 : t;
-  }
-  return weights;
-}
-
-std::string hf_config_json(const models::VitConfig& c, const std::string& torch_dtype) {
-  nlohmann::ordered_json j;
-  j["architectures"] = {"ViTModel"};
-  j["model_type"] = "vit";
-  j["hidden_size"] = c.hidden_size;
-  j["num_hidden_layers"] = c.num_layers;
-  j["num_attention_heads"] = c.num_heads;
-  j["intermediate_size"] = c.intermediate_size;
-  j["hidden_act"] = c.hidden_act;
-  j["image_size"] = c.image_size;
-  j["patch_size"] = c.patch_size;
-  j["num_channels"] = c.num_channels;
-  j["layer_norm_eps"] = c.layer_norm_eps;
-  j["qkv_bias"] = c.qkv_bias;
-  j["hidden_dropout_prob"] = 0.0;
-  j["attention_probs_dropout_prob"] = 0.0;
-  j["torch_dtype"] = torch_dtype;
-  return j.dump(2);
-}
 
 BenchResult forward_case(const BenchSettings& s, Progress& progress) {
   if (s.tokens > 0 || s.new_tokens > 0) {
@@ -80,20 +40,14 @@ BenchResult forward_case(const BenchSettings& s, Progress& progress) {
     checkpoint = source.directory;
   } else {
     progress.say("random weights: " + source.preset);
-    const auto weights = random_weights(config, s.seed);
+    const auto weights = vit_random_weights(config, s.seed);
     std::map<std::string, at::Tensor> ours;
     for (const auto& [name, t] : weights) ours[name] = t.to(s.device, s.dtype);
     model.emplace(config, ours);
     if (s.peer) {
       progress.say("writing the random weights for the peer");
       checkpoint = scratch.path() + "/checkpoint";
-      fs::create_directories(checkpoint);
-      const std::string torch_dtype =
-          s.dtype == c10::kFloat ? "float32" : s.dtype == c10::kHalf ? "float16" : "bfloat16";
-      std::ofstream(checkpoint + "/config.json") << hf_config_json(config, torch_dtype);
-      std::vector<std::pair<std::string, at::Tensor>> tensors;
-      for (const auto& [name, t] : weights) tensors.emplace_back(name, t.to(s.dtype).contiguous());
-      safetensors::write_safetensors(checkpoint + "/model.safetensors", tensors, {{"format", "pt"}});
+      write_vit_checkpoint(config, weights, s.dtype, checkpoint);
     }
   }
   auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed + 1);

@@ -72,7 +72,12 @@ TEST_P(EpalmParity, LogitsLossAndGradientsMatchPyTorch) {
   EXPECT_LT(diff.max().item<double>(), 1e-5);
   EXPECT_LT(relative_error(out.loss, f.expected.load("loss").squeeze()), 1e-5) << out.loss.item<double>();
 
-  out.loss.backward();
+  // Training's loss (the LM head on the target positions only) is the same
+  // number with the same gradients.
+  const auto loss = model.loss(features, f.inputs.load("input_ids"), f.inputs.load("attention_mask"),
+                               f.inputs.load("labels"));
+  EXPECT_LT(relative_error(loss, f.expected.load("loss").squeeze()), 1e-5) << loss.item<double>();
+  loss.backward();
   int compared = 0;
   for (const auto& [name, p] : model.named_parameters()) {
     ASSERT_TRUE(p.grad().defined()) << name;

@@ -1,8 +1,8 @@
 """eP-ALM's forward, loss and gradients in PyTorch on transformers' OPT layers.
 
-An independent implementation of the reference's injection (epalm-reference.md
-1.2-1.7) driving HF's OPTDecoderLayer modules by hand, for several variants.
-Under OUTDIR/<variant>/ it writes the tiny OPT checkpoint, the variant's
+The forward is tests/bench/epalm_torch.py (HF's OPTDecoderLayer modules driven by
+hand); adapters wrap HF's modules here. For several variants,
+under OUTDIR/<variant>/ it writes the tiny OPT checkpoint, the variant's
 settings (variant.json), its inputs and initial trainables (inputs.safetensors,
 trainables.safetensors) and the expected logits, loss and gradient of every
 trainable (expected.safetensors).
@@ -14,6 +14,9 @@ import sys
 import torch
 from safetensors.torch import save_file
 from transformers import OPTConfig, OPTForCausalLM
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from epalm_torch import epalm_forward, reference_loss  # noqa: E402
 
 torch.manual_seed(0)
 out_root = sys.argv[1]
@@ -46,53 +49,6 @@ class Adapter(torch.nn.Module):
 
     def forward(self, x):
         return x + self.up(torch.relu(self.down(x)))
-
-
-def schedule(v):
-    span, levels = v["end"] - v["start"], v["levels"]
-    step = 1 if levels == 1 else (span // levels if span > levels else 1)
-    return {layer: min((layer - v["start"]) // step, levels - 1) for layer in range(v["start"], v["end"])}
-
-
-def epalm_forward(model, v, trainables, features, ids, mask, adapters):
-    decoder = model.model.decoder
-    dtype = torch.float32
-    text = decoder.embed_tokens(ids)
-    positions = (torch.cumsum(mask, 1) * mask - 1) + 2
-    pos = torch.nn.functional.embedding(positions, decoder.embed_positions.weight)
-    P = v["prompt"]
-    if P:
-        prompt = trainables["prompt_module.prefix_embedding.0.weight"]
-        if v["mlp"]:
-            prompt = torch.nn.functional.linear(prompt, trainables["prompt_module.prefix_embedding.1.weight"],
-                                                trainables["prompt_module.prefix_embedding.1.bias"])
-            prompt = torch.nn.functional.linear(torch.tanh(prompt), trainables["prompt_module.prefix_embedding.3.weight"],
-                                                trainables["prompt_module.prefix_embedding.3.bias"])
-        prompt = prompt.unsqueeze(0).expand(ids.shape[0], -1, -1)
-        hidden = torch.cat([prompt, text + pos], 1)
-    else:
-        hidden = text + pos
-    key_mask = torch.cat([torch.ones(ids.shape[0], P, dtype=torch.long), mask], 1).bool()
-    n = hidden.shape[1]
-    allowed = torch.tril(torch.ones(n, n, dtype=torch.bool))[None] & key_mask[:, None, :]
-    bias = torch.zeros(ids.shape[0], 1, n, n).masked_fill(~allowed[:, None], torch.finfo(dtype).min)
-    plan = schedule(v)
-    first = min(plan)
-    for idx, layer in enumerate(decoder.layers):
-        if idx in plan:
-            c = 0 if v["shared"] else plan[idx]
-            token = torch.nn.functional.linear(features[:, plan[idx]], trainables[f"connector.{c}.weight"],
-                                               trainables[f"connector.{c}.bias"]).unsqueeze(1)
-            if idx == first:
-                hidden = torch.cat([token, hidden], 1)
-                bias = torch.nn.functional.pad(bias, (1, 0, 1, 0), value=0.0)
-                if not v.get("noncausal"):
-                    bias[:, :, 0, 1:] = torch.finfo(dtype).min
-            else:
-                hidden = torch.cat([token, hidden[:, 1:]], 1)
-        hidden = layer(hidden, attention_mask=bias)[0]
-    hidden = decoder.final_layer_norm(hidden)
-    return model.lm_head(hidden)
 
 
 for name, v in VARIANTS.items():
@@ -157,12 +113,8 @@ for name, v in VARIANTS.items():
     ids[1, 2] = 2
     labels = ids.masked_fill(mask == 0, -100)
 
-    logits = epalm_forward(model, v, trainables, features, ids, mask, adapters)
-    T_ = ids.shape[1]
-    text_logits = logits[:, -T_:][:, :-1]
-    per_token = torch.nn.functional.cross_entropy(text_logits.reshape(-1, text_logits.shape[-1]),
-                                                  labels[:, 1:].reshape(-1), ignore_index=-100, reduction="none")
-    loss = per_token.view(B, -1).sum(1).mean() * 0.1
+    logits = epalm_forward(model, v, trainables, features, ids, mask)
+    loss = reference_loss(logits, labels)
     loss.backward()
 
     # The frozen OPT weights under their plain names (without the adapter wrappers).

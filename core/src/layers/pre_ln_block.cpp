@@ -43,34 +43,39 @@ at::Tensor activate(const std::string& name, const at::Tensor& x) {
   return torch::silu(x);  // silu / swish; callers validate names first
 }
 
-at::Tensor SelfAttention::operator()(const at::Tensor& x, models::AttentionKernel kernel) const {
+at::Tensor SelfAttention::operator()(const at::Tensor& x, models::AttentionKernel kernel,
+                                     std::int64_t query_rows) const {
   const auto b = x.size(0);
   const auto n = x.size(1);
   const auto c = x.size(2);
   const auto d = c / num_heads;
+  const auto rows = query_rows > 0 ? std::min(query_rows, n) : n;
   at::Tensor q, k, v;
   if (qkv.weight.defined()) {
     auto fused = qkv(x).reshape({b, n, 3, num_heads, d}).permute({2, 0, 3, 1, 4});
-    q = fused[0];
+    q = fused[0].slice(2, 0, rows);
     k = fused[1];
     v = fused[2];
   } else {
-    auto heads = [&](const Linear& l) { return l(x).view({b, n, num_heads, d}).transpose(1, 2); };
-    q = heads(query);
-    k = heads(key);
-    v = heads(value);
+    auto heads = [&](const Linear& l, const at::Tensor& in) {
+      return l(in).view({b, in.size(1), num_heads, d}).transpose(1, 2);
+    };
+    q = heads(query, rows == n ? x : x.slice(1, 0, rows));
+    k = heads(key, x);
+    v = heads(value, x);
   }
   const double scale = std::pow(static_cast<double>(d), -0.5);
   auto context = unmasked_attention(q, k, v, scale, softmax, kernel);
-  return output(context.transpose(1, 2).reshape({b, n, c}));
+  return output(context.transpose(1, 2).reshape({b, rows, c}));
 }
 
 at::Tensor PreLnBlock::mlp(const at::Tensor& h) const {
   return h + output(activate(activation, intermediate(norm_after(h))));
 }
 
-at::Tensor PreLnBlock::operator()(const at::Tensor& x, models::AttentionKernel kernel) const {
-  return mlp(x + attention(norm_before(x), kernel));
+at::Tensor PreLnBlock::operator()(const at::Tensor& x, models::AttentionKernel kernel, std::int64_t query_rows) const {
+  const auto attended = attention(norm_before(x), kernel, query_rows);
+  return mlp(x.slice(1, 0, attended.size(1)) + attended);
 }
 
 }  // namespace epalm::layers

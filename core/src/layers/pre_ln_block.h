@@ -50,7 +50,9 @@ struct SelfAttention {
   Linear output;
   std::int64_t num_heads = 1;
   SoftmaxPrecision softmax = SoftmaxPrecision::kFloat32;
-  at::Tensor operator()(const at::Tensor& x, models::AttentionKernel kernel) const;
+  // query_rows > 0: only the first query_rows tokens query (keys and values
+  // are every token's); the output has those rows only.
+  at::Tensor operator()(const at::Tensor& x, models::AttentionKernel kernel, std::int64_t query_rows = 0) const;
 };
 
 // x + attention(norm_before(x)), then h + output(act(intermediate(norm_after(h)))).
@@ -61,7 +63,10 @@ struct PreLnBlock {
   Linear intermediate, output;
   std::string activation = "gelu";
   at::Tensor mlp(const at::Tensor& h) const;  // h + output(act(intermediate(norm_after(h))))
-  at::Tensor operator()(const at::Tensor& x, models::AttentionKernel kernel) const;
+  // query_rows > 0: the output's first query_rows tokens only, computed
+  // without the other rows' queries and MLP (a last block whose [CLS] token
+  // alone is read).
+  at::Tensor operator()(const at::Tensor& x, models::AttentionKernel kernel, std::int64_t query_rows = 0) const;
 };
 
 }  // namespace epalm::layers

@@ -68,8 +68,17 @@ at::Tensor AstModel::pool(const at::Tensor& last_hidden_state) {
   return (last_hidden_state.select(1, 0) + last_hidden_state.select(1, 1)) / 2;
 }
 
-EncoderOutput AstModel::forward(const at::Tensor& input_values_in, bool output_hidden_states,
+EncoderOutput AstModel::forward(const at::Tensor& input_values, bool output_hidden_states,
                                 const LayerHook& hook) const {
+  return run(input_values, output_hidden_states, hook, /*last_block_cls_only=*/false);
+}
+
+at::Tensor AstModel::last_blocks_cls(const at::Tensor& input_values, int levels) const {
+  return cls_of_hidden_states(run(input_values, true, {}, /*last_block_cls_only=*/true), levels, config_.num_layers);
+}
+
+EncoderOutput AstModel::run(const at::Tensor& input_values_in, bool output_hidden_states, const LayerHook& hook,
+                            bool last_block_cls_only) const {
   const auto& c = config_;
   const auto& w = *weights_;
   if (input_values_in.dim() != 3 || input_values_in.size(1) != c.max_length ||
@@ -94,7 +103,8 @@ EncoderOutput AstModel::forward(const at::Tensor& input_values_in, bool output_h
     state.layer = static_cast<int>(i);
     if (hook) hook(state);
     if (output_hidden_states) out.hidden_states.push_back(state.hidden);
-    state.hidden = w.layers[i](state.hidden, kernel_);
+    const bool cls_only = last_block_cls_only && i == c.num_layers - 1;
+    state.hidden = w.layers[i](state.hidden, kernel_, cls_only ? 1 : 0);
   }
   if (output_hidden_states) out.hidden_states.push_back(state.hidden);
   out.last_hidden_state = w.final_norm(state.hidden);

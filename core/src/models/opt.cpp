@@ -263,9 +263,13 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   out.last_hidden_state = h;
   if (o.compute_logits) {
     auto positions_for_logits = o.last_position_logits_only ? h.slice(1, h.size(1) - 1) : h;
-    out.logits = torch::linear(positions_for_logits, w.embed_tokens);  // tied LM head
+    out.logits = lm_head(positions_for_logits);
   }
   return out;
+}
+
+at::Tensor OptModel::lm_head(const at::Tensor& hidden) const {
+  return torch::linear(hidden, weights_->embed_tokens);  // tied to the token embeddings
 }
 
 }  // namespace epalm::models

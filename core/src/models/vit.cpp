@@ -195,11 +195,21 @@ EncoderOutput VitModel::forward(const at::Tensor& pixel_values_in, const VitForw
     state.layer = static_cast<int>(i);
     if (o.hook) o.hook(state);
     if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
-    state.hidden = w.blocks[i](state.hidden, o.attention_kernel);
+    const bool cls_only = o.last_block_cls_only && i == c.num_layers - 1;
+    state.hidden = w.blocks[i](state.hidden, o.attention_kernel, cls_only ? 1 : 0);
   }
   if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
   out.last_hidden_state = w.final_norm(state.hidden);
   return out;
+}
+
+at::Tensor VitModel::last_blocks_cls(const at::Tensor& pixel_values, int levels) const {
+  VitForwardOptions options;
+  options.output_hidden_states = true;
+  options.last_block_cls_only = true;
+  options.interpolate_pos_encoding =
+      pixel_values.dim() == 4 && (pixel_values.size(2) != config_.image_size || pixel_values.size(3) != config_.image_size);
+  return cls_of_hidden_states(forward(pixel_values, options), levels, config_.num_layers);
 }
 
 }  // namespace epalm::models

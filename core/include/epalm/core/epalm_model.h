@@ -100,6 +100,11 @@ class EpalmModel {
   // no loss). Text token k+1 is predicted from text position k.
   EpalmOutput forward(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                       const at::Tensor& labels = {}, const LossSettings& loss = {}) const;
+  // The loss alone, as training needs it: forward()'s loss, with the LM head
+  // applied only to the positions that have a target (not to the perceptual
+  // token, the prompt, padding or -100 labels).
+  at::Tensor loss(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                  const at::Tensor& labels, const LossSettings& loss = {}) const;
 
   // Generation with the features as perceptual input (KV-cached unless the
   // reference's non-causal token makes every step depend on every token).

@@ -80,6 +80,8 @@ class AstModel : public Encoder {
   // input_values [B, max_length, num_mel_bins] (ASTFeatureExtractor's
   // output), moved to the model's device and dtype. Tokens: CLS,
   // distillation, then patches f * time_patches + t.
+  // The last block computes its [CLS] row only.
+  at::Tensor last_blocks_cls(const at::Tensor& input_values, int levels) const override;
   EncoderOutput forward(const at::Tensor& input_values, bool output_hidden_states = false,
                         const LayerHook& hook = {}) const override;
   at::Tensor final_norm(const at::Tensor& hidden) const override;
@@ -87,6 +89,8 @@ class AstModel : public Encoder {
   static at::Tensor pool(const at::Tensor& last_hidden_state);
 
  private:
+  EncoderOutput run(const at::Tensor& input_values, bool output_hidden_states, const LayerHook& hook,
+                    bool last_block_cls_only) const;
   struct Weights;
   AstConfig config_;
   std::unique_ptr<Weights> weights_;

@@ -34,6 +34,16 @@ class Encoder {
   virtual EncoderOutput forward(const at::Tensor& inputs, bool output_hidden_states = false,
                                 const LayerHook& hook = {}) const = 0;
   virtual at::Tensor final_norm(const at::Tensor& hidden) const = 0;
+  // Token 0 of the last `levels` blocks' outputs (before the final
+  // LayerNorm), shallow to deep: [B, levels, hidden], what eP-ALM reads.
+  // Encoders may skip work no such token depends on; the default runs
+  // forward() keeping every hidden state.
+  virtual at::Tensor last_blocks_cls(const at::Tensor& inputs, int levels) const;
 };
+
+// Token 0 of the last `levels` of `blocks` block outputs in out.hidden_states
+// (embeddings first), stacked [B, levels, hidden]. Throws UsageError when
+// levels is not in [1, blocks].
+at::Tensor cls_of_hidden_states(const EncoderOutput& out, int levels, std::int64_t blocks);
 
 }  // namespace epalm::models

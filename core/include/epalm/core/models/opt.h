@@ -122,6 +122,8 @@ class OptModel {
 
   // Every weight by its opt_tensor_shapes() name (shared, not copied).
   std::map<std::string, at::Tensor> weights() const;
+  // The tied LM head: logits of final hidden states (last_hidden_state rows).
+  at::Tensor lm_head(const at::Tensor& hidden) const;
   // Token embeddings [B, T, word_embed_proj_dim] (before project_in).
   at::Tensor embed_tokens(const at::Tensor& input_ids) const;
 

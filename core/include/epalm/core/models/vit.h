@@ -81,6 +81,9 @@ struct VitForwardOptions {
   bool output_hidden_states = false;
   LayerHook hook;  // before each block; attention_bias undefined
   AttentionKernel attention_kernel = AttentionKernel::kAuto;
+  // Only the [CLS] row of the last block's output is wanted: that block
+  // computes it alone (its hidden state and last_hidden_state hold one token).
+  bool last_block_cls_only = false;
 };
 
 class VitModel : public Encoder {
@@ -114,6 +117,8 @@ class VitModel : public Encoder {
                         const LayerHook& hook = {}) const override;
   // The final LayerNorm ("layernorm" / timm "norm").
   at::Tensor final_norm(const at::Tensor& hidden) const override;
+  // The last block computes its [CLS] row only.
+  at::Tensor last_blocks_cls(const at::Tensor& pixel_values, int levels) const override;
   // The position embeddings [1, 1 + (height/p)*(width/p), hidden] used for
   // an input of that size (interpolated unless it is the configured one).
   at::Tensor position_embeddings(std::int64_t height, std::int64_t width) const;

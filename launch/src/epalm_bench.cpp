@@ -1,0 +1,177 @@
+// `epalm bench epalm-train-step`: one eP-ALM training step (frozen ViT
+// features, injected OPT forward, loss, backward, AdamW) against the same step
+// in PyTorch + transformers (tests/bench/epalm_train_peer.py) on the same
+// weights, trainables, inputs and threads.
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bench.h"
+#include "epalm/core/error.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/models/vit.h"
+#include "epalm/core/safetensors.h"
+#include "epalm/core/trainer.h"
+#include "model_families.h"
+#include "opt_family.h"
+#include "peer_checkpoints.h"
+#include "vit_family.h"
+
+namespace epalm::cli {
+
+namespace {
+
+// The paper's ePALM layout scaled to the decoder's depth: six per-level
+// connectors into the last ~40% of the layers (19-31 of OPT-2.7B's 32), a
+// 10-token soft prompt with its MLP.
+EpalmConfig paper_layout(std::int64_t decoder_layers) {
+  EpalmConfig c;
+  c.levels = 6;
+  c.shared_connector = false;
+  c.start_layer = static_cast<int>(decoder_layers * 19 / 32);
+  c.end_layer = static_cast<int>(decoder_layers - decoder_layers / 32);
+  c.prompt_length = 10;
+  c.prompt_mlp = true;
+  return c;
+}
+
+// The batch every step trains on; its features are computed anew each step,
+// as a training step without the feature cache does.
+class EncodedImages : public BatchSource {
+ public:
+  EncodedImages(const models::VitModel& encoder, int levels, Batch text, at::Tensor pixels)
+      : encoder_(encoder), levels_(levels), text_(std::move(text)), pixels_(std::move(pixels)) {}
+  Batch batch_at(std::int64_t) override {
+    Batch b = text_;
+    b.features = EpalmModel::select_features(encoder_, pixels_, levels_);
+    return b;
+  }
+
+ private:
+  const models::VitModel& encoder_;
+  int levels_;
+  Batch text_;
+  at::Tensor pixels_;
+};
+
+BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
+  if (s.new_tokens > 0) throw UsageError("--new-tokens", "epalm-train-step does not generate");
+  if (s.dtype != c10::kFloat && s.device.is_cpu()) {
+    throw UsageError("--dtype", "eP-ALM trains in fp32 on the CPU (bf16/fp16 frozen weights are for GPUs)");
+  }
+  const int batch = s.batch > 0 ? s.batch : 8;
+  const int tokens = s.tokens > 0 ? s.tokens : 24;
+  const auto decoder_source = resolve_model_source(s.model);
+  const auto encoder_source = resolve_model_source(s.encoder);
+  if (decoder_source.model_type != "opt") throw UsageError("--model", "'" + s.model + "' is not an OPT model");
+  if (encoder_source.model_type != "vit" || encoder_source.is_directory()) {
+    throw UsageError("--encoder", "'" + s.encoder + "' is not a ViT preset");
+  }
+  ScratchDir scratch(s.work_dir);
+  progress.say("random weights: " + s.model + " and " + s.encoder);
+  auto decoder = load_opt(decoder_source, s.dtype, s.device, s.seed);
+  const auto vit_config = vit_config_of(encoder_source);
+  const auto vit_weights = vit_random_weights(vit_config, s.seed + 2);
+  std::map<std::string, at::Tensor> on_device;
+  for (const auto& [name, t] : vit_weights) on_device[name] = t.to(s.device, s.dtype);
+  const models::VitModel encoder(vit_config, on_device);
+
+  const auto& oc = decoder.config();
+  const auto layout = paper_layout(oc.num_layers);
+  EpalmModel model(layout, decoder, vit_config.hidden_size, vit_config.num_layers, s.seed + 3);
+
+  // Questions of varied length, right-padded as the reference batches them.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed + 1);
+  auto ids = torch::randint(3, oc.vocab_size, {batch, tokens}, generator, torch::kLong);
+  ids.select(1, 0).fill_(2);
+  auto mask = torch::ones_like(ids);
+  for (int i = 1; i < batch; i += 2) mask[i].slice(0, tokens - tokens / 4).zero_();
+  ids.masked_fill_(mask == 0, 1);
+  const auto labels = ids.masked_fill(mask == 0, -100);
+  const auto pixels = torch::randn({batch, 3, vit_config.image_size, vit_config.image_size}, generator);
+
+  const std::string decoder_dir = scratch.path() + "/decoder", encoder_dir = scratch.path() + "/encoder";
+  const std::string inputs = scratch.path() + "/inputs.safetensors", trainables = scratch.path() + "/trainables.safetensors";
+  if (s.peer) {
+    progress.say("writing the weights, trainables and inputs for the peer");
+    write_opt_checkpoint(decoder, decoder_dir);
+    write_vit_checkpoint(vit_config, vit_weights, s.dtype, encoder_dir);
+    safetensors::write_safetensors(
+        inputs, {{"pixel_values", pixels}, {"input_ids", ids}, {"attention_mask", mask}, {"labels", labels}});
+    std::vector<std::pair<std::string, at::Tensor>> values;
+    for (const auto& [name, p] : model.named_parameters()) values.emplace_back(name, p.detach().cpu());
+    safetensors::write_safetensors(trainables, values);
+  }
+
+  OptimizerSettings optimizer;
+  optimizer.lr = optimizer.prompt_lr = 1e-4;
+  ScheduleSettings schedule;  // constant learning rate over the benchmark's steps
+  schedule.warmup_steps = 0;
+  schedule.total_steps = std::int64_t{1} << 50;
+  Trainer trainer(model, optimizer, schedule, TrainSettings{});
+  EncodedImages source(encoder, layout.levels, Batch{{}, ids.to(s.device), mask.to(s.device), labels.to(s.device)},
+                       pixels.to(s.device, s.dtype));
+  std::vector<double> losses;
+  BenchResult r;
+  r.unit = "samples";
+  r.tokens_per_run = batch;
+  r.peer_implementation =
+      "PyTorch + transformers ViTModel and OPTForCausalLM (eager attention), eP-ALM injection by hand "
+      "(tests/bench/epalm_torch.py), torch.optim.AdamW";
+  r.ours = measure([&] { losses.push_back(trainer.step(source).loss); }, s, progress, "epalm epalm-train-step");
+  r.ours.extra = {{"digest", {{"first_loss", losses.front()}, {"last_loss", losses.back()}}}};
+  r.settings = {
+      {"decoder", s.model + " (random weights, seed " + std::to_string(s.seed) + ")"},
+      {"encoder", s.encoder + " (random weights)"},
+      {"eP-ALM", std::to_string(layout.levels) + " per-level connectors into layers [" +
+                     std::to_string(layout.start_layer) + ", " + std::to_string(layout.end_layer) + "), prompt " +
+                     std::to_string(layout.prompt_length) + " with MLP; " +
+                     std::to_string(model.trainable_parameter_count()) + " trainables"},
+      {"batch", std::to_string(batch)},
+      {"tokens", std::to_string(tokens) + " (every other row right-padded by a quarter)"},
+      {"dtype", dtype_label(s.dtype)},
+      {"device", s.device.str()},
+      {"threads", std::to_string(at::get_num_threads())},
+      {"warmup", std::to_string(s.warmup)},
+      {"repetitions", std::to_string(s.repetitions)}};
+  if (!s.peer) return r;
+  nlohmann::json variant = {{"levels", layout.levels},      {"shared", layout.shared_connector},
+                            {"start", layout.start_layer},  {"end", layout.end_layer},
+                            {"prompt", layout.prompt_length}, {"mlp", layout.prompt_mlp}};
+  r.peer = run_peer(s, "epalm_train_peer.py",
+                    {"--checkpoint", decoder_dir, "--encoder", encoder_dir, "--inputs", inputs, "--trainables",
+                     trainables, "--variant", variant.dump(), "--lr", std::to_string(optimizer.lr), "--weight-decay",
+                     std::to_string(optimizer.weight_decay), "--warmup", std::to_string(s.warmup), "--repetitions",
+                     std::to_string(s.repetitions), "--threads", std::to_string(at::get_num_threads()), "--dtype",
+                     dtype_label(s.dtype), "--device", s.device.str()},
+                    progress);
+  const auto& d = r.peer->extra["digest"];
+  const double peer_first = d.value("first_loss", NAN), peer_last = d.value("last_loss", NAN);
+  const double first_error = std::abs(losses.front() - peer_first) / std::max(1e-12, std::abs(peer_first));
+  const double last_error = std::abs(losses.back() - peer_last) / std::max(1e-12, std::abs(peer_last));
+  const double tolerance = s.dtype == c10::kFloat ? 1e-4 : 2e-2;
+  r.agree = first_error <= tolerance && last_error <= 10 * tolerance;
+  std::ostringstream check;
+  check << "losses " << (r.agree ? "agree" : "DISAGREE") << ": first step " << losses.front() << " vs " << peer_first
+        << " (relative " << first_error << "), after " << losses.size() << " steps " << losses.back() << " vs "
+        << peer_last << " (relative " << last_error << "; tolerances " << tolerance << ", " << 10 * tolerance << ")";
+  r.check = check.str();
+  return r;
+}
+
+}  // namespace
+
+std::vector<BenchCase> epalm_bench_cases() {
+  return {
+      {"epalm-train-step",
+       "one eP-ALM training step, samples/s (default: opt-125m + vit-base-patch16-224 random weights, batch 8 of 24 "
+       "tokens, 6 per-level connectors, 10-token prompt)",
+       train_step_case, "opt-125m"},
+  };
+}
+
+}  // namespace epalm::cli
