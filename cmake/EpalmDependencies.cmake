@@ -9,6 +9,12 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 # The tokenizer's pre-tokenizer regex needs Unicode categories (\p{L}, \p{N}).
 find_package(ICU REQUIRED COMPONENTS uc i18n)
+# Media decoding (core/src/media): images, video, audio.
+find_package(JPEG REQUIRED)
+find_package(PNG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(EPALM_FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+pkg_check_modules(EPALM_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 
 # --- LibTorch -----------------------------------------------------------------
 # EPALM_LIBTORCH (CMake or environment variable) names the LibTorch to use: a

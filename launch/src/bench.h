@@ -30,6 +30,8 @@ struct BenchSettings {
   int warmup = 1;
   int repetitions = 5;
   int threads = 0;      // compute threads for ours and the peer (0: LibTorch's default)
+  int samples = 0;         // data cases: samples per pass (0: the case's default)
+  int loader_threads = 4;  // data cases: our decoding threads and the peer's DataLoader workers
   c10::ScalarType dtype = c10::kFloat;
   c10::Device device = c10::kCPU;
   models::AttentionKernel attention = models::AttentionKernel::kEager;
@@ -97,6 +99,7 @@ struct BenchResult {
   std::string unit = "tokens";      // what tokens_per_run counts: "tokens", "images"
   bool generation = false;          // the tokens/s ratio is the headline
   std::string peer_implementation = "PyTorch + transformers OPTForCausalLM, eager attention, no_grad";
+  std::string peer_label = "transformers eager";  // the peer's row in the table
   Measurement ours;
   std::optional<Measurement> peer;
   std::string check;  // how the two outputs compare, in words
@@ -113,5 +116,6 @@ struct BenchCase {
 std::vector<BenchCase> opt_bench_cases();
 std::vector<BenchCase> vit_bench_cases();
 std::vector<BenchCase> epalm_bench_cases();
+std::vector<BenchCase> data_bench_cases();
 
 }  // namespace epalm::cli

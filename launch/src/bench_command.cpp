@@ -32,6 +32,7 @@ const std::vector<BenchCase>& bench_cases() {
     for (auto&& c : opt_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : epalm_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : data_bench_cases()) cases.push_back(std::move(c));
     return cases;
   }();
   return all;
@@ -110,7 +111,7 @@ analysis::Table result_table(const std::string& name, const BenchResult& r) {
   };
   row("epalm (LibTorch)", r.ours);
   if (r.peer) {
-    row("transformers eager", *r.peer);
+    row(r.peer_label, *r.peer);
     auto ratio = [](double a, double b) { return b > 0 ? fixed(a / b, 3) : std::string("-"); };
     t.add_row({name, "ratio epalm/peer", ratio(r.ours.median_s, r.peer->median_s), ratio(r.ours.min_s, r.peer->min_s),
                ratio(tokens_per_s(r, r.ours), tokens_per_s(r, *r.peer)),
@@ -154,6 +155,10 @@ int run_bench(const Invocation& in) {
   s.warmup = o["warmup"].as<int>();
   s.repetitions = o["repetitions"].as<int>();
   s.threads = o["threads"].as<int>();
+  s.samples = o["samples"].as<int>();
+  s.loader_threads = o["loader-threads"].as<int>();
+  if (s.samples < 0) throw UsageError("--samples", "must be >= 0 (0: the case's default)");
+  if (s.loader_threads < 1) throw UsageError("--loader-threads", "must be >= 1");
   s.dtype = parse_dtype(o["dtype"].as<std::string>());
   s.attention = models::parse_attention_kernel(o["attention"].as<std::string>());
   s.seed = o["seed"].as<std::uint64_t>();
@@ -221,6 +226,9 @@ Command bench_command() {
                 ("warmup", po::value<int>()->default_value(1), "untimed runs first")                                    //
                 ("repetitions", po::value<int>()->default_value(5), "timed runs (the median is reported)")             //
                 ("threads", po::value<int>()->default_value(0), "compute threads, ours and the peer's (0: LibTorch's default)")  //
+                ("samples", po::value<int>()->default_value(0), "data cases: samples per pass (0: the case's default)")  //
+                ("loader-threads", po::value<int>()->default_value(4),
+                 "data cases: our decoding threads and the peer DataLoader's workers")                                 //
                 ("dtype", po::value<std::string>()->default_value("fp32"), "fp32, bf16 or fp16")                       //
                 ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N (auto: a GPU if any)")  //
                 ("attention", po::value<std::string>()->default_value("eager"),
