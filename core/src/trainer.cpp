@@ -129,33 +129,58 @@ void Trainer::save_checkpoint(const std::string& path, const std::string& config
                                   {"config", config_text}});
 }
 
-void Trainer::load_checkpoint(const std::string& path) {
-  auto& m = *impl_;
-  const safetensors::SafetensorsFile file(path);
+namespace {
+
+// The checkpoint's metadata value for `key`; a file without it is not ours.
+std::string metadata_field(const safetensors::SafetensorsFile& file, const std::string& path, const std::string& key) {
   const auto& meta = file.metadata();
-  auto field = [&](const std::string& key) {
-    auto it = meta.find(key);
-    if (it == meta.end()) throw Error(path, "not an epalm trainables checkpoint (no '" + key + "' metadata)");
-    return it->second;
-  };
-  if (field("format") != kFormat) throw Error(path, "unknown checkpoint format '" + field("format") + "'");
-  const auto fingerprint = m.model.decoder().fingerprint();
-  if (field("base_fingerprint") != fingerprint) {
-    throw Error(path, "trained on other base weights (fingerprint " + field("base_fingerprint") +
-                          ", the loaded decoder's is " + fingerprint + ")");
+  auto it = meta.find(key);
+  if (it == meta.end()) throw Error(path, "not an epalm trainables checkpoint (no '" + key + "' metadata)");
+  return it->second;
+}
+
+// Checks the format and the base weights, then loads every trainable.
+void load_checked_trainables(const safetensors::SafetensorsFile& file, const std::string& path, EpalmModel& model) {
+  if (metadata_field(file, path, "format") != kFormat) {
+    throw Error(path, "unknown checkpoint format '" + metadata_field(file, path, "format") + "'");
   }
+  const auto fingerprint = model.decoder().fingerprint();
+  const auto stored = metadata_field(file, path, "base_fingerprint");
+  if (stored != fingerprint) {
+    throw Error(path, "trained on other base weights (fingerprint " + stored + ", the loaded decoder's is " +
+                          fingerprint + ")");
+  }
+  const auto parameters = model.named_parameters();
   std::vector<std::pair<std::string, at::Tensor>> values;
-  for (const auto& [name, p] : m.parameters) {
+  for (const auto& [name, p] : parameters) {
     if (!file.contains("param." + name)) throw Error(path, "has no trainable '" + name + "'");
     values.emplace_back(name, file.load("param." + name, p.scalar_type(), p.device()));
   }
   for (const auto& name : file.names()) {
     if (name.rfind("param.", 0) == 0 &&
-        std::none_of(m.parameters.begin(), m.parameters.end(), [&](auto& q) { return "param." + q.first == name; })) {
+        std::none_of(parameters.begin(), parameters.end(), [&](auto& q) { return "param." + q.first == name; })) {
       throw Error(path, "holds trainable '" + name.substr(6) + "' this model does not have");
     }
   }
-  m.model.load_parameters(values, path);
+  model.load_parameters(values, path);
+}
+
+}  // namespace
+
+std::string read_checkpoint_config(const std::string& path) {
+  const safetensors::SafetensorsFile file(path);
+  return metadata_field(file, path, "config");
+}
+
+void load_trainables(const std::string& path, EpalmModel& model) {
+  const safetensors::SafetensorsFile file(path);
+  load_checked_trainables(file, path, model);
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  auto& m = *impl_;
+  const safetensors::SafetensorsFile file(path);
+  load_checked_trainables(file, path, m.model);
   auto& state = m.optimizer->state();
   state.clear();
   for (const auto& [name, p] : m.parameters) {
@@ -168,8 +193,8 @@ void Trainer::load_checkpoint(const std::string& path) {
   }
   auto generator = at::globalContext().defaultGenerator(c10::kCPU);
   generator.set_state(file.load("rng.cpu"));
-  m.steps = std::stoll(field("steps"));
-  m.position = std::stoll(field("data_position"));
+  m.steps = std::stoll(metadata_field(file, path, "steps"));
+  m.position = std::stoll(metadata_field(file, path, "data_position"));
 }
 
 }  // namespace epalm

@@ -25,19 +25,6 @@ namespace epalm::cli {
 
 namespace fs = std::filesystem;
 
-Progress::~Progress() { clear(); }
-
-void Progress::say(const std::string& line) {
-  if (!enabled_) return;
-  std::cerr << "\r\033[K" << line << std::flush;
-  shown_ = true;
-}
-
-void Progress::clear() {
-  if (enabled_ && shown_) std::cerr << "\r\033[K" << std::flush;
-  shown_ = false;
-}
-
 std::vector<double> sorted(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "epalm/core/models/attention_kernel.h"
+#include "progress.h"
 
 namespace epalm::cli {
 
@@ -41,19 +42,6 @@ struct BenchSettings {
   std::string peer_scripts;  // folder of the peer scripts (tests/bench)
   std::string work_dir;      // for temporary checkpoints and inputs
   bool progress = false;     // progress lines on stderr
-};
-
-// Lines on stderr, each overwriting the last, when enabled (a terminal).
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  ~Progress();
-  void say(const std::string& line);
-  void clear();
-
- private:
-  bool enabled_;
-  bool shown_ = false;
 };
 
 struct Measurement {

@@ -6,12 +6,14 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "bench.h"
 #include "epalm/core/error.h"
+#include "epalm/core/feature_cache.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/vit.h"
 #include "epalm/core/safetensors.h"
@@ -163,6 +165,127 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   return r;
 }
 
+// A small image dataset trained on by several eP-ALM variants that share the
+// encoder (a sweep): every batch's features come from `features(batch)`.
+class SweepBatches : public BatchSource {
+ public:
+  using Features = std::function<at::Tensor(std::int64_t batch)>;
+  SweepBatches(Features features, std::int64_t batches, Batch text) : features_(std::move(features)), batches_(batches),
+                                                                       text_(std::move(text)) {}
+  Batch batch_at(std::int64_t position) override {
+    const auto index = position % batches_;
+    const auto size = text_.input_ids.size(0) / batches_;
+    Batch b{features_(index), text_.input_ids.slice(0, index * size, (index + 1) * size),
+            text_.attention_mask.slice(0, index * size, (index + 1) * size),
+            text_.labels.slice(0, index * size, (index + 1) * size)};
+    return b;
+  }
+
+ private:
+  Features features_;
+  std::int64_t batches_;
+  Batch text_;
+};
+
+// The sweep's variants: what the paper ablates, all reading the same six levels.
+std::vector<EpalmConfig> sweep_variants(std::int64_t decoder_layers) {
+  std::vector<EpalmConfig> variants(4, paper_layout(decoder_layers));
+  variants[1].shared_connector = true;
+  variants[1].prompt_mlp = false;
+  variants[2].prompt_length = 0;
+  variants[3].shared_connector = true;
+  variants[3].prompt_length = 0;
+  return variants;
+}
+
+BenchResult feature_cache_case(const BenchSettings& given, Progress& progress) {
+  BenchSettings s = given;
+  s.warmup = 0;  // a cache's first computation is part of what is measured
+  if (s.new_tokens > 0) throw UsageError("--new-tokens", "feature-cache-sweep does not generate");
+  if (!s.device.is_cpu() && s.dtype == c10::kFloat) progress.say("note: fp32 on " + s.device.str());
+  const int batch = s.batch > 0 ? s.batch : 4;
+  const int tokens = s.tokens > 0 ? s.tokens : 16;
+  constexpr std::int64_t kBatches = 2, kEpochs = 2;
+  const auto decoder_source = resolve_model_source(s.model);
+  const auto encoder_source = resolve_model_source(s.encoder);
+  if (decoder_source.model_type != "opt") throw UsageError("--model", "'" + s.model + "' is not an OPT model");
+  if (encoder_source.model_type != "vit") throw UsageError("--encoder", "'" + s.encoder + "' is not a ViT model");
+  progress.say("weights: " + s.model + " and " + s.encoder);
+  auto decoder = load_opt(decoder_source, s.dtype, s.device, s.seed);
+  const auto encoder = load_vit(encoder_source, s.dtype, s.device, s.seed + 2);
+  const auto& vit = encoder.config();
+  const auto variants = sweep_variants(decoder.config().num_layers);
+  const auto images = batch * kBatches;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed + 1);
+  auto ids = torch::randint(3, decoder.config().vocab_size, {images, tokens}, generator, torch::kLong);
+  ids.select(1, 0).fill_(2);
+  const Batch text{{}, ids.to(s.device), torch::ones_like(ids).to(s.device), ids.to(s.device)};
+  const auto pixels = torch::randn({images, 3, vit.image_size, vit.image_size}, generator).to(s.device, s.dtype);
+  std::vector<std::string> sample_ids;
+  for (std::int64_t i = 0; i < images; ++i) sample_ids.push_back("image-" + std::to_string(i));
+  auto rows_of = [&](std::int64_t index) { return pixels.slice(0, index * batch, (index + 1) * batch); };
+
+  ScratchDir scratch(s.work_dir);
+  std::vector<double> losses;
+  auto sweep = [&](const SweepBatches::Features& features) {
+    losses.clear();
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      EpalmModel model(variants[v], decoder, vit.hidden_size, vit.num_layers, s.seed + 3);
+      Trainer trainer(model, OptimizerSettings{}, ScheduleSettings{}, TrainSettings{});
+      SweepBatches data(features, kBatches, text);
+      for (std::int64_t step = 0; step < kBatches * kEpochs; ++step) {
+        progress.say("variant " + std::to_string(v + 1) + "/" + std::to_string(variants.size()) + ", step " +
+                     std::to_string(step + 1));
+        losses.push_back(trainer.step(data).loss);
+      }
+    }
+  };
+  const int levels = variants.front().levels;
+  std::vector<double> uncached_losses;
+  BenchResult r;
+  r.unit = "samples";
+  r.tokens_per_run = static_cast<std::int64_t>(variants.size()) * kEpochs * images;
+  r.peer_implementation = "epalm without the feature cache (the encoder runs every step)";
+  int run = 0;
+  std::int64_t hits = 0, misses = 0;
+  r.ours = measure(
+      [&] {
+        FeatureCache cache(scratch.path() + "/cache-" + std::to_string(run++),
+                           FeatureKey{encoder.fingerprint(), levels, "bench random pixels"});
+        sweep([&](std::int64_t index) {
+          const std::vector<std::string> wanted(sample_ids.begin() + index * batch,
+                                                sample_ids.begin() + (index + 1) * batch);
+          return cache.features(wanted, [&](const std::vector<std::size_t>& missing) {
+            std::vector<std::int64_t> rows;
+            for (auto m : missing) rows.push_back(index * batch + static_cast<std::int64_t>(m));
+            return EpalmModel::select_features(encoder, pixels.index_select(0, torch::tensor(rows).to(s.device)),
+                                               levels);
+          }).to(s.device);
+        });
+        hits = cache.hits();
+        misses = cache.misses();
+      },
+      s, progress, "with the feature cache");
+  const auto cached_losses = losses;
+  r.peer = measure([&] { sweep([&](std::int64_t index) { return EpalmModel::select_features(encoder, rows_of(index), levels); }); },
+                   s, progress, "without the cache");
+  r.agree = cached_losses == losses;
+  r.check = std::string("per-step losses of the ") + std::to_string(losses.size()) + " steps " +
+            (r.agree ? "identical" : "DIFFER") + " with and without the cache; cache hits " + std::to_string(hits) +
+            ", misses " + std::to_string(misses) + " per sweep";
+  r.settings = {{"decoder", s.model},
+                {"encoder", s.encoder},
+                {"sweep", std::to_string(variants.size()) +
+                              " variants (per-level + prompt MLP, shared + prompt, per-level, shared; 6 levels), " +
+                              std::to_string(kEpochs) + " epochs of " + std::to_string(kBatches) + " batches"},
+                {"batch", std::to_string(batch) + " images, " + std::to_string(tokens) + " tokens"},
+                {"dtype", dtype_label(s.dtype)},
+                {"device", s.device.str()},
+                {"threads", std::to_string(at::get_num_threads())},
+                {"repetitions", std::to_string(s.repetitions) + " (no warmup: a fresh cache each run)"}};
+  return r;
+}
+
 }  // namespace
 
 std::vector<BenchCase> epalm_bench_cases() {
@@ -171,6 +294,10 @@ std::vector<BenchCase> epalm_bench_cases() {
        "one eP-ALM training step, samples/s (default: opt-125m + vit-base-patch16-224 random weights, batch 8 of 24 "
        "tokens, 6 per-level connectors, 10-token prompt)",
        train_step_case, "opt-125m"},
+      {"feature-cache-sweep",
+       "a sweep of 4 eP-ALM variants sharing an encoder, with the frozen-feature cache vs without, samples/s "
+       "(default: opt-125m + vit-base-patch16-224, 2 epochs of 2 batches of 4 images)",
+       feature_cache_case, "opt-125m"},
   };
 }
 

@@ -64,5 +64,19 @@ TEST(EncoderCls, TimesformerUsesTheFullForward) {
   expect_cls_of_full_forward(model, torch::randn({2, 2, 3, 32, 32}));
 }
 
+TEST(EncoderFingerprint, FollowsTheWeights) {
+  VitConfig c;
+  c.hidden_size = 16;
+  c.num_layers = 1;
+  c.num_heads = 2;
+  c.intermediate_size = 16;
+  c.image_size = 16;
+  c.patch_size = 8;
+  const auto a = VitModel::random(c, c10::kFloat, c10::kCPU, 1);
+  EXPECT_EQ(a.fingerprint(), VitModel::random(c, c10::kFloat, c10::kCPU, 1).fingerprint());
+  EXPECT_NE(a.fingerprint(), VitModel::random(c, c10::kFloat, c10::kCPU, 2).fingerprint());
+  EXPECT_EQ(a.fingerprint().size(), 16u);
+}
+
 }  // namespace
 }  // namespace epalm::models

@@ -8,6 +8,7 @@
 #include "layers/pre_ln_block.h"
 #include "models/frozen_weights.h"
 #include "models/random_weights.h"
+#include "models/weights_fingerprint.h"
 
 namespace epalm::models {
 
@@ -23,6 +24,7 @@ AstModel::AstModel(AstConfig config, const std::map<std::string, at::Tensor>& we
   TensorShapes given;
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
   match_state_dict(ast_tensor_shapes(config_), given, {}).require("AST weights", /*allow_unexpected=*/false);
+  fingerprint_ = weights_fingerprint(weights);
   const FrozenWeights frozen(weights);
   auto get = [&](const std::string& name) { return frozen.get(name); };
   auto norm = [&](const std::string& name) { return frozen.norm(name, config_.layer_norm_eps); };

@@ -9,6 +9,7 @@
 #include "epalm/core/safetensors.h"
 #include "layers/attention.h"
 #include "models/random_weights.h"
+#include "models/weights_fingerprint.h"
 
 namespace epalm::models {
 
@@ -101,26 +102,7 @@ OptModel OptModel::from_pretrained(const std::string& directory, c10::ScalarType
   return OptModel(config, weights);
 }
 
-std::string OptModel::fingerprint() const {
-  // FNV-1a over every weight's name, shape, sum, sum of squares and leading values.
-  std::uint64_t hash = 1469598103934665603ull;
-  auto mix = [&hash](const void* data, size_t size) {
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
-  };
-  for (const auto& [name, t] : weights()) {
-    mix(name.data(), name.size());
-    for (auto d : t.sizes()) mix(&d, sizeof d);
-    auto flat = t.detach().reshape({-1}).to(torch::kCPU, torch::kDouble);
-    const double stats[2] = {flat.sum().item<double>(), flat.square().sum().item<double>()};
-    mix(stats, sizeof stats);
-    auto head = flat.slice(0, 0, 64).contiguous();
-    mix(head.data_ptr<double>(), sizeof(double) * head.numel());
-  }
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
-  return text;
-}
+std::string OptModel::fingerprint() const { return weights_fingerprint(weights()); }
 
 OptModel OptModel::random(const OptConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
   config.validate("OPT config");

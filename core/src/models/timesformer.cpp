@@ -8,6 +8,7 @@
 #include "layers/pre_ln_block.h"
 #include "models/frozen_weights.h"
 #include "models/random_weights.h"
+#include "models/weights_fingerprint.h"
 
 namespace epalm::models {
 
@@ -41,6 +42,7 @@ TimesformerModel::TimesformerModel(TimesformerConfig config, const std::map<std:
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
   match_state_dict(timesformer_tensor_shapes(config_), given, {})
       .require("TimeSformer weights", /*allow_unexpected=*/false);
+  fingerprint_ = weights_fingerprint(weights);
   const FrozenWeights frozen(weights);
   auto get = [&](const std::string& name) { return frozen.get(name); };
   auto linear = [&](const std::string& name) { return frozen.linear(name); };

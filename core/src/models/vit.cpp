@@ -9,6 +9,7 @@
 #include "layers/pre_ln_block.h"
 #include "models/frozen_weights.h"
 #include "models/random_weights.h"
+#include "models/weights_fingerprint.h"
 
 namespace epalm::models {
 
@@ -70,6 +71,7 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
   match_state_dict(vit_tensor_shapes(config_), given, {}).require("ViT weights", /*allow_unexpected=*/false);
 
+  fingerprint_ = weights_fingerprint(weights);
   const FrozenWeights frozen(weights);
   auto get = [&](const std::string& name) { return frozen.get(name); };
   auto linear = [&](const std::string& name) { return frozen.linear(name); };

@@ -92,4 +92,11 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A trainer checkpoint's resolved configuration (the text save_checkpoint
+// stored). Throws epalm::Error naming the file when it is not one.
+std::string read_checkpoint_config(const std::string& path);
+// Loads a trainer checkpoint's trainables into `model` (generation,
+// evaluation): refuses other base weights or other trainables, naming the file.
+void load_trainables(const std::string& path, EpalmModel& model);
+
 }  // namespace epalm

@@ -9,6 +9,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "epalm/core/models/layer_hooks.h"
@@ -39,6 +40,11 @@ class Encoder {
   // Encoders may skip work no such token depends on; the default runs
   // forward() keeping every hidden state.
   virtual at::Tensor last_blocks_cls(const at::Tensor& inputs, int levels) const;
+  // A short stable digest of the weights (the feature cache's key).
+  const std::string& fingerprint() const { return fingerprint_; }
+
+ protected:
+  std::string fingerprint_;  // set by each encoder's constructor
 };
 
 // Token 0 of the last `levels` of `blocks` block outputs in out.hidden_states

@@ -1,0 +1,20 @@
+// Any encoder eP-ALM supports, from a Hugging Face checkpoint directory, by
+// its config.json's model_type: "vit" (or timm's untyped ViT configs),
+// "timesformer", "audio-spectrogram-transformer".
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+
+#include "epalm/core/models/encoder.h"
+
+namespace epalm::models {
+
+// Throws epalm::Error naming config.json for another model_type.
+std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype = c10::kFloat,
+                                      c10::Device device = c10::kCPU);
+
+}  // namespace epalm::models

@@ -1,0 +1,29 @@
+#include "epalm/core/models/load_encoder.h"
+
+#include <filesystem>
+
+#include "epalm/core/error.h"
+#include "epalm/core/models/ast.h"
+#include "epalm/core/models/timesformer.h"
+#include "epalm/core/models/vit.h"
+#include "models/config_json.h"
+
+namespace epalm::models {
+
+std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype, c10::Device device) {
+  const auto path = (std::filesystem::path(directory) / "config.json").string();
+  if (!std::filesystem::is_directory(directory)) throw Error(directory, "not an encoder checkpoint directory");
+  const auto config = config_json::load_object(path);
+  const std::string type = config.value("model_type", "vit");
+  if (type == "vit") return std::make_unique<VitModel>(VitModel::from_pretrained(directory, dtype, device));
+  if (type == "timesformer") {
+    return std::make_unique<TimesformerModel>(TimesformerModel::from_pretrained(directory, dtype, device));
+  }
+  if (type == "audio-spectrogram-transformer") {
+    return std::make_unique<AstModel>(AstModel::from_pretrained(directory, dtype, device));
+  }
+  throw Error(path, "model_type \"" + type +
+                        "\" is not an encoder eP-ALM supports (vit, timesformer, audio-spectrogram-transformer)");
+}
+
+}  // namespace epalm::models

@@ -1,0 +1,69 @@
+// One eP-ALM training run, end to end: the frozen decoder and encoder from
+// their checkpoints, the task's training split through the data loader (or
+// the frozen-feature cache when augmentation is off), the text objective, the
+// trainer, progress reports and checkpoints, and exact resume from the run's
+// own checkpoint. `epalm train` fills the settings from its configuration.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "epalm/core/datasets.h"
+#include "epalm/core/epalm_model.h"
+#include "epalm/core/text_objective.h"
+#include "epalm/core/trainer.h"
+
+namespace epalm::experiments {
+
+struct TrainingRunSettings {
+  DatasetSpec data;          // task, root, training split, fraction, missing media
+  bool augment = true;       // the reference's training augmentations; off: the feature cache serves
+  std::string feature_cache;  // directory of the frozen-feature cache; empty: none
+  int loader_threads = 4;
+  std::string decoder, encoder, tokenizer;  // checkpoint directories (tokenizer: the decoder's when empty)
+  c10::ScalarType dtype = c10::kFloat;       // of the frozen weights; trainables are fp32
+  c10::Device device = c10::kCPU;
+  EpalmConfig epalm;
+  TextObjective objective;  // its task is set from the dataset's
+  OptimizerSettings optimizer;
+  ScheduleSettings schedule;  // total_steps is derived from epochs / max_steps
+  TrainSettings train;
+  std::int64_t epochs = 1;
+  std::int64_t max_steps = 0;  // > 0: stop there (and schedule over it)
+  std::int64_t batch_size = 8;
+  std::uint64_t seed = 0;
+  std::string output_dir;  // checkpoint.safetensors lives here
+  std::int64_t checkpoint_every = 0;  // optimizer steps; 0: at the end only
+  bool resume = true;                 // continue from output_dir's checkpoint when there is one
+  std::string config_text;            // the resolved configuration, kept in checkpoints
+};
+
+struct StepReport {
+  StepResult result;
+  std::int64_t total_steps = 0;
+  std::int64_t samples = 0;  // samples this step consumed
+  double seconds = 0;        // wall time of this step
+};
+
+struct TrainingRunOutcome {
+  std::int64_t steps = 0;
+  double last_loss = 0;
+  std::string checkpoint;
+  std::int64_t trainable_parameters = 0;
+  std::int64_t frozen_parameters = 0;
+  std::int64_t cache_hits = 0, cache_misses = 0;
+  bool resumed = false;
+};
+
+// The checkpoint a run keeps in `output_dir`.
+std::string checkpoint_path(const std::string& output_dir);
+
+// Runs to the end (or resumes and runs to the end). `on_step` sees every
+// optimizer step. Errors name the file, sample or setting at fault.
+TrainingRunOutcome run_training(const TrainingRunSettings& settings,
+                                const std::function<void(const StepReport&)>& on_step = {});
+
+}  // namespace epalm::experiments

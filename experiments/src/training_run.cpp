@@ -1,0 +1,180 @@
+#include "epalm/experiments/training_run.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "epalm/core/data_loader.h"
+#include "epalm/core/error.h"
+#include "epalm/core/feature_cache.h"
+#include <spdlog/spdlog.h>
+#include "epalm/core/media_inputs.h"
+#include "epalm/core/models/load_encoder.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/tokenizer.h"
+
+namespace epalm::experiments {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The reference draws a training answer in proportion to its score at every
+// visit; here the draw is a function of (seed, epoch, sample) so that resumed
+// runs replay it.
+std::string draw_answer(const Sample& sample, std::uint64_t seed, std::int64_t epoch) {
+  if (sample.answers.empty()) return "";
+  if (sample.scores.size() != sample.answers.size()) return sample.answers.front();
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(std::hash<std::string>{}(sample.id))};
+  std::mt19937_64 rng(seq);
+  std::discrete_distribution<std::size_t> pick(sample.scores.begin(), sample.scores.end());
+  return sample.answers[pick(rng)];
+}
+
+// What the cache key's preprocessing names: everything that changes an input.
+std::string preprocessing_key(const std::string& task, const MediaSettings& m, c10::ScalarType dtype) {
+  return std::string("task-media ") + modality_name(m.modality) + " size " + std::to_string(m.image_size) +
+         " frames " + std::to_string(m.num_frames) + " sampling " + std::to_string(static_cast<int>(m.frame_sampling)) +
+         " mel " + std::to_string(m.mel_bins) + " length " + std::to_string(m.target_length) + " dtype " +
+         c10::toString(dtype) + " (" + task + ")";
+}
+
+// Micro-batches of the training split: position p is batch p % B of epoch
+// p / B, its features from the encoder (or the cache) and its text from the
+// objective.
+class TrainingBatches : public BatchSource {
+ public:
+  TrainingBatches(const TrainingRunSettings& s, const Dataset& dataset, DataLoader& loader,
+                  const models::Encoder& encoder, const Tokenizer& tokenizer, FeatureCache* cache)
+      : s_(s), dataset_(dataset), loader_(loader), encoder_(encoder), tokenizer_(tokenizer), cache_(cache) {}
+
+  Batch batch_at(std::int64_t position) override {
+    const auto per_epoch = loader_.batches_per_epoch();
+    const auto epoch = position / per_epoch, index = position % per_epoch;
+    const auto indices = loader_.batch_indices(epoch, index);
+    Batch b;
+    b.features = features(epoch, index, indices);
+    std::vector<std::string> questions, targets;
+    for (auto i : indices) {
+      const auto& sample = dataset_.samples[i];
+      questions.push_back(sample.question);
+      targets.push_back(draw_answer(sample, s_.seed, epoch));
+    }
+    auto text = encode_training_batch(tokenizer_, s_.objective, questions, targets);
+    b.input_ids = text.input_ids.to(s_.device);
+    b.attention_mask = text.attention_mask.to(s_.device);
+    b.labels = text.labels.to(s_.device);
+    return b;
+  }
+
+ private:
+  at::Tensor features(std::int64_t epoch, std::int64_t index, const std::vector<std::size_t>& indices) {
+    if (cache_ == nullptr) {
+      const auto media = loader_.batch(epoch, index);
+      return EpalmModel::select_features(encoder_, media.inputs.to(s_.device), s_.epalm.levels);
+    }
+    std::vector<std::string> media_ids;
+    for (auto i : indices) media_ids.push_back(dataset_.samples[i].media_id);
+    return cache_
+        ->features(media_ids,
+                   [&](const std::vector<std::size_t>& missing) {
+                     std::vector<at::Tensor> inputs;
+                     for (auto m : missing) {
+                       inputs.push_back(media_input(dataset_.samples[indices[m]], loader_.media(), /*seed=*/0));
+                     }
+                     return EpalmModel::select_features(encoder_, torch::stack(inputs).to(s_.device),
+                                                        s_.epalm.levels);
+                   })
+        .to(s_.device);
+  }
+
+  const TrainingRunSettings& s_;
+  const Dataset& dataset_;
+  DataLoader& loader_;
+  const models::Encoder& encoder_;
+  const Tokenizer& tokenizer_;
+  FeatureCache* cache_;
+};
+
+std::int64_t parameter_count(const std::map<std::string, at::Tensor>& weights) {
+  std::int64_t n = 0;
+  for (const auto& [name, t] : weights) n += t.numel();
+  return n;
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& output_dir) {
+  return (fs::path(output_dir) / "checkpoint.safetensors").string();
+}
+
+TrainingRunOutcome run_training(const TrainingRunSettings& given, const std::function<void(const StepReport&)>& on_step) {
+  auto s = given;
+  if (s.output_dir.empty()) throw UsageError("--output-dir", "a training run needs a directory for its checkpoint");
+  if (s.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
+  if (s.epochs < 1 && s.max_steps < 1) throw UsageError("--epochs", "train for at least one epoch or step");
+  const auto dataset = read_dataset(s.data);
+  s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  const auto media = MediaSettings::for_task(s.data.task, s.augment);
+
+  const auto decoder = models::OptModel::from_pretrained(s.decoder, s.dtype, s.device);
+  const auto encoder = models::load_encoder(s.encoder, s.dtype, s.device);
+  const auto tokenizer = objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective);
+  EpalmModel model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed);
+
+  LoaderSettings loading;
+  loading.batch_size = s.batch_size;
+  loading.shuffle = true;
+  loading.seed = s.seed;
+  loading.threads = s.loader_threads;
+  DataLoader loader(dataset, media, loading);
+  const auto per_epoch = loader.batches_per_epoch();
+  const auto micro_batches = s.max_steps > 0 ? s.max_steps * s.train.accumulation : s.epochs * per_epoch;
+  s.schedule.total_steps = std::max<std::int64_t>(1, micro_batches / s.train.accumulation);
+
+  std::unique_ptr<FeatureCache> cache;
+  if (!s.augment && !s.feature_cache.empty()) {
+    cache = std::make_unique<FeatureCache>(
+        s.feature_cache, FeatureKey{encoder->fingerprint(), s.epalm.levels, preprocessing_key(s.data.task, media, s.dtype)});
+    spdlog::info("frozen-feature cache: {}", cache->directory());
+  }
+  TrainingBatches batches(s, dataset, loader, *encoder, tokenizer, cache.get());
+  Trainer trainer(model, s.optimizer, s.schedule, s.train);
+
+  TrainingRunOutcome outcome;
+  outcome.checkpoint = checkpoint_path(s.output_dir);
+  outcome.trainable_parameters = model.trainable_parameter_count();
+  outcome.frozen_parameters = parameter_count(decoder.weights());
+  fs::create_directories(s.output_dir);
+  if (s.resume && fs::exists(outcome.checkpoint)) {
+    trainer.load_checkpoint(outcome.checkpoint);
+    outcome.resumed = true;
+    spdlog::info("resumed from {} at step {}", outcome.checkpoint, trainer.steps_done());
+  }
+  const auto total = s.schedule.total_steps;
+  while (trainer.steps_done() < total) {
+    const auto start = std::chrono::steady_clock::now();
+    StepReport report;
+    report.result = trainer.step(batches);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.total_steps = total;
+    report.samples = s.batch_size * s.train.accumulation;
+    outcome.last_loss = report.result.loss;
+    if (on_step) on_step(report);
+    const bool last = trainer.steps_done() == total;
+    if (last || (s.checkpoint_every > 0 && trainer.steps_done() % s.checkpoint_every == 0)) {
+      trainer.save_checkpoint(outcome.checkpoint, s.config_text);
+    }
+  }
+  outcome.steps = trainer.steps_done();
+  if (cache) {
+    outcome.cache_hits = cache->hits();
+    outcome.cache_misses = cache->misses();
+  }
+  return outcome;
+}
+
+}  // namespace epalm::experiments

@@ -1,0 +1,75 @@
+// `epalm generate`: answer a question about, or caption, one image, video or
+// audio file with a trained checkpoint. The checkpoint's stored settings say
+// which decoder, encoder, task and eP-ALM layout it was trained with.
+#include <iostream>
+
+#include "command.h"
+#include "epalm/core/epalm_generation.h"
+#include "epalm/core/error.h"
+#include "epalm/core/media_inputs.h"
+#include "epalm/core/models/load_encoder.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/runtime_info.h"
+#include "epalm/distributed/world.h"
+#include "training_settings.h"
+
+namespace epalm::cli {
+
+namespace {
+
+int run_generate(const Invocation& in) {
+  const auto& o = in.options;
+  if (!o.count("checkpoint")) throw UsageError("--checkpoint", "which trained checkpoint answers");
+  if (!o.count("media")) throw UsageError("--media", "the image, video or audio file");
+  const auto checkpoint = o["checkpoint"].as<std::string>();
+  const auto trained = checkpoint_settings(checkpoint);
+  auto s = training_settings_from(trained, in.world.topology().local_rank);
+  if (!o["device"].defaulted()) s.device = resolve_device(o["device"].as<std::string>(), 0);
+  if (!s.device.is_cuda()) s.dtype = c10::kFloat;
+  const auto kind = task_kind(s.data.task);
+  s.objective.task = kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  const auto question = o.count("question") ? o["question"].as<std::string>() : std::string();
+  if (kind == TaskKind::kQuestionAnswering && question.empty()) {
+    throw UsageError("--question", "the checkpoint answers questions (" + s.data.task + "): ask one");
+  }
+
+  const auto decoder = models::OptModel::from_pretrained(s.decoder, s.dtype, s.device);
+  const auto encoder = models::load_encoder(s.encoder, s.dtype, s.device);
+  const auto tokenizer = objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective);
+  EpalmModel model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed);
+  load_trainables(checkpoint, model);
+
+  Sample sample;
+  sample.id = sample.media_id = sample.media = o["media"].as<std::string>();
+  const auto inputs = media_input(sample, MediaSettings::for_task(s.data.task, /*train=*/false), 0).unsqueeze(0);
+  const auto features = EpalmModel::select_features(*encoder, inputs.to(s.device), s.epalm.levels);
+  GenerationSettings g;
+  g.num_beams = o["num-beams"].defaulted() ? trained["num-beams"].as<int>() : o["num-beams"].as<int>();
+  g.max_new_tokens =
+      o["max-new-tokens"].defaulted() ? trained["max-new-tokens"].as<int>() : o["max-new-tokens"].as<int>();
+  g.eos_token_ids = {tokenizer.eos_id().value_or(2)};
+  g.pad_token_id = tokenizer.pad_id().value_or(1);
+  g.validate();
+  std::cout << generate_text(model, features, tokenizer, s.objective, {question}, g).front() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command generate_command() {
+  return {"generate",
+          "Answer a question about, or caption, one image, video or audio file with a trained checkpoint\n"
+          "(its stored settings name the decoder, encoder and task).",
+          [](po::options_description& settings) {
+            settings.add_options()                                                                        //
+                ("checkpoint", po::value<std::string>(), "a checkpoint.safetensors written by epalm train")  //
+                ("media", po::value<std::string>(), "the image, video or audio file")                       //
+                ("question", po::value<std::string>(), "the question (question-answering checkpoints)")     //
+                ("num-beams", po::value<int>()->default_value(3), "beam width (1: greedy; default: the checkpoint's)")  //
+                ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most (default: the checkpoint's)")  //
+                ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto");
+          },
+          run_generate, {"media"}};
+}
+
+}  // namespace epalm::cli

@@ -1,0 +1,81 @@
+// `epalm train`: one eP-ALM training run from its configuration (defaults <
+// EPALM_* < --config files < options), with progress on a terminal and a
+// line per tenth of the run in logs.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "command.h"
+#include "epalm/core/error.h"
+#include "epalm/distributed/world.h"
+#include "progress.h"
+#include "training_settings.h"
+
+namespace epalm::cli {
+
+namespace {
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<long long>(std::llround(std::max(0.0, seconds)));
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+  return text;
+}
+
+int run_train(const Invocation& in) {
+  if (in.world.size() > 1) {
+    throw UsageError("train", "data-parallel training over " + std::to_string(in.world.size()) +
+                                  " ranks needs the distributed runtime, which this build does not have yet");
+  }
+  auto s = training_settings_from(in.options, in.world.topology().local_rank);
+  s.config_text = training_config_text(in.options);
+  Progress progress(isatty(STDERR_FILENO) != 0);
+  double elapsed = 0;
+  std::int64_t samples = 0, first_step = -1, logged_tenth = 0;
+  const auto outcome = experiments::run_training(s, [&](const experiments::StepReport& r) {
+    if (first_step < 0) first_step = r.result.step - 1;
+    elapsed += r.seconds;
+    samples += r.samples;
+    const auto done = r.result.step - first_step, left = r.total_steps - r.result.step;
+    const double rate = static_cast<double>(samples) / std::max(1e-9, elapsed);
+    char line[200];
+    std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.3g  %.2f samples/s  ETA %s",
+                  static_cast<long long>(r.result.step), static_cast<long long>(r.total_steps), r.result.loss,
+                  r.result.lr, rate, duration_text(elapsed / static_cast<double>(done) * static_cast<double>(left)).c_str());
+    progress.say(line);
+    const auto tenth = r.result.step * 10 / r.total_steps;
+    if (tenth > logged_tenth || r.result.step == r.total_steps) {
+      logged_tenth = tenth;
+      progress.clear();
+      spdlog::info("train: {}", line);
+    }
+  });
+  progress.clear();
+  std::cout << "trained " << outcome.steps << " steps" << (outcome.resumed ? " (resumed)" : "") << ", last loss "
+            << outcome.last_loss << "\n"
+            << "trainable parameters: " << outcome.trainable_parameters << " ("
+            << 100.0 * static_cast<double>(outcome.trainable_parameters) /
+                   static_cast<double>(outcome.trainable_parameters + outcome.frozen_parameters)
+            << "% of the decoder's and the trainables' together)\n"
+            << "checkpoint: " << outcome.checkpoint << "\n";
+  if (outcome.cache_hits + outcome.cache_misses > 0) {
+    std::cout << "frozen-feature cache: " << outcome.cache_hits << " hits, " << outcome.cache_misses << " computed\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command train_command() {
+  return {"train",
+          "Train eP-ALM's connectors, soft prompt and adapters on a task's training split, the decoder and\n"
+          "encoder frozen. Settings come from defaults < EPALM_* < --config files < options; the checkpoint\n"
+          "(trainables, optimizer, schedule, data position, RNG, resolved settings, base-weight fingerprint)\n"
+          "goes to --output-dir, and a rerun with the same directory resumes it exactly.",
+          add_training_settings, run_train};
+}
+
+}  // namespace epalm::cli

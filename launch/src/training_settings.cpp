@@ -1,0 +1,198 @@
+#include "training_settings.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "epalm/core/error.h"
+#include "epalm/core/runtime_info.h"
+#include "epalm/registry/config.h"
+#include "model_families.h"
+
+namespace epalm::cli {
+
+namespace {
+
+bool flag(const po::variables_map& o, const char* key) { return o[key].as<bool>(); }
+
+AdapterSettings adapters_from(const std::string& where, int reduction) {
+  AdapterSettings a;
+  a.reduction = reduction;
+  if (where == "none") return a;
+  if (where == "ffn" || where == "both") a.on_ffn = true;
+  if (where == "attention" || where == "both") a.on_attention = true;
+  if (!a.on_ffn && !a.on_attention) throw UsageError("--adapters", "must be none, ffn, attention or both, not '" + where + "'");
+  return a;
+}
+
+// Where epalm keeps per-user data: $EPALM_HOME, else ~/.cache/epalm.
+std::string epalm_home() {
+  if (const char* home = std::getenv("EPALM_HOME"); home != nullptr && *home != '\0') return home;
+  const char* user = std::getenv("HOME");
+  return std::string(user != nullptr ? user : ".") + "/.cache/epalm";
+}
+
+c10::ScalarType precision_of(const std::string& name, const c10::Device& device) {
+  if (name == "auto") return device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
+  return parse_dtype(name, "--precision");
+}
+
+}  // namespace
+
+void add_training_settings(po::options_description& settings) {
+  po::options_description data("Data");
+  data.add_options()                                                                                           //
+      ("task", po::value<std::string>()->default_value("vqa"),
+       "vqa, gqa, coco-caption, msrvtt-qa, msvd-qa, msrvtt-caption, msvd-caption or audiocaps")  //
+      ("data-root", po::value<std::string>()->default_value("data"), "the datasets' root directory")            //
+      ("train-split", po::value<std::string>()->default_value("karpathy_train"), "the training split")       //
+      ("val-split", po::value<std::string>()->default_value("karpathy_val"), "the validation split")          //
+      ("test-split", po::value<std::string>()->default_value("karpathy_test"), "the test split")              //
+      ("data-fraction", po::value<double>()->default_value(1.0), "the part of the training split used, (0, 1]")  //
+      ("skip-missing-media", po::value<bool>()->default_value(false), "drop samples whose media file is missing")  //
+      ("augment", po::value<bool>()->default_value(true),
+       "the reference's training augmentations; false lets the frozen-feature cache serve every epoch")  //
+      ("feature-cache", po::value<std::string>()->default_value(""),
+       "directory of the frozen-feature cache (default: $EPALM_HOME/features); 'off' disables it")  //
+      ("loader-threads", po::value<int>()->default_value(4), "media decoding threads");
+  po::options_description model("Model");
+  model.add_options()                                                                                               //
+      ("decoder", po::value<std::string>()->default_value("opt-2.7b"), "OPT checkpoint directory (or a name under --model-dir)")  //
+      ("encoder", po::value<std::string>()->default_value("vit-base-patch16-224"),
+       "ViT / TimeSformer / AST checkpoint directory (or a name under --model-dir)")                                  //
+      ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer directory (default: the decoder's)")  //
+      ("model-dir", po::value<std::string>()->default_value("models"), "where model names are looked up")         //
+      ("precision", po::value<std::string>()->default_value("auto"),
+       "frozen weights' dtype: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16; trainables are fp32")        //
+      ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto")                   //
+      ("levels", po::value<int>()->default_value(6), "encoder blocks whose [CLS] token is injected (the last N)")  //
+      ("shared-connector", po::value<bool>()->default_value(false), "one linear for every level")                //
+      ("start-layer", po::value<int>()->default_value(19), "first decoder layer receiving tokens")                //
+      ("end-layer", po::value<int>()->default_value(31), "decoder layers before this one receive tokens")        //
+      ("text-step", po::value<int>()->default_value(1), "inject only into layers with index % step == 0")        //
+      ("prompt-length", po::value<int>()->default_value(10), "soft prompt tokens (0: none)")                     //
+      ("prompt-mlp", po::value<bool>()->default_value(true), "reparameterise the prompt with an MLP")           //
+      ("adapters", po::value<std::string>()->default_value("none"), "none, ffn, attention or both")             //
+      ("adapter-reduction", po::value<int>()->default_value(4), "adapter bottleneck = hidden / reduction")       //
+      ("reference-noncausal-token", po::value<bool>()->default_value(false),
+       "the reference's perceptual token that attends to every token (epalm-reference.md 8.1)");
+  po::options_description objective("Objective and optimization");
+  objective.add_options()                                                                                      //
+      ("answer-only-loss", po::value<bool>()->default_value(false), "loss on the answer tokens only")          //
+      ("reference-question-mark", po::value<bool>()->default_value(false),
+       "append '?' to questions that already end with one, as the reference does")                            //
+      ("task-prompt", po::value<std::string>()->default_value(""), "captioning: text before the caption")      //
+      ("lr", po::value<double>()->default_value(2e-5), "connector (and adapter) learning rate")                //
+      ("prompt-lr", po::value<double>()->default_value(1e-5), "soft prompt learning rate")                     //
+      ("weight-decay", po::value<double>()->default_value(0.02), "AdamW weight decay")                          //
+      ("warmup-steps", po::value<std::int64_t>()->default_value(400), "linear warmup, optimizer steps")       //
+      ("warmup-lr", po::value<double>()->default_value(1e-5), "learning rate at step 0")                       //
+      ("min-lr", po::value<double>()->default_value(1e-6), "cosine floor")                                     //
+      ("reference-fixed-prompt-lr", po::value<bool>()->default_value(false),
+       "keep the prompt's learning rate fixed, as the reference's scheduler does")                            //
+      ("epochs", po::value<std::int64_t>()->default_value(8), "passes over the training split")                //
+      ("max-steps", po::value<std::int64_t>()->default_value(0), "stop after this many optimizer steps (0: epochs decide)")  //
+      ("batch-size", po::value<std::int64_t>()->default_value(8), "samples per micro-batch and rank")         //
+      ("accumulation", po::value<int>()->default_value(1), "micro-batches per optimizer step")                //
+      ("clip-norm", po::value<double>()->default_value(0.0), "gradient clipping norm (0: none)")              //
+      ("loss", po::value<std::string>()->default_value("reference"),
+       "reference (per-sample token sum, batch mean) or token-mean")                                           //
+      ("loss-weight", po::value<double>()->default_value(0.1), "loss multiplier (the reference's 0.1)")       //
+      ("seed", po::value<std::uint64_t>()->default_value(0), "trainables' initialisation, data order, answers");
+  po::options_description output("Output and evaluation");
+  output.add_options()                                                                                   //
+      ("output-dir", po::value<std::string>()->default_value("runs/epalm"), "checkpoint and outputs")   //
+      ("checkpoint-every", po::value<std::int64_t>()->default_value(0), "optimizer steps (0: at the end)")  //
+      ("resume", po::value<bool>()->default_value(true), "continue from the output directory's checkpoint")  //
+      ("num-beams", po::value<int>()->default_value(3), "beam search width at generation (1: greedy)")     //
+      ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most");
+  settings.add(data).add(model).add(objective).add(output);
+}
+
+experiments::TrainingRunSettings training_settings_from(const po::variables_map& o, int local_rank) {
+  experiments::TrainingRunSettings s;
+  s.data.task = o["task"].as<std::string>();
+  s.data.root = o["data-root"].as<std::string>();
+  s.data.split = o["train-split"].as<std::string>();
+  s.data.fraction = o["data-fraction"].as<double>();
+  s.data.skip_missing_media = flag(o, "skip-missing-media");
+  s.augment = flag(o, "augment");
+  const auto cache = o["feature-cache"].as<std::string>();
+  s.feature_cache = cache == "off" ? "" : cache.empty() ? epalm_home() + "/features" : cache;
+  s.loader_threads = o["loader-threads"].as<int>();
+  const auto model_dir = o["model-dir"].as<std::string>();
+  auto model_path = [&](const std::string& name) {
+    return name.find('/') != std::string::npos || name.empty() ? name : model_dir + "/" + name;
+  };
+  s.decoder = model_path(o["decoder"].as<std::string>());
+  s.encoder = model_path(o["encoder"].as<std::string>());
+  s.tokenizer = o["tokenizer"].as<std::string>();
+  s.device = resolve_device(o["device"].as<std::string>(), local_rank);
+  s.dtype = precision_of(o["precision"].as<std::string>(), s.device);
+  if (s.dtype != c10::kFloat && !s.device.is_cuda()) {
+    throw UsageError("--precision", "bf16/fp16 frozen weights are for GPUs; the CPU trains in fp32");
+  }
+  auto& e = s.epalm;
+  e.levels = o["levels"].as<int>();
+  e.shared_connector = flag(o, "shared-connector");
+  e.start_layer = o["start-layer"].as<int>();
+  e.end_layer = o["end-layer"].as<int>();
+  e.text_step = o["text-step"].as<int>();
+  e.prompt_length = o["prompt-length"].as<int>();
+  e.prompt_mlp = flag(o, "prompt-mlp");
+  e.adapters = adapters_from(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
+  e.reference_noncausal_token = flag(o, "reference-noncausal-token");
+  s.objective.answer_only_loss = flag(o, "answer-only-loss");
+  s.objective.reference_question_mark = flag(o, "reference-question-mark");
+  s.objective.task_prompt = o["task-prompt"].as<std::string>();
+  s.optimizer.lr = o["lr"].as<double>();
+  s.optimizer.prompt_lr = o["prompt-lr"].as<double>();
+  s.optimizer.weight_decay = o["weight-decay"].as<double>();
+  s.schedule.warmup_steps = o["warmup-steps"].as<std::int64_t>();
+  s.schedule.warmup_start_lr = o["warmup-lr"].as<double>();
+  s.schedule.min_lr = o["min-lr"].as<double>();
+  s.schedule.reference_fixed_prompt_lr = flag(o, "reference-fixed-prompt-lr");
+  s.epochs = o["epochs"].as<std::int64_t>();
+  s.max_steps = o["max-steps"].as<std::int64_t>();
+  s.batch_size = o["batch-size"].as<std::int64_t>();
+  s.train.accumulation = o["accumulation"].as<int>();
+  s.train.clip_norm = o["clip-norm"].as<double>();
+  const auto loss = o["loss"].as<std::string>();
+  if (loss != "reference" && loss != "token-mean") {
+    throw UsageError("--loss", "must be reference or token-mean, not '" + loss + "'");
+  }
+  s.train.loss.reduction = loss == "reference" ? LossReduction::kReference : LossReduction::kTokenMean;
+  s.train.loss.weight = o["loss-weight"].as<double>();
+  s.seed = o["seed"].as<std::uint64_t>();
+  s.output_dir = o["output-dir"].as<std::string>();
+  s.checkpoint_every = o["checkpoint-every"].as<std::int64_t>();
+  s.resume = flag(o, "resume");
+  return s;
+}
+
+std::string training_config_text(const po::variables_map& options) {
+  po::options_description settings;
+  add_training_settings(settings);
+  std::ostringstream out;
+  for (const auto& option : settings.options()) {
+    const auto& name = option->long_name();
+    if (options.count(name)) out << name << " = " << registry::value_text(options[name]) << "\n";
+  }
+  return out.str();
+}
+
+po::variables_map checkpoint_settings(const std::string& checkpoint) {
+  const auto text = read_checkpoint_config(checkpoint);
+  po::options_description settings;
+  add_training_settings(settings);
+  po::variables_map vm;
+  std::istringstream in(text);
+  try {
+    po::store(po::parse_config_file(in, settings, /*allow_unregistered=*/true), vm);
+  } catch (const po::error& e) {
+    throw Error(checkpoint, std::string("its stored configuration does not parse: ") + e.what());
+  }
+  po::notify(vm);
+  return vm;
+}
+
+}  // namespace epalm::cli

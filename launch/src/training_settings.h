@@ -1,0 +1,31 @@
+// The settings of an eP-ALM run, shared by `epalm train`, `generate` and
+// `eval`: every key a config file, a registered experiment or a sweep cell
+// may set, and their translation into a TrainingRunSettings. A trained
+// checkpoint keeps the resolved settings as config text, which generate and
+// eval read back with the same description.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <string>
+
+#include "epalm/experiments/training_run.h"
+
+namespace epalm::cli {
+
+namespace po = boost::program_options;
+
+void add_training_settings(po::options_description& settings);
+
+// Values as given; device and precision resolved for `local_rank`.
+experiments::TrainingRunSettings training_settings_from(const po::variables_map& options, int local_rank);
+
+// The training settings' resolved values as config text (one "key = value"
+// line each), what checkpoints keep.
+std::string training_config_text(const po::variables_map& options);
+
+// A checkpoint's stored configuration parsed against add_training_settings
+// (defaults for keys it lacks). Throws epalm::Error naming the checkpoint.
+po::variables_map checkpoint_settings(const std::string& checkpoint);
+
+}  // namespace epalm::cli
