@@ -1,0 +1,348 @@
+#include "epalm/core/caption_metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+#include <unordered_map>
+
+#include "epalm/core/error.h"
+#include "epalm/core/ptb_tokenizer.h"
+#include "numpy_sum.h"
+#include "python_text.h"
+
+namespace epalm::eval {
+
+namespace {
+
+constexpr int kMaxN = 4;
+
+// Python's str.split(): ASCII fast path, Unicode whitespace otherwise.
+std::vector<std::string_view> split_words(std::string_view s, std::vector<std::string>& storage) {
+  bool ascii = true;
+  for (const char c : s) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  std::vector<std::string_view> words;
+  if (!ascii) {
+    storage = python_text::split(s);
+    for (const auto& w : storage) words.emplace_back(w);
+    return words;
+  }
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); };
+  for (std::size_t i = 0; i < s.size();) {
+    while (i < s.size() && space(s[i])) ++i;
+    const auto start = i;
+    while (i < s.size() && !space(s[i])) ++i;
+    if (i > start) words.push_back(s.substr(start, i - start));
+  }
+  return words;
+}
+
+struct NgramKey {
+  std::array<std::int32_t, kMaxN> words{-1, -1, -1, -1};
+  bool operator==(const NgramKey& o) const { return words == o.words; }
+};
+struct NgramKeyHash {
+  std::size_t operator()(const NgramKey& k) const {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (const auto w : k.words) h = (h ^ static_cast<std::uint32_t>(w)) * 1099511628211ULL;
+    return static_cast<std::size_t>(h);
+  }
+};
+
+struct NgramCount {
+  std::int32_t id;
+  std::int32_t count;
+};
+
+// A sentence's n-gram counts in precook()'s order: 1-grams by first
+// appearance, then 2-grams, ... (the order the official sums run in).
+struct Cooked {
+  std::int32_t length = 0;  // words
+  std::array<std::vector<NgramCount>, kMaxN> ngrams;
+};
+
+class NgramIndex {
+ public:
+  Cooked cook(std::string_view sentence) {
+    std::vector<std::string> storage;
+    const auto words = split_words(sentence, storage);
+    std::vector<std::int32_t> ids;
+    ids.reserve(words.size());
+    for (const auto w : words) {
+      auto [it, added] = word_ids_.try_emplace(std::string(w), static_cast<std::int32_t>(word_ids_.size()));
+      ids.push_back(it->second);
+    }
+    Cooked c;
+    c.length = static_cast<std::int32_t>(ids.size());
+    for (int k = 1; k <= kMaxN; ++k) {
+      auto& list = c.ngrams[static_cast<std::size_t>(k - 1)];
+      for (std::size_t i = 0; i + static_cast<std::size_t>(k) <= ids.size(); ++i) {
+        NgramKey key;
+        for (int j = 0; j < k; ++j) key.words[static_cast<std::size_t>(j)] = ids[i + static_cast<std::size_t>(j)];
+        auto [it, added] = ngram_ids_.try_emplace(key, static_cast<std::int32_t>(ngram_ids_.size()));
+        const auto id = it->second;
+        auto found = std::find_if(list.begin(), list.end(), [&](const NgramCount& n) { return n.id == id; });
+        if (found == list.end()) list.push_back({id, 1});
+        else ++found->count;
+      }
+    }
+    return c;
+  }
+  std::size_t size() const { return ngram_ids_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::int32_t> word_ids_;
+  std::unordered_map<NgramKey, std::int32_t, NgramKeyHash> ngram_ids_;
+};
+
+void check_examples(const std::vector<CaptionExample>& examples) {
+  if (examples.empty()) throw Error("caption predictions", "there are none to score");
+  for (const auto& e : examples) {
+    if (e.references.empty()) throw Error("captions of image " + e.image_id, "there are no references");
+  }
+}
+
+struct CookedExample {
+  Cooked test;
+  std::vector<Cooked> refs;
+};
+
+std::vector<CookedExample> cook_all(const std::vector<CaptionExample>& examples, NgramIndex& index) {
+  std::vector<CookedExample> out;
+  out.reserve(examples.size());
+  for (const auto& e : examples) {
+    CookedExample c;
+    c.test = index.cook(e.prediction);
+    for (const auto& r : e.references) c.refs.push_back(index.cook(r));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+BleuScores bleu(const std::vector<CaptionExample>& tokenized) {
+  check_examples(tokenized);
+  NgramIndex index;
+  const auto cooked = cook_all(tokenized, index);
+  constexpr double small = 1e-9, tiny = 1e-15;
+  std::vector<std::int32_t> max_ref_count(index.size(), 0);
+  std::array<std::int64_t, kMaxN> total_guess{}, total_correct{};
+  std::int64_t total_test = 0, total_ref = 0;
+  BleuScores out;
+  out.per_example.reserve(cooked.size());
+  for (const auto& e : cooked) {
+    const std::int32_t test_length = e.test.length;
+    // "closest": the reference length nearest the prediction's, the shorter on a tie.
+    std::int32_t ref_length = e.refs.front().length;
+    for (const auto& r : e.refs) {
+      const auto d = std::abs(r.length - test_length), best = std::abs(ref_length - test_length);
+      if (d < best || (d == best && r.length < ref_length)) ref_length = r.length;
+      for (const auto& ngrams : r.ngrams) {
+        for (const auto& n : ngrams) max_ref_count[static_cast<std::size_t>(n.id)] =
+            std::max(max_ref_count[static_cast<std::size_t>(n.id)], n.count);
+      }
+    }
+    std::array<std::int64_t, kMaxN> guess{}, correct{};
+    for (int k = 0; k < kMaxN; ++k) {
+      guess[static_cast<std::size_t>(k)] = std::max(0, test_length - k);
+      for (const auto& n : e.test.ngrams[static_cast<std::size_t>(k)]) {
+        correct[static_cast<std::size_t>(k)] += std::min(max_ref_count[static_cast<std::size_t>(n.id)], n.count);
+      }
+    }
+    for (const auto& r : e.refs) {
+      for (const auto& ngrams : r.ngrams) {
+        for (const auto& n : ngrams) max_ref_count[static_cast<std::size_t>(n.id)] = 0;
+      }
+    }
+    std::array<double, kMaxN> scores{};
+    double product = 1.;
+    for (int k = 0; k < kMaxN; ++k) {
+      const auto ku = static_cast<std::size_t>(k);
+      product *= (static_cast<double>(correct[ku]) + tiny) / (static_cast<double>(guess[ku]) + small);
+      scores[ku] = std::pow(product, 1. / (k + 1));
+      total_guess[ku] += guess[ku];
+      total_correct[ku] += correct[ku];
+    }
+    const double ratio = (test_length + tiny) / (ref_length + small);
+    if (ratio < 1) {
+      for (auto& s : scores) s *= std::exp(1 - 1 / ratio);
+    }
+    out.per_example.push_back(scores);
+    total_test += test_length;
+    total_ref += ref_length;
+  }
+  double product = 1.;
+  for (int k = 0; k < kMaxN; ++k) {
+    const auto ku = static_cast<std::size_t>(k);
+    product *= (static_cast<double>(total_correct[ku]) + tiny) / (static_cast<double>(total_guess[ku]) + small);
+    out.corpus[ku] = std::pow(product, 1. / (k + 1));
+  }
+  const double ratio = (static_cast<double>(total_test) + tiny) / (static_cast<double>(total_ref) + small);
+  if (ratio < 1) {
+    for (auto& s : out.corpus) s *= std::exp(1 - 1 / ratio);
+  }
+  return out;
+}
+
+namespace {
+
+// Python's s.split(" "): single spaces, empty pieces kept ("" -> [""]).
+std::vector<std::int32_t> split_on_space(std::string_view s, std::unordered_map<std::string, std::int32_t>& ids) {
+  std::vector<std::int32_t> out;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = s.find(' ', start);
+    const auto piece = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    auto [it, added] = ids.try_emplace(std::string(piece), static_cast<std::int32_t>(ids.size()));
+    out.push_back(it->second);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+std::size_t lcs_length(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b,
+                       std::vector<std::size_t>& row) {
+  const auto& longer = a.size() >= b.size() ? a : b;
+  const auto& shorter = a.size() >= b.size() ? b : a;
+  row.assign(shorter.size() + 1, 0);
+  for (const auto x : longer) {
+    std::size_t diagonal = 0;  // lengths[i-1][j-1]
+    for (std::size_t j = 1; j <= shorter.size(); ++j) {
+      const auto above = row[j];
+      row[j] = x == shorter[j - 1] ? diagonal + 1 : std::max(row[j], row[j - 1]);
+      diagonal = above;
+    }
+  }
+  return row[shorter.size()];
+}
+
+}  // namespace
+
+CorpusScores rouge_l(const std::vector<CaptionExample>& tokenized) {
+  check_examples(tokenized);
+  const double beta = 1.2;
+  const double beta2 = std::pow(beta, 2);
+  std::unordered_map<std::string, std::int32_t> ids;
+  std::vector<std::size_t> row;
+  CorpusScores out;
+  out.per_example.reserve(tokenized.size());
+  for (const auto& e : tokenized) {
+    const auto candidate = split_on_space(e.prediction, ids);
+    double precision = 0, recall = 0;
+    for (const auto& r : e.references) {
+      const auto reference = split_on_space(r, ids);
+      const auto lcs = static_cast<double>(lcs_length(reference, candidate, row));
+      precision = std::max(precision, lcs / static_cast<double>(candidate.size()));
+      recall = std::max(recall, lcs / static_cast<double>(reference.size()));
+    }
+    out.per_example.push_back(precision != 0 && recall != 0
+                                  ? ((1 + beta2) * precision * recall) / (recall + beta2 * precision)
+                                  : 0.0);
+  }
+  out.mean = numpy_mean(out.per_example);
+  return out;
+}
+
+CorpusScores cider_d(const std::vector<CaptionExample>& tokenized) {
+  check_examples(tokenized);
+  constexpr double sigma = 6.0;
+  NgramIndex index;
+  const auto cooked = cook_all(tokenized, index);
+  // Document frequency: in how many examples' references each n-gram occurs.
+  std::vector<double> document_frequency(index.size(), 0.0);
+  std::vector<std::size_t> last_seen(index.size(), SIZE_MAX);
+  for (std::size_t e = 0; e < cooked.size(); ++e) {
+    for (const auto& r : cooked[e].refs) {
+      for (const auto& ngrams : r.ngrams) {
+        for (const auto& n : ngrams) {
+          const auto id = static_cast<std::size_t>(n.id);
+          if (last_seen[id] != e) {
+            last_seen[id] = e;
+            document_frequency[id] += 1;
+          }
+        }
+      }
+    }
+  }
+  const double ref_len = std::log(static_cast<double>(cooked.size()));
+  std::vector<double> log_df(index.size());
+  for (std::size_t i = 0; i < index.size(); ++i) log_df[i] = std::log(std::max(1.0, document_frequency[i]));
+
+  struct Vector {
+    std::array<double, kMaxN> norm{};
+    std::int32_t length = 0;  // the official code counts 2-grams here
+  };
+  // TF-IDF weights of one sentence, by n-gram in `weights`, norms in the result.
+  auto to_vector = [&](const Cooked& c, std::vector<double>& weights) {
+    Vector v;
+    for (int k = 0; k < kMaxN; ++k) {
+      const auto ku = static_cast<std::size_t>(k);
+      for (const auto& n : c.ngrams[ku]) {
+        const double w = static_cast<double>(n.count) * (ref_len - log_df[static_cast<std::size_t>(n.id)]);
+        weights[static_cast<std::size_t>(n.id)] = w;
+        v.norm[ku] += std::pow(w, 2);
+        if (k == 1) v.length += n.count;
+      }
+      v.norm[ku] = std::sqrt(v.norm[ku]);
+    }
+    return v;
+  };
+  std::vector<double> hyp_weights(index.size(), 0.0), ref_weights(index.size(), 0.0);
+  CorpusScores out;
+  out.per_example.reserve(cooked.size());
+  for (const auto& e : cooked) {
+    const auto hyp = to_vector(e.test, hyp_weights);
+    std::array<double, kMaxN> score{};
+    for (const auto& r : e.refs) {
+      const auto ref = to_vector(r, ref_weights);
+      const double delta = static_cast<double>(hyp.length - ref.length);
+      const double penalty = std::pow(M_E, -(std::pow(delta, 2)) / (2 * std::pow(sigma, 2)));
+      for (int k = 0; k < kMaxN; ++k) {
+        const auto ku = static_cast<std::size_t>(k);
+        double val = 0.0;
+        for (const auto& n : e.test.ngrams[ku]) {
+          const auto id = static_cast<std::size_t>(n.id);
+          val += std::min(hyp_weights[id], ref_weights[id]) * ref_weights[id];
+        }
+        if (hyp.norm[ku] != 0 && ref.norm[ku] != 0) val /= hyp.norm[ku] * ref.norm[ku];
+        val *= penalty;
+        score[ku] += val;
+      }
+      for (const auto& ngrams : r.ngrams) {
+        for (const auto& n : ngrams) ref_weights[static_cast<std::size_t>(n.id)] = 0.0;
+      }
+    }
+    for (const auto& ngrams : e.test.ngrams) {
+      for (const auto& n : ngrams) hyp_weights[static_cast<std::size_t>(n.id)] = 0.0;
+    }
+    double average = numpy_sum(score.data(), score.size()) / kMaxN;
+    average /= static_cast<double>(e.refs.size());
+    average *= 10.0;
+    out.per_example.push_back(average);
+  }
+  out.mean = numpy_mean(out.per_example);
+  return out;
+}
+
+std::vector<CaptionExample> coco_tokenized(const std::vector<CaptionExample>& raw) {
+  std::vector<CaptionExample> out;
+  out.reserve(raw.size());
+  for (const auto& e : raw) {
+    CaptionExample t;
+    t.image_id = e.image_id;
+    t.prediction = coco_tokenize(e.prediction);
+    t.references.reserve(e.references.size());
+    for (const auto& r : e.references) t.references.push_back(coco_tokenize(r));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+CaptionScores caption_scores(const std::vector<CaptionExample>& raw) {
+  const auto tokenized = coco_tokenized(raw);
+  return {bleu(tokenized), rouge_l(tokenized), cider_d(tokenized)};
+}
+
+}  // namespace epalm::eval
