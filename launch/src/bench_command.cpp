@@ -31,6 +31,7 @@ const std::vector<BenchCase>& bench_cases() {
     std::vector<BenchCase> cases;
     for (auto&& c : opt_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : metrics_bench_cases()) cases.push_back(std::move(c));
     return cases;
   }();
   return all;
@@ -107,9 +108,9 @@ analysis::Table result_table(const std::string& name, const BenchResult& r) {
     t.add_row({name, impl, fixed(m.median_s * 1e3, 2), fixed(m.min_s * 1e3, 2), fixed(tokens_per_s(r, m), 1),
                mib(m.peak_bytes), mib(m.delta_bytes)});
   };
-  row("epalm (LibTorch)", r.ours);
+  row(r.ours_label, r.ours);
   if (r.peer) {
-    row("transformers eager", *r.peer);
+    row(r.peer_label, *r.peer);
     auto ratio = [](double a, double b) { return b > 0 ? fixed(a / b, 3) : std::string("-"); };
     t.add_row({name, "ratio epalm/peer", ratio(r.ours.median_s, r.peer->median_s), ratio(r.ours.min_s, r.peer->min_s),
                ratio(tokens_per_s(r, r.ours), tokens_per_s(r, *r.peer)),
