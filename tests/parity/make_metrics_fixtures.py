@@ -98,6 +98,29 @@ def generate_captions(rng, count):
     return out
 
 
+# Fragments CoreNLP treats specially, mixed at random into sentences. Left out: a capital initial
+# ("A.") and "No.", whose period CoreNLP keeps or splits by lookahead rules that reach into the
+# next caption of pycocoevalcap's file (docs/development.md).
+FRAGMENTS = ["a", "dog", "Dogs", "U.S.", "Mr.", "etc.", "e.g.", "p.m.", "3.5", "1,000", "10:30", "$", "5%", "#1",
+             "(", ")", "[", "]", "\"", "'", "`", "``", "''", "“", "”", "‘", "’", "--", "-", "—", "–", "...", "…",
+             ",", ";", ":", "!", "?", "!?", ".", "&", "*", "=", "+", "/", "it's", "don't", "can't", "I'm", "you're",
+             "they'll", "we've", "she'd", "dogs'", "James'", "o'clock", "'em", "'90s", "rock'n'roll", "cannot",
+             "gonna", "x-ray", "black-and-white", "well-known", "and/or", "café", "Zürich", "日本", "ÉCOLE",
+             "naïve", "São", "İstanbul", "2nd", "1990s", "@user", "#tag", "www.example.com", "AT&T", "st.",
+             "Dr.", "vs.", "Inc.", "one", "TWO", "ten", "none", "the", "An", "A", "THE"]
+
+
+def generate_noisy(rng, count):
+    out = []
+    for _ in range(count):
+        parts = [rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 12))]
+        text = ""
+        for part in parts:
+            text += (" " if text else "") + part
+        out.append(text)
+    return out
+
+
 def ptb_tokenize(captions):
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
     tokenized = PTBTokenizer().tokenize({i: [{"caption": c}] for i, c in enumerate(captions)})
@@ -233,7 +256,7 @@ def main():
     with open(os.path.join(out, "captions.json"), "w", encoding="utf-8") as f:
         json.dump({"pycocoevalcap": version("pycocoevalcap"), "sets": sets}, f, ensure_ascii=False)
 
-    captions = EDGE_CAPTIONS + generate_captions(rng, 2000)
+    captions = EDGE_CAPTIONS + generate_captions(rng, 2000) + generate_noisy(random.Random(11), 1000)
     with open(os.path.join(out, "ptb.json"), "w", encoding="utf-8") as f:
         json.dump({"captions": captions, "pycocoevalcap": ptb_tokenize(captions)}, f, ensure_ascii=False)
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <string_view>
 #include <unordered_map>
 
@@ -54,11 +55,22 @@ struct NgramCount {
   std::int32_t count;
 };
 
+struct NgramRange {
+  const NgramCount* first;
+  const NgramCount* last;
+  const NgramCount* begin() const { return first; }
+  const NgramCount* end() const { return last; }
+};
+
 // A sentence's n-gram counts in precook()'s order: 1-grams by first
 // appearance, then 2-grams, ... (the order the official sums run in).
 struct Cooked {
   std::int32_t length = 0;  // words
-  std::array<std::vector<NgramCount>, kMaxN> ngrams;
+  std::vector<NgramCount> all;
+  std::array<std::uint32_t, kMaxN + 1> offsets{};  // n-grams of length k: all[offsets[k-1], offsets[k])
+  NgramRange of_length(int k) const {  // k in 1..4
+    return {all.data() + offsets[static_cast<std::size_t>(k - 1)], all.data() + offsets[static_cast<std::size_t>(k)]};
+  }
 };
 
 class NgramIndex {
@@ -66,33 +78,40 @@ class NgramIndex {
   Cooked cook(std::string_view sentence) {
     std::vector<std::string> storage;
     const auto words = split_words(sentence, storage);
-    std::vector<std::int32_t> ids;
-    ids.reserve(words.size());
+    ids_.clear();
     for (const auto w : words) {
-      auto [it, added] = word_ids_.try_emplace(std::string(w), static_cast<std::int32_t>(word_ids_.size()));
-      ids.push_back(it->second);
+      auto it = word_ids_.find(w);
+      if (it == word_ids_.end()) {
+        const std::string_view kept = word_storage_.emplace_back(w);
+        it = word_ids_.emplace(kept, static_cast<std::int32_t>(word_ids_.size())).first;
+      }
+      ids_.push_back(it->second);
     }
     Cooked c;
-    c.length = static_cast<std::int32_t>(ids.size());
+    c.length = static_cast<std::int32_t>(ids_.size());
+    c.all.reserve(ids_.size() * kMaxN);
     for (int k = 1; k <= kMaxN; ++k) {
-      auto& list = c.ngrams[static_cast<std::size_t>(k - 1)];
-      for (std::size_t i = 0; i + static_cast<std::size_t>(k) <= ids.size(); ++i) {
+      const auto first = c.all.size();
+      for (std::size_t i = 0; i + static_cast<std::size_t>(k) <= ids_.size(); ++i) {
         NgramKey key;
-        for (int j = 0; j < k; ++j) key.words[static_cast<std::size_t>(j)] = ids[i + static_cast<std::size_t>(j)];
-        auto [it, added] = ngram_ids_.try_emplace(key, static_cast<std::int32_t>(ngram_ids_.size()));
-        const auto id = it->second;
-        auto found = std::find_if(list.begin(), list.end(), [&](const NgramCount& n) { return n.id == id; });
-        if (found == list.end()) list.push_back({id, 1});
+        for (int j = 0; j < k; ++j) key.words[static_cast<std::size_t>(j)] = ids_[i + static_cast<std::size_t>(j)];
+        const auto id = ngram_ids_.try_emplace(key, static_cast<std::int32_t>(ngram_ids_.size())).first->second;
+        auto found = std::find_if(c.all.begin() + static_cast<std::ptrdiff_t>(first), c.all.end(),
+                                  [&](const NgramCount& n) { return n.id == id; });
+        if (found == c.all.end()) c.all.push_back({id, 1});
         else ++found->count;
       }
+      c.offsets[static_cast<std::size_t>(k)] = static_cast<std::uint32_t>(c.all.size());
     }
     return c;
   }
   std::size_t size() const { return ngram_ids_.size(); }
 
  private:
-  std::unordered_map<std::string, std::int32_t> word_ids_;
+  std::deque<std::string> word_storage_;  // stable: word_ids_ keys point into it
+  std::unordered_map<std::string_view, std::int32_t> word_ids_;
   std::unordered_map<NgramKey, std::int32_t, NgramKeyHash> ngram_ids_;
+  std::vector<std::int32_t> ids_;
 };
 
 void check_examples(const std::vector<CaptionExample>& examples) {
@@ -138,22 +157,20 @@ BleuScores bleu(const std::vector<CaptionExample>& tokenized) {
     for (const auto& r : e.refs) {
       const auto d = std::abs(r.length - test_length), best = std::abs(ref_length - test_length);
       if (d < best || (d == best && r.length < ref_length)) ref_length = r.length;
-      for (const auto& ngrams : r.ngrams) {
-        for (const auto& n : ngrams) max_ref_count[static_cast<std::size_t>(n.id)] =
-            std::max(max_ref_count[static_cast<std::size_t>(n.id)], n.count);
+      for (const auto& n : r.all) {
+        auto& m = max_ref_count[static_cast<std::size_t>(n.id)];
+        m = std::max(m, n.count);
       }
     }
     std::array<std::int64_t, kMaxN> guess{}, correct{};
     for (int k = 0; k < kMaxN; ++k) {
       guess[static_cast<std::size_t>(k)] = std::max(0, test_length - k);
-      for (const auto& n : e.test.ngrams[static_cast<std::size_t>(k)]) {
+      for (const auto& n : e.test.of_length(k + 1)) {
         correct[static_cast<std::size_t>(k)] += std::min(max_ref_count[static_cast<std::size_t>(n.id)], n.count);
       }
     }
     for (const auto& r : e.refs) {
-      for (const auto& ngrams : r.ngrams) {
-        for (const auto& n : ngrams) max_ref_count[static_cast<std::size_t>(n.id)] = 0;
-      }
+      for (const auto& n : r.all) max_ref_count[static_cast<std::size_t>(n.id)] = 0;
     }
     std::array<double, kMaxN> scores{};
     double product = 1.;
@@ -255,13 +272,11 @@ CorpusScores cider_d(const std::vector<CaptionExample>& tokenized) {
   std::vector<std::size_t> last_seen(index.size(), SIZE_MAX);
   for (std::size_t e = 0; e < cooked.size(); ++e) {
     for (const auto& r : cooked[e].refs) {
-      for (const auto& ngrams : r.ngrams) {
-        for (const auto& n : ngrams) {
-          const auto id = static_cast<std::size_t>(n.id);
-          if (last_seen[id] != e) {
-            last_seen[id] = e;
-            document_frequency[id] += 1;
-          }
+      for (const auto& n : r.all) {
+        const auto id = static_cast<std::size_t>(n.id);
+        if (last_seen[id] != e) {
+          last_seen[id] = e;
+          document_frequency[id] += 1;
         }
       }
     }
@@ -279,7 +294,7 @@ CorpusScores cider_d(const std::vector<CaptionExample>& tokenized) {
     Vector v;
     for (int k = 0; k < kMaxN; ++k) {
       const auto ku = static_cast<std::size_t>(k);
-      for (const auto& n : c.ngrams[ku]) {
+      for (const auto& n : c.of_length(k + 1)) {
         const double w = static_cast<double>(n.count) * (ref_len - log_df[static_cast<std::size_t>(n.id)]);
         weights[static_cast<std::size_t>(n.id)] = w;
         v.norm[ku] += std::pow(w, 2);
@@ -302,7 +317,7 @@ CorpusScores cider_d(const std::vector<CaptionExample>& tokenized) {
       for (int k = 0; k < kMaxN; ++k) {
         const auto ku = static_cast<std::size_t>(k);
         double val = 0.0;
-        for (const auto& n : e.test.ngrams[ku]) {
+        for (const auto& n : e.test.of_length(k + 1)) {
           const auto id = static_cast<std::size_t>(n.id);
           val += std::min(hyp_weights[id], ref_weights[id]) * ref_weights[id];
         }
@@ -310,13 +325,9 @@ CorpusScores cider_d(const std::vector<CaptionExample>& tokenized) {
         val *= penalty;
         score[ku] += val;
       }
-      for (const auto& ngrams : r.ngrams) {
-        for (const auto& n : ngrams) ref_weights[static_cast<std::size_t>(n.id)] = 0.0;
-      }
+      for (const auto& n : r.all) ref_weights[static_cast<std::size_t>(n.id)] = 0.0;
     }
-    for (const auto& ngrams : e.test.ngrams) {
-      for (const auto& n : ngrams) hyp_weights[static_cast<std::size_t>(n.id)] = 0.0;
-    }
+    for (const auto& n : e.test.all) hyp_weights[static_cast<std::size_t>(n.id)] = 0.0;
     double average = numpy_sum(score.data(), score.size()) / kMaxN;
     average /= static_cast<double>(e.refs.size());
     average *= 10.0;

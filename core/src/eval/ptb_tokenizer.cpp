@@ -347,7 +347,9 @@ class ChunkTokenizer {
     }
     if (at(i_) == U'.') {
       const auto lower = lower_ascii(w);
-      if (abbreviations().count(lower) || is_acronym(lower)) {
+      // "No." keeps its period before a number, as CoreNLP's ABBREV3.
+      const bool number_abbreviation = lower == U"no" && i_ + 1 == w_.size() && !next_.empty() && is_digit(next_[0]);
+      if (number_abbreviation || abbreviations().count(lower) || is_acronym(lower)) {
         emit(concat({w, U"."}));
         ++i_;
         return;
