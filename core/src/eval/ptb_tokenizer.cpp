@@ -48,7 +48,13 @@ std::u32string concat(std::initializer_list<std::u32string_view> parts) {
   return out;
 }
 
-bool equals_ignore_case(std::u32string_view a, std::u32string_view b) { return lower_ascii(a) == lower_ascii(b); }
+bool equals_ignore_case(std::u32string_view a, std::u32string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
 
 // Abbreviations that keep their period in CoreNLP's PTBLexer (ABBREV1-3),
 // lower-cased, without the period.
