@@ -8,7 +8,7 @@ Writes into OUTPUT_DIR:
                  PTBTokenizer output for each (Stanford CoreNLP 3.4.1 run through Java)
   captions.json  caption sets (many / single / twenty references, empty predictions, one image)
                  with pycocoevalcap's tokenized captions and its Bleu(4), Rouge and Cider scores,
-                 corpus-level and per image
+                 corpus-level and per image; Meteor's on two sets (null without Java)
   vqa.json       VQA annotations + predictions covering every normalisation rule, and the
                  official vqaEval.py's accuracies (tests/bench/vqa_eval_official.py)
   qa.json        GQA-style {answer: score} labels + predictions and the reference's accuracy
@@ -147,6 +147,27 @@ def caption_set(name, rng, images, refs_per_image, empty_every=0):
     return score_set(name, examples)
 
 
+METEOR_SETS = ("varied-references", "edge-captions")  # METEOR's Java start is slow: two sets
+_meteor = []
+
+
+def meteor_scores(gts, res):
+    """pycocoevalcap's Meteor (one Java process for the run), or None without Java."""
+    import shutil
+    if shutil.which("java") is None:
+        return None
+    from pycocoevalcap.meteor.meteor import Meteor
+    if not _meteor:
+        _meteor.append(Meteor())
+    score, per_image = _meteor[0].compute_score(gts, res)
+    return {"score": float(score), "per_image": [float(x) for x in per_image]}
+
+
+def meteor_jar():
+    import pycocoevalcap.meteor.meteor as m
+    return os.path.join(os.path.dirname(os.path.abspath(m.__file__)), m.METEOR_JAR)
+
+
 def score_set(name, examples):
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
@@ -161,7 +182,9 @@ def score_set(name, examples):
     rouge, rouge_per_image = Rouge().compute_score(gts, res)
     cider, cider_per_image = Cider().compute_score(gts, res)
     ids = [e["image_id"] for e in examples]
+    meteor = meteor_scores(gts, res) if name in METEOR_SETS else None
     return {
+        "METEOR": meteor,
         "name": name,
         "examples": examples,
         "tokenized": [{"prediction": res[i][0], "references": gts[i]} for i in ids],
@@ -254,7 +277,8 @@ def main():
                      for i in range(len(EDGE_CAPTIONS))]
     sets.append(score_set("edge-captions", edge_examples))
     with open(os.path.join(out, "captions.json"), "w", encoding="utf-8") as f:
-        json.dump({"pycocoevalcap": version("pycocoevalcap"), "sets": sets}, f, ensure_ascii=False)
+        json.dump({"pycocoevalcap": version("pycocoevalcap"), "meteor_jar": meteor_jar(), "sets": sets}, f,
+                  ensure_ascii=False)
 
     captions = EDGE_CAPTIONS + generate_captions(rng, 2000) + generate_noisy(random.Random(11), 1000)
     with open(os.path.join(out, "ptb.json"), "w", encoding="utf-8") as f:

@@ -13,6 +13,7 @@
 
 #include "epalm/core/answer_normalization.h"
 #include "epalm/core/caption_metrics.h"
+#include "epalm/core/meteor.h"
 #include "epalm/core/ptb_tokenizer.h"
 #include "epalm/core/qa_accuracy.h"
 #include "epalm/core/vqa_accuracy.h"
@@ -116,6 +117,35 @@ TEST(CaptionMetricsParity, EndToEndMatchesPycocoevalcap) {
     EXPECT_LE(worst, 1e-6) << set["name"];
     record("end_to_end_max_abs_diff." + set["name"].get<std::string>(), worst);
   }
+}
+
+// METEOR runs the same jar as pycocoevalcap; this checks the protocol and the
+// hypothesis clean-up around it (skipped, saying why, without Java).
+TEST(CaptionMetricsParity, MeteorMatchesPycocoevalcap) {
+  const auto j = fixture("captions.json");
+  const auto tool = find_meteor(j["meteor_jar"].get<std::string>());
+  if (!tool.available()) GTEST_SKIP() << tool.skipped_reason;
+  int compared = 0;
+  for (const auto& set : j["sets"]) {
+    if (set["METEOR"].is_null()) continue;
+    const auto in = examples_of(set);
+    const auto ours = meteor(in.tokenized, tool);
+    ASSERT_TRUE(ours.has_value());
+    EXPECT_EQ(ours->mean, set["METEOR"]["score"].get<double>()) << set["name"];
+    ASSERT_EQ(ours->per_example.size(), set["METEOR"]["per_image"].size());
+    for (std::size_t i = 0; i < ours->per_example.size(); ++i) {
+      EXPECT_EQ(ours->per_example[i], set["METEOR"]["per_image"][i].get<double>()) << set["name"] << " " << i;
+    }
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2) << "the fixture scores two sets with METEOR when Java is there";
+}
+
+TEST(CaptionMetricsParity, MeteorIsSkippedWithAReason) {
+  const auto tool = find_meteor("/nonexistent/meteor-1.5.jar");
+  EXPECT_FALSE(tool.available());
+  EXPECT_NE(tool.skipped_reason.find("METEOR skipped"), std::string::npos);
+  EXPECT_FALSE(meteor({{"1", "a dog", {"a dog"}}}, tool).has_value());
 }
 
 TEST(VqaParity, NormalizationMatchesVqaEval) {
