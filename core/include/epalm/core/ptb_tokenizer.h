@@ -12,9 +12,9 @@
 // and brackets (-LRB- ...; pycocoevalcap's filter misses these once lower-cased,
 // and so do we); Unicode dashes, quotes, ellipsis and £/€ normalised; characters
 // outside the Basic Multilingual Plane (emoji) dropped. Rarer CoreNLP rules
-// (emoticons, SGML entities, "5 1/2" joined by a no-break space, an extra
-// period after a sentence-final abbreviation) are not reproduced: see
-// docs/development.md.
+// (emoticons, SGML entities, "5 1/2" joined by a no-break space, the
+// sentence-end lookahead after "A." or a caption-final "No.") are not
+// reproduced: see docs/development.md.
 #pragma once
 
 #include <string>
