@@ -87,7 +87,8 @@ struct BenchResult {
   std::string unit = "tokens";      // what tokens_per_run counts: "tokens", "images"
   bool generation = false;          // the tokens/s ratio is the headline
   std::string peer_implementation = "PyTorch + transformers OPTForCausalLM, eager attention, no_grad";
-  std::string peer_label = "transformers eager";  // the peer's row in the table
+  std::string ours_label = "epalm (LibTorch)";   // the table's rows
+  std::string peer_label = "transformers eager";
   Measurement ours;
   std::optional<Measurement> peer;
   std::string check;  // how the two outputs compare, in words
@@ -105,5 +106,6 @@ std::vector<BenchCase> opt_bench_cases();
 std::vector<BenchCase> vit_bench_cases();
 std::vector<BenchCase> epalm_bench_cases();
 std::vector<BenchCase> data_bench_cases();
+std::vector<BenchCase> metrics_bench_cases();
 
 }  // namespace epalm::cli

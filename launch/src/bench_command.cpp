@@ -33,6 +33,7 @@ const std::vector<BenchCase>& bench_cases() {
     for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : epalm_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : data_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : metrics_bench_cases()) cases.push_back(std::move(c));
     return cases;
   }();
   return all;
@@ -109,7 +110,7 @@ analysis::Table result_table(const std::string& name, const BenchResult& r) {
     t.add_row({name, impl, fixed(m.median_s * 1e3, 2), fixed(m.min_s * 1e3, 2), fixed(tokens_per_s(r, m), 1),
                mib(m.peak_bytes), mib(m.delta_bytes)});
   };
-  row("epalm (LibTorch)", r.ours);
+  row(r.ours_label, r.ours);
   if (r.peer) {
     row(r.peer_label, *r.peer);
     auto ratio = [](double a, double b) { return b > 0 ? fixed(a / b, 3) : std::string("-"); };

@@ -246,6 +246,8 @@ BenchResult feature_cache_case(const BenchSettings& given, Progress& progress) {
   r.unit = "samples";
   r.tokens_per_run = static_cast<std::int64_t>(variants.size()) * kEpochs * images;
   r.peer_implementation = "epalm without the feature cache (the encoder runs every step)";
+  r.ours_label = "epalm, feature cache";
+  r.peer_label = "epalm, no cache";
   int run = 0;
   std::int64_t hits = 0, misses = 0;
   r.ours = measure(
