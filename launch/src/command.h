@@ -40,6 +40,10 @@ Command env_command();
 Command demo_command();
 Command model_command();
 Command bench_command();
+Command experiments_command();
+Command runs_command();
+Command results_command();
+Command sweep_command();
 
 // Runs `epalm` with argv: dispatch, layered configuration, logging, and the
 // top-level error handler. Returns the process exit code.

@@ -32,12 +32,13 @@ CREATE TABLE sweep_cells (
   config_hash TEXT NOT NULL,
   seed        INTEGER,
   config_json TEXT NOT NULL,
+  axes        TEXT NOT NULL DEFAULT '',
   state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
   attempts    INTEGER NOT NULL DEFAULT 0,
   owner       TEXT,
   lease_until REAL,
   run_id      TEXT,
-  note        TEXT,
+  note        TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (sweep_id, cell_index),
   UNIQUE (sweep_id, config_hash)
 );

@@ -146,6 +146,7 @@ void Database::execute(const std::string& sql) {
 }
 
 std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
 void Database::fail(int code, const std::string& doing) const {
   std::string message = sqlite3_errmsg(db_);

@@ -80,6 +80,7 @@ class Database {
 
   void execute(const std::string& sql);
   std::int64_t changes() const;
+  std::int64_t last_insert_rowid() const;
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT. When another writer holds
   // the lock past the busy timeout, rolls back and retries with capped,
