@@ -113,6 +113,7 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
   const auto log = (dir / ("attempt-" + std::to_string(cell.attempt) + ".log")).string();
   const std::map<std::string, std::string> environment = {{"EPALM_RESULTS", options.results},
                                                           {"EPALM_SWEEP", spec.name},
+                                                          {"EPALM_EXPERIMENT", spec.experiment},
                                                           {"EPALM_SWEEP_CELL", std::to_string(cell.index)},
                                                           {"EPALM_SWEEP_ATTEMPT", std::to_string(cell.attempt)}};
   const auto started = std::chrono::steady_clock::now();

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
 
@@ -58,22 +57,15 @@ bool writable_mode(const std::string& path) {
 }
 
 // Refuses what SQLite would open anyway but the user did not mean to write:
-// a file marked read-only (even for root), a folder that cannot hold the
-// WAL files, a file that is not an SQLite database at all.
+// a file marked read-only (even for root), a folder that cannot hold the WAL
+// files. Never opens the file itself: closing any descriptor of a database
+// drops every POSIX lock this process holds on it, those of other
+// connections included, and that corrupts it under concurrent writers.
 void check_file(const std::string& path, ResultsStore::Access access) {
   const bool exists = fs::exists(path);
   if (access == ResultsStore::Access::kReadOnly && !exists) throw Error(path, "no results database here");
   if (exists) {
     if (!fs::is_regular_file(path)) throw Error(path, "not a file, so not a results database");
-    if (fs::file_size(path) > 0) {
-      std::ifstream in(path, std::ios::binary);
-      char header[16] = {};
-      in.read(header, sizeof header);
-      if (in.gcount() < 16 || std::string(header, 16) != std::string("SQLite format 3\0", 16)) {
-        throw Error(path, "not an SQLite database (corrupt or another kind of file: its header is not "
-                          "'SQLite format 3'); nothing was changed");
-      }
-    }
   }
   if (access == ResultsStore::Access::kReadWrite) {
     if (exists && !writable_mode(path)) {
@@ -172,10 +164,11 @@ const std::string& ResultsStore::path() const { return db_->path(); }
 
 ResultsStore ResultsStore::open(const std::string& path, Access access) {
   check_file(path, access);
-  auto db = std::make_unique<Database>(path, access == Access::kReadOnly ? Database::Mode::kReadOnly
-                                                                         : Database::Mode::kReadWrite);
+  std::unique_ptr<Database> db;
   int version = 0;
   try {
+    db = std::make_unique<Database>(path, access == Access::kReadOnly ? Database::Mode::kReadOnly
+                                                                      : Database::Mode::kReadWrite);
     const int application = pragma_int(*db, "application_id");
     version = pragma_int(*db, "user_version");
     if (application != 0 && application != kResultsApplicationId) {
@@ -189,6 +182,9 @@ ResultsStore ResultsStore::open(const std::string& path, Access access) {
       }
     }
   } catch (const SqliteError& e) {
+    if ((e.code() & 0xff) == SQLITE_NOTADB) {
+      throw Error(path, "not an SQLite database (corrupt, or another kind of file); nothing was changed");
+    }
     throw Error(path, "cannot read it as a results database: " + e.reason());
   }
   if (version > kResultsSchemaVersion) {

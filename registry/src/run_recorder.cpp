@@ -126,7 +126,8 @@ std::optional<SweepCellRef> sweep_cell_from_environment() {
   char* end = nullptr;
   const long long index = std::strtoll(cell, &end, 10);
   if (*end != '\0') throw Error("EPALM_SWEEP_CELL", "not a cell index: '" + std::string(cell) + "'");
-  return SweepCellRef{sweep, index};
+  const char* experiment = std::getenv("EPALM_EXPERIMENT");
+  return SweepCellRef{sweep, index, experiment ? experiment : ""};
 }
 
 // --- RunRecorder ------------------------------------------------------------------------

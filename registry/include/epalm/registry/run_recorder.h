@@ -21,10 +21,11 @@ struct RecorderOptions {
 };
 
 // The sweep cell a run executes, as `epalm sweep run` tells its child
-// (EPALM_SWEEP, EPALM_SWEEP_CELL); nullopt outside a sweep.
+// (EPALM_SWEEP, EPALM_SWEEP_CELL, EPALM_EXPERIMENT); nullopt outside a sweep.
 struct SweepCellRef {
   std::string sweep;
   std::int64_t cell_index = 0;
+  std::string experiment;  // the sweep's registered experiment
 };
 std::optional<SweepCellRef> sweep_cell_from_environment();
 

@@ -4,7 +4,9 @@
 //
 //   store_writer (--results DB | --spool FILE) [--experiment E] [--runs R] [--steps S]
 //                [--keys K] [--config cell.ini] [--fail-if key=value] [--hang-if key=value]
-//                [--fail-first MARKER_DIR] [--heartbeat SECONDS] [--flush-rows N] [--relog]
+//                [--fail-first MARKER_DIR] [--hang-first MARKER_DIR] [--heartbeat SECONDS]
+//                [--flush-rows N] [--relog]
+// --fail-first / --hang-first: fail or hang (with --hang-if) only the first time a configuration runs.
 //
 // Metric k of run r at step s is sin(0.1 s + k) + r; the tests recompute the
 // summaries from the history independently.
@@ -52,10 +54,19 @@ bool matches(const Params& params, const std::string& condition) {
   return it != params.end() && canonical_value(it->second) == canonical_value(condition.substr(eq + 1));
 }
 
+// True the first time it is asked for `name` in `marker_dir` (always without a folder).
+bool first_time(const std::string& marker_dir, const std::string& name) {
+  if (marker_dir.empty()) return true;
+  const auto marker = std::filesystem::path(marker_dir) / name;
+  if (std::filesystem::exists(marker)) return false;
+  std::ofstream(marker) << "seen";
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string results, spool, experiment = "writer-test", config, fail_if, hang_if, fail_first;
+  std::string results, spool, experiment = "writer-test", config, fail_if, hang_if, fail_first, hang_first;
   int runs = 1, steps = 10, keys = 2;
   bool relog = false;
   RecorderOptions options;
@@ -77,6 +88,7 @@ int main(int argc, char** argv) {
       else if (arg == "--fail-if") fail_if = next();
       else if (arg == "--hang-if") hang_if = next();
       else if (arg == "--fail-first") fail_first = next();
+      else if (arg == "--hang-first") hang_first = next();
       else if (arg == "--heartbeat") options.heartbeat_seconds = std::stod(next());
       else if (arg == "--flush-rows") options.flush_rows = static_cast<size_t>(std::stoul(next()));
       else if (arg == "--relog") relog = true;
@@ -91,6 +103,7 @@ int main(int argc, char** argv) {
       start.params = base;
       if (base.empty()) start.params = {{"seed", std::to_string(r)}, {"writer-pid", std::to_string(getpid())}};
       if (cell) {
+        if (!cell->experiment.empty()) start.experiment = cell->experiment;
         start.sweep = cell->sweep;
         start.cell_index = cell->cell_index;
       }
@@ -108,7 +121,7 @@ int main(int argc, char** argv) {
           recorder.flush();
           recorder.log_metrics(s, values);
         }
-        if (s == steps / 2 && matches(base, hang_if)) {
+        if (s == steps / 2 && matches(base, hang_if) && first_time(hang_first, "hang-" + config_hash(base))) {
           recorder.flush();
           std::cout << "hanging" << std::endl;
           for (;;) std::this_thread::sleep_for(std::chrono::seconds(60));
@@ -120,13 +133,7 @@ int main(int argc, char** argv) {
       recorder.add_artifact("checkpoint", artifact.string());
       std::filesystem::remove(artifact);
       bool fail = matches(base, fail_if);
-      if (!fail_first.empty()) {
-        const auto marker = std::filesystem::path(fail_first) / config_hash(base);
-        if (!std::filesystem::exists(marker)) {
-          std::ofstream(marker) << "failed once";
-          fail = true;
-        }
-      }
+      if (!fail_first.empty() && first_time(fail_first, "fail-" + config_hash(base))) fail = true;
       if (fail) {
         recorder.finish(RunStatus::kFailed, 3, "told to fail");
         return 3;
