@@ -64,6 +64,7 @@ CREATE TABLE runs (
   command_line  TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX runs_by_experiment ON runs(experiment_id, status);
+CREATE INDEX runs_by_id_covering ON runs(id, experiment_id, status);
 CREATE INDEX runs_by_config ON runs(config_hash, status);
 CREATE INDEX runs_by_sweep ON runs(sweep_id, cell_index);
 CREATE INDEX runs_by_heartbeat ON runs(status, heartbeat);
