@@ -215,6 +215,46 @@ TEST(StoreSweeps, ResumeAfterKill9RerunsOnlyTheInterruptedCell) {
   EXPECT_EQ(query_text(db, "SELECT status FROM runs WHERE cell_index = 1 AND id != '" + interrupted + "'"), "finished");
 }
 
+// A run killed with SIGKILL outside any sweep stops beating; `runs list`
+// then reports it stale, not running forever.
+TEST(StoreCommands, AKilledRunBecomesStaleWhenItsHeartbeatStops) {
+  TempDir dir;
+  const auto db = dir.path() + "/r.sqlite";
+  const auto config = dir.write("run.ini", "prompt-length = 5\n");
+  const std::string script =
+      "'" + kWriter + "' --results '" + db + "' --config '" + config + "' --steps 20 --heartbeat 0.2 "
+      "--hang-if prompt-length=5 >'" + dir.path() + "/out' 2>&1 &\n"
+      "writer=$!\n"
+      "for i in $(seq 300); do grep -qs hanging '" + dir.path() + "/out' && break; sleep 0.1; done\n"
+      "sleep 1\n"
+      "'" + kEpalm + "' runs list --stale-after 1 --format csv --results '" + db + "' >'" + dir.path() + "/alive'\n"
+      "kill -9 $writer\n"
+      "wait $writer\n"
+      "exit 0\n";
+  ASSERT_EQ(run_process({"bash", "-c", script}, 120).exit_code, 0);
+  // While it was alive, its heartbeat kept it running.
+  EXPECT_NE(file_bytes(dir.path() + "/alive").find(",running,"), std::string::npos) << file_bytes(dir.path() + "/alive");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto after = run_epalm(db, {"runs", "list", "--stale-after", "1", "--format", "csv"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_NE(after.out.find(",stale,"), std::string::npos) << after.out;
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE k.name = 'loss'"),
+            11);  // the steps flushed before it hung are kept
+}
+
+// Each cell under an mpirun launcher (2 ranks): only rank 0 records, so one run per cell.
+TEST(StoreSweeps, CellsRunUnderAnMpirunLauncherRecordOnceFromRankZero) {
+  TempDir dir;
+  const auto db = dir.path() + "/r.sqlite";
+  const auto file = sweep_file(dir, "mpi", "\"experiment\": \"ablation-levels\", \"axes\": {\"levels\": [1, 2]}, "
+                               "\"launcher\": [\"" EPALM_MPIRUN_TEST "\", \"60\", \"2\"], " + writer_command(""));
+  const auto r = run_epalm(db, {"sweep", "run", file}, 240);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM sweep_cells WHERE state = 'done'"), 2);
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM runs"), 2);
+}
+
 TEST(StoreCommands, SpoolIngestIsIdempotentAndRunsShowReadsIt) {
   TempDir dir;
   const auto db = dir.path() + "/r.sqlite";

@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
       else throw std::runtime_error("unknown argument " + arg);
     }
     if (results.empty() == spool.empty()) throw std::runtime_error("give one of --results and --spool");
+    // Under mpirun every rank runs this; only rank 0 records, as in `epalm train`.
+    if (const char* rank = std::getenv("OMPI_COMM_WORLD_RANK")) options.rank = std::atoi(rank);
     const Params base = config.empty() ? Params{} : read_ini(config);
     const auto cell = sweep_cell_from_environment();
     for (int r = 0; r < runs; ++r) {
