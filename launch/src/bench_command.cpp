@@ -213,8 +213,8 @@ std::string summary() {
   return "Time our implementation against PyTorch + transformers (eager) in the same run: same\n"
          "machine, shapes, weights (a preset's random weights are written as a Hugging Face\n"
          "checkpoint for the peer) and threads; warmup, then medians of N runs, the ratio\n"
-         "epalm/peer, and peak memory. --output FILE.json keeps a machine-readable record (it\n"
-         "goes to the SQLite results store once that exists). Benchmarks are not tests: not in CTest.\n\n"
+         "epalm/peer, and peak memory. --output FILE.json keeps a machine-readable record.\n"
+         "Benchmarks are not tests: not in CTest.\n\n"
          "Cases:\n" + cases +
          "  store           the results store: batched metric inserts (rows/s) and comparison-query\n"
          "                  latency over --store-runs x --store-points, recorded in --results\n";
