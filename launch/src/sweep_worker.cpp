@@ -17,6 +17,7 @@
 #include "epalm/core/error.h"
 #include "epalm/registry/hashing.h"
 #include "epalm/registry/results_store.h"
+#include "epalm/registry/run_recorder.h"
 #include "epalm/registry/sweep_store.h"
 
 extern char** environ;
@@ -111,11 +112,13 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
     argv.push_back(a);
   }
   const auto log = (dir / ("attempt-" + std::to_string(cell.attempt) + ".log")).string();
-  const std::map<std::string, std::string> environment = {{"EPALM_RESULTS", options.results},
+  std::map<std::string, std::string> environment = {{"EPALM_RESULTS", options.results},
                                                           {"EPALM_SWEEP", spec.name},
                                                           {"EPALM_EXPERIMENT", spec.experiment},
                                                           {"EPALM_SWEEP_CELL", std::to_string(cell.index)},
                                                           {"EPALM_SWEEP_ATTEMPT", std::to_string(cell.attempt)}};
+  const auto spool = (dir / ("attempt-" + std::to_string(cell.attempt) + ".jsonl")).string();
+  if (spec.spool) environment["EPALM_SPOOL"] = spool;
   const auto started = std::chrono::steady_clock::now();
   const pid_t pid = spawn(argv, environment, log);
   spdlog::info("sweep {}: cell {} attempt {} started (pid {}, log {})", spec.name, cell.index, cell.attempt, pid, log);
@@ -151,6 +154,11 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   result.note += " after " + std::to_string(static_cast<int>(seconds + 0.5)) + " s";
+  if (spec.spool && fs::exists(spool)) {
+    // The run recorded away from the database: load it here, on the database's host.
+    const auto report = registry::ingest_spool(store, spool);
+    result.note += ", ingested " + std::to_string(report.metric_rows) + " metric rows";
+  }
   return result;
 }
 

@@ -197,6 +197,13 @@ RunRecorder RunRecorder::to_spool(const std::string& spool_path, RunStart start,
   return RunRecorder(std::make_unique<SpoolSink>(spool_path), std::move(start), options);
 }
 
+RunRecorder RunRecorder::for_run(const std::string& db_path, RunStart start, RecorderOptions options) {
+  if (const char* spool = std::getenv("EPALM_SPOOL"); spool && *spool) {
+    return to_spool(spool, std::move(start), options);
+  }
+  return to_store(db_path, std::move(start), options);
+}
+
 RunRecorder RunRecorder::disabled() {
   RunRecorder r(nullptr, RunStart{}, RecorderOptions{});
   return r;

@@ -80,7 +80,7 @@ SweepSpec parse_sweep_json(const std::string& text, const std::string& where) {
   if (!j.is_object()) throw UsageError(where, "a sweep file is a JSON object");
   static const std::set<std::string> known = {"name",     "experiment",    "set",     "axes",       "seeds",
                                               "overrides", "max-retries", "lease-seconds", "command", "launcher",
-                                              "output-dir"};
+                                              "output-dir", "spool"};
   for (const auto& [key, value] : j.items()) {
     if (!known.count(key)) {
       std::string fields;
@@ -161,6 +161,10 @@ SweepSpec parse_sweep_json(const std::string& text, const std::string& where) {
   if (j.contains("output-dir")) {
     if (!j["output-dir"].is_string()) throw UsageError(where, "'output-dir' must be a string");
     spec.output_dir = j["output-dir"].get<std::string>();
+  }
+  if (j.contains("spool")) {
+    if (!j["spool"].is_boolean()) throw UsageError(where, "'spool' must be true or false");
+    spec.spool = j["spool"].get<bool>();
   }
   spec.spec_json = j.dump();
   spec.spec_hash = sha256_hex(spec.spec_json);

@@ -227,15 +227,15 @@ TEST(StoreCommands, AKilledRunBecomesStaleWhenItsHeartbeatStops) {
       "writer=$!\n"
       "for i in $(seq 300); do grep -qs hanging '" + dir.path() + "/out' && break; sleep 0.1; done\n"
       "sleep 1\n"
-      "'" + kEpalm + "' runs list --stale-after 1 --format csv --results '" + db + "' >'" + dir.path() + "/alive'\n"
+      "'" + kEpalm + "' runs list --stale-after 5 --format csv --results '" + db + "' >'" + dir.path() + "/alive'\n"
       "kill -9 $writer\n"
       "wait $writer\n"
       "exit 0\n";
   ASSERT_EQ(run_process({"bash", "-c", script}, 120).exit_code, 0);
   // While it was alive, its heartbeat kept it running.
   EXPECT_NE(file_bytes(dir.path() + "/alive").find(",running,"), std::string::npos) << file_bytes(dir.path() + "/alive");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  const auto after = run_epalm(db, {"runs", "list", "--stale-after", "1", "--format", "csv"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const auto after = run_epalm(db, {"runs", "list", "--stale-after", "2", "--format", "csv"});
   ASSERT_EQ(after.exit_code, 0) << after.err;
   EXPECT_NE(after.out.find(",stale,"), std::string::npos) << after.out;
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE k.name = 'loss'"),
@@ -253,6 +253,26 @@ TEST(StoreSweeps, CellsRunUnderAnMpirunLauncherRecordOnceFromRankZero) {
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM sweep_cells WHERE state = 'done'"), 2);
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM runs"), 2);
+}
+
+// "spool": true: cells record into spool files (as on hosts without the
+// database) and the worker ingests them as each cell ends.
+TEST(StoreSweeps, SpoolingCellsAreIngestedByTheirWorker) {
+  TempDir dir;
+  const auto db = dir.path() + "/r.sqlite";
+  const auto file = sweep_file(dir, "spooled", "\"experiment\": \"ablation-levels\", \"axes\": {\"levels\": [1, 2]}, "
+                               "\"spool\": true, " + writer_command(""));
+  const auto r = run_epalm(db, {"sweep", "run", file});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM sweep_cells c JOIN runs r ON r.id = c.run_id "
+                          "WHERE c.state = 'done' AND r.status = 'finished'"), 2);
+  EXPECT_EQ(query_int(db, "SELECT count(*) FROM metrics m JOIN metric_keys k ON k.id = m.key_id WHERE k.name = 'loss'"),
+            2 * 20);
+  int spools = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path() + "/sweeps/spooled")) {
+    spools += entry.path().extension() == ".jsonl";
+  }
+  EXPECT_EQ(spools, 2);
 }
 
 TEST(StoreCommands, SpoolIngestIsIdempotentAndRunsShowReadsIt) {

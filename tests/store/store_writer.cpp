@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
         start.cell_index = cell->cell_index;
       }
       start.provenance = collect_provenance({argv, argv + argc}, 1);
-      auto recorder = spool.empty() ? RunRecorder::to_store(results, start, options)
+      auto recorder = spool.empty() ? RunRecorder::for_run(results, start, options)
                                     : RunRecorder::to_spool(spool, start, options);
       std::cout << recorder.run_id() << std::endl;
       for (int s = 0; s < steps; ++s) {

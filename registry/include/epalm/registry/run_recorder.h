@@ -37,6 +37,10 @@ class RunRecorder {
   static RunRecorder to_spool(const std::string& spool_path, RunStart start, RecorderOptions options = {});
   // A recorder that records nothing (ranks other than 0).
   static RunRecorder disabled();
+  // What `epalm train`/`eval` use: the spool file named by EPALM_SPOOL when
+  // it is set (a sweep cell running away from the database's host), else
+  // the database at `db_path`.
+  static RunRecorder for_run(const std::string& db_path, RunStart start, RecorderOptions options = {});
 
   RunRecorder(RunRecorder&&) noexcept;
   RunRecorder& operator=(RunRecorder&&) noexcept;

@@ -27,6 +27,9 @@ struct SweepSpec {
   std::vector<std::string> command;
   std::vector<std::string> launcher;  // a prefix such as mpirun -np 4 (default none)
   std::string output_dir;             // cells' folders (default: beside the results database)
+  // Cells record into a spool file in their folder (EPALM_SPOOL), which the
+  // worker ingests when the cell ends: for cells launched onto other hosts.
+  bool spool = false;
   std::string source;                 // the file it came from
   std::string spec_json;              // canonical text, stored with the sweep
   std::string spec_hash;
