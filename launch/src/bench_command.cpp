@@ -20,6 +20,8 @@
 #include "epalm/distributed/world.h"
 #include "epalm/launch_paths.h"
 #include "model_families.h"
+#include "store_bench.h"
+#include "epalm/registry/results_store.h"
 
 namespace epalm::cli {
 
@@ -138,13 +140,28 @@ void write_record(const std::string& path, const nlohmann::ordered_json& j) {
 int run_bench(const Invocation& in) {
   const auto& o = in.options;
   const auto name = o["case"].as<std::string>();
+  if (name == "store") {
+    StoreBenchSettings s;
+    s.runs = o["store-runs"].as<int>();
+    s.points = o["store-points"].as<int>();
+    s.repetitions = std::max(o["repetitions"].as<int>(), 1);
+    s.work_dir = o["work-dir"].as<std::string>();
+    s.results = o["results"].as<std::string>();
+    s.format = o["format"].as<std::string>();
+    s.progress = isatty(STDERR_FILENO);
+    s.argv = {"epalm", "bench"};
+    s.argv.insert(s.argv.end(), in.arguments.begin(), in.arguments.end());
+    return run_store_bench(in, s);
+  }
   const BenchCase* chosen = nullptr;
   std::string known;
   for (const auto& c : bench_cases()) {
     if (c.name == name) chosen = &c;
     known += (known.empty() ? "" : ", ") + c.name;
   }
-  if (chosen == nullptr) throw UsageError("case", "unknown benchmark '" + name + "' (cases: " + known + ")");
+  if (chosen == nullptr) {
+    throw UsageError("case", "unknown benchmark '" + name + "' (cases: " + known + ", store)");
+  }
   const auto format = analysis::parse_table_format(o["format"].as<std::string>());
 
   BenchSettings s;
@@ -204,9 +221,11 @@ std::string summary() {
   return "Time our implementation against PyTorch + transformers (eager) in the same run: same\n"
          "machine, shapes, weights (a preset's random weights are written as a Hugging Face\n"
          "checkpoint for the peer) and threads; warmup, then medians of N runs, the ratio\n"
-         "epalm/peer, and peak memory. --output FILE.json keeps a machine-readable record (it\n"
-         "goes to the SQLite results store once that exists). Benchmarks are not tests: not in CTest.\n\n"
-         "Cases:\n" + cases;
+         "epalm/peer, and peak memory. --output FILE.json keeps a machine-readable record.\n"
+         "Benchmarks are not tests: not in CTest.\n\n"
+         "Cases:\n" + cases +
+         "  store           the results store: batched metric inserts (rows/s) and comparison-query\n"
+         "                  latency over --store-runs x --store-points, recorded in --results\n";
 }
 
 }  // namespace
@@ -242,6 +261,10 @@ Command bench_command() {
                 ("work-dir", po::value<std::string>()->default_value(""),
                  "where temporary checkpoints and inputs go (default: the system's temp directory)")  //
                 ("format", po::value<std::string>()->default_value("text"), "text, csv, md or json")  //
+                ("store-runs", po::value<int>()->default_value(10000), "store: runs written")             //
+                ("store-points", po::value<int>()->default_value(1000), "store: metric points per run")   //
+                ("results", po::value<std::string>()->default_value(registry::default_results_path()),
+                 "store: the results database the benchmark's numbers are recorded in (\"\": none)")  //
                 ("output", po::value<std::string>(), "also write the record (settings, times, ratio, memory, versions) "
                                                      "to this JSON file");
           },

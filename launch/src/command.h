@@ -42,6 +42,10 @@ Command model_command();
 Command bench_command();
 Command train_command();
 Command generate_command();
+Command experiments_command();
+Command runs_command();
+Command results_command();
+Command sweep_command();
 
 // Runs `epalm` with argv: dispatch, layered configuration, logging, and the
 // top-level error handler. Returns the process exit code.

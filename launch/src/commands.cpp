@@ -3,8 +3,10 @@
 namespace epalm::cli {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {env_command(),   demo_command(),     model_command(),
-                                                 bench_command(), train_command(), generate_command()};
+  static const std::vector<Command> all = {env_command(),     demo_command(),        model_command(),
+                                           bench_command(),   train_command(),       generate_command(),
+                                           experiments_command(), sweep_command(),   runs_command(),
+                                           results_command()};
   return all;
 }
 

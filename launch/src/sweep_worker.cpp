@@ -1,0 +1,205 @@
+#include "sweep_worker.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "epalm/core/error.h"
+#include "epalm/registry/hashing.h"
+#include "epalm/registry/results_store.h"
+#include "epalm/registry/run_recorder.h"
+#include "epalm/registry/sweep_store.h"
+
+extern char** environ;
+
+namespace epalm::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+struct ChildResult {
+  bool ok = false;
+  std::string note;
+  registry::RunStatus dead_run_status = registry::RunStatus::kFailed;
+};
+
+// Starts argv with `environment` added, stdout and stderr into `log`, and
+// SIGKILL on our death (so a killed worker leaves no cell running unseen).
+pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& environment,
+            const std::string& log) {
+  // Everything the child needs is built before fork: after it only
+  // async-signal-safe calls are allowed in a threaded process.
+  std::vector<std::string> env_text;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry = *e;
+    if (!environment.count(entry.substr(0, entry.find('=')))) env_text.push_back(entry);
+  }
+  for (const auto& [k, v] : environment) env_text.push_back(k + "=" + v);
+  std::vector<char*> envp, args;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& a : argv_copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw Error(log, "cannot create the cell's log file");
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    throw Error("sweep", std::string("fork failed: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    dup2(null_fd, STDIN_FILENO);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execvpe(args[0], args.data(), envp.data());
+    const char message[] = "epalm sweep: cannot execute the cell's command\n";
+    (void)!write(STDERR_FILENO, message, sizeof message - 1);
+    _exit(127);
+  }
+  ::close(log_fd);
+  return pid;
+}
+
+ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& spec,
+                     const registry::ClaimedCell& cell, const std::string& owner, const SweepWorkerOptions& options) {
+  const auto hash = registry::config_hash(cell.config);
+  const auto dir = fs::path(sweep_output_root(spec, options.results)) /
+                   (std::to_string(cell.index) + "-" + hash.substr(0, 8));
+  fs::create_directories(dir);
+  auto config = cell.config;
+  config["output-dir"] = dir.string();
+  config["results"] = options.results;
+  const auto ini = (dir / "cell.ini").string();
+  {
+    std::ofstream out(ini);
+    registry::write_config_ini(config, out, "sweep " + spec.name + ", cell " + std::to_string(cell.index) +
+                                                ", configuration " + hash);
+    if (!out) throw Error(ini, "cannot write the cell's configuration");
+  }
+  std::vector<std::string> argv = spec.launcher;
+  for (const auto& part : spec.command) {
+    std::string a = part;
+    a = replace_all(a, "{epalm}", options.epalm);
+    a = replace_all(a, "{config}", ini);
+    a = replace_all(a, "{results}", options.results);
+    a = replace_all(a, "{output_dir}", dir.string());
+    a = replace_all(a, "{cell}", std::to_string(cell.index));
+    a = replace_all(a, "{sweep}", spec.name);
+    a = replace_all(a, "{attempt}", std::to_string(cell.attempt));
+    argv.push_back(a);
+  }
+  const auto log = (dir / ("attempt-" + std::to_string(cell.attempt) + ".log")).string();
+  std::map<std::string, std::string> environment = {{"EPALM_RESULTS", options.results},
+                                                          {"EPALM_SWEEP", spec.name},
+                                                          {"EPALM_EXPERIMENT", spec.experiment},
+                                                          {"EPALM_SWEEP_CELL", std::to_string(cell.index)},
+                                                          {"EPALM_SWEEP_ATTEMPT", std::to_string(cell.attempt)}};
+  const auto spool = (dir / ("attempt-" + std::to_string(cell.attempt) + ".jsonl")).string();
+  if (spec.spool) environment["EPALM_SPOOL"] = spool;
+  const auto started = std::chrono::steady_clock::now();
+  const pid_t pid = spawn(argv, environment, log);
+  spdlog::info("sweep {}: cell {} attempt {} started (pid {}, log {})", spec.name, cell.index, cell.attempt, pid, log);
+  auto last_renewal = started;
+  const auto renew_every = std::chrono::duration<double>(spec.lease_seconds / 3);
+  ChildResult result;
+  for (;;) {
+    int status = 0;
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      if (WIFEXITED(status)) {
+        result.ok = WEXITSTATUS(status) == 0;
+        result.note = "exit " + std::to_string(WEXITSTATUS(status));
+      } else {
+        result.note = std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+        result.dead_run_status = registry::RunStatus::kKilled;
+      }
+      break;
+    }
+    if (done < 0 && errno != EINTR) throw Error("sweep", std::string("waitpid failed: ") + std::strerror(errno));
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_renewal >= renew_every) {
+      if (!registry::renew_lease(store, cell.sweep_id, cell.index, owner, spec.lease_seconds)) {
+        // Our lease was expired by someone (we were stopped too long): the cell is no longer ours.
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        result.note = "lost its lease; stopped";
+        return result;
+      }
+      last_renewal = now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.note += " after " + std::to_string(static_cast<int>(seconds + 0.5)) + " s";
+  if (spec.spool && fs::exists(spool)) {
+    // The run recorded away from the database: load it here, on the database's host.
+    const auto report = registry::ingest_spool(store, spool);
+    result.note += ", ingested " + std::to_string(report.metric_rows) + " metric rows";
+  }
+  return result;
+}
+
+}  // namespace
+
+std::string sweep_output_root(const registry::SweepSpec& spec, const std::string& results) {
+  if (!spec.output_dir.empty()) return fs::absolute(spec.output_dir).string();
+  return (fs::absolute(results).parent_path() / "sweeps" / spec.name).string();
+}
+
+SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t sweep_id,
+                                  const SweepWorkerOptions& options) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  std::atomic<int> claimed{0}, done{0}, failed{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&](int slot) {
+    try {
+      auto store = registry::ResultsStore::open(options.results);
+      const auto owner = std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(slot);
+      for (;;) {
+        if (options.max_cells > 0 && claimed.fetch_add(1) >= options.max_cells) return;
+        const auto cell = registry::claim_cell(store, sweep_id, owner, spec.lease_seconds, options.force);
+        if (!cell) return;
+        const auto result = run_cell(store, spec, *cell, owner, options);
+        registry::complete_cell(store, sweep_id, cell->index, owner, result.ok, result.note, result.dead_run_status);
+        (result.ok ? done : failed)++;
+        spdlog::info("sweep {}: cell {} attempt {} {} ({})", spec.name, cell->index, cell->attempt,
+                     result.ok ? "done" : "failed", result.note);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int slot = 0; slot < std::max(1, options.workers); ++slot) threads.emplace_back(work, slot);
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+  return {done.load(), failed.load()};
+}
+
+}  // namespace epalm::cli

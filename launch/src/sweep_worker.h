@@ -1,0 +1,32 @@
+// Runs a sweep's cells: claims them one at a time from the results store and
+// runs each as a child process (its command, optionally under a launcher such
+// as mpirun), renewing the cell's lease while the child lives.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "epalm/registry/sweep.h"
+
+namespace epalm::cli {
+
+struct SweepWorkerOptions {
+  std::string results;    // the database
+  std::string epalm;      // what {epalm} stands for (this executable)
+  int workers = 1;        // cells run at the same time by this process
+  int max_cells = 0;      // stop after claiming this many (0: until none is left)
+  bool force = false;     // rerun cells whose configuration already finished
+};
+
+struct SweepWorkerReport {
+  int done = 0;
+  int failed = 0;
+};
+
+// The folder holding a sweep's cell folders.
+std::string sweep_output_root(const registry::SweepSpec& spec, const std::string& results);
+
+SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t sweep_id,
+                                  const SweepWorkerOptions& options);
+
+}  // namespace epalm::cli

@@ -1,0 +1,56 @@
+// Sweep files: a registered experiment, axes x seeds, fixed settings and
+// per-cell overrides, expanded to cells whose canonical configuration hash is
+// their identity. The format (JSON) is described in docs/results-store.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "epalm/registry/experiments.h"
+
+namespace epalm::registry {
+
+struct SweepSpec {
+  std::string name;
+  std::string experiment;
+  Config set;  // on top of the experiment's base configuration
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // in file order
+  std::vector<std::int64_t> seeds;
+  std::vector<ConditionalOverride> overrides;
+  int max_retries = 1;        // a failed cell runs at most 1 + max_retries times
+  double lease_seconds = 120;  // a cell whose worker stops renewing this long is failed
+  // Each cell's command; {epalm} {config} {results} {output_dir} {cell} {sweep}
+  // {attempt} are replaced. Default: {epalm} train --config {config}.
+  std::vector<std::string> command;
+  std::vector<std::string> launcher;  // a prefix such as mpirun -np 4 (default none)
+  std::string output_dir;             // cells' folders (default: beside the results database)
+  // Cells record into a spool file in their folder (EPALM_SPOOL), which the
+  // worker ingests when the cell ends: for cells launched onto other hosts.
+  bool spool = false;
+  std::string source;                 // the file it came from
+  std::string spec_json;              // canonical text, stored with the sweep
+  std::string spec_hash;
+};
+
+// Throws epalm::UsageError naming the file (and line:column for JSON syntax)
+// for anything malformed: unknown fields, wrong types, an unknown experiment.
+SweepSpec parse_sweep_file(const std::string& path);
+SweepSpec parse_sweep_json(const std::string& text, const std::string& where);
+
+struct SweepCell {
+  std::int64_t index = 0;
+  Config config;  // fully resolved
+  Config axes;    // this cell's axis values (and seed)
+  std::string hash;
+};
+
+// The cells, in a stable order (axes in file order, seeds innermost). Throws
+// UsageError for conflicting settings: a key both fixed and an axis, two
+// overrides of one cell disagreeing, an override matching no cell, two cells
+// with one configuration, or a resolved configuration `epalm train` rejects.
+std::vector<SweepCell> expand_sweep(const SweepSpec& spec);
+
+}  // namespace epalm::registry

@@ -1,0 +1,294 @@
+#include "epalm/registry/experiments.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <ostream>
+#include <set>
+
+#include "epalm/core/error.h"
+
+namespace epalm::registry {
+
+namespace {
+
+enum class Kind { kText, kInteger, kReal, kFraction, kBool, kEnum };
+
+struct KeySpec {
+  std::string key;
+  Kind kind;
+  std::vector<std::string> choices = {};
+};
+
+const std::vector<KeySpec>& key_specs() {
+  static const std::vector<KeySpec> specs = {
+      {"task", Kind::kEnum, {"vqa", "gqa", "coco-caption", "msrvtt-qa", "msvd-qa", "msrvtt-caption", "audiocaps"}},
+      {"data-root", Kind::kText},
+      {"train-split", Kind::kText},
+      {"val-split", Kind::kText},
+      {"test-split", Kind::kText},
+      {"data-fraction", Kind::kFraction},
+      {"decoder", Kind::kText},
+      {"encoder", Kind::kText},
+      {"model-dir", Kind::kText},
+      {"levels", Kind::kInteger},
+      {"shared-connector", Kind::kBool},
+      {"start-layer", Kind::kInteger},
+      {"end-layer", Kind::kInteger},
+      {"text-step", Kind::kInteger},
+      {"prompt-length", Kind::kInteger},
+      {"prompt-mlp", Kind::kBool},
+      {"adapters", Kind::kEnum, {"none", "ffn", "attention", "both"}},
+      {"adapter-reduction", Kind::kInteger},
+      {"lr", Kind::kReal},
+      {"prompt-lr", Kind::kReal},
+      {"weight-decay", Kind::kReal},
+      {"warmup-steps", Kind::kInteger},
+      {"warmup-lr", Kind::kReal},
+      {"min-lr", Kind::kReal},
+      {"epochs", Kind::kInteger},
+      {"max-steps", Kind::kInteger},
+      {"batch-size", Kind::kInteger},
+      {"accumulation", Kind::kInteger},
+      {"clip-norm", Kind::kReal},
+      {"seed", Kind::kInteger},
+      {"loss", Kind::kEnum, {"reference", "token-mean"}},
+      {"loss-weight", Kind::kReal},
+      {"answer-only-loss", Kind::kBool},
+      {"reference-fixed-prompt-lr", Kind::kBool},
+      {"precision", Kind::kEnum, {"auto", "fp32", "bf16", "fp16"}},
+      {"num-beams", Kind::kInteger},
+      {"max-new-tokens", Kind::kInteger},
+      {"output-dir", Kind::kText},
+      {"results", Kind::kText},
+  };
+  return specs;
+}
+
+bool parses_as_integer(const std::string& v) {
+  if (v.empty()) return false;
+  char* end = nullptr;
+  std::strtoll(v.c_str(), &end, 10);
+  return *end == '\0';
+}
+
+bool parses_as_real(const std::string& v, double* out = nullptr) {
+  if (v.empty()) return false;
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  if (out) *out = d;
+  return *end == '\0';
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : sep) + item;
+  return out;
+}
+
+// --- the paper's configurations (epalm-reference.md section 2) ---------------------
+
+Config merged(Config base, const Config& changes) {
+  for (const auto& [k, v] : changes) base[k] = v;
+  return base;
+}
+
+// Common to every released config: 6 [CLS] levels into OPT layers 19..31,
+// 10-token soft prompt, AdamW wd 0.02, cosine after 4x100 warmup iterations,
+// lm_loss_weight 0.1, 3 beams, 30 new tokens.
+Config epalm_common() {
+  return {{"levels", "6"},           {"start-layer", "19"},        {"end-layer", "31"},
+          {"text-step", "1"},        {"prompt-length", "10"},      {"adapters", "none"},
+          {"weight-decay", "0.02"},  {"warmup-steps", "400"},      {"loss", "reference"},
+          {"loss-weight", "0.1"},    {"num-beams", "3"},           {"max-new-tokens", "30"},
+          {"data-fraction", "1"},    {"seed", "42"}};
+}
+
+// ePALM (float32 scripts): OPT-2.7B, per-level connectors, prompt with MLP.
+Config epalm_small(const Config& task) {
+  return merged(merged(epalm_common(), {{"decoder", "opt-2.7b"},
+                                        {"encoder", "vit-base-patch16-224"},
+                                        {"shared-connector", "false"},
+                                        {"prompt-mlp", "true"},
+                                        {"lr", "2e-5"},
+                                        {"prompt-lr", "1e-5"},
+                                        {"warmup-lr", "1e-5"},
+                                        {"min-lr", "1e-6"},
+                                        {"precision", "fp32"}}),
+                task);
+}
+
+// ePALM_pt-L (accelerate scripts): OPT-6.7B + ViT-L/16, one shared linear,
+// prompt without MLP, fp16.
+Config epalm_pt_l(const Config& task) {
+  return merged(merged(epalm_common(), {{"decoder", "opt-6.7b"},
+                                        {"encoder", "vit-large-patch16-224"},
+                                        {"shared-connector", "true"},
+                                        {"prompt-mlp", "false"},
+                                        {"lr", "2e-4"},
+                                        {"prompt-lr", "1e-3"},
+                                        {"warmup-lr", "1e-4"},
+                                        {"min-lr", "1e-5"},
+                                        {"epochs", "35"},
+                                        {"precision", "fp16"}}),
+                task);
+}
+
+// QA scripts keep the prompt's learning rate fixed; caption scripts ignore it.
+const Config kVqa = {{"task", "vqa"}, {"train-split", "karpathy_train"}, {"val-split", "karpathy_val"},
+                     {"test-split", "karpathy_test"}, {"reference-fixed-prompt-lr", "true"}};
+const Config kGqa = {{"task", "gqa"}, {"train-split", "train"}, {"val-split", "valid"}, {"test-split", "test"},
+                     {"reference-fixed-prompt-lr", "true"}};
+const Config kCaption = {{"task", "coco-caption"}, {"train-split", "karpathy_train"}, {"val-split", "karpathy_val"},
+                         {"test-split", "karpathy_test"}, {"reference-fixed-prompt-lr", "false"}};
+
+std::vector<RegisteredExperiment> build() {
+  std::vector<RegisteredExperiment> all;
+  auto add = [&](std::string name, std::string description, std::vector<std::string> tags, Config base) {
+    all.push_back({std::move(name), std::move(description), std::move(tags), std::move(base), {}, {}, {}});
+    return &all.back();
+  };
+  // --- the paper's variants ---
+  add("epalm-single-vqa",
+      "eP-ALM as in the headline: one shared linear connector fed the [CLS] token of one level, no soft "
+      "prompt; OPT-2.7B + ViT-B/16 on VQA v2",
+      {"paper", "variant", "image", "qa"},
+      epalm_small(merged(kVqa, {{"levels", "1"}, {"shared-connector", "true"}, {"prompt-length", "0"},
+                                {"prompt-mlp", "false"}, {"epochs", "8"}, {"batch-size", "64"}})));
+  add("epalm-vqa", "ePALM: 6 per-level connectors + 10-token prompt (MLP), OPT-2.7B + ViT-B/16, VQA v2",
+      {"paper", "variant", "image", "qa"}, epalm_small(merged(kVqa, {{"epochs", "8"}, {"batch-size", "64"}})));
+  add("epalm-gqa", "ePALM on GQA (OPT-2.7B + ViT-B/16)", {"paper", "variant", "image", "qa"},
+      epalm_small(merged(kGqa, {{"epochs", "8"}, {"batch-size", "64"}})));
+  add("epalm-coco-caption", "ePALM on COCO captioning, Karpathy splits (OPT-2.7B + ViT-B/16)",
+      {"paper", "variant", "image", "caption"},
+      epalm_small(merged(kCaption, {{"epochs", "8"}, {"batch-size", "16"}})));
+  add("epalm-msrvtt-caption", "ePALM on MSR-VTT captioning (OPT-2.7B + TimeSformer-B, 16 frames)",
+      {"paper", "variant", "video", "caption"},
+      epalm_small({{"task", "msrvtt-caption"}, {"encoder", "timesformer-base"}, {"train-split", "msrvtt_caption_train7k"},
+                   {"val-split", "msrvtt_caption_test"}, {"test-split", "msrvtt_caption_test"}, {"epochs", "26"},
+                   {"batch-size", "16"}, {"reference-fixed-prompt-lr", "false"}}));
+  add("epalm-msrvtt-qa", "ePALM on MSRVTT-QA (OPT-2.7B + TimeSformer-B, 8 frames)", {"paper", "variant", "video", "qa"},
+      epalm_small({{"task", "msrvtt-qa"}, {"encoder", "timesformer-base"}, {"train-split", "msrvtt_vqa_train"},
+                   {"val-split", "msrvtt_vqa_val"}, {"test-split", "msrvtt_vqa_test"}, {"epochs", "26"},
+                   {"batch-size", "8"}, {"reference-fixed-prompt-lr", "true"}}));
+  add("epalm-msvd-qa", "ePALM on MSVD-QA (OPT-2.7B + TimeSformer-B, 8 frames)", {"paper", "variant", "video", "qa"},
+      epalm_small({{"task", "msvd-qa"}, {"encoder", "timesformer-base"}, {"train-split", "msvd_vqa_train"},
+                   {"val-split", "msvd_vqa_val"}, {"test-split", "msvd_vqa_test"}, {"epochs", "26"},
+                   {"batch-size", "8"}, {"reference-fixed-prompt-lr", "true"}}));
+  add("epalm-audiocaps", "ePALM on AudioCaps captioning (OPT-2.7B + AST AudioSet)", {"paper", "variant", "audio", "caption"},
+      epalm_small({{"task", "audiocaps"}, {"encoder", "ast-audioset"}, {"train-split", "audiocaps_caption_train"},
+                   {"val-split", "audiocaps_caption_val"}, {"test-split", "audiocaps_caption_test"}, {"epochs", "30"},
+                   {"batch-size", "8"}, {"reference-fixed-prompt-lr", "false"}}));
+  add("epalm-pt-l-vqa", "ePALM_pt-L: OPT-6.7B + ViT-L/16, one shared linear, 10-token prompt without MLP, VQA v2",
+      {"paper", "variant", "image", "qa", "pt-l"},
+      epalm_pt_l(merged(kVqa, {{"train-split", "train_standard"}, {"test-split", "karpathy_val"}, {"batch-size", "2"}})));
+  add("epalm-pt-l-gqa", "ePALM_pt-L on GQA (OPT-6.7B + ViT-L/16)", {"paper", "variant", "image", "qa", "pt-l"},
+      epalm_pt_l(merged(kGqa, {{"batch-size", "8"}})));
+  add("epalm-pt-l-caption", "ePALM_pt-L on COCO captioning (OPT-6.7B + ViT-L/16)",
+      {"paper", "variant", "image", "caption", "pt-l"}, epalm_pt_l(merged(kCaption, {{"batch-size", "2"}})));
+
+  // --- the ablation axes, each on ePALM VQA ---
+  const Config vqa = all[1].base;
+  add("ablation-connector-sharing", "One linear shared by every level vs one per level", {"ablation"}, vqa)
+      ->axes = {{"shared-connector", {"true", "false"}}};
+  add("ablation-levels", "How many encoder levels are injected (OPT layers 19..31)", {"ablation"}, vqa)
+      ->axes = {{"levels", {"1", "2", "3", "6"}}};
+  add("ablation-prompt-length", "Soft-prompt length (0: no prompt)", {"ablation"}, vqa)
+      ->axes = {{"prompt-length", {"0", "1", "5", "10", "20"}}};
+  add("ablation-adapters", "Adapters on every OPT layer, besides connectors and prompt", {"ablation"}, vqa)
+      ->axes = {{"adapters", {"none", "ffn", "attention", "both"}}};
+  {
+    auto* lm = add("ablation-lm-size", "Language-model size, OPT-125m to OPT-6.7B (injected into its last layers)",
+                   {"ablation", "scaling"}, vqa);
+    lm->axes = {{"decoder", {"opt-125m", "opt-350m", "opt-1.3b", "opt-2.7b", "opt-6.7b"}}};
+    // Smaller OPTs have 12 or 24 layers: inject into their last ones, as at 2.7B.
+    lm->overrides = {{{{"decoder", "opt-125m"}}, {{"start-layer", "5"}, {"end-layer", "11"}}},
+                     {{{"decoder", "opt-350m"}}, {{"start-layer", "11"}, {"end-layer", "23"}}},
+                     {{{"decoder", "opt-1.3b"}}, {{"start-layer", "11"}, {"end-layer", "23"}}}};
+  }
+  add("ablation-data-fraction", "Fraction of the training set, 1% to 100%", {"ablation", "data"}, vqa)
+      ->axes = {{"data-fraction", {"0.01", "0.1", "0.5", "1"}}};
+  // --- out of distribution and zero-shot transfer ---
+  add("ood-vqa-to-gqa", "Trained on VQA v2, evaluated on GQA (out of distribution)", {"transfer", "ood"}, vqa)
+      ->transfer_tasks = {"gqa"};
+  add("ood-gqa-to-vqa", "Trained on GQA, evaluated on VQA v2 (out of distribution)", {"transfer", "ood"}, all[2].base)
+      ->transfer_tasks = {"vqa"};
+  add("zero-shot-vqa-to-video-qa", "Trained on image VQA v2, evaluated zero-shot on MSRVTT-QA and MSVD-QA",
+      {"transfer", "zero-shot"}, vqa)
+      ->transfer_tasks = {"msrvtt-qa", "msvd-qa"};
+  return all;
+}
+
+}  // namespace
+
+const std::vector<RegisteredExperiment>& registered_experiments() {
+  static const std::vector<RegisteredExperiment> all = [] {
+    auto experiments = build();
+    for (const auto& e : experiments) check_training_config(e.base, "registered experiment '" + e.name + "'");
+    return experiments;
+  }();
+  return all;
+}
+
+const RegisteredExperiment& find_experiment(const std::string& name) {
+  for (const auto& e : registered_experiments()) {
+    if (e.name == name) return e;
+  }
+  std::vector<std::string> names;
+  for (const auto& e : registered_experiments()) names.push_back(e.name);
+  throw UsageError("experiment", "unknown experiment '" + name + "' (registered: " + join(names) +
+                                     "; `epalm experiments list` describes them)");
+}
+
+const std::vector<std::string>& training_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k;
+    for (const auto& spec : key_specs()) k.push_back(spec.key);
+    return k;
+  }();
+  return keys;
+}
+
+void check_training_config(const Config& config, const std::string& where) {
+  for (const auto& [key, value] : config) {
+    const auto spec = std::find_if(key_specs().begin(), key_specs().end(), [&](const KeySpec& s) { return s.key == key; });
+    if (spec == key_specs().end()) {
+      throw UsageError(where, "unknown training setting '" + key + "' (settings: " + join(training_keys()) + ")");
+    }
+    auto bad = [&](const std::string& expected) {
+      throw UsageError(where, "setting '" + key + "' = '" + value + "' is not " + expected);
+    };
+    double real = 0;
+    switch (spec->kind) {
+      case Kind::kText: break;
+      case Kind::kInteger:
+        if (!parses_as_integer(value)) bad("an integer");
+        break;
+      case Kind::kReal:
+        if (!parses_as_real(value)) bad("a number");
+        break;
+      case Kind::kFraction:
+        if (!parses_as_real(value, &real) || real <= 0 || real > 1) bad("a fraction in (0, 1]");
+        break;
+      case Kind::kBool:
+        if (value != "true" && value != "false" && value != "1" && value != "0" && value != "yes" && value != "no") {
+          bad("true or false");
+        }
+        break;
+      case Kind::kEnum:
+        if (std::find(spec->choices.begin(), spec->choices.end(), value) == spec->choices.end()) {
+          bad("one of " + join(spec->choices));
+        }
+        break;
+    }
+  }
+}
+
+void write_config_ini(const Config& config, std::ostream& out, const std::string& header) {
+  if (!header.empty()) out << "# " << header << "\n";
+  // In the order `epalm train --help` lists them.
+  for (const auto& key : training_keys()) {
+    if (auto it = config.find(key); it != config.end()) out << key << " = " << it->second << "\n";
+  }
+}
+
+}  // namespace epalm::registry
