@@ -38,4 +38,34 @@ TEST(CliMpi, AnErrorOnEveryRankEndsTheJobWithItsCode) {
   EXPECT_NE(r.err.find("[r"), std::string::npos) << "errors name the rank: " << r.err;
 }
 
+TEST(CliMpi, BenchCommReportsBusBandwidthPerCollectiveAndSize) {
+  const auto r = testing::run_process({EPALM_EXECUTABLE, "bench", "comm", "--ranks", "3", "--min-bytes", "1000",
+                                       "--max-bytes", "4000", "--repetitions", "2", "--format", "json"},
+                                      120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["settings"]["backend"], "mpi");
+  EXPECT_EQ(j["settings"]["ranks"], 3);
+  ASSERT_EQ(j["results"].size(), 9u) << "3 collectives x sizes 1000, 2000, 4000";
+  for (const auto& row : j["results"]) {
+    const std::string op = row["op"];
+    const double factor = op == "all_reduce" ? 2.0 * 2 / 3 : 2.0 / 3;  // nccl-tests' bus factors at n = 3
+    EXPECT_NEAR(row["busbw_GBps"].get<double>(), row["algbw_GBps"].get<double>() * factor, 1e-9) << row;
+    EXPECT_NEAR(row["algbw_GBps"].get<double>(), row["bytes"].get<double>() / row["time_us"].get<double>() / 1e3,
+                1e-9 * row["algbw_GBps"].get<double>()) << row;
+    // Whole fp32 elements, divisible by the ranks where the collective shards.
+    EXPECT_EQ(row["bytes"].get<std::int64_t>(), row["elements"].get<std::int64_t>() * 4);
+    if (op != "all_reduce") {
+      EXPECT_EQ(row["elements"].get<std::int64_t>() % 3, 0) << row;
+    }
+  }
+}
+
+TEST(CliMpi, BenchCommRejectsAnUnknownCollective) {
+  const auto r = testing::run_process({EPALM_EXECUTABLE, "bench", "comm", "--ranks", "1", "--ops", "all_to_all"}, 60);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--ops: 'all_to_all' is not one of all_gather, reduce_scatter, all_reduce"), std::string::npos)
+      << r.err;
+}
+
 }  // namespace epalm
