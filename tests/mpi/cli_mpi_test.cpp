@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "process.h"
 
 namespace epalm {
@@ -66,6 +68,24 @@ TEST(CliMpi, BenchCommRejectsAnUnknownCollective) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--ops: 'all_to_all' is not one of all_gather, reduce_scatter, all_reduce"), std::string::npos)
       << r.err;
+}
+
+// The launch scripts as users run them: one node, and a hostfile naming this one.
+TEST(CliMpi, LaunchScriptsStartTheRanks) {
+  const std::map<std::string, std::string> env = {{"EPALM_BUILD", EPALM_BUILD_DIR}};
+  const auto node = testing::run_process({EPALM_LAUNCH_DIR "/run-node", "-n", "2", "env", "--format", "json"}, 90, env);
+  ASSERT_EQ(node.exit_code, 0) << node.err;
+  EXPECT_EQ(nlohmann::json::parse(node.out)["ranks"].size(), 2u);
+
+  testing::TempDir dir;
+  const auto hosts = dir.write("hosts", "# this machine\nlocalhost slots=3\n");
+  const auto many = testing::run_process({EPALM_LAUNCH_DIR "/run-hosts", hosts, "3", "env", "--format", "json"}, 90, env);
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  EXPECT_EQ(nlohmann::json::parse(many.out)["ranks"].size(), 3u);
+
+  const auto missing = testing::run_process({EPALM_LAUNCH_DIR "/run-hosts", dir.path() + "/none", "2", "env"}, 30, env);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("cannot read the hostfile"), std::string::npos) << missing.err;
 }
 
 }  // namespace epalm
