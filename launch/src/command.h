@@ -40,6 +40,7 @@ Command env_command();
 Command demo_command();
 Command model_command();
 Command bench_command();
+Command plan_command();
 
 // Runs `epalm` with argv: dispatch, layered configuration, logging, and the
 // top-level error handler. Returns the process exit code.

@@ -3,7 +3,7 @@
 namespace epalm::cli {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {env_command(), demo_command(), model_command(), bench_command()};
+  static const std::vector<Command> all = {env_command(), demo_command(), model_command(), bench_command(), plan_command()};
   return all;
 }
 
