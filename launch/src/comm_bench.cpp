@@ -23,6 +23,7 @@
 #include "epalm/distributed/local_launch.h"
 #include "epalm/distributed/world.h"
 #include "model_families.h"
+#include "shard_step_bench.h"
 
 namespace epalm::cli {
 
@@ -127,7 +128,10 @@ void add_comm_bench_settings(po::options_description& settings) {
        "comm: the collectives, comma-separated")                                                         //
       ("min-bytes", po::value<std::int64_t>()->default_value(1024), "comm: smallest message")              //
       ("max-bytes", po::value<std::int64_t>()->default_value(64LL << 20), "comm: largest message (sizes double)")  //
-      ("comm-timeout", po::value<double>()->default_value(600), "comm: collective timeout in seconds (watchdog)");
+      ("comm-timeout", po::value<double>()->default_value(600), "comm: collective timeout in seconds (watchdog)")  //
+      ("step-layers", po::value<int>()->default_value(4), "comm: frozen MLP layers of the timed training step (0: none)")  //
+      ("step-width", po::value<int>()->default_value(512), "comm: their width (the MLP is 4x wider)")  //
+      ("step-tokens", po::value<int>()->default_value(1024), "comm: tokens per rank and micro-batch in the step");
 }
 
 int run_comm_bench(const Invocation& in) {
@@ -164,7 +168,22 @@ int run_comm_bench(const Invocation& in) {
       rows.push_back(measure_one(*comm, in.world, op, bytes, dtype, device, warmup, repetitions));
     }
   }
+  StepSettings step;
+  step.layers = o["step-layers"].as<int>();
+  step.width = o["step-width"].as<int>();
+  step.tokens = o["step-tokens"].as<int>();
+  step.warmup = warmup;
+  step.repetitions = std::max(3, std::min(repetitions, 10));
+  if (step.layers < 0 || step.width < 1 || step.tokens < 1) {
+    throw UsageError("--step-layers", "need --step-layers >= 0, --step-width and --step-tokens >= 1");
+  }
+  std::vector<StepRow> steps;
+  step.device = device;
+  if (step.layers > 0) steps = measure_shard_step(*comm, in.world, step);
   if (in.world.rank() != 0) return 0;
+  const double exposed = steps.size() == 3 && steps[1].step_s > 0
+                             ? std::max(0.0, steps[1].step_s - steps[2].step_s) / steps[1].step_s
+                             : 0;
 
   nlohmann::ordered_json j;
   j["name"] = "comm";
@@ -183,6 +202,17 @@ int run_comm_bench(const Invocation& in) {
                             {"time_us", r.seconds * 1e6},
                             {"algbw_GBps", r.algbw},
                             {"busbw_GBps", r.busbw}});
+  }
+  for (const auto& r : steps) {
+    j["step"].push_back({{"mode", r.mode},
+                         {"step_ms", r.step_s * 1e3},
+                         {"all_gathers", r.all_gathers},
+                         {"gathered_bytes", r.gathered_bytes},
+                         {"all_reduces", r.all_reduces}});
+  }
+  if (!steps.empty()) {
+    j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens}};
+    j["step_exposed_communication"] = exposed;
   }
   const auto info = collect_runtime_info();
   j["versions"] = {{"epalm", info.epalm_version},   {"build_type", info.build_type},
@@ -207,6 +237,19 @@ int run_comm_bench(const Invocation& in) {
               << comm->backend() << " on " << comm->size() << " rank(s), " << device.str() << ", "
               << c10::toString(dtype) << "; time: mean of " << repetitions
               << " back-to-back collectives, slowest rank; GB = 1e9 bytes\n";
+  }
+  if (!steps.empty()) {
+    analysis::Table st({"step: frozen weights", "ms (median, slowest rank)", "all-gathers", "gathered MiB", "all-reduces"});
+    for (const auto& r : steps) {
+      st.add_row({r.mode, fixed(r.step_s * 1e3, 2), std::to_string(r.all_gathers),
+                  fixed(static_cast<double>(r.gathered_bytes) / (1024.0 * 1024.0), 1), std::to_string(r.all_reduces)});
+    }
+    std::cout << "\n" << st.render(format);
+    if (format == analysis::TableFormat::kText) {
+      std::cout << "\nstep: " << step.layers << " frozen layers of width " << step.width << ", " << step.tokens
+                << " tokens per rank, forward + backward + gradient all_reduce; exposed communication in Shard mode: "
+                << fixed(exposed * 100, 1) << "% of the step\n";
+    }
   }
   return 0;
 }

@@ -42,7 +42,8 @@ TEST(CliMpi, AnErrorOnEveryRankEndsTheJobWithItsCode) {
 
 TEST(CliMpi, BenchCommReportsBusBandwidthPerCollectiveAndSize) {
   const auto r = testing::run_process({EPALM_EXECUTABLE, "bench", "comm", "--ranks", "3", "--min-bytes", "1000",
-                                       "--max-bytes", "4000", "--repetitions", "2", "--format", "json"},
+                                       "--max-bytes", "4000", "--repetitions", "2", "--step-layers", "2",
+                                       "--step-width", "64", "--step-tokens", "32", "--format", "json"},
                                       120);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -61,6 +62,17 @@ TEST(CliMpi, BenchCommReportsBusBandwidthPerCollectiveAndSize) {
       EXPECT_EQ(row["elements"].get<std::int64_t>() % 3, 0) << row;
     }
   }
+  // The training step: Shard gathers each of the 2 layers for forward and
+  // again for backward; every mode reduces the gradients once.
+  ASSERT_EQ(j["step"].size(), 3u) << j.dump(2);
+  EXPECT_EQ(j["step"][0]["mode"], "replicate");
+  EXPECT_EQ(j["step"][0]["all_gathers"], 0);
+  EXPECT_EQ(j["step"][1]["mode"], "shard");
+  EXPECT_EQ(j["step"][1]["all_gathers"], 4);
+  EXPECT_GT(j["step"][1]["gathered_bytes"].get<std::int64_t>(), 2 * 2 * (2 * 64 * 256) * 4);
+  EXPECT_EQ(j["step"][2]["all_gathers"], 0);
+  for (const auto& row : j["step"]) EXPECT_EQ(row["all_reduces"], 1) << row;
+  EXPECT_GE(j["step_exposed_communication"].get<double>(), 0.0);
 }
 
 TEST(CliMpi, BenchCommRejectsAnUnknownCollective) {

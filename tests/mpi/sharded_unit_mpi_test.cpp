@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include "epalm/core/safetensors.h"
@@ -49,7 +50,10 @@ class SharedCheckpoint {
   std::string path_;
 };
 
+// Resident KiB from /proc/self/status, after handing freed heap memory back
+// (the allocator would otherwise keep earlier temporaries resident).
 std::int64_t status_kib(const std::string& field) {
+  malloc_trim(0);
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
