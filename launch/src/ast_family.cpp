@@ -73,6 +73,8 @@ ModelFamily ast_family() {
   f.presets = models::AstConfig::preset_names();
   f.inputs = "input_values [B, frames, mel bins] (Kaldi filterbank features, normalised)";
   f.describe = describe;
+  f.tensor_shapes = [](const ModelSource& source) { return models::ast_tensor_shapes(ast_config_of(source)); };
+  f.hidden_size = [](const ModelSource& source) { return ast_config_of(source).hidden_size; };
   f.run = run;
   return f;
 }

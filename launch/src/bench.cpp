@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -218,6 +220,28 @@ ScratchDir::ScratchDir(const std::string& parent) {
 ScratchDir::~ScratchDir() {
   std::error_code ignored;
   fs::remove_all(path_, ignored);
+}
+
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+  return s.str();
+}
+
+void write_record(const std::string& path, const nlohmann::ordered_json& j) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw Error(path, "cannot write the benchmark record");
+    out << j.dump(2) << "\n";
+    if (!out.flush()) throw Error(path, "cannot write the benchmark record");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(path, "cannot write the benchmark record: " + ec.message());
 }
 
 }  // namespace epalm::cli

@@ -102,6 +102,11 @@ struct BenchCase {
   std::string default_model;  // BenchSettings::model unless --model is given
 };
 
+// Now in UTC, ISO 8601 (the records' timestamp).
+std::string utc_now();
+// Writes a benchmark record atomically (temporary file, then rename).
+void write_record(const std::string& path, const nlohmann::ordered_json& j);
+
 std::vector<BenchCase> opt_bench_cases();
 std::vector<BenchCase> vit_bench_cases();
 std::vector<BenchCase> epalm_bench_cases();

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "bench.h"
+#include "comm_bench.h"
 #include "command.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
@@ -48,15 +49,6 @@ std::string fixed(double v, int digits) {
 }
 
 std::string mib(std::int64_t bytes) { return fixed(static_cast<double>(bytes) / (1024.0 * 1024.0), 1); }
-
-std::string utc_now() {
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  std::ostringstream s;
-  s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
-  return s.str();
-}
 
 double tokens_per_s(const BenchResult& r, const Measurement& m) {
   return m.median_s > 0 ? static_cast<double>(r.tokens_per_run) / m.median_s : 0;
@@ -124,19 +116,6 @@ analysis::Table result_table(const std::string& name, const BenchResult& r) {
   return t;
 }
 
-void write_record(const std::string& path, const nlohmann::ordered_json& j) {
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw Error(path, "cannot write the benchmark record");
-    out << j.dump(2) << "\n";
-    if (!out.flush()) throw Error(path, "cannot write the benchmark record");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(path, "cannot write the benchmark record: " + ec.message());
-}
-
 int run_bench(const Invocation& in) {
   const auto& o = in.options;
   const auto name = o["case"].as<std::string>();
@@ -153,8 +132,9 @@ int run_bench(const Invocation& in) {
     s.argv.insert(s.argv.end(), in.arguments.begin(), in.arguments.end());
     return run_store_bench(in, s);
   }
+  if (name == "comm") return run_comm_bench(in);
   const BenchCase* chosen = nullptr;
-  std::string known;
+  std::string known = "comm, store";
   for (const auto& c : bench_cases()) {
     if (c.name == name) chosen = &c;
     known += (known.empty() ? "" : ", ") + c.name;
@@ -218,6 +198,7 @@ int run_bench(const Invocation& in) {
 std::string summary() {
   std::string cases;
   for (const auto& c : bench_cases()) cases += "  " + c.name + std::string(16 - std::min<size_t>(15, c.name.size()), ' ') + c.summary + "\n";
+  cases += "  comm            " + comm_bench_summary() + "\n";
   return "Time our implementation against PyTorch + transformers (eager) in the same run: same\n"
          "machine, shapes, weights (a preset's random weights are written as a Hugging Face\n"
          "checkpoint for the peer) and threads; warmup, then medians of N runs, the ratio\n"
@@ -267,6 +248,7 @@ Command bench_command() {
                  "store: the results database the benchmark's numbers are recorded in (\"\": none)")  //
                 ("output", po::value<std::string>(), "also write the record (settings, times, ratio, memory, versions) "
                                                      "to this JSON file");
+            add_comm_bench_settings(settings);
           },
           run_bench, {"case"}};
 }

@@ -46,6 +46,7 @@ Command experiments_command();
 Command runs_command();
 Command results_command();
 Command sweep_command();
+Command plan_command();
 
 // Runs `epalm` with argv: dispatch, layered configuration, logging, and the
 // top-level error handler. Returns the process exit code.

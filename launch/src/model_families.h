@@ -20,6 +20,7 @@
 #include "epalm/core/generation.h"
 #include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/models/encoder.h"
+#include "epalm/core/state_dict.h"
 
 namespace epalm::safetensors {
 class SafetensorsFile;
@@ -89,6 +90,9 @@ struct ModelFamily {
   // Optional: claims a config.json that has no model_type (timm's ViT configs).
   std::function<bool(const std::string& config_path)> claims_untyped_config;
   std::function<ModelSummary(const ModelSource&)> describe;
+  // Every weight's shape, and the hidden width (`epalm plan`).
+  std::function<TensorShapes(const ModelSource&)> tensor_shapes;
+  std::function<std::int64_t(const ModelSource&)> hidden_size;
   // Every output as a named tensor on the CPU, for `epalm model run`.
   std::function<NamedTensors(const ModelSource&, const InputFile&, const RunSettings&)> run;
 };

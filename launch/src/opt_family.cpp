@@ -101,6 +101,8 @@ ModelFamily opt_family() {
   f.generates = true;
   f.inputs = "input_ids [B, T] (integers) and optional attention_mask [B, T]";
   f.describe = describe;
+  f.tensor_shapes = [](const ModelSource& source) { return models::opt_tensor_shapes(opt_config_of(source)); };
+  f.hidden_size = [](const ModelSource& source) { return opt_config_of(source).hidden_size; };
   f.run = run;
   return f;
 }

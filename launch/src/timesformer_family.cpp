@@ -76,6 +76,8 @@ ModelFamily timesformer_family() {
   f.presets = models::TimesformerConfig::preset_names();
   f.inputs = "pixel_values [B, T, 3, H, W] (preprocessed frames)";
   f.describe = describe;
+  f.tensor_shapes = [](const ModelSource& source) { return models::timesformer_tensor_shapes(timesformer_config_of(source)); };
+  f.hidden_size = [](const ModelSource& source) { return timesformer_config_of(source).hidden_size; };
   f.run = run;
   return f;
 }

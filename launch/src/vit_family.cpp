@@ -96,6 +96,8 @@ ModelFamily vit_family() {
   f.inputs = "pixel_values [B, 3, H, W] (preprocessed; other sizes than the model's interpolate the positions)";
   f.claims_untyped_config = claims_timm_config;
   f.describe = describe;
+  f.tensor_shapes = [](const ModelSource& source) { return models::vit_tensor_shapes(vit_config_of(source)); };
+  f.hidden_size = [](const ModelSource& source) { return vit_config_of(source).hidden_size; };
   f.run = run;
   return f;
 }

@@ -24,6 +24,7 @@ TEST(Cli, HelpListsOnlyWorkingCommands) {
   for (const char* command : {"  experiments ", "  sweep ", "  runs ", "  results ", "  train ", "  generate "}) {
     EXPECT_NE(r.out.find(command), std::string::npos) << command << r.out;
   }
+  EXPECT_NE(r.out.find("  plan "), std::string::npos) << r.out;
   // Commands later work fills in are not registered before they work.
   EXPECT_EQ(r.out.find("  eval "), std::string::npos);
 }
@@ -124,6 +125,33 @@ TEST(Cli, DemoOnAMissingDeviceFailsCleanly) {
   const auto r = epalm({"demo", "--ranks", "1", "--device", "cuda:42"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--device: 'cuda:42' requested"), std::string::npos) << r.err;
+}
+
+// eP-ALM-L (OPT-6.7B, ViT-L, a shared connector and a 10-token prompt):
+// the reference's 4,239,360 trainables; the planner shards only under a budget.
+TEST(Cli, PlanPrintsTheShardPlanMemoryAndCommunication) {
+  const auto free = epalm({"plan", "--model", "opt-6.7b", "--encoder", "vit-large-patch16-224", "--ranks", "8",
+                           "--format", "json"});
+  ASSERT_EQ(free.exit_code, 0) << free.err;
+  const auto j = nlohmann::json::parse(free.out);
+  EXPECT_EQ(j["trainable_parameters"], 4239360);
+  EXPECT_EQ(j["communication"]["all_gathers_per_micro_batch"], 0);
+  for (const auto& u : j["units"]) EXPECT_EQ(u["policy"], "replicate") << u;
+
+  const auto tight = epalm({"plan", "--ranks", "8", "--memory", "8", "--format", "json"});
+  ASSERT_EQ(tight.exit_code, 0) << tight.err;
+  const auto t = nlohmann::json::parse(tight.out);
+  EXPECT_TRUE(t["fits"]);
+  EXPECT_LE(t["per_rank"]["total_bytes"].get<double>(), 8.0 * (1 << 30));
+  EXPECT_GT(t["communication"]["all_gathers_per_micro_batch"].get<int>(), 0);
+
+  const auto impossible = epalm({"plan", "--ranks", "2", "--memory", "2"});
+  EXPECT_EQ(impossible.exit_code, 1);
+  EXPECT_NE(impossible.err.find("even sharding every unit; the budget is 2.00 GiB"), std::string::npos)
+      << impossible.err;
+  const auto bad = epalm({"plan", "--model", "vit-base-patch16-224"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("the decoder must be OPT"), std::string::npos) << bad.err;
 }
 
 }  // namespace epalm

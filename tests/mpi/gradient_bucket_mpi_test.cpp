@@ -1,0 +1,93 @@
+// Data parallelism for the trainables under mpirun: N ranks, each with its
+// part of a global batch, equal one process with the whole batch. The model
+// is a small two-layer network with a frozen first layer (as eP-ALM's frozen
+// decoder feeding trainable connectors); the loss is a per-token sum divided
+// by the global token count, and ranks hold different token counts.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "epalm/core/gradient_bucket.h"
+#include "epalm/distributed/communicators.h"
+#include "epalm/distributed/world.h"
+#include "mpi_test_world.h"
+
+namespace epalm::distributed {
+namespace {
+
+struct Model {
+  torch::Tensor frozen;  // [8, 16], no grad
+  torch::Tensor w;       // [16, 4] trainable
+  torch::Tensor b;       // [4] trainable
+};
+
+Model make_model() {
+  torch::manual_seed(7);
+  Model m;
+  m.frozen = torch::randn({8, 16});
+  m.w = torch::randn({16, 4}).mul_(0.1).requires_grad_();
+  m.b = torch::zeros({4}).requires_grad_();
+  return m;
+}
+
+// Token-level squared error summed over the tokens of samples [begin, end).
+torch::Tensor summed_loss(const Model& m, const torch::Tensor& x, const torch::Tensor& y, int64_t begin, int64_t end) {
+  const auto h = torch::relu(x.slice(0, begin, end).matmul(m.frozen));
+  return (h.matmul(m.w) + m.b - y.slice(0, begin, end)).pow(2).sum();
+}
+
+TEST(GradientBucketMpi, RanksEqualOneProcessAtTheSameGlobalBatch) {
+  const World& world = *testing::mpi_test_world;
+  auto comm = make_communicator(world, c10::kCPU);
+  const int size = comm->size();
+  const int rank = comm->rank();
+
+  // A global batch of 11 samples: uneven parts, so the token counts differ.
+  torch::manual_seed(3);
+  const int64_t samples = 11;
+  const auto x = torch::randn({samples, 8});
+  const auto y = torch::randn({samples, 4});
+  const auto begin_of = [&](int r) { return samples * r / size; };
+  const int64_t begin = begin_of(rank);
+  const int64_t end = begin_of(rank + 1);
+
+  auto ref = make_model();
+  auto dp = make_model();
+  const auto frozen_before = dp.frozen.clone();
+  GradientBucket bucket({dp.w, dp.b});
+  torch::optim::SGD ref_opt({ref.w, ref.b}, torch::optim::SGDOptions(0.05));
+  torch::optim::SGD dp_opt({dp.w, dp.b}, torch::optim::SGDOptions(0.05));
+
+  comm->reset_tallies();
+  for (int step = 0; step < 3; ++step) {
+    // The single process: mean over the global batch's tokens (4 per sample).
+    ref_opt.zero_grad();
+    auto ref_loss = summed_loss(ref, x, y, 0, samples) / (samples * 4);
+    ref_loss.backward();
+    ref_opt.step();
+
+    // This rank: its samples' summed loss, reduced with its token count.
+    bucket.zero();
+    auto local = summed_loss(dp, x, y, begin, end);
+    local.backward();
+    const double tokens = bucket.reduce(*comm, static_cast<double>((end - begin) * 4));
+    EXPECT_EQ(tokens, samples * 4);
+    auto loss = local.detach().clone();
+    comm->all_reduce(loss, ReduceOp::kSum)->wait();
+    dp_opt.step();
+
+    EXPECT_NEAR(loss.item<double>() / tokens, ref_loss.item<double>(), 1e-6 * std::abs(ref_loss.item<double>()))
+        << "step " << step;
+    EXPECT_TRUE(torch::allclose(dp.w.grad(), ref.w.grad(), 1e-6, 1e-7)) << "step " << step;
+    EXPECT_TRUE(torch::allclose(dp.b.grad(), ref.b.grad(), 1e-6, 1e-7)) << "step " << step;
+    EXPECT_TRUE(torch::allclose(dp.w, ref.w, 1e-6, 1e-7)) << "step " << step;
+  }
+  EXPECT_TRUE(torch::equal(dp.frozen, frozen_before)) << "frozen weights untouched";
+  // One gradient all_reduce per step (16*4 + 4 gradients + the token count, fp32), plus the loss report.
+  EXPECT_EQ(comm->tally(Collective::kAllReduce).calls, 3 * 2);
+  EXPECT_EQ(comm->tally(Collective::kAllReduce).bytes, 3 * ((16 * 4 + 4 + 1) * 4 + 4));
+  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 0);
+  EXPECT_EQ(comm->tally(Collective::kReduceScatter).calls, 0);
+}
+
+}  // namespace
+}  // namespace epalm::distributed
