@@ -129,9 +129,10 @@ at::Tensor media_input(const Sample& sample, const MediaSettings& settings, std:
       return image_input(image, settings, &box, flip);
     }
     case Modality::kVideo: {
-      const auto length = media::video_frame_count(sample.media);
-      const auto indices = video::sample_frame_indices(settings.num_frames, length, settings.frame_sampling, random.next());
-      const auto frames = media::decode_video(sample.media, indices);
+      const auto frame_seed = random.next();
+      const auto frames = media::decode_chosen_video_frames(sample.media, [&](std::int64_t length) {
+        return video::sample_frame_indices(settings.num_frames, length, settings.frame_sampling, frame_seed);
+      });
       if (!settings.train_augment) return video_input(frames, settings, nullptr, false);
       const auto box = augment::random_resized_crop_box(frames.size(1), frames.size(2), random, settings.crop_scale_min,
                                                         settings.crop_scale_max);

@@ -221,4 +221,25 @@ TEST(BenchSmoke, VitForwardAgainstThePeerReportsARatio) {
   EXPECT_TRUE(j["outputs_agree"].get<bool>());
 }
 
+// `epalm bench data`: generated JPEGs through our loader and the PyTorch
+// DataLoader peer, the encoder step, the record.
+TEST(BenchSmoke, DataLoadingAgainstThePeerReportsARatio) {
+  testing::TempDir dir;
+  const auto record = dir.path() + "/record.json";
+  const auto r = epalm({"bench", "data", "--samples", "6", "--batch", "4", "--loader-threads", "2", "--warmup", "0",
+                        "--repetitions", "1", "--threads", "1", "--work-dir", dir.path(), "--output", record},
+                       300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("PyTorch DataLoader"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("loader / encoder"), std::string::npos) << r.out;
+  std::ifstream in(record);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["name"], "data");
+  EXPECT_EQ(j["images_per_run"], 6);
+  EXPECT_GT(j["ours"]["images_per_s"].get<double>(), 0);
+  EXPECT_GT(j["ours"]["encoder_images_per_s"].get<double>(), 0);
+  EXPECT_EQ(j["peer"]["digest"]["samples"], 6);
+  EXPECT_TRUE(j["outputs_agree"].get<bool>());  // both passes yield every sample (the last batch short)
+}
+
 }  // namespace epalm

@@ -104,6 +104,7 @@ class BadRecords : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("epalm-datasets-" + std::to_string(::getpid()) + "-" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
+    fs::create_directories(dir_);
     fs::copy(kFixtures + "/root", dir_ / "root", fs::copy_options::recursive);
     fs::copy(kFixtures + "/video", dir_ / "video", fs::copy_options::recursive);
     fs::copy(kFixtures + "/audio", dir_ / "audio", fs::copy_options::recursive);

@@ -98,6 +98,14 @@ TEST(MediaParity, VideoFramesMatchPyAv) {
     std::vector<std::int64_t> all(frames);
     for (std::int64_t i = 0; i < frames; ++i) all[i] = frames - 1 - i;  // any order
     const auto got = media::decode_video(path, all).flip({0});
+    // One open: the frame count handed to the chooser, the frames it picks.
+    std::int64_t told = -1;
+    const auto chosen = media::decode_chosen_video_frames(path, [&](std::int64_t length) {
+      told = length;
+      return std::vector<std::int64_t>{length - 1, 0, length / 2};
+    });
+    EXPECT_EQ(told, frames) << name;
+    EXPECT_TRUE(torch::equal(chosen, got.index_select(0, torch::tensor({frames - 1, std::int64_t{0}, frames / 2})))) << name;
     const auto pyav = want.load("frames/" + name);
     ASSERT_EQ(got.sizes(), pyav.sizes()) << name;
     worst = std::max(worst, max_diff(got, pyav));

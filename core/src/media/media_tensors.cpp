@@ -18,8 +18,9 @@ at::Tensor image_tensor(RgbImage&& image) {
 
 at::Tensor decode_image(const std::string& path) { return image_tensor(read_image(path)); }
 
-at::Tensor decode_video(const std::string& path, const std::vector<std::int64_t>& indices) {
-  auto frames = read_video_frames(path, indices);
+namespace {
+
+at::Tensor frames_tensor(const std::string& path, std::vector<RgbImage>&& frames) {
   if (frames.empty()) throw Error(path, "no frame indices asked for");
   const auto height = frames.front().height, width = frames.front().width;
   auto out = torch::empty({static_cast<std::int64_t>(frames.size()), height, width, 3}, torch::kUInt8);
@@ -28,6 +29,16 @@ at::Tensor decode_video(const std::string& path, const std::vector<std::int64_t>
     std::memcpy(out[static_cast<std::int64_t>(i)].data_ptr(), frames[i].pixels.data(), frames[i].pixels.size());
   }
   return out;
+}
+
+}  // namespace
+
+at::Tensor decode_video(const std::string& path, const std::vector<std::int64_t>& indices) {
+  return frames_tensor(path, read_video_frames(path, indices));
+}
+
+at::Tensor decode_chosen_video_frames(const std::string& path, const std::function<std::vector<std::int64_t>(std::int64_t)>& choose) {
+  return frames_tensor(path, read_chosen_video_frames(path, choose));
 }
 
 std::int64_t video_frame_count(const std::string& path) { return probe_video(path).frame_count; }

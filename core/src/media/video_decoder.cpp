@@ -9,6 +9,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -82,7 +83,14 @@ VideoInfo probe_video(const std::string& path) {
   return info;
 }
 
-std::vector<RgbImage> read_video_frames(const std::string& path, const std::vector<std::int64_t>& indices) {
+namespace {
+
+// The next packet of the video stream into `packet`, or false at the end.
+using PacketSource = std::function<bool(AVPacket* packet)>;
+
+// Decodes `file`'s video stream from `next_packet` up to the last of `indices`.
+std::vector<RgbImage> decode_frames(const std::string& path, const VideoFile& file, const std::vector<std::int64_t>& indices,
+                                    const PacketSource& next_packet) {
   if (indices.empty()) return {};
   // frame index -> the output slots that want it
   std::map<std::int64_t, std::vector<std::size_t>> wanted;
@@ -92,7 +100,6 @@ std::vector<RgbImage> read_video_frames(const std::string& path, const std::vect
   }
   const std::int64_t last = wanted.rbegin()->first;
 
-  VideoFile file(path);
   const AVCodec* codec = avcodec_find_decoder(file.video()->codecpar->codec_id);
   if (codec == nullptr) throw Error(path, "no decoder for the video's codec");
   std::unique_ptr<AVCodecContext, CodecCloser> decoder(avcodec_alloc_context3(codec));
@@ -147,20 +154,14 @@ std::vector<RgbImage> read_video_frames(const std::string& path, const std::vect
     }
   };
 
-  int rc = 0;
-  while (next <= last && (rc = av_read_frame(file.format.get(), packet.get())) >= 0) {
-    if (packet->stream_index == file.stream) {
-      const int sent = avcodec_send_packet(decoder.get(), packet.get());
-      av_packet_unref(packet.get());
-      if (sent < 0 && sent != AVERROR(EAGAIN)) {
-        throw Error(path, "cannot decode frame " + std::to_string(next) + ": " + av_message(sent));
-      }
-      drain();
-    } else {
-      av_packet_unref(packet.get());
+  while (next <= last && next_packet(packet.get())) {
+    const int sent = avcodec_send_packet(decoder.get(), packet.get());
+    av_packet_unref(packet.get());
+    if (sent < 0 && sent != AVERROR(EAGAIN)) {
+      throw Error(path, "cannot decode frame " + std::to_string(next) + ": " + av_message(sent));
     }
+    drain();
   }
-  if (rc < 0 && rc != AVERROR_EOF) throw Error(path, "cannot read the video: " + av_message(rc));
   if (next <= last) {
     avcodec_send_packet(decoder.get(), nullptr);  // flush the frames the decoder holds back
     drain();
@@ -169,6 +170,45 @@ std::vector<RgbImage> read_video_frames(const std::string& path, const std::vect
     throw Error(path, "frame " + std::to_string(last) + " asked for, but the video has " + std::to_string(next) + " frames");
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<RgbImage> read_video_frames(const std::string& path, const std::vector<std::int64_t>& indices) {
+  if (indices.empty()) return {};
+  VideoFile file(path);
+  return decode_frames(path, file, indices, [&](AVPacket* packet) {
+    while (true) {
+      const int rc = av_read_frame(file.format.get(), packet);
+      if (rc == AVERROR_EOF) return false;
+      if (rc < 0) throw Error(path, "cannot read the video: " + av_message(rc));
+      if (packet->stream_index == file.stream) return true;
+      av_packet_unref(packet);
+    }
+  });
+}
+
+std::vector<RgbImage> read_chosen_video_frames(const std::string& path,
+                                               const std::function<std::vector<std::int64_t>(std::int64_t)>& choose) {
+  VideoFile file(path);
+  // Demux once: the packets give the length, then feed the decoder.
+  std::vector<std::unique_ptr<AVPacket, PacketFree>> packets;
+  while (true) {
+    std::unique_ptr<AVPacket, PacketFree> packet(av_packet_alloc());
+    const int rc = av_read_frame(file.format.get(), packet.get());
+    if (rc == AVERROR_EOF) break;
+    if (rc < 0) throw Error(path, "cannot read the video: " + av_message(rc));
+    if (packet->stream_index == file.stream) packets.push_back(std::move(packet));
+  }
+  if (packets.empty()) throw Error(path, "the video has no frames");
+  const auto indices = choose(static_cast<std::int64_t>(packets.size()));
+  if (indices.empty()) return {};
+  std::size_t position = 0;
+  return decode_frames(path, file, indices, [&](AVPacket* packet) {
+    if (position == packets.size()) return false;
+    av_packet_move_ref(packet, packets[position++].get());
+    return true;
+  });
 }
 
 }  // namespace epalm::media

@@ -13,6 +13,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ VideoInfo probe_video(const std::string& path);
 // The frames at `indices` (any order, repeats allowed; each < frame_count),
 // decoded in one pass: [indices.size()] pictures.
 std::vector<RgbImage> read_video_frames(const std::string& path, const std::vector<std::int64_t>& indices);
+// The frames `choose(frame_count)` picks, opening the file once (the
+// packets are demuxed and counted first, then decoded up to the last pick).
+std::vector<RgbImage> read_chosen_video_frames(const std::string& path,
+                                               const std::function<std::vector<std::int64_t>(std::int64_t)>& choose);
 
 struct Waveform {
   std::int64_t channels = 0, frames = 0;
@@ -51,6 +56,7 @@ Waveform read_audio(const std::string& path);
 // [channels, samples] float32 (+ its sample rate).
 at::Tensor decode_image(const std::string& path);
 at::Tensor decode_video(const std::string& path, const std::vector<std::int64_t>& indices);
+at::Tensor decode_chosen_video_frames(const std::string& path, const std::function<std::vector<std::int64_t>(std::int64_t)>& choose);
 std::int64_t video_frame_count(const std::string& path);
 struct DecodedAudio {
   at::Tensor waveform;
