@@ -207,14 +207,20 @@ namespace {
 // target) of a batch of `batch` samples, reduced as `loss` says. The
 // reference's per-sample sum averaged over the batch is the total over the
 // batch size.
-at::Tensor reduce_loss(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
-                       const LossSettings& loss) {
+LossTerms loss_terms_of(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
+                        const LossSettings& loss) {
   auto total = torch::nn::functional::cross_entropy(
       logits, targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
-  const auto divisor = loss.reduction == LossReduction::kReference
-                           ? static_cast<double>(batch)
-                           : std::max<double>(1.0, (targets != -100).sum().item<double>());
-  return total * (loss.weight / divisor);
+  const auto normalizer = loss.reduction == LossReduction::kReference
+                              ? static_cast<double>(batch)
+                              : std::max<double>(1.0, (targets != -100).sum().item<double>());
+  return {total * loss.weight, normalizer};
+}
+
+at::Tensor reduce_loss(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
+                       const LossSettings& loss) {
+  const auto terms = loss_terms_of(logits, targets, batch, loss);
+  return terms.total / terms.normalizer;
 }
 
 void check_features(const at::Tensor& features, const at::Tensor& input_ids, int levels) {
@@ -246,6 +252,13 @@ EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& in
 
 at::Tensor EpalmModel::loss(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                             const at::Tensor& labels, const LossSettings& settings) const {
+  const auto terms = loss_terms(features, input_ids, attention_mask, labels, settings);
+  return terms.total / terms.normalizer;
+}
+
+LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& input_ids,
+                                 const at::Tensor& attention_mask, const at::Tensor& labels,
+                                 const LossSettings& settings) const {
   const auto& m = *impl_;
   check_features(features, input_ids, m.config.levels);
   auto options = m.options(features, input_ids.size(0));
@@ -258,7 +271,7 @@ at::Tensor EpalmModel::loss(const at::Tensor& features, const at::Tensor& input_
   const auto rows = (targets != -100).flatten().nonzero().squeeze(1);
   const auto kept = text.reshape({-1, text.size(-1)}).index_select(0, rows);
   const auto logits = m.decoder->lm_head(kept).to(torch::kFloat32);
-  return reduce_loss(logits, targets.flatten().index_select(0, rows), input_ids.size(0), settings);
+  return loss_terms_of(logits, targets.flatten().index_select(0, rows), input_ids.size(0), settings);
 }
 
 namespace {

@@ -4,7 +4,10 @@
 
 #include <cmath>
 
+#include "epalm/core/communicator.h"
 #include "epalm/core/error.h"
+#include "epalm/core/gradient_bucket.h"
+#include "epalm/core/local_communicator.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/safetensors.h"
 
@@ -38,11 +41,18 @@ struct Trainer::Impl {
   TrainSettings train;
   std::vector<std::pair<std::string, at::Tensor>> parameters;
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<GradientBucket> bucket;  // the trainables' gradients, one buffer
+  LocalCommunicator alone;
+  Communicator* communicator;
   std::int64_t steps = 0;
   std::int64_t position = 0;
 
-  Impl(EpalmModel& m, OptimizerSettings o, ScheduleSettings s, TrainSettings t)
-      : model(m), optimizer_settings(o), schedule(s), train(t), parameters(m.named_parameters()) {
+  Impl(EpalmModel& m, OptimizerSettings o, ScheduleSettings s, TrainSettings t, Communicator* c)
+      : model(m), optimizer_settings(o), schedule(s), train(t), parameters(m.named_parameters()),
+        communicator(c != nullptr ? c : &alone) {
+    std::vector<at::Tensor> trainables;
+    for (const auto& [name, p] : parameters) trainables.push_back(p);
+    bucket = std::make_unique<GradientBucket>(trainables);
     std::vector<at::Tensor> main_group, prompt_group;
     for (const auto& [name, p] : parameters) (is_prompt(name) ? prompt_group : main_group).push_back(p);
     auto options = [&](double lr) {
@@ -68,8 +78,9 @@ struct Trainer::Impl {
   }
 };
 
-Trainer::Trainer(EpalmModel& model, OptimizerSettings optimizer, ScheduleSettings schedule, TrainSettings train)
-    : impl_(std::make_unique<Impl>(model, optimizer, schedule, train)) {
+Trainer::Trainer(EpalmModel& model, OptimizerSettings optimizer, ScheduleSettings schedule, TrainSettings train,
+                 Communicator* communicator)
+    : impl_(std::make_unique<Impl>(model, optimizer, schedule, train, communicator)) {
   if (train.accumulation < 1) throw UsageError("training", "accumulation must be >= 1");
   if (schedule.total_steps < 1 || schedule.warmup_steps < 0) {
     throw UsageError("training", "total_steps must be >= 1 and warmup_steps >= 0");
@@ -83,13 +94,23 @@ std::int64_t Trainer::data_position() const { return impl_->position; }
 
 StepResult Trainer::step(BatchSource& data) {
   auto& m = *impl_;
-  m.optimizer->zero_grad();
-  double total = 0;
+  m.bucket->zero();  // not the optimizer's zero_grad: gradients stay views of the bucket
+  double total = 0, normalizer = 0;
   for (int i = 0; i < m.train.accumulation; ++i) {
+    // Rank r's micro-batch at a position is its shard of the global one.
     const auto batch = data.batch_at(m.position++);
-    const auto loss = m.model.loss(batch.features, batch.input_ids, batch.attention_mask, batch.labels, m.train.loss);
-    (loss / m.train.accumulation).backward();
-    total += loss.item<double>();
+    const auto terms =
+        m.model.loss_terms(batch.features, batch.input_ids, batch.attention_mask, batch.labels, m.train.loss);
+    terms.total.backward();
+    total += terms.total.item<double>();
+    normalizer += terms.normalizer;
+  }
+  // Gradients of the summed losses, divided by the summed normalizers of every rank.
+  const double global_normalizer = m.bucket->reduce(*m.communicator, normalizer);
+  if (m.communicator->size() > 1) {
+    auto sum = torch::tensor({total}, torch::kDouble).to(m.bucket->buffer().device());
+    m.communicator->all_reduce(sum, ReduceOp::kSum)->wait();
+    total = sum.item<double>();
   }
   std::vector<at::Tensor> params;
   for (const auto& [name, p] : m.parameters) {
@@ -103,7 +124,7 @@ StepResult Trainer::step(BatchSource& data) {
   result.lr = static_cast<torch::optim::AdamWOptions&>(m.optimizer->param_groups()[0].options()).lr();
   m.optimizer->step();
   result.step = ++m.steps;
-  result.loss = total / m.train.accumulation;
+  result.loss = total / global_normalizer;
   return result;
 }
 

@@ -1,18 +1,22 @@
 #include "epalm/experiments/training_run.h"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <filesystem>
 #include <random>
 
+#include "epalm/core/communicator.h"
 #include "epalm/core/data_loader.h"
 #include "epalm/core/error.h"
 #include "epalm/core/feature_cache.h"
+#include "epalm/core/local_communicator.h"
 #include <spdlog/spdlog.h>
 #include "epalm/core/media_inputs.h"
 #include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
+#include "epalm/core/stop_signal.h"
 #include "epalm/core/tokenizer.h"
 
 namespace epalm::experiments {
@@ -111,7 +115,10 @@ std::string checkpoint_path(const std::string& output_dir) {
   return (fs::path(output_dir) / "checkpoint.safetensors").string();
 }
 
-TrainingRunOutcome run_training(const TrainingRunSettings& given, const std::function<void(const StepReport&)>& on_step) {
+TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* communicator,
+                                const std::function<void(const StepReport&)>& on_step) {
+  LocalCommunicator alone;
+  Communicator& comm = communicator != nullptr ? *communicator : alone;
   auto s = given;
   if (s.output_dir.empty()) throw UsageError("--output-dir", "a training run needs a directory for its checkpoint");
   if (s.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
@@ -130,6 +137,8 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, const std::fun
   loading.shuffle = true;
   loading.seed = s.seed;
   loading.threads = s.loader_threads;
+  loading.rank = comm.rank();
+  loading.world_size = comm.size();
   DataLoader loader(dataset, media, loading);
   const auto per_epoch = loader.batches_per_epoch();
   const auto micro_batches = s.max_steps > 0 ? s.max_steps * s.train.accumulation : s.epochs * per_epoch;
@@ -142,7 +151,8 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, const std::fun
     spdlog::info("frozen-feature cache: {}", cache->directory());
   }
   TrainingBatches batches(s, dataset, loader, *encoder, tokenizer, cache.get());
-  Trainer trainer(model, s.optimizer, s.schedule, s.train);
+  Trainer trainer(model, s.optimizer, s.schedule, s.train, &comm);
+  install_stop_signal_handler();
 
   TrainingRunOutcome outcome;
   outcome.checkpoint = checkpoint_path(s.output_dir);
@@ -161,12 +171,16 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, const std::fun
     report.result = trainer.step(batches);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.total_steps = total;
-    report.samples = s.batch_size * s.train.accumulation;
+    report.samples = s.batch_size * s.train.accumulation * comm.size();
     outcome.last_loss = report.result.loss;
     if (on_step) on_step(report);
     const bool last = trainer.steps_done() == total;
-    if (last || (s.checkpoint_every > 0 && trainer.steps_done() % s.checkpoint_every == 0)) {
-      trainer.save_checkpoint(outcome.checkpoint, s.config_text);
+    outcome.stopped = !last && stop_requested(comm);
+    const bool due = s.checkpoint_every > 0 && trainer.steps_done() % s.checkpoint_every == 0;
+    if ((last || due || outcome.stopped) && comm.rank() == 0) trainer.save_checkpoint(outcome.checkpoint, s.config_text);
+    if (outcome.stopped) {
+      spdlog::warn("stopping on SIGTERM after step {}; checkpoint {}", trainer.steps_done(), outcome.checkpoint);
+      break;
     }
   }
   outcome.steps = trainer.steps_done();

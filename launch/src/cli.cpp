@@ -1,6 +1,11 @@
 #include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -10,6 +15,7 @@
 #include "epalm/core/log.h"
 #include "epalm/distributed/world.h"
 #include "epalm/registry/config.h"
+#include "epalm/registry/experiments.h"
 
 namespace epalm::cli {
 
@@ -35,6 +41,28 @@ const Command* find_command(const std::string& name) {
   }
   return nullptr;
 }
+
+// A registered experiment's base configuration as a temporary INI file.
+class ExperimentBase {
+ public:
+  explicit ExperimentBase(const std::string& name) {
+    const auto& experiment = registry::find_experiment(name);
+    path_ = (std::filesystem::temp_directory_path() /
+             ("epalm-experiment-" + name + "-" + std::to_string(::getpid()) + ".ini"))
+                .string();
+    std::ofstream out(path_);
+    registry::write_config_ini(experiment.base, out, "registered experiment " + name);
+    if (!out) throw Error(path_, "cannot write the experiment's base configuration");
+  }
+  ~ExperimentBase() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 void add_common_settings(po::options_description& settings) {
   settings.add_options()  //
@@ -87,6 +115,21 @@ int run_command(const Command& command, const std::vector<std::string>& argument
   }
   std::vector<std::string> files;
   if (general_vm.count("config")) files = general_vm["config"].as<std::vector<std::string>>();
+  // A command with an "experiment" setting starts from that registered
+  // experiment's base configuration: above the defaults, below config files
+  // and options.
+  std::unique_ptr<ExperimentBase> base;
+  if (settings.find_nothrow("experiment", false) != nullptr) {
+    std::string name;
+    if (general_vm.count("experiment") && !general_vm["experiment"].defaulted()) {
+      name = general_vm["experiment"].as<std::string>();
+    }
+    else if (const char* env = std::getenv("EPALM_EXPERIMENT")) name = env;
+    if (!name.empty()) {
+      base = std::make_unique<ExperimentBase>(name);
+      files.insert(files.begin(), base->path());
+    }
+  }
 
   auto resolved = registry::resolve(settings, parsed, files, vm);
   log::configure(log_settings(vm));

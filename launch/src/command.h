@@ -42,6 +42,7 @@ Command model_command();
 Command bench_command();
 Command train_command();
 Command generate_command();
+Command eval_command();
 Command experiments_command();
 Command runs_command();
 Command results_command();

@@ -6,11 +6,17 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "command.h"
 #include "epalm/core/error.h"
+#include "epalm/core/stop_signal.h"
+#include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
+#include "epalm/registry/provenance.h"
+#include "epalm/registry/run_recorder.h"
 #include "progress.h"
 #include "training_settings.h"
 
@@ -25,17 +31,42 @@ std::string duration_text(double seconds) {
   return text;
 }
 
-int run_train(const Invocation& in) {
-  if (in.world.size() > 1) {
-    throw UsageError("train", "data-parallel training over " + std::to_string(in.world.size()) +
-                                  " ranks needs the distributed runtime, which this build does not have yet");
+// The run's record in the results store (rank 0; a spool file under EPALM_SPOOL).
+registry::RunRecorder start_recording(const Invocation& in) {
+  const auto& o = in.options;
+  registry::RunStart start;
+  start.run_id = registry::new_run_id();
+  start.experiment = o["experiment"].as<std::string>().empty() ? "adhoc" : o["experiment"].as<std::string>();
+  if (const auto cell = registry::sweep_cell_from_environment()) {
+    if (!cell->experiment.empty()) start.experiment = cell->experiment;
+    start.sweep = cell->sweep;
+    start.cell_index = cell->cell_index;
   }
+  std::istringstream config(training_config_text(o));
+  for (std::string line; std::getline(config, line);) {
+    const auto eq = line.find(" = ");
+    if (eq != std::string::npos) start.params[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  std::vector<std::string> argv{"epalm", "train"};
+  argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
+  start.provenance = registry::collect_provenance(argv, in.world.size());
+  start.started = registry::now_seconds();
+  registry::RecorderOptions options;
+  options.rank = in.world.rank();
+  return registry::RunRecorder::for_run(o["results"].as<std::string>(), start, options);
+}
+
+int run_train(const Invocation& in) {
   auto s = training_settings_from(in.options, in.world.topology().local_rank);
+  const auto communicator = distributed::make_communicator(in.world, s.device);
   s.config_text = training_config_text(in.options);
+  auto recorder = start_recording(in);
   Progress progress(isatty(STDERR_FILENO) != 0);
   double elapsed = 0;
   std::int64_t samples = 0, first_step = -1, logged_tenth = 0;
-  const auto outcome = experiments::run_training(s, [&](const experiments::StepReport& r) {
+  experiments::TrainingRunOutcome outcome;
+  try {
+  outcome = experiments::run_training(s, communicator.get(), [&](const experiments::StepReport& r) {
     if (first_step < 0) first_step = r.result.step - 1;
     elapsed += r.seconds;
     samples += r.samples;
@@ -52,10 +83,27 @@ int run_train(const Invocation& in) {
       progress.clear();
       spdlog::info("train: {}", line);
     }
+    recorder.log_metrics(r.result.step, {{"loss", r.result.loss},
+                                         {"lr", r.result.lr},
+                                         {"grad_norm", r.result.grad_norm},
+                                         {"samples_per_second", static_cast<double>(r.samples) / std::max(1e-9, r.seconds)}});
   });
+  } catch (const std::exception& e) {
+    recorder.finish(registry::RunStatus::kFailed, 1, e.what());
+    throw;
+  }
   progress.clear();
-  std::cout << "trained " << outcome.steps << " steps" << (outcome.resumed ? " (resumed)" : "") << ", last loss "
-            << outcome.last_loss << "\n"
+  if (in.world.rank() != 0) return outcome.stopped ? kExitStopped : 0;
+  recorder.add_artifact("checkpoint", outcome.checkpoint);
+  if (outcome.stopped) {
+    recorder.finish(registry::RunStatus::kKilled, kExitStopped, "stopped by SIGTERM after step " +
+                                                                     std::to_string(outcome.steps));
+    std::cout << "stopped by SIGTERM after step " << outcome.steps << "; checkpoint: " << outcome.checkpoint << "\n";
+    return kExitStopped;
+  }
+  recorder.finish(registry::RunStatus::kFinished, 0);
+  std::cout << "run " << recorder.run_id() << ": trained " << outcome.steps << " steps" << (outcome.resumed ? " (resumed)" : "") << ", last loss "
+            << std::setprecision(9) << outcome.last_loss << std::setprecision(6) << "\n"
             << "trainable parameters: " << outcome.trainable_parameters << " ("
             << 100.0 * static_cast<double>(outcome.trainable_parameters) /
                    static_cast<double>(outcome.trainable_parameters + outcome.frozen_parameters)

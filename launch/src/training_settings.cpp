@@ -6,6 +6,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/registry/config.h"
+#include "epalm/registry/results_store.h"
 #include "model_families.h"
 
 namespace epalm::cli {
@@ -100,6 +101,10 @@ void add_training_settings(po::options_description& settings) {
       ("seed", po::value<std::uint64_t>()->default_value(0), "trainables' initialisation, data order, answers");
   po::options_description output("Output and evaluation");
   output.add_options()                                                                                   //
+      ("experiment", po::value<std::string>()->default_value(""),
+       "a registered experiment (epalm experiments list): its base configuration under these settings")  //
+      ("results", po::value<std::string>()->default_value(registry::default_results_path()),
+       "the SQLite results database runs are recorded in (EPALM_RESULTS; EPALM_SPOOL records into a spool file)")  //
       ("output-dir", po::value<std::string>()->default_value("runs/epalm"), "checkpoint and outputs")   //
       ("checkpoint-every", po::value<std::int64_t>()->default_value(0), "optimizer steps (0: at the end)")  //
       ("resume", po::value<bool>()->default_value(true), "continue from the output directory's checkpoint")  //

@@ -2,11 +2,14 @@
 // (tests/cli/make_train_fixtures.py), the VQA and COCO fixtures in their real
 // formats (tests/parity/make_data_fixtures.py), the real binary.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
+#include "epalm/build_config.h"
 #include "process.h"
 
 namespace epalm {
@@ -36,7 +39,7 @@ std::string config(const testing::TempDir& dir, const std::string& task, const s
                                   "\nlevels = 2\nstart-layer = 1\nend-layer = 4\nprompt-length = 3\n"
                                   "batch-size = 2\nlr = 1e-3\nprompt-lr = 1e-3\nwarmup-steps = 1\n"
                                   "loader-threads = 2\ndevice = cpu\noutput-dir = " +
-                                  dir.path() + "/run\n" + extra);
+                                  dir.path() + "/run\nresults = " + dir.path() + "/results.sqlite\n" + extra);
 }
 
 double last_loss(const std::string& out) {
@@ -59,6 +62,15 @@ TEST(TrainCli, TrainsResumesAndAnswers) {
   ASSERT_TRUE(fs::exists(checkpoint));
   EXPECT_GT(last_loss(r.out), 0);
 
+  // The run is in the results store: its loss history and its checkpoint.
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(r.out, id, std::regex("run ([0-9a-f-]+): trained"))) << r.out;
+  auto shown = epalm({"runs", "show", id[1], "--results", dir.path() + "/results.sqlite"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("finished"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("loss"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("checkpoint.safetensors"), std::string::npos) << shown.out;
+
   // The same directory again: the run is complete, nothing more to train.
   r = epalm({"train", "--config", cfg, "--max-steps", "3", "--feature-cache", "off"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -72,6 +84,18 @@ TEST(TrainCli, TrainsResumesAndAnswers) {
              "--num-beams", "2", "--max-new-tokens", "4", "--device", "cpu"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+
+  // Evaluation on the fixture's test split: official-format predictions and
+  // the VQA accuracy, recorded in the store.
+  r = epalm({"eval", checkpoint, "--split", "karpathy_test", "--num-beams", "1", "--max-new-tokens", "3", "--device",
+             "cpu", "--results", dir.path() + "/results.sqlite"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("accuracy "), std::string::npos) << r.out;
+  const auto predictions = dir.path() + "/run/predictions-karpathy_test.json";
+  ASSERT_TRUE(fs::exists(predictions));
+  std::ifstream in(predictions);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"question_id\""), std::string::npos) << text;
 
   // A question-answering checkpoint needs a question; a missing file is named.
   r = epalm({"generate", "--checkpoint", checkpoint, "--media", first_image, "--device", "cpu"});
@@ -93,6 +117,45 @@ TEST(TrainCli, TheFeatureCacheServesLaterEpochsWithTheSameLosses) {
   auto plain = epalm({"train", "--config", cfg, "--feature-cache", "off", "--output-dir", dir.path() + "/plain"});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_DOUBLE_EQ(last_loss(cached.out), last_loss(plain.out)) << cached.out << plain.out;
+}
+
+TEST(TrainCli, TwoRanksEqualOneAtTheSameGlobalBatch) {
+  EPALM_REQUIRE_TRAIN_FIXTURES();
+  testing::TempDir dir;
+  const auto cfg = config(dir, "gqa", "train", "epochs = 3\naugment = false\nfeature-cache = off\n");
+  const auto one = epalm({"train", "--config", cfg, "--batch-size", "2", "--output-dir", dir.path() + "/one"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  std::vector<std::string> mpirun{EPALM_MPIEXEC, "-np", "2", "--oversubscribe", "--bind-to", "none"};
+  if (::geteuid() == 0) mpirun.push_back("--allow-run-as-root");
+  for (const char* a : {EPALM_EXECUTABLE, "train", "--config"}) mpirun.push_back(a);
+  for (const auto& a : {cfg, std::string("--batch-size"), std::string("1"), std::string("--output-dir"),
+                        dir.path() + "/two"}) {
+    mpirun.push_back(a);
+  }
+  const auto two = testing::run_process(mpirun, 300, {{"EPALM_LOG_LEVEL", "warn"}});
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.out.find("trained 3 steps"), std::string::npos) << two.out;
+  const double a = last_loss(one.out), b = last_loss(two.out);
+  ASSERT_GT(a, 0);
+  EXPECT_NEAR(b, a, 1e-5 * a) << one.out << two.out;
+}
+
+TEST(TrainCli, EveryRegisteredExperimentIsATrainingConfiguration) {
+  const auto list = epalm({"experiments", "list", "--format", "csv"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::istringstream lines(list.out);
+  std::string line;
+  std::getline(lines, line);  // header
+  int checked = 0;
+  while (std::getline(lines, line)) {
+    const auto name = line.substr(0, line.find(','));
+    if (name.empty()) continue;
+    const auto r = epalm({"train", "--experiment", name, "--print-config"});
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_NE(r.out.find("experiment = " + name), std::string::npos) << r.out;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
 }
 
 TEST(TrainCli, BadInputIsNamed) {

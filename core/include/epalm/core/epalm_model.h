@@ -74,6 +74,13 @@ enum class LossReduction {
   kTokenMean,  // mean over every target token, times loss_weight
 };
 
+// A loss as its two parts: loss = total / normalizer. Data-parallel ranks sum
+// both before dividing, so N ranks equal one rank at the same global batch.
+struct LossTerms {
+  at::Tensor total;       // summed per-token cross-entropy times the loss weight
+  double normalizer = 1;  // the batch size (kReference) or the target tokens (kTokenMean)
+};
+
 struct LossSettings {
   LossReduction reduction = LossReduction::kReference;
   double weight = 0.1;  // the reference's lm_loss_weight
@@ -105,6 +112,8 @@ class EpalmModel {
   // token, the prompt, padding or -100 labels).
   at::Tensor loss(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                   const at::Tensor& labels, const LossSettings& loss = {}) const;
+  LossTerms loss_terms(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                       const at::Tensor& labels, const LossSettings& loss = {}) const;
 
   // Generation with the features as perceptual input (KV-cached unless the
   // reference's non-causal token makes every step depend on every token).

@@ -16,6 +16,8 @@
 
 namespace epalm {
 
+class Communicator;
+
 struct OptimizerSettings {
   double lr = 2e-5;         // connector and adapters
   double prompt_lr = 1e-5;  // soft prompt
@@ -65,14 +67,20 @@ struct TrainSettings {
 
 struct StepResult {
   std::int64_t step = 0;  // optimizer steps done after this one
-  double loss = 0;        // mean over the step's micro-batches
+  double loss = 0;        // over the step's micro-batches (of every rank)
   double grad_norm = 0;   // before clipping
   double lr = 0;          // connector group's
 };
 
+// Data parallel when given a communicator of several ranks: every rank trains
+// on its own micro-batches, the trainables' gradients and the loss
+// normalizers (batch sizes or target tokens) are summed in one all_reduce
+// per optimizer step (GradientBucket), so N ranks equal one rank at the same
+// global batch. Without one (or with one rank) it trains alone.
 class Trainer {
  public:
-  Trainer(EpalmModel& model, OptimizerSettings optimizer, ScheduleSettings schedule, TrainSettings train);
+  Trainer(EpalmModel& model, OptimizerSettings optimizer, ScheduleSettings schedule, TrainSettings train,
+          Communicator* communicator = nullptr);
   ~Trainer();
 
   StepResult step(BatchSource& data);

@@ -16,6 +16,10 @@
 #include "epalm/core/text_objective.h"
 #include "epalm/core/trainer.h"
 
+namespace epalm {
+class Communicator;
+}
+
 namespace epalm::experiments {
 
 struct TrainingRunSettings {
@@ -56,14 +60,19 @@ struct TrainingRunOutcome {
   std::int64_t frozen_parameters = 0;
   std::int64_t cache_hits = 0, cache_misses = 0;
   bool resumed = false;
+  bool stopped = false;  // SIGTERM: checkpointed and stopped early (exit kExitStopped)
 };
 
 // The checkpoint a run keeps in `output_dir`.
 std::string checkpoint_path(const std::string& output_dir);
 
 // Runs to the end (or resumes and runs to the end). `on_step` sees every
-// optimizer step. Errors name the file, sample or setting at fault.
-TrainingRunOutcome run_training(const TrainingRunSettings& settings,
+// optimizer step. Data parallel over the communicator's ranks (each reads its
+// shard of every global batch of batch_size x ranks samples; rank 0 alone
+// writes the checkpoint); nullptr: one process. A SIGTERM checkpoints and
+// stops every rank after the same step. Errors name the file, sample or
+// setting at fault.
+TrainingRunOutcome run_training(const TrainingRunSettings& settings, Communicator* communicator = nullptr,
                                 const std::function<void(const StepReport&)>& on_step = {});
 
 }  // namespace epalm::experiments

@@ -1,0 +1,37 @@
+// Evaluating a trained eP-ALM checkpoint on a split: open-ended generation
+// for every sample (left-padded batches, greedy or beam search), the
+// reference's post-processing, predictions in the official submission format,
+// and the task's official metric: VQA accuracy (vqaEval.py) when the official
+// annotations are at hand, normalised exact match for other QA tasks,
+// BLEU-1..4 / ROUGE-L / CIDEr-D (pycocoevalcap) for captioning.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "epalm/core/generation.h"
+#include "epalm/experiments/training_run.h"
+
+namespace epalm::experiments {
+
+struct EvaluationSettings {
+  TrainingRunSettings run;  // what the checkpoint was trained with (models, task, layout)
+  std::string checkpoint;
+  std::string split;
+  GenerationSettings generation;
+  std::string predictions;  // the predictions file to write
+};
+
+struct EvaluationOutcome {
+  std::map<std::string, double> scores;
+  std::int64_t samples = 0;
+  std::string predictions;
+};
+
+// `on_batch(done, total)` after every batch.
+EvaluationOutcome run_evaluation(const EvaluationSettings& settings,
+                                 const std::function<void(std::int64_t, std::int64_t)>& on_batch = {});
+
+}  // namespace epalm::experiments

@@ -1,0 +1,132 @@
+#include "epalm/experiments/evaluation_run.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "epalm/core/caption_metrics.h"
+#include "epalm/core/data_loader.h"
+#include "epalm/core/epalm_generation.h"
+#include "epalm/core/error.h"
+#include "epalm/core/media_inputs.h"
+#include "epalm/core/models/load_encoder.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/prediction_files.h"
+#include "epalm/core/qa_accuracy.h"
+#include "epalm/core/vqa_accuracy.h"
+
+namespace epalm::experiments {
+
+namespace {
+
+// VQA / GQA / video-QA question ids are integers; other ids count by position.
+std::int64_t question_id(const Sample& sample, std::size_t index) {
+  try {
+    std::size_t used = 0;
+    const auto id = std::stoll(sample.id, &used);
+    if (used == sample.id.size()) return id;
+  } catch (const std::exception&) {
+  }
+  return static_cast<std::int64_t>(index);
+}
+
+std::map<std::string, double> qa_scores(const Dataset& dataset, const std::vector<std::string>& answers) {
+  std::map<std::string, double> scores;
+  const bool official = std::all_of(dataset.samples.begin(), dataset.samples.end(),
+                                    [](const Sample& s) { return !s.official_answers.empty(); });
+  if (official) {
+    std::vector<eval::VqaPrediction> predictions;
+    std::vector<eval::VqaQuestion> questions;
+    for (std::size_t i = 0; i < dataset.samples.size(); ++i) {
+      const auto& s = dataset.samples[i];
+      predictions.push_back({question_id(s, i), answers[i]});
+      questions.push_back({question_id(s, i), s.official_answers, s.question_type, s.answer_type});
+    }
+    const auto accuracy = eval::vqa_accuracy(predictions, questions);
+    scores["vqa_accuracy"] = accuracy.overall;
+    for (const auto& [type, value] : accuracy.per_answer_type) scores["vqa_accuracy/" + type] = value;
+    return scores;
+  }
+  std::vector<eval::QaPrediction> predictions;
+  std::vector<eval::QaLabel> labels;
+  for (std::size_t i = 0; i < dataset.samples.size(); ++i) {
+    const auto& s = dataset.samples[i];
+    predictions.push_back({question_id(s, i), answers[i]});
+    eval::QaLabel label{question_id(s, i), {}};
+    for (std::size_t a = 0; a < s.answers.size(); ++a) {
+      label.scores.emplace_back(s.answers[a], a < s.scores.size() ? s.scores[a] : 1.0);
+    }
+    labels.push_back(std::move(label));
+  }
+  scores["accuracy"] = eval::qa_accuracy(predictions, labels);
+  return scores;
+}
+
+std::map<std::string, double> caption_scores(const Dataset& dataset, const std::vector<std::string>& captions) {
+  std::vector<eval::CaptionExample> examples;
+  for (std::size_t i = 0; i < dataset.samples.size(); ++i) {
+    examples.push_back({dataset.samples[i].media_id, captions[i], dataset.samples[i].answers});
+  }
+  const auto s = eval::caption_scores(examples);
+  std::map<std::string, double> scores;
+  for (int n = 0; n < 4; ++n) scores["BLEU-" + std::to_string(n + 1)] = s.bleu.corpus[n];
+  scores["ROUGE_L"] = s.rouge_l.mean;
+  scores["CIDEr"] = s.cider_d.mean;
+  return scores;
+}
+
+}  // namespace
+
+EvaluationOutcome run_evaluation(const EvaluationSettings& settings,
+                                 const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
+  auto s = settings.run;
+  s.data.split = settings.split;
+  s.data.fraction = 1.0;
+  const auto dataset = read_dataset(s.data);
+  s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  const auto decoder = models::OptModel::from_pretrained(s.decoder, s.dtype, s.device);
+  const auto encoder = models::load_encoder(s.encoder, s.dtype, s.device);
+  const auto tokenizer = objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective);
+  EpalmModel model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed);
+  load_trainables(settings.checkpoint, model);
+
+  LoaderSettings loading;
+  loading.batch_size = s.batch_size;
+  loading.threads = s.loader_threads;
+  DataLoader loader(dataset, MediaSettings::for_task(s.data.task, /*train=*/false), loading);
+  auto generation = settings.generation;
+  generation.eos_token_ids = {tokenizer.eos_id().value_or(2)};
+  generation.pad_token_id = tokenizer.pad_id().value_or(1);
+  generation.validate();
+
+  std::vector<std::string> outputs(dataset.samples.size());
+  loader.start_epoch(0);
+  std::int64_t done = 0;
+  while (auto batch = loader.next()) {
+    std::vector<std::string> questions;
+    for (auto i : batch->indices) questions.push_back(dataset.samples[i].question);
+    const auto features = EpalmModel::select_features(*encoder, batch->inputs.to(s.device), s.epalm.levels);
+    const auto texts = generate_text(model, features, tokenizer, s.objective, questions, generation);
+    for (std::size_t j = 0; j < texts.size(); ++j) outputs[batch->indices[j]] = texts[j];
+    if (on_batch) on_batch(++done, loader.batches_per_epoch());
+  }
+
+  EvaluationOutcome outcome;
+  outcome.samples = static_cast<std::int64_t>(dataset.samples.size());
+  outcome.predictions = settings.predictions;
+  std::filesystem::create_directories(std::filesystem::path(settings.predictions).parent_path());
+  if (dataset.kind == TaskKind::kQuestionAnswering) {
+    std::vector<eval::VqaPrediction> predictions;
+    for (std::size_t i = 0; i < outputs.size(); ++i) predictions.push_back({question_id(dataset.samples[i], i), outputs[i]});
+    eval::write_vqa_predictions(settings.predictions, predictions);
+    outcome.scores = qa_scores(dataset, outputs);
+  } else {
+    std::vector<eval::CaptionPrediction> predictions;
+    for (std::size_t i = 0; i < outputs.size(); ++i) predictions.push_back({dataset.samples[i].media_id, outputs[i]});
+    eval::write_caption_predictions(settings.predictions, predictions);
+    outcome.scores = caption_scores(dataset, outputs);
+  }
+  return outcome;
+}
+
+}  // namespace epalm::experiments

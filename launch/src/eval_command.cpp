@@ -1,0 +1,103 @@
+// `epalm eval`: a trained checkpoint on a split (its stored settings name the
+// models, task and layout): predictions in the official submission format,
+// the task's official scores, both recorded in the results store.
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "command.h"
+#include "epalm/core/error.h"
+#include "epalm/core/runtime_info.h"
+#include "epalm/distributed/world.h"
+#include "epalm/experiments/evaluation_run.h"
+#include "epalm/registry/provenance.h"
+#include "epalm/registry/run_recorder.h"
+#include "progress.h"
+#include "training_settings.h"
+
+namespace epalm::cli {
+
+namespace {
+
+int run_eval(const Invocation& in) {
+  const auto& o = in.options;
+  if (in.world.size() > 1) {
+    throw UsageError("eval", "evaluation runs in one process; gathering predictions from " +
+                                 std::to_string(in.world.size()) + " ranks is not available yet");
+  }
+  if (!o.count("checkpoint")) throw UsageError("--checkpoint", "which trained checkpoint to evaluate");
+  experiments::EvaluationSettings e;
+  e.checkpoint = o["checkpoint"].as<std::string>();
+  const auto trained = checkpoint_settings(e.checkpoint);
+  e.run = training_settings_from(trained, in.world.topology().local_rank);
+  if (!o["device"].defaulted()) e.run.device = resolve_device(o["device"].as<std::string>(), 0);
+  if (!e.run.device.is_cuda()) e.run.dtype = c10::kFloat;
+  e.split = o.count("split") ? o["split"].as<std::string>() : trained["test-split"].as<std::string>();
+  if (!o["batch-size"].defaulted()) e.run.batch_size = o["batch-size"].as<std::int64_t>();
+  e.generation.num_beams = o["num-beams"].defaulted() ? trained["num-beams"].as<int>() : o["num-beams"].as<int>();
+  e.generation.max_new_tokens =
+      o["max-new-tokens"].defaulted() ? trained["max-new-tokens"].as<int>() : o["max-new-tokens"].as<int>();
+  e.predictions = o.count("predictions") ? o["predictions"].as<std::string>()
+                                         : e.run.output_dir + "/predictions-" + e.split + ".json";
+
+  registry::RunStart start;
+  start.run_id = registry::new_run_id();
+  const auto experiment = trained["experiment"].as<std::string>();
+  start.experiment = experiment.empty() ? "adhoc" : experiment;
+  std::istringstream config(training_config_text(trained));
+  for (std::string line; std::getline(config, line);) {
+    const auto eq = line.find(" = ");
+    if (eq != std::string::npos) start.params[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  start.params["eval-split"] = e.split;
+  start.params["checkpoint"] = e.checkpoint;
+  std::vector<std::string> argv{"epalm", "eval"};
+  argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
+  start.provenance = registry::collect_provenance(argv, in.world.size());
+  start.started = registry::now_seconds();
+  auto recorder = registry::RunRecorder::for_run(o["results"].as<std::string>(), start, {});
+
+  Progress progress(isatty(STDERR_FILENO) != 0);
+  experiments::EvaluationOutcome outcome;
+  try {
+    outcome = experiments::run_evaluation(e, [&](std::int64_t done, std::int64_t total) {
+      progress.say("evaluating " + e.split + ": batch " + std::to_string(done) + "/" + std::to_string(total));
+    });
+  } catch (const std::exception& error) {
+    recorder.finish(registry::RunStatus::kFailed, 1, error.what());
+    throw;
+  }
+  progress.clear();
+  recorder.log_scores(e.split, outcome.scores);
+  recorder.add_artifact("eval_predictions", outcome.predictions);
+  recorder.finish(registry::RunStatus::kFinished, 0);
+  std::cout << "run " << recorder.run_id() << ": " << outcome.samples << " samples of " << e.split
+            << ", predictions " << outcome.predictions << "\n";
+  for (const auto& [metric, value] : outcome.scores) std::cout << metric << " " << value << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command eval_command() {
+  return {"eval",
+          "Evaluate a trained checkpoint on a split: open-ended generation, predictions in the official\n"
+          "submission format, the task's official scores (VQA accuracy, exact match, BLEU/ROUGE-L/CIDEr-D),\n"
+          "recorded in the results store.",
+          [](po::options_description& settings) {
+            settings.add_options()                                                                           //
+                ("checkpoint", po::value<std::string>(), "a checkpoint.safetensors written by epalm train")  //
+                ("split", po::value<std::string>(), "the split (default: the checkpoint's test-split)")     //
+                ("predictions", po::value<std::string>(), "where predictions go (default: <output-dir>/predictions-<split>.json)")  //
+                ("batch-size", po::value<std::int64_t>()->default_value(8), "samples per generation batch")  //
+                ("num-beams", po::value<int>()->default_value(3), "beam width (default: the checkpoint's)")  //
+                ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most (default: the checkpoint's)")  //
+                ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto")     //
+                ("results", po::value<std::string>()->default_value(registry::default_results_path()),
+                 "the SQLite results database (EPALM_RESULTS)");
+          },
+          run_eval, {"checkpoint"}};
+}
+
+}  // namespace epalm::cli
