@@ -25,7 +25,10 @@ function(epalm_add_test)
     set(_fixtures FIXTURES_REQUIRED "${A_FIXTURES}")
   endif()
   gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} ${_fixtures} ${A_PROPERTIES})
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} ${_fixtures}
+               # Runs the tests start record into the build's database, never the user's.
+               ENVIRONMENT "EPALM_RESULTS=${CMAKE_BINARY_DIR}/test-results.sqlite"
+               ${A_PROPERTIES})
 endfunction()
 
 # epalm_add_mpi_test(NAME <n> RANKS <np>... SOURCES ... [TORCH_SOURCES ...] [LIBS ...] [TIMEOUT <s>])

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "bench.h"
+#include "bench_store_record.h"
 #include "comm_bench.h"
 #include "command.h"
 #include "epalm/analysis/table.h"
@@ -180,6 +181,9 @@ int run_bench(const Invocation& in) {
   progress.clear();
   const auto j = record(name, result);
   if (o.count("output")) write_record(o["output"].as<std::string>(), j);
+  std::vector<std::string> argv{"epalm", "bench"};
+  argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
+  const auto run = record_bench_run(o["results"].as<std::string>(), name, result, argv, in.world.size());
   if (format == analysis::TableFormat::kJson) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -191,6 +195,7 @@ int run_bench(const Invocation& in) {
     std::cout << "memory: " << result.ours.memory_kind << " peak over the timed runs; +MiB above the level before them\n";
     if (result.peer) std::cout << "check: " << result.check << "\n";
     else std::cout << "peer: off (no ratio)\n";
+    if (!run.empty()) std::cout << "recorded: run " << run << " in " << o["results"].as<std::string>() << "\n";
   }
   return 0;
 }
@@ -245,7 +250,7 @@ Command bench_command() {
                 ("store-runs", po::value<int>()->default_value(10000), "store: runs written")             //
                 ("store-points", po::value<int>()->default_value(1000), "store: metric points per run")   //
                 ("results", po::value<std::string>()->default_value(registry::default_results_path()),
-                 "store: the results database the benchmark's numbers are recorded in (\"\": none)")  //
+                 "the results database every benchmark is recorded in, as a run of experiment bench-<case> (\"\": none)")  //
                 ("output", po::value<std::string>(), "also write the record (settings, times, ratio, memory, versions) "
                                                      "to this JSON file");
             add_comm_bench_settings(settings);

@@ -1,0 +1,18 @@
+// Every `epalm bench` result is a run in the results store like any
+// experiment (experiment "bench-<case>"): its settings as parameters, its
+// medians, throughput, memory and the ratio against the peer as scores.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench.h"
+
+namespace epalm::cli {
+
+// Records `result` into the database at `results` ("" records nothing);
+// returns the run id or "".
+std::string record_bench_run(const std::string& results, const std::string& name, const BenchResult& result,
+                             const std::vector<std::string>& argv, int world_size);
+
+}  // namespace epalm::cli
