@@ -58,6 +58,13 @@ TrainableCount count_trainable(const EpalmConfig& c, std::int64_t encoder_hidden
 
 namespace {
 
+void check_features(const at::Tensor& features, const at::Tensor& input_ids, int levels) {
+  if (features.dim() != 3 || features.size(1) != levels || features.size(0) != input_ids.size(0)) {
+    throw Error("eP-ALM forward", "features must be [batch " + std::to_string(input_ids.size(0)) + ", levels " +
+                                      std::to_string(levels) + ", encoder_hidden], got " + c10::str(features.sizes()));
+  }
+}
+
 // MAGMA's bottleneck adapter as the reference uses it: x + up(relu(down([LN](x)))).
 struct AdapterImpl : torch::nn::Module {
   AdapterImpl(std::int64_t hidden, std::int64_t bottleneck, bool layer_norm) {
@@ -133,6 +140,16 @@ struct EpalmModel::Impl {
         in.hidden = torch::cat({token, in.hidden.slice(1, 1)}, 1);
       }
     };
+  }
+
+  // The decoder's pass over the text with the perceptual tokens injected.
+  models::OptOutput run(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                        bool compute_logits) const {
+    check_features(features, input_ids, config.levels);
+    auto o = options(features, input_ids.size(0));
+    o.attention_mask = attention_mask;
+    o.compute_logits = compute_logits;
+    return decoder->forward(input_ids, o);
   }
 
   models::OptForwardOptions options(const at::Tensor& features, std::int64_t batch) const {
@@ -223,24 +240,13 @@ at::Tensor reduce_loss(const at::Tensor& logits, const at::Tensor& targets, std:
   return terms.total / terms.normalizer;
 }
 
-void check_features(const at::Tensor& features, const at::Tensor& input_ids, int levels) {
-  if (features.dim() != 3 || features.size(1) != levels || features.size(0) != input_ids.size(0)) {
-    throw Error("eP-ALM forward", "features must be [batch " + std::to_string(input_ids.size(0)) + ", levels " +
-                                      std::to_string(levels) + ", encoder_hidden], got " + c10::str(features.sizes()));
-  }
-}
-
 }  // namespace
 
 EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& input_ids,
                                 const at::Tensor& attention_mask, const at::Tensor& labels,
                                 const LossSettings& loss) const {
-  const auto& m = *impl_;
-  check_features(features, input_ids, m.config.levels);
-  auto options = m.options(features, input_ids.size(0));
-  options.attention_mask = attention_mask;
   EpalmOutput out;
-  out.logits = m.decoder->forward(input_ids, options).logits;
+  out.logits = impl_->run(features, input_ids, attention_mask, /*compute_logits=*/true).logits;
   if (labels.defined()) {
     const auto t = input_ids.size(1);
     auto text_logits = out.logits.slice(1, out.logits.size(1) - t).slice(1, 0, t - 1).to(torch::kFloat32);
@@ -259,18 +265,13 @@ at::Tensor EpalmModel::loss(const at::Tensor& features, const at::Tensor& input_
 LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& input_ids,
                                  const at::Tensor& attention_mask, const at::Tensor& labels,
                                  const LossSettings& settings) const {
-  const auto& m = *impl_;
-  check_features(features, input_ids, m.config.levels);
-  auto options = m.options(features, input_ids.size(0));
-  options.attention_mask = attention_mask;
-  options.compute_logits = false;
-  const auto hidden = m.decoder->forward(input_ids, options).last_hidden_state;
+  const auto hidden = impl_->run(features, input_ids, attention_mask, /*compute_logits=*/false).last_hidden_state;
   const auto t = input_ids.size(1);
   const auto text = hidden.slice(1, hidden.size(1) - t).slice(1, 0, t - 1);
   const auto targets = labels.to(hidden.device()).slice(1, 1);
   const auto rows = (targets != -100).flatten().nonzero().squeeze(1);
   const auto kept = text.reshape({-1, text.size(-1)}).index_select(0, rows);
-  const auto logits = m.decoder->lm_head(kept).to(torch::kFloat32);
+  const auto logits = impl_->decoder->lm_head(kept).to(torch::kFloat32);
   return loss_terms_of(logits, targets.flatten().index_select(0, rows), input_ids.size(0), settings);
 }
 

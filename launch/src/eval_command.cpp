@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <iostream>
-#include <sstream>
 
 #include "command.h"
 #include "epalm/core/error.h"
@@ -45,11 +44,7 @@ int run_eval(const Invocation& in) {
   start.run_id = registry::new_run_id();
   const auto experiment = trained["experiment"].as<std::string>();
   start.experiment = experiment.empty() ? "adhoc" : experiment;
-  std::istringstream config(training_config_text(trained));
-  for (std::string line; std::getline(config, line);) {
-    const auto eq = line.find(" = ");
-    if (eq != std::string::npos) start.params[line.substr(0, eq)] = line.substr(eq + 3);
-  }
+  start.params = training_config_values(trained);
   start.params["eval-split"] = e.split;
   start.params["checkpoint"] = e.checkpoint;
   std::vector<std::string> argv{"epalm", "eval"};

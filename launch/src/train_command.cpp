@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "command.h"
 #include "epalm/core/error.h"
@@ -42,11 +41,7 @@ registry::RunRecorder start_recording(const Invocation& in) {
     start.sweep = cell->sweep;
     start.cell_index = cell->cell_index;
   }
-  std::istringstream config(training_config_text(o));
-  for (std::string line; std::getline(config, line);) {
-    const auto eq = line.find(" = ");
-    if (eq != std::string::npos) start.params[line.substr(0, eq)] = line.substr(eq + 3);
-  }
+  start.params = training_config_values(o);
   std::vector<std::string> argv{"epalm", "train"};
   argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
   start.provenance = registry::collect_provenance(argv, in.world.size());

@@ -174,14 +174,20 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   return s;
 }
 
-std::string training_config_text(const po::variables_map& options) {
+std::map<std::string, std::string> training_config_values(const po::variables_map& options) {
   po::options_description settings;
   add_training_settings(settings);
-  std::ostringstream out;
+  std::map<std::string, std::string> values;
   for (const auto& option : settings.options()) {
     const auto& name = option->long_name();
-    if (options.count(name)) out << name << " = " << registry::value_text(options[name]) << "\n";
+    if (options.count(name)) values[name] = registry::value_text(options[name]);
   }
+  return values;
+}
+
+std::string training_config_text(const po::variables_map& options) {
+  std::ostringstream out;
+  for (const auto& [name, value] : training_config_values(options)) out << name << " = " << value << "\n";
   return out.str();
 }
 

@@ -7,6 +7,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <map>
 #include <string>
 
 #include "epalm/experiments/training_run.h"
@@ -19,6 +20,10 @@ void add_training_settings(po::options_description& settings);
 
 // Values as given; device and precision resolved for `local_rank`.
 experiments::TrainingRunSettings training_settings_from(const po::variables_map& options, int local_rank);
+
+// The training settings' resolved values by name (a run's parameters in the
+// results store).
+std::map<std::string, std::string> training_config_values(const po::variables_map& options);
 
 // The training settings' resolved values as config text (one "key = value"
 // line each), what checkpoints keep.
