@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "epalm/core/caption_metrics.h"
 #include "epalm/core/data_loader.h"
@@ -14,6 +15,7 @@
 #include "epalm/core/prediction_files.h"
 #include "epalm/core/qa_accuracy.h"
 #include "epalm/core/vqa_accuracy.h"
+#include "epalm/distributed/world.h"
 
 namespace epalm::experiments {
 
@@ -77,7 +79,7 @@ std::map<std::string, double> caption_scores(const Dataset& dataset, const std::
 
 }  // namespace
 
-EvaluationOutcome run_evaluation(const EvaluationSettings& settings,
+EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distributed::World& world,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
   auto s = settings.run;
   s.data.split = settings.split;
@@ -93,13 +95,17 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings,
   LoaderSettings loading;
   loading.batch_size = s.batch_size;
   loading.threads = s.loader_threads;
+  loading.rank = world.rank();
+  loading.world_size = world.size();
   DataLoader loader(dataset, MediaSettings::for_task(s.data.task, /*train=*/false), loading);
   auto generation = settings.generation;
   generation.eos_token_ids = {tokenizer.eos_id().value_or(2)};
   generation.pad_token_id = tokenizer.pad_id().value_or(1);
   generation.validate();
 
-  std::vector<std::string> outputs(dataset.samples.size());
+  // This rank's predictions as [[sample index, text], ...]; repeats that pad
+  // the shard are left out so every sample counts once.
+  nlohmann::json mine = nlohmann::json::array();
   loader.start_epoch(0);
   std::int64_t done = 0;
   while (auto batch = loader.next()) {
@@ -107,11 +113,27 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings,
     for (auto i : batch->indices) questions.push_back(dataset.samples[i].question);
     const auto features = EpalmModel::select_features(*encoder, batch->inputs.to(s.device), s.epalm.levels);
     const auto texts = generate_text(model, features, tokenizer, s.objective, questions, generation);
-    for (std::size_t j = 0; j < texts.size(); ++j) outputs[batch->indices[j]] = texts[j];
+    for (std::size_t j = 0; j < texts.size(); ++j) {
+      if (j < batch->padding.size() && batch->padding[j]) continue;
+      mine.push_back({batch->indices[j], texts[j]});
+    }
     if (on_batch) on_batch(++done, loader.batches_per_epoch());
   }
-
+  const auto gathered = world.gather_text(mine.dump());
   EvaluationOutcome outcome;
+  if (world.rank() != 0) return outcome;
+  std::vector<std::string> outputs(dataset.samples.size());
+  std::vector<bool> seen(dataset.samples.size(), false);
+  for (const auto& text : gathered) {
+    for (const auto& pair : nlohmann::json::parse(text)) {
+      const auto index = pair[0].get<std::size_t>();
+      outputs.at(index) = pair[1].get<std::string>();
+      seen.at(index) = true;
+    }
+  }
+  const auto missing = std::count(seen.begin(), seen.end(), false);
+  if (missing > 0) throw Error("evaluation", std::to_string(missing) + " samples have no prediction from any rank");
+
   outcome.samples = static_cast<std::int64_t>(dataset.samples.size());
   outcome.predictions = settings.predictions;
   std::filesystem::create_directories(std::filesystem::path(settings.predictions).parent_path());

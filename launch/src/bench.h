@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,6 +54,10 @@ struct Measurement {
   std::string memory_kind;       // "RSS" or "CUDA allocated"
   nlohmann::json extra;          // the peer's versions, digests
 };
+
+// What a peer's missing number reads as: a double NaN (NAN is a float, and
+// json::value would then read the peer's number as a float too).
+constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
 std::vector<double> sorted(std::vector<double> v);
 double median(const std::vector<double>& v);

@@ -152,7 +152,7 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
                      dtype_label(s.dtype), "--device", s.device.str()},
                     progress);
   const auto& d = r.peer->extra["digest"];
-  const double peer_first = d.value("first_loss", NAN), peer_last = d.value("last_loss", NAN);
+  const double peer_first = d.value("first_loss", kNoValue), peer_last = d.value("last_loss", kNoValue);
   const double first_error = std::abs(losses.front() - peer_first) / std::max(1e-12, std::abs(peer_first));
   const double last_error = std::abs(losses.back() - peer_last) / std::max(1e-12, std::abs(peer_last));
   const double tolerance = s.dtype == c10::kFloat ? 1e-4 : 2e-2;

@@ -21,10 +21,6 @@ namespace {
 
 int run_eval(const Invocation& in) {
   const auto& o = in.options;
-  if (in.world.size() > 1) {
-    throw UsageError("eval", "evaluation runs in one process; gathering predictions from " +
-                                 std::to_string(in.world.size()) + " ranks is not available yet");
-  }
   if (!o.count("checkpoint")) throw UsageError("--checkpoint", "which trained checkpoint to evaluate");
   experiments::EvaluationSettings e;
   e.checkpoint = o["checkpoint"].as<std::string>();
@@ -51,12 +47,14 @@ int run_eval(const Invocation& in) {
   argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
   start.provenance = registry::collect_provenance(argv, in.world.size());
   start.started = registry::now_seconds();
-  auto recorder = registry::RunRecorder::for_run(o["results"].as<std::string>(), start, {});
+  registry::RecorderOptions recording;
+  recording.rank = in.world.rank();
+  auto recorder = registry::RunRecorder::for_run(o["results"].as<std::string>(), start, recording);
 
-  Progress progress(isatty(STDERR_FILENO) != 0);
+  Progress progress(isatty(STDERR_FILENO) != 0 && in.world.rank() == 0);
   experiments::EvaluationOutcome outcome;
   try {
-    outcome = experiments::run_evaluation(e, [&](std::int64_t done, std::int64_t total) {
+    outcome = experiments::run_evaluation(e, in.world, [&](std::int64_t done, std::int64_t total) {
       progress.say("evaluating " + e.split + ": batch " + std::to_string(done) + "/" + std::to_string(total));
     });
   } catch (const std::exception& error) {
@@ -64,6 +62,7 @@ int run_eval(const Invocation& in) {
     throw;
   }
   progress.clear();
+  if (in.world.rank() != 0) return 0;
   recorder.log_scores(e.split, outcome.scores);
   recorder.add_artifact("eval_predictions", outcome.predictions);
   recorder.finish(registry::RunStatus::kFinished, 0);

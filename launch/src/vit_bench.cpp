@@ -95,7 +95,7 @@ BenchResult forward_case(const BenchSettings& s, Progress& progress) {
                      "--dtype", dtype_label(s.dtype), "--device", s.device.str()},
                     progress);
   auto& d = r.peer->extra["digest"];
-  const double peer_mean_abs = d.value("last_hidden_state_mean_abs", NAN);
+  const double peer_mean_abs = d.value("last_hidden_state_mean_abs", kNoValue);
   double cls_error = INFINITY;
   if (d.contains("cls")) {
     const auto rows = d["cls"].get<std::vector<std::vector<float>>>();

@@ -42,6 +42,14 @@ std::string config(const testing::TempDir& dir, const std::string& task, const s
                                   dir.path() + "/run\nresults = " + dir.path() + "/results.sqlite\n" + extra);
 }
 
+// `command` under `mpirun -np 2` (oversubscribed: tests run on small machines).
+std::vector<std::string> mpirun_prefix(const std::vector<std::string>& command) {
+  std::vector<std::string> argv{EPALM_MPIEXEC, "-np", "2", "--oversubscribe", "--bind-to", "none"};
+  if (::geteuid() == 0) argv.push_back("--allow-run-as-root");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
 double last_loss(const std::string& out) {
   std::smatch m;
   static const std::regex pattern("last loss ([0-9.eE+-]+)");
@@ -97,6 +105,17 @@ TEST(TrainCli, TrainsResumesAndAnswers) {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("\"question_id\""), std::string::npos) << text;
 
+  // Two ranks each answer their shard; rank 0 gathers and scores the same split.
+  auto two = testing::run_process(
+      mpirun_prefix({EPALM_EXECUTABLE, "eval", checkpoint, "--split", "karpathy_test", "--num-beams", "1",
+                     "--max-new-tokens", "3", "--device", "cpu", "--results", dir.path() + "/results.sqlite",
+                     "--predictions", dir.path() + "/two.json"}),
+      300, {{"EPALM_LOG_LEVEL", "warn"}});
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  std::ifstream in_two(dir.path() + "/two.json");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in_two)), std::istreambuf_iterator<char>()), text);
+  EXPECT_EQ(r.out.substr(r.out.find('\n')), two.out.substr(two.out.find('\n'))) << r.out << two.out;
+
   // A question-answering checkpoint needs a question; a missing file is named.
   r = epalm({"generate", "--checkpoint", checkpoint, "--media", first_image, "--device", "cpu"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
@@ -125,14 +144,9 @@ TEST(TrainCli, TwoRanksEqualOneAtTheSameGlobalBatch) {
   const auto cfg = config(dir, "gqa", "train", "epochs = 3\naugment = false\nfeature-cache = off\n");
   const auto one = epalm({"train", "--config", cfg, "--batch-size", "2", "--output-dir", dir.path() + "/one"});
   ASSERT_EQ(one.exit_code, 0) << one.err;
-  std::vector<std::string> mpirun{EPALM_MPIEXEC, "-np", "2", "--oversubscribe", "--bind-to", "none"};
-  if (::geteuid() == 0) mpirun.push_back("--allow-run-as-root");
-  for (const char* a : {EPALM_EXECUTABLE, "train", "--config"}) mpirun.push_back(a);
-  for (const auto& a : {cfg, std::string("--batch-size"), std::string("1"), std::string("--output-dir"),
-                        dir.path() + "/two"}) {
-    mpirun.push_back(a);
-  }
-  const auto two = testing::run_process(mpirun, 300, {{"EPALM_LOG_LEVEL", "warn"}});
+  const auto two = testing::run_process(mpirun_prefix({EPALM_EXECUTABLE, "train", "--config", cfg, "--batch-size", "1",
+                                                      "--output-dir", dir.path() + "/two"}),
+                                       300, {{"EPALM_LOG_LEVEL", "warn"}});
   ASSERT_EQ(two.exit_code, 0) << two.err;
   EXPECT_NE(two.out.find("trained 3 steps"), std::string::npos) << two.out;
   const double a = last_loss(one.out), b = last_loss(two.out);

@@ -14,6 +14,10 @@
 #include "epalm/core/generation.h"
 #include "epalm/experiments/training_run.h"
 
+namespace epalm::distributed {
+class World;
+}
+
 namespace epalm::experiments {
 
 struct EvaluationSettings {
@@ -30,8 +34,11 @@ struct EvaluationOutcome {
   std::string predictions;
 };
 
-// `on_batch(done, total)` after every batch.
-EvaluationOutcome run_evaluation(const EvaluationSettings& settings,
+// `on_batch(done, total)` after every batch. Under several ranks each
+// generates for its shard of the split and rank 0 gathers every prediction,
+// writes the file and scores the full split once (other ranks' outcomes have
+// no scores).
+EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distributed::World& world,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch = {});
 
 }  // namespace epalm::experiments
