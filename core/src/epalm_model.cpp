@@ -25,6 +25,7 @@ void EpalmConfig::validate(std::int64_t encoder_blocks, std::int64_t decoder_lay
   if (prompt_length < 0) fail("prompt_length must be >= 0");
   if ((adapters.on_attention || adapters.on_ffn) && adapters.reduction < 1) fail("adapter reduction must be >= 1");
   if (injection_schedule().empty()) fail("no decoder layer in the range satisfies text_step");
+  if (reference_dropout < 0 || reference_dropout >= 1) fail("reference_dropout must be in [0, 1)");
 }
 
 std::vector<std::pair<int, int>> EpalmConfig::injection_schedule() const {
@@ -143,13 +144,33 @@ struct EpalmModel::Impl {
   }
 
   // The decoder's pass over the text with the perceptual tokens injected.
+  // `training`: with the reference's dropout, when configured.
   models::OptOutput run(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                        bool compute_logits) const {
+                        bool compute_logits, bool training = false) const {
     check_features(features, input_ids, config.levels);
     auto o = options(features, input_ids.size(0));
+    if (training && config.reference_dropout > 0) add_dropout(o);
     o.attention_mask = attention_mask;
     o.compute_logits = compute_logits;
     return decoder->forward(input_ids, o);
+  }
+
+  // HF OPT in train mode: dropout on the embeddings (layer 0's input, before
+  // any injection), on the attention output and on fc2's output (after an
+  // adapter there, as the reference wraps fc2), before each residual.
+  void add_dropout(models::OptForwardOptions& o) const {
+    const double p = config.reference_dropout;
+    o.hook = [p, inner = o.hook](models::LayerInput& in) {
+      if (in.layer == 0) in.hidden = torch::dropout(in.hidden, p, /*train=*/true);
+      if (inner) inner(in);
+    };
+    auto wrap = [p](models::SublayerOutputHook inner) -> models::SublayerOutputHook {
+      return [p, inner](int layer, const at::Tensor& x) {
+        return torch::dropout(inner ? inner(layer, x) : x, p, /*train=*/true);
+      };
+    };
+    o.attention_output_hook = wrap(o.attention_output_hook);
+    o.ffn_output_hook = wrap(o.ffn_output_hook);
   }
 
   models::OptForwardOptions options(const at::Tensor& features, std::int64_t batch) const {
@@ -265,7 +286,8 @@ at::Tensor EpalmModel::loss(const at::Tensor& features, const at::Tensor& input_
 LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& input_ids,
                                  const at::Tensor& attention_mask, const at::Tensor& labels,
                                  const LossSettings& settings) const {
-  const auto hidden = impl_->run(features, input_ids, attention_mask, /*compute_logits=*/false).last_hidden_state;
+  const auto hidden =
+      impl_->run(features, input_ids, attention_mask, /*compute_logits=*/false, /*training=*/true).last_hidden_state;
   const auto t = input_ids.size(1);
   const auto text = hidden.slice(1, hidden.size(1) - t).slice(1, 0, t - 1);
   const auto targets = labels.to(hidden.device()).slice(1, 1);

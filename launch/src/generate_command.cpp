@@ -19,6 +19,8 @@ namespace {
 
 int run_generate(const Invocation& in) {
   const auto& o = in.options;
+  // One file, one answer: under mpirun rank 0 answers and the others wait for nothing.
+  if (in.world.rank() != 0) return 0;
   if (!o.count("checkpoint")) throw UsageError("--checkpoint", "which trained checkpoint answers");
   if (!o.count("media")) throw UsageError("--media", "the image, video or audio file");
   const auto checkpoint = o["checkpoint"].as<std::string>();

@@ -75,7 +75,9 @@ void add_training_settings(po::options_description& settings) {
       ("adapters", po::value<std::string>()->default_value("none"), "none, ffn, attention or both")             //
       ("adapter-reduction", po::value<int>()->default_value(4), "adapter bottleneck = hidden / reduction")       //
       ("reference-noncausal-token", po::value<bool>()->default_value(false),
-       "the reference's perceptual token that attends to every token (epalm-reference.md 8.1)");
+       "the reference's perceptual token that attends to every token (epalm-reference.md 8.1)")  //
+      ("reference-dropout", po::value<double>()->default_value(0.0),
+       "the frozen OPT's train-mode dropout the reference trains with (its value: 0.1; 0: none)");
   po::options_description objective("Objective and optimization");
   objective.add_options()                                                                                      //
       ("answer-only-loss", po::value<bool>()->default_value(false), "loss on the answer tokens only")          //
@@ -146,6 +148,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   e.prompt_mlp = flag(o, "prompt-mlp");
   e.adapters = adapters_from(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
   e.reference_noncausal_token = flag(o, "reference-noncausal-token");
+  e.reference_dropout = o["reference-dropout"].as<double>();
   s.objective.answer_only_loss = flag(o, "answer-only-loss");
   s.objective.reference_question_mark = flag(o, "reference-question-mark");
   s.objective.task_prompt = o["task-prompt"].as<std::string>();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/trainer.h"
 
@@ -123,6 +124,36 @@ TEST(EpalmTrainingMemory, Bf16FrozenWeightsTrainFp32Trainables) {
   const auto first = trainer.step(source);
   EXPECT_TRUE(std::isfinite(first.loss));
   for (const auto& [name, p] : mixed.named_parameters()) EXPECT_EQ(p.scalar_type(), c10::kFloat) << name;
+}
+
+TEST(EpalmTrainingMemory, ReferenceDropoutOnlyInTrainingLosses) {
+  auto decoder = tiny_opt();
+  auto with = config(2, 3);
+  with.reference_dropout = 0.1;
+  with.adapters.on_ffn = true;
+  auto without = with;
+  without.reference_dropout = 0.0;
+  EpalmModel dropping(with, decoder, 24, 4, 9);
+  EpalmModel plain(without, decoder, 24, 4, 9);
+  const auto in = inputs();
+  auto loss = [&](const EpalmModel& m, std::uint64_t seed) {
+    torch::manual_seed(seed);
+    const auto t = m.loss_terms(in.features, in.ids, in.mask, in.ids);
+    return (t.total / t.normalizer).item<double>();
+  };
+  // forward() (evaluation) never drops: both models give the same loss.
+  EXPECT_EQ(dropping.forward(in.features, in.ids, in.mask, in.ids).loss.item<double>(),
+            plain.forward(in.features, in.ids, in.mask, in.ids).loss.item<double>());
+  // Training losses do: reproducible from the seed, different across seeds
+  // and from the plain model's.
+  EXPECT_EQ(loss(dropping, 1), loss(dropping, 1));
+  EXPECT_NE(loss(dropping, 1), loss(dropping, 2));
+  EXPECT_NE(loss(dropping, 1), loss(plain, 1));
+  EXPECT_EQ(loss(plain, 1), loss(plain, 2));
+  EXPECT_NEAR(loss(dropping, 3), loss(plain, 3), 0.5 * loss(plain, 3));
+  auto bad = with;
+  bad.reference_dropout = 1.0;
+  EXPECT_THROW(EpalmModel(bad, decoder, 24, 4, 9), UsageError);
 }
 
 }  // namespace

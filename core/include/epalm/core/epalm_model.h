@@ -44,6 +44,12 @@ struct EpalmConfig {
   // during teacher forcing (epalm-reference.md 8.1). Default: it attends to
   // itself only, which also makes KV-cached generation exact.
   bool reference_noncausal_token = false;
+  // The reference trains with the frozen OPT in train mode (epalm-reference.md
+  // 8.12): dropout p = 0.1 on the embeddings (prompt included), after the
+  // attention output projection and after fc2. Default 0: frozen models run
+  // deterministically; set 0.1 to reproduce the reference. Training losses
+  // only (loss_terms); forward() and generation never drop.
+  double reference_dropout = 0.0;
 
   // Throws UsageError for settings the encoder/decoder cannot satisfy.
   void validate(std::int64_t encoder_blocks, std::int64_t decoder_layers) const;
