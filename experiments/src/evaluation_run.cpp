@@ -10,6 +10,7 @@
 #include "epalm/core/epalm_generation.h"
 #include "epalm/core/error.h"
 #include "epalm/core/media_inputs.h"
+#include "epalm/core/meteor.h"
 #include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/prediction_files.h"
@@ -64,7 +65,8 @@ std::map<std::string, double> qa_scores(const Dataset& dataset, const std::vecto
   return scores;
 }
 
-std::map<std::string, double> caption_scores(const Dataset& dataset, const std::vector<std::string>& captions) {
+std::map<std::string, double> caption_scores(const Dataset& dataset, const std::vector<std::string>& captions,
+                                             std::vector<std::string>& notes) {
   std::vector<eval::CaptionExample> examples;
   for (std::size_t i = 0; i < dataset.samples.size(); ++i) {
     examples.push_back({dataset.samples[i].media_id, captions[i], dataset.samples[i].answers});
@@ -74,6 +76,13 @@ std::map<std::string, double> caption_scores(const Dataset& dataset, const std::
   for (int n = 0; n < 4; ++n) scores["BLEU-" + std::to_string(n + 1)] = s.bleu.corpus[n];
   scores["ROUGE_L"] = s.rouge_l.mean;
   scores["CIDEr"] = s.cider_d.mean;
+  const auto java = eval::find_meteor();
+  if (java.available()) {
+    if (const auto m = eval::meteor(eval::coco_tokenized(examples), java)) scores["METEOR"] = m->mean;
+  } else {
+    notes.push_back("METEOR skipped: " + java.skipped_reason);
+  }
+  notes.push_back("SPICE skipped: not wired (it needs the SPICE jar and Stanford CoreNLP's models)");
   return scores;
 }
 
@@ -146,7 +155,7 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
     std::vector<eval::CaptionPrediction> predictions;
     for (std::size_t i = 0; i < outputs.size(); ++i) predictions.push_back({dataset.samples[i].media_id, outputs[i]});
     eval::write_caption_predictions(settings.predictions, predictions);
-    outcome.scores = caption_scores(dataset, outputs);
+    outcome.scores = caption_scores(dataset, outputs, outcome.notes);
   }
   return outcome;
 }

@@ -69,6 +69,7 @@ int run_eval(const Invocation& in) {
   std::cout << "run " << recorder.run_id() << ": " << outcome.samples << " samples of " << e.split
             << ", predictions " << outcome.predictions << "\n";
   for (const auto& [metric, value] : outcome.scores) std::cout << metric << " " << value << "\n";
+  for (const auto& note : outcome.notes) std::cout << "note: " << note << "\n";
   return 0;
 }
 

@@ -136,6 +136,14 @@ TEST(TrainCli, TheFeatureCacheServesLaterEpochsWithTheSameLosses) {
   auto plain = epalm({"train", "--config", cfg, "--feature-cache", "off", "--output-dir", dir.path() + "/plain"});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_DOUBLE_EQ(last_loss(cached.out), last_loss(plain.out)) << cached.out << plain.out;
+
+  // A caption checkpoint is scored with the captioning metrics.
+  const auto eval = epalm({"eval", dir.path() + "/run/checkpoint.safetensors", "--split", "test", "--num-beams", "1",
+                           "--max-new-tokens", "4", "--device", "cpu", "--results", dir.path() + "/results.sqlite"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  for (const char* metric : {"BLEU-4 ", "ROUGE_L ", "CIDEr ", "SPICE skipped"}) {
+    EXPECT_NE(eval.out.find(metric), std::string::npos) << metric << eval.out;
+  }
 }
 
 TEST(TrainCli, TwoRanksEqualOneAtTheSameGlobalBatch) {

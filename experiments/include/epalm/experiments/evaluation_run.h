@@ -3,13 +3,16 @@
 // reference's post-processing, predictions in the official submission format,
 // and the task's official metric: VQA accuracy (vqaEval.py) when the official
 // annotations are at hand, normalised exact match for other QA tasks,
-// BLEU-1..4 / ROUGE-L / CIDEr-D (pycocoevalcap) for captioning.
+// BLEU-1..4 / ROUGE-L / CIDEr-D (pycocoevalcap) for captioning, and METEOR
+// when Java and the Meteor jar are found ($EPALM_METEOR_JAR), else a note
+// saying it was skipped and why; SPICE is always noted as skipped.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "epalm/core/generation.h"
 #include "epalm/experiments/training_run.h"
@@ -32,6 +35,7 @@ struct EvaluationOutcome {
   std::map<std::string, double> scores;
   std::int64_t samples = 0;
   std::string predictions;
+  std::vector<std::string> notes;  // metrics skipped, and why
 };
 
 // `on_batch(done, total)` after every batch. Under several ranks each
