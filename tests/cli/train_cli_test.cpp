@@ -1,5 +1,5 @@
-// `epalm train` and `epalm generate` as users run them: tiny frozen models
-// (tests/cli/make_train_fixtures.py), the VQA and COCO fixtures in their real
+// `epalm train`, `generate` and `eval` as users run them: tiny frozen models
+// with their own tokenizer (tests/cli/make_train_fixtures.py), the VQA and COCO fixtures in their real
 // formats (tests/parity/make_data_fixtures.py), the real binary.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -25,11 +25,6 @@ testing::ProcessResult epalm(std::vector<std::string> args, int timeout = 300) {
 
 std::string models(const std::string& name) { return std::string(EPALM_TRAIN_FIXTURES) + "/" + name; }
 std::string data_root() { return std::string(EPALM_DATA_FIXTURES) + "/root"; }
-
-#define EPALM_REQUIRE_TRAIN_FIXTURES()                                                                \
-  do {                                                                                                \
-    if (fs::exists(models("MISSING"))) GTEST_SKIP() << "no tokenizer fixture (shared/data/gpt2-bpe)"; \
-  } while (0)
 
 // A run's configuration file: tiny models, 2 levels into layers [1, 4).
 std::string config(const testing::TempDir& dir, const std::string& task, const std::string& split,
@@ -59,7 +54,6 @@ double last_loss(const std::string& out) {
 }  // namespace
 
 TEST(TrainCli, TrainsResumesAndAnswers) {
-  EPALM_REQUIRE_TRAIN_FIXTURES();
   testing::TempDir dir;
   const auto cfg = config(dir, "vqa", "karpathy_train");
   auto r = epalm({"train", "--config", cfg, "--max-steps", "3", "--feature-cache", "off"});
@@ -126,7 +120,6 @@ TEST(TrainCli, TrainsResumesAndAnswers) {
 }
 
 TEST(TrainCli, TheFeatureCacheServesLaterEpochsWithTheSameLosses) {
-  EPALM_REQUIRE_TRAIN_FIXTURES();
   testing::TempDir dir;
   const auto cfg = config(dir, "coco-caption", "train", "augment = false\nepochs = 2\n");
   auto cached = epalm({"train", "--config", cfg, "--feature-cache", dir.path() + "/cache"});
@@ -147,7 +140,6 @@ TEST(TrainCli, TheFeatureCacheServesLaterEpochsWithTheSameLosses) {
 }
 
 TEST(TrainCli, TwoRanksEqualOneAtTheSameGlobalBatch) {
-  EPALM_REQUIRE_TRAIN_FIXTURES();
   testing::TempDir dir;
   const auto cfg = config(dir, "gqa", "train", "epochs = 3\naugment = false\nfeature-cache = off\n");
   const auto one = epalm({"train", "--config", cfg, "--batch-size", "2", "--output-dir", dir.path() + "/one"});
@@ -181,7 +173,6 @@ TEST(TrainCli, EveryRegisteredExperimentIsATrainingConfiguration) {
 }
 
 TEST(TrainCli, BadInputIsNamed) {
-  EPALM_REQUIRE_TRAIN_FIXTURES();
   testing::TempDir dir;
   const auto cfg = config(dir, "vqa", "karpathy_train");
   auto r = epalm({"train", "--config", cfg, "--data-root", dir.path() + "/nowhere", "--max-steps", "1"});
