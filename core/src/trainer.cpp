@@ -95,23 +95,21 @@ std::int64_t Trainer::data_position() const { return impl_->position; }
 StepResult Trainer::step(BatchSource& data) {
   auto& m = *impl_;
   m.bucket->zero();  // not the optimizer's zero_grad: gradients stay views of the bucket
-  double total = 0, normalizer = 0;
+  // The summed loss stays on the device: one read per step, not per micro-batch.
+  auto total = torch::zeros({1}, torch::TensorOptions().dtype(torch::kDouble).device(m.bucket->buffer().device()));
+  double normalizer = 0;
   for (int i = 0; i < m.train.accumulation; ++i) {
     // Rank r's micro-batch at a position is its shard of the global one.
     const auto batch = data.batch_at(m.position++);
     const auto terms =
         m.model.loss_terms(batch.features, batch.input_ids, batch.attention_mask, batch.labels, m.train.loss);
     terms.total.backward();
-    total += terms.total.item<double>();
+    total += terms.total.detach().to(torch::kDouble);
     normalizer += terms.normalizer;
   }
   // Gradients of the summed losses, divided by the summed normalizers of every rank.
   const double global_normalizer = m.bucket->reduce(*m.communicator, normalizer);
-  if (m.communicator->size() > 1) {
-    auto sum = torch::tensor({total}, torch::kDouble).to(m.bucket->buffer().device());
-    m.communicator->all_reduce(sum, ReduceOp::kSum)->wait();
-    total = sum.item<double>();
-  }
+  if (m.communicator->size() > 1) m.communicator->all_reduce(total, ReduceOp::kSum)->wait();
   std::vector<at::Tensor> params;
   for (const auto& [name, p] : m.parameters) {
     if (p.grad().defined()) params.push_back(p);
@@ -124,7 +122,7 @@ StepResult Trainer::step(BatchSource& data) {
   result.lr = static_cast<torch::optim::AdamWOptions&>(m.optimizer->param_groups()[0].options()).lr();
   m.optimizer->step();
   result.step = ++m.steps;
-  result.loss = total / global_normalizer;
+  result.loss = total.item<double>() / global_normalizer;
   return result;
 }
 
