@@ -11,12 +11,12 @@
 #include "epalm/core/error.h"
 #include "epalm/core/media_inputs.h"
 #include "epalm/core/meteor.h"
-#include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/prediction_files.h"
 #include "epalm/core/qa_accuracy.h"
 #include "epalm/core/vqa_accuracy.h"
 #include "epalm/distributed/world.h"
+#include "epalm/experiments/epalm_models.h"
 
 namespace epalm::experiments {
 
@@ -95,10 +95,10 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   s.data.fraction = 1.0;
   const auto dataset = read_dataset(s.data);
   s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
-  const auto decoder = models::OptModel::from_pretrained(s.decoder, s.dtype, s.device);
-  const auto encoder = models::load_encoder(s.encoder, s.dtype, s.device);
-  const auto tokenizer = objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective);
-  EpalmModel model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed);
+  EpalmModels loaded(s);
+  auto& model = loaded.model;
+  const auto& encoder = loaded.encoder;
+  const auto& tokenizer = loaded.tokenizer;
   load_trainables(settings.checkpoint, model);
 
   LoaderSettings loading;

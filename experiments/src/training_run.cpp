@@ -12,12 +12,11 @@
 #include "epalm/core/error.h"
 #include "epalm/core/feature_cache.h"
 #include "epalm/core/local_communicator.h"
-#include <spdlog/spdlog.h>
 #include "epalm/core/media_inputs.h"
-#include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/stop_signal.h"
 #include "epalm/core/tokenizer.h"
+#include "epalm/experiments/epalm_models.h"
 
 namespace epalm::experiments {
 
@@ -127,10 +126,11 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
   const auto media = MediaSettings::for_task(s.data.task, s.augment);
 
-  const auto decoder = models::OptModel::from_pretrained(s.decoder, s.dtype, s.device);
-  const auto encoder = models::load_encoder(s.encoder, s.dtype, s.device);
-  const auto tokenizer = objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective);
-  EpalmModel model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed);
+  EpalmModels loaded(s);
+  auto& model = loaded.model;
+  const auto& decoder = loaded.decoder;
+  const auto& encoder = loaded.encoder;
+  const auto& tokenizer = loaded.tokenizer;
 
   LoaderSettings loading;
   loading.batch_size = s.batch_size;

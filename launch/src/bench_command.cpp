@@ -181,9 +181,7 @@ int run_bench(const Invocation& in) {
   progress.clear();
   const auto j = record(name, result);
   if (o.count("output")) write_record(o["output"].as<std::string>(), j);
-  std::vector<std::string> argv{"epalm", "bench"};
-  argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
-  const auto run = record_bench_run(o["results"].as<std::string>(), name, result, argv, in.world.size());
+  const auto run = record_bench_run(o["results"].as<std::string>(), name, result, in.arguments, in.world);
   if (format == analysis::TableFormat::kJson) {
     std::cout << j.dump(2) << "\n";
     return 0;

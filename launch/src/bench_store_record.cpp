@@ -1,21 +1,15 @@
 #include "bench_store_record.h"
 
-#include "epalm/registry/provenance.h"
-#include "epalm/registry/run_recorder.h"
+#include "run_recording.h"
 
 namespace epalm::cli {
 
 std::string record_bench_run(const std::string& results, const std::string& name, const BenchResult& result,
-                             const std::vector<std::string>& argv, int world_size) {
+                             const std::vector<std::string>& arguments, const distributed::World& world) {
   if (results.empty()) return "";
-  registry::RunStart start;
-  start.run_id = registry::new_run_id();
-  start.experiment = "bench-" + name;
-  for (const auto& [key, value] : result.settings) start.params[key] = value;
-  start.params["peer"] = result.peer ? result.peer_implementation : "off";
-  start.provenance = registry::collect_provenance(argv, world_size);
-  start.started = registry::now_seconds();
-  auto recorder = registry::RunRecorder::for_run(results, start, {});
+  std::map<std::string, std::string> params(result.settings.begin(), result.settings.end());
+  params["peer"] = result.peer ? result.peer_implementation : "off";
+  auto recorder = record_run("bench", "bench-" + name, std::move(params), results, arguments, world);
   const double units = static_cast<double>(result.tokens_per_run);
   registry::Values scores = {{"ours_median_s", result.ours.median_s},
                              {"ours_min_s", result.ours.min_s},

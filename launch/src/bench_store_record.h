@@ -8,11 +8,15 @@
 
 #include "bench.h"
 
+namespace epalm::distributed {
+class World;
+}
+
 namespace epalm::cli {
 
-// Records `result` into the database at `results` ("" records nothing);
+// Records `result` (`arguments`: the command line after "epalm bench") into the database at `results` ("" records nothing);
 // returns the run id or "".
 std::string record_bench_run(const std::string& results, const std::string& name, const BenchResult& result,
-                             const std::vector<std::string>& argv, int world_size);
+                             const std::vector<std::string>& arguments, const distributed::World& world);
 
 }  // namespace epalm::cli

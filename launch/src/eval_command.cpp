@@ -10,9 +10,8 @@
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/evaluation_run.h"
-#include "epalm/registry/provenance.h"
-#include "epalm/registry/run_recorder.h"
 #include "progress.h"
+#include "run_recording.h"
 #include "training_settings.h"
 
 namespace epalm::cli {
@@ -36,20 +35,11 @@ int run_eval(const Invocation& in) {
   e.predictions = o.count("predictions") ? o["predictions"].as<std::string>()
                                          : e.run.output_dir + "/predictions-" + e.split + ".json";
 
-  registry::RunStart start;
-  start.run_id = registry::new_run_id();
-  const auto experiment = trained["experiment"].as<std::string>();
-  start.experiment = experiment.empty() ? "adhoc" : experiment;
-  start.params = training_config_values(trained);
-  start.params["eval-split"] = e.split;
-  start.params["checkpoint"] = e.checkpoint;
-  std::vector<std::string> argv{"epalm", "eval"};
-  argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
-  start.provenance = registry::collect_provenance(argv, in.world.size());
-  start.started = registry::now_seconds();
-  registry::RecorderOptions recording;
-  recording.rank = in.world.rank();
-  auto recorder = registry::RunRecorder::for_run(o["results"].as<std::string>(), start, recording);
+  auto params = training_config_values(trained);
+  params["eval-split"] = e.split;
+  params["checkpoint"] = e.checkpoint;
+  auto recorder = record_run("eval", trained["experiment"].as<std::string>(), std::move(params),
+                             o["results"].as<std::string>(), in.arguments, in.world);
 
   Progress progress(isatty(STDERR_FILENO) != 0 && in.world.rank() == 0);
   experiments::EvaluationOutcome outcome;

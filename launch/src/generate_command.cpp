@@ -7,7 +7,7 @@
 #include "epalm/core/epalm_generation.h"
 #include "epalm/core/error.h"
 #include "epalm/core/media_inputs.h"
-#include "epalm/core/models/load_encoder.h"
+#include "epalm/experiments/epalm_models.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
@@ -35,10 +35,10 @@ int run_generate(const Invocation& in) {
     throw UsageError("--question", "the checkpoint answers questions (" + s.data.task + "): ask one");
   }
 
-  const auto decoder = models::OptModel::from_pretrained(s.decoder, s.dtype, s.device);
-  const auto encoder = models::load_encoder(s.encoder, s.dtype, s.device);
-  const auto tokenizer = objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective);
-  EpalmModel model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed);
+  experiments::EpalmModels loaded(s);
+  auto& model = loaded.model;
+  const auto& encoder = loaded.encoder;
+  const auto& tokenizer = loaded.tokenizer;
   load_trainables(checkpoint, model);
 
   Sample sample;

@@ -14,9 +14,8 @@
 #include "epalm/core/stop_signal.h"
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
-#include "epalm/registry/provenance.h"
-#include "epalm/registry/run_recorder.h"
 #include "progress.h"
+#include "run_recording.h"
 #include "training_settings.h"
 
 namespace epalm::cli {
@@ -30,32 +29,12 @@ std::string duration_text(double seconds) {
   return text;
 }
 
-// The run's record in the results store (rank 0; a spool file under EPALM_SPOOL).
-registry::RunRecorder start_recording(const Invocation& in) {
-  const auto& o = in.options;
-  registry::RunStart start;
-  start.run_id = registry::new_run_id();
-  start.experiment = o["experiment"].as<std::string>().empty() ? "adhoc" : o["experiment"].as<std::string>();
-  if (const auto cell = registry::sweep_cell_from_environment()) {
-    if (!cell->experiment.empty()) start.experiment = cell->experiment;
-    start.sweep = cell->sweep;
-    start.cell_index = cell->cell_index;
-  }
-  start.params = training_config_values(o);
-  std::vector<std::string> argv{"epalm", "train"};
-  argv.insert(argv.end(), in.arguments.begin(), in.arguments.end());
-  start.provenance = registry::collect_provenance(argv, in.world.size());
-  start.started = registry::now_seconds();
-  registry::RecorderOptions options;
-  options.rank = in.world.rank();
-  return registry::RunRecorder::for_run(o["results"].as<std::string>(), start, options);
-}
-
 int run_train(const Invocation& in) {
   auto s = training_settings_from(in.options, in.world.topology().local_rank);
   const auto communicator = distributed::make_communicator(in.world, s.device);
   s.config_text = training_config_text(in.options);
-  auto recorder = start_recording(in);
+  auto recorder = record_run("train", in.options["experiment"].as<std::string>(), training_config_values(in.options),
+                             in.options["results"].as<std::string>(), in.arguments, in.world);
   Progress progress(isatty(STDERR_FILENO) != 0);
   double elapsed = 0;
   std::int64_t samples = 0, first_step = -1, logged_tenth = 0;
