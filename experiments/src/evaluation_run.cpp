@@ -11,6 +11,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/media_inputs.h"
 #include "epalm/core/meteor.h"
+#include "epalm/core/spice.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/prediction_files.h"
 #include "epalm/core/qa_accuracy.h"
@@ -76,13 +77,24 @@ std::map<std::string, double> caption_scores(const Dataset& dataset, const std::
   for (int n = 0; n < 4; ++n) scores["BLEU-" + std::to_string(n + 1)] = s.bleu.corpus[n];
   scores["ROUGE_L"] = s.rouge_l.mean;
   scores["CIDEr"] = s.cider_d.mean;
-  const auto java = eval::find_meteor();
-  if (java.available()) {
-    if (const auto m = eval::meteor(eval::coco_tokenized(examples), java)) scores["METEOR"] = m->mean;
-  } else {
-    notes.push_back("METEOR skipped: " + java.skipped_reason);
+  const auto meteor = eval::find_meteor();
+  const auto spice = eval::find_spice();
+  if (!meteor.available() && !spice.available()) {
+    notes.push_back(meteor.skipped_reason);
+    notes.push_back(spice.skipped_reason);
+    return scores;
   }
-  notes.push_back("SPICE skipped: not wired (it needs the SPICE jar and Stanford CoreNLP's models)");
+  const auto tokenized = eval::coco_tokenized(examples);
+  if (const auto m = eval::meteor(tokenized, meteor)) {
+    scores["METEOR"] = m->mean;
+  } else {
+    notes.push_back(meteor.skipped_reason);
+  }
+  if (const auto m = eval::spice(tokenized, spice)) {
+    scores["SPICE"] = m->mean;
+  } else {
+    notes.push_back(spice.skipped_reason);
+  }
   return scores;
 }
 

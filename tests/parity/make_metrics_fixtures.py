@@ -8,7 +8,10 @@ Writes into OUTPUT_DIR:
                  PTBTokenizer output for each (Stanford CoreNLP 3.4.1 run through Java)
   captions.json  caption sets (many / single / twenty references, empty predictions, one image)
                  with pycocoevalcap's tokenized captions and its Bleu(4), Rouge and Cider scores,
-                 corpus-level and per image; Meteor's on two sets (null without Java)
+                 corpus-level and per image; Meteor's on two sets (null without Java); on the same
+                 two, pycocoevalcap's Spice exchange (the input it writes for SPICE, and its scores
+                 from an answer in SPICE's output format) and real SPICE scores when the CoreNLP
+                 jars SPICE needs are installed (null otherwise)
   vqa.json       VQA annotations + predictions covering every normalisation rule, and the
                  official vqaEval.py's accuracies (tests/bench/vqa_eval_official.py)
   qa.json        GQA-style {answer: score} labels + predictions and the reference's accuracy
@@ -168,6 +171,75 @@ def meteor_jar():
     return os.path.join(os.path.dirname(os.path.abspath(m.__file__)), m.METEOR_JAR)
 
 
+SPICE_SETS = ("varied-references", "edge-captions")
+
+
+def spice_jar():
+    import pycocoevalcap.spice.spice as m
+    return os.path.join(os.path.dirname(os.path.abspath(m.__file__)), m.SPICE_JAR)
+
+
+def spice_can_run():
+    import shutil
+    lib = os.path.join(os.path.dirname(spice_jar()), "lib")
+    return shutil.which("java") is not None and all(
+        os.path.exists(os.path.join(lib, j)) for j in ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar"))
+
+
+def spice_exchange(gts, res, rng, nan_image=None):
+    """pycocoevalcap's Spice.compute_score with the Java run replaced by a writer of SPICE's output format: what
+    it writes for SPICE and what it makes of SPICE's answer (NaN F-scores as SPICE writes them: a bare NaN)."""
+    import subprocess
+    import pycocoevalcap.spice.spice as m
+    captured = {}
+
+    def stand_in(cmd, cwd=None):
+        in_file, out_file = cmd[4], cmd[cmd.index("-out") + 1]
+        with open(in_file) as f:
+            captured["input"] = json.load(f)
+        items = []
+        for entry in captured["input"]:
+            scores = {}
+            for category in ("All", "Object", "Attribute", "Relation", "Cardinality", "Color", "Size"):
+                pr, re_ = rng.random(), rng.random()
+                f_score = 2 * pr * re_ / (pr + re_)
+                if entry["image_id"] == nan_image or category == "Cardinality":
+                    f_score = "NaN"
+                scores[category] = {"pr": pr, "re": re_, "f": f_score, "fn": rng.randint(0, 9), "fp": 1, "tp": 2,
+                                    "numImages": 1}
+            items.append({"image_id": entry["image_id"], "scores": scores, "test_tuples": [], "ref_tuples": []})
+        text = json.dumps(items).replace('"NaN"', "NaN")
+        captured["output_text"] = text
+        with open(out_file, "w") as f:
+            f.write(text)
+        return 0
+
+    real_call, real_models = subprocess.check_call, m.get_stanford_models
+    subprocess.check_call, m.get_stanford_models = stand_in, lambda: None
+    try:
+        score, per_image = m.Spice().compute_score(gts, res)
+    finally:
+        subprocess.check_call, m.get_stanford_models = real_call, real_models
+
+    def number(x):
+        return None if x != x else float(x)
+    return {"input": captured["input"], "output_text": captured["output_text"], "score": number(score),
+            "per_image": [number(s["All"]["f"]) for s in per_image]}
+
+
+def spice_scores(name, gts, res):
+    if name not in SPICE_SETS:
+        return None
+    rng = random.Random(len(gts))
+    out = {"exchange": spice_exchange(gts, res, rng),
+           "exchange_with_nan": spice_exchange(gts, res, rng, nan_image=sorted(gts)[0]), "real": None}
+    if spice_can_run():
+        from pycocoevalcap.spice.spice import Spice
+        score, per_image = Spice().compute_score(gts, res)
+        out["real"] = {"score": float(score), "per_image": [float(s["All"]["f"]) for s in per_image]}
+    return out
+
+
 def score_set(name, examples):
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
@@ -185,6 +257,7 @@ def score_set(name, examples):
     meteor = meteor_scores(gts, res) if name in METEOR_SETS else None
     return {
         "METEOR": meteor,
+        "SPICE": spice_scores(name, gts, res),
         "name": name,
         "examples": examples,
         "tokenized": [{"prediction": res[i][0], "references": gts[i]} for i in ids],
@@ -277,7 +350,8 @@ def main():
                      for i in range(len(EDGE_CAPTIONS))]
     sets.append(score_set("edge-captions", edge_examples))
     with open(os.path.join(out, "captions.json"), "w", encoding="utf-8") as f:
-        json.dump({"pycocoevalcap": version("pycocoevalcap"), "meteor_jar": meteor_jar(), "sets": sets}, f,
+        json.dump({"pycocoevalcap": version("pycocoevalcap"), "meteor_jar": meteor_jar(), "spice_jar": spice_jar(),
+                   "sets": sets}, f,
                   ensure_ascii=False)
 
     captions = EDGE_CAPTIONS + generate_captions(rng, 2000) + generate_noisy(random.Random(11), 1000)

@@ -2,20 +2,25 @@
 // pycocoevalcap's PTBTokenizer (CoreNLP through Java), Bleu, Rouge and Cider,
 // and a line-by-line transcription of the official vqaEval.py.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "epalm/core/answer_normalization.h"
 #include "epalm/core/caption_metrics.h"
+#include "epalm/core/error.h"
 #include "epalm/core/meteor.h"
 #include "epalm/core/ptb_tokenizer.h"
 #include "epalm/core/qa_accuracy.h"
+#include "epalm/core/spice.h"
 #include "epalm/core/vqa_accuracy.h"
 
 namespace {
@@ -146,6 +151,103 @@ TEST(CaptionMetricsParity, MeteorIsSkippedWithAReason) {
   EXPECT_FALSE(tool.available());
   EXPECT_NE(tool.skipped_reason.find("METEOR skipped"), std::string::npos);
   EXPECT_FALSE(meteor({{"1", "a dog", {"a dog"}}}, tool).has_value());
+}
+
+// pycocoevalcap's side of SPICE: the input file it writes, and what it makes
+// of SPICE's answer (including NaN F-scores written as bare NaN tokens).
+
+void expect_same_score(double ours, const nlohmann::json& peer, const std::string& what) {
+  if (peer.is_null()) {
+    EXPECT_TRUE(std::isnan(ours)) << what;
+  } else {
+    EXPECT_EQ(ours, peer.get<double>()) << what;
+  }
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(CaptionMetricsParity, SpiceExchangeMatchesPycocoevalcap) {
+  const auto j = fixture("captions.json");
+  int compared = 0;
+  for (const auto& set : j["sets"]) {
+    if (set["SPICE"].is_null()) continue;
+    const auto in = examples_of(set);
+    EXPECT_EQ(nlohmann::json::parse(spice_input(in.tokenized)), set["SPICE"]["exchange"]["input"]) << set["name"];
+    for (const char* exchange : {"exchange", "exchange_with_nan"}) {
+      const auto& peer = set["SPICE"][exchange];
+      const auto path = write_temp("spice-output", peer["output_text"].get<std::string>());
+      const auto ours = read_spice_output(path, in.tokenized);
+      std::remove(path.c_str());
+      const auto what = set["name"].get<std::string>() + " " + exchange;
+      expect_same_score(ours.mean, peer["score"], what + " mean");
+      ASSERT_EQ(ours.per_example.size(), peer["per_image"].size());
+      // pycocoevalcap lists images sorted by id; ours follow the examples.
+      std::vector<std::string> ids;
+      for (const auto& e : in.tokenized) ids.push_back(e.image_id);
+      auto sorted = ids;
+      std::sort(sorted.begin(), sorted.end());
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto at = std::find(sorted.begin(), sorted.end(), ids[i]) - sorted.begin();
+        expect_same_score(ours.per_example[i], peer["per_image"][at], what + " image " + ids[i]);
+      }
+    }
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2) << "the fixture has SPICE exchanges for two sets";
+}
+
+// The real SPICE run, where the Stanford CoreNLP jars it needs are installed.
+TEST(CaptionMetricsParity, SpiceMatchesPycocoevalcap) {
+  const auto j = fixture("captions.json");
+  const auto tool = find_spice(j["spice_jar"].get<std::string>());
+  if (!tool.available()) GTEST_SKIP() << tool.skipped_reason;
+  int compared = 0;
+  for (const auto& set : j["sets"]) {
+    if (set["SPICE"].is_null() || set["SPICE"]["real"].is_null()) continue;
+    const auto ours = spice(examples_of(set).tokenized, tool);
+    ASSERT_TRUE(ours.has_value());
+    EXPECT_NEAR(ours->mean, set["SPICE"]["real"]["score"].get<double>(), 1e-12) << set["name"];
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2) << "SPICE is installed, so the fixture should have its scores (regenerate the fixtures)";
+}
+
+TEST(CaptionMetricsParity, SpiceIsSkippedWithAReason) {
+  const auto missing = find_spice("/nonexistent/spice-1.0.jar");
+  EXPECT_FALSE(missing.available());
+  EXPECT_NE(missing.skipped_reason.find("SPICE skipped"), std::string::npos);
+  EXPECT_FALSE(spice({{"1", "a dog", {"a dog"}}}, missing).has_value());
+  // A jar without CoreNLP beside it names the missing jar.
+  const auto dir = std::filesystem::temp_directory_path() / ("spice-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "lib");
+  std::ofstream(dir / "spice-1.0.jar") << "jar";
+  const auto no_models = find_spice((dir / "spice-1.0.jar").string());
+  std::filesystem::remove_all(dir);
+  if (find_java().empty()) GTEST_SKIP() << "no Java: the reason names Java first";
+  EXPECT_FALSE(no_models.available());
+  EXPECT_NE(no_models.skipped_reason.find("stanford-corenlp-3.6.0.jar"), std::string::npos) << no_models.skipped_reason;
+}
+
+TEST(CaptionMetricsParity, MalformedSpiceOutputIsNamed) {
+  const std::vector<CaptionExample> examples = {{"7", "a dog", {"a dog"}}};
+  for (const std::string& text : {std::string("[{\"image_id\": \"7\""), std::string("{\"image_id\": \"7\"}"),
+                                  std::string("[{\"image_id\": \"8\", \"scores\": {\"All\": {\"f\": 0.5}}}]"),
+                                  std::string("[{\"image_id\": \"7\", \"scores\": {}}]")}) {
+    const auto path = write_temp("spice-bad", text);
+    try {
+      read_spice_output(path, examples);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const epalm::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+    std::remove(path.c_str());
+  }
+  EXPECT_THROW(spice_input({{"7", "a", {"b"}}, {"7", "c", {"d"}}}), epalm::Error);
+  EXPECT_THROW(spice_input({{"7", "a", {}}}), epalm::Error);
 }
 
 TEST(VqaParity, NormalizationMatchesVqaEval) {

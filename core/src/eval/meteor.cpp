@@ -19,17 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return "";
-  std::stringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const auto candidate = (fs::path(dir.empty() ? "." : dir) / name).string();
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
 // A child process fed and read line by line, as pycocoevalcap's Popen. Its
 // stdin is a socket so that writing to a dead child fails (MSG_NOSIGNAL)
 // instead of raising SIGPIPE in the caller.
@@ -130,11 +119,9 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 JavaTool find_meteor(const std::string& jar) {
   JavaTool tool;
-  const char* env_jar = std::getenv("EPALM_METEOR_JAR");
-  tool.jar = !jar.empty() ? jar : env_jar != nullptr ? env_jar : "";
-  const char* env_java = std::getenv("JAVA");
-  tool.java = env_java != nullptr && *env_java ? env_java : on_path("java");
-  if (tool.java.empty() || access(tool.java.c_str(), X_OK) != 0) {
+  tool.jar = jar_from(jar, "EPALM_METEOR_JAR");
+  tool.java = find_java();
+  if (tool.java.empty()) {
     tool.skipped_reason = "METEOR skipped: no Java (install a JRE, e.g. Debian's default-jre-headless, or set JAVA)";
   } else if (tool.jar.empty()) {
     tool.skipped_reason =

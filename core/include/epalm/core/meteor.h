@@ -2,7 +2,7 @@
 // (`java -jar -Xmx2G meteor-1.5.jar - - -stdio -l en -norm`), one SCORE line per
 // image, then one EVAL line. It needs Java and the jar (pycocoevalcap ships it,
 // with data/paraphrase-en.gz beside it), so it is found at run time and reported
-// as skipped, with the reason, when either is missing. SPICE is not wired.
+// as skipped, with the reason, when either is missing (java_tool.h).
 #pragma once
 
 #include <optional>
@@ -10,15 +10,9 @@
 #include <vector>
 
 #include "epalm/core/caption_metrics.h"
+#include "epalm/core/java_tool.h"
 
 namespace epalm::eval {
-
-struct JavaTool {
-  std::string java;            // the java executable, empty when not found
-  std::string jar;             // the tool's jar, empty when not found
-  std::string skipped_reason;  // why the metric cannot run; empty when it can
-  bool available() const { return skipped_reason.empty(); }
-};
 
 // `jar`: the Meteor jar, or "" for $EPALM_METEOR_JAR. Java: $JAVA, else `java` on PATH.
 JavaTool find_meteor(const std::string& jar = "");

@@ -4,8 +4,9 @@
 // and the task's official metric: VQA accuracy (vqaEval.py) when the official
 // annotations are at hand, normalised exact match for other QA tasks,
 // BLEU-1..4 / ROUGE-L / CIDEr-D (pycocoevalcap) for captioning, and METEOR
-// when Java and the Meteor jar are found ($EPALM_METEOR_JAR), else a note
-// saying it was skipped and why; SPICE is always noted as skipped.
+// and SPICE when Java and their jars are found ($EPALM_METEOR_JAR,
+// $EPALM_SPICE_JAR with CoreNLP beside it), else a note saying which was
+// skipped and why.
 #pragma once
 
 #include <cstdint>
