@@ -140,6 +140,9 @@ void Trainer::save_checkpoint(const std::string& path, const std::string& config
     tensors.emplace_back("adamw.step." + name, torch::tensor({s.step()}, torch::kLong));
   }
   tensors.emplace_back("rng.cpu", at::globalContext().defaultGenerator(c10::kCPU).get_state());
+  // On a GPU, dropout (--reference-dropout) draws from the device's generator.
+  const auto device = m.parameters.empty() ? c10::Device(c10::kCPU) : m.parameters.front().second.device();
+  if (device.is_cuda()) tensors.emplace_back("rng.cuda", at::globalContext().defaultGenerator(device).get_state());
   safetensors::write_safetensors(path, tensors,
                                  {{"format", kFormat},
                                   {"steps", std::to_string(m.steps)},
@@ -212,6 +215,12 @@ void Trainer::load_checkpoint(const std::string& path) {
   }
   auto generator = at::globalContext().defaultGenerator(c10::kCPU);
   generator.set_state(file.load("rng.cpu"));
+  // A GPU run's device generator; absent in CPU checkpoints, unused on the CPU.
+  const auto device = m.parameters.empty() ? c10::Device(c10::kCPU) : m.parameters.front().second.device();
+  if (device.is_cuda() && file.contains("rng.cuda")) {
+    auto cuda_generator = at::globalContext().defaultGenerator(device);
+    cuda_generator.set_state(file.load("rng.cuda"));
+  }
   m.steps = std::stoll(metadata_field(file, path, "steps"));
   m.position = std::stoll(metadata_field(file, path, "data_position"));
 }

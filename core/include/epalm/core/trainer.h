@@ -87,9 +87,9 @@ class Trainer {
   std::int64_t steps_done() const;
   std::int64_t data_position() const;  // next micro-batch position
 
-  // Trainables, AdamW moments, step and data position, the CPU RNG state,
-  // `config_text` (the resolved configuration) and the decoder's weight
-  // fingerprint, in one safetensors file written atomically.
+  // Trainables, AdamW moments, step and data position, the CPU RNG state (and
+  // the GPU generator's on a GPU), `config_text` (the resolved configuration)
+  // and the decoder's weight fingerprint, in one safetensors file written atomically.
   void save_checkpoint(const std::string& path, const std::string& config_text) const;
   // Restores all of it; throws epalm::Error naming the file when it was
   // trained on other base weights or other trainables.
