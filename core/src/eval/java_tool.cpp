@@ -29,10 +29,30 @@ std::string find_java() {
   return !java.empty() && access(java.c_str(), X_OK) == 0 ? java : "";
 }
 
-std::string jar_from(const std::string& explicit_jar, const char* jar_variable) {
-  if (!explicit_jar.empty()) return explicit_jar;
+JavaTool find_java_tool(const std::string& metric, const std::string& explicit_jar, const char* jar_variable,
+                        const std::string& example_jar) {
+  JavaTool tool;
   const char* env_jar = std::getenv(jar_variable);
-  return env_jar != nullptr ? env_jar : "";
+  tool.jar = !explicit_jar.empty() ? explicit_jar : env_jar != nullptr ? env_jar : "";
+  tool.java = find_java();
+  const auto skipped = metric + " skipped: ";
+  if (tool.java.empty()) {
+    tool.skipped_reason = skipped + "no Java (install a JRE, e.g. Debian's default-jre-headless, or set JAVA)";
+  } else if (tool.jar.empty()) {
+    tool.skipped_reason = skipped + "no " + metric + " jar (set " + jar_variable + " to " + example_jar + ")";
+  } else if (!std::filesystem::is_regular_file(tool.jar)) {
+    tool.skipped_reason = skipped + tool.jar + " is not a file";
+  }
+  return tool;
+}
+
+void exec_in(const std::string& cwd, const std::vector<std::string>& argv) {
+  if (chdir(cwd.c_str()) != 0) _exit(126);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
 }
 
 }  // namespace epalm::eval

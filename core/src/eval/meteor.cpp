@@ -40,12 +40,7 @@ class LineProcess {
       close(in[1]);
       close(out[0]);
       close(out[1]);
-      if (chdir(cwd.c_str()) != 0) _exit(126);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
+      exec_in(cwd, argv);
     }
     close(in[0]);
     close(out[1]);
@@ -118,19 +113,8 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 }  // namespace
 
 JavaTool find_meteor(const std::string& jar) {
-  JavaTool tool;
-  tool.jar = jar_from(jar, "EPALM_METEOR_JAR");
-  tool.java = find_java();
-  if (tool.java.empty()) {
-    tool.skipped_reason = "METEOR skipped: no Java (install a JRE, e.g. Debian's default-jre-headless, or set JAVA)";
-  } else if (tool.jar.empty()) {
-    tool.skipped_reason =
-        "METEOR skipped: no Meteor jar (set EPALM_METEOR_JAR to meteor-1.5.jar, e.g. pycocoevalcap's "
-        "site-packages/pycocoevalcap/meteor/meteor-1.5.jar)";
-  } else if (!fs::is_regular_file(tool.jar)) {
-    tool.skipped_reason = "METEOR skipped: " + tool.jar + " is not a file";
-  }
-  return tool;
+  return find_java_tool("METEOR", jar, "EPALM_METEOR_JAR",
+                        "meteor-1.5.jar, e.g. pycocoevalcap's site-packages/pycocoevalcap/meteor/meteor-1.5.jar");
 }
 
 std::optional<CorpusScores> meteor(const std::vector<CaptionExample>& tokenized, const JavaTool& tool) {

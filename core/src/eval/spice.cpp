@@ -72,12 +72,7 @@ int run_to_completion(const std::vector<std::string>& argv, const std::string& c
       dup2(fd, STDERR_FILENO);
       close(fd);
     }
-    if (chdir(cwd.c_str()) != 0) _exit(126);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
+    exec_in(cwd, argv);
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
@@ -107,26 +102,16 @@ struct TempDir {
 }  // namespace
 
 JavaTool find_spice(const std::string& jar) {
-  JavaTool tool;
-  tool.jar = jar_from(jar, "EPALM_SPICE_JAR");
-  tool.java = find_java();
-  if (tool.java.empty()) {
-    tool.skipped_reason = "SPICE skipped: no Java (install a JRE, e.g. Debian's default-jre-headless, or set JAVA)";
-  } else if (tool.jar.empty()) {
-    tool.skipped_reason =
-        "SPICE skipped: no SPICE jar (set EPALM_SPICE_JAR to spice-1.0.jar, e.g. pycocoevalcap's "
-        "site-packages/pycocoevalcap/spice/spice-1.0.jar)";
-  } else if (!fs::is_regular_file(tool.jar)) {
-    tool.skipped_reason = "SPICE skipped: " + tool.jar + " is not a file";
-  } else {
-    const auto lib = fs::absolute(tool.jar).parent_path() / "lib";
-    for (const char* name : kCoreNlpJars) {
-      if (!fs::is_regular_file(lib / name)) {
-        tool.skipped_reason = "SPICE skipped: " + (lib / name).string() +
-                              " is missing (Stanford CoreNLP 3.6.0, which pycocoevalcap's "
-                              "spice/get_stanford_models.py downloads)";
-        break;
-      }
+  auto tool = find_java_tool("SPICE", jar, "EPALM_SPICE_JAR",
+                             "spice-1.0.jar, e.g. pycocoevalcap's site-packages/pycocoevalcap/spice/spice-1.0.jar");
+  if (!tool.available()) return tool;
+  const auto lib = fs::absolute(tool.jar).parent_path() / "lib";
+  for (const char* name : kCoreNlpJars) {
+    if (!fs::is_regular_file(lib / name)) {
+      tool.skipped_reason = "SPICE skipped: " + (lib / name).string() +
+                            " is missing (Stanford CoreNLP 3.6.0, which pycocoevalcap's "
+                            "spice/get_stanford_models.py downloads)";
+      break;
     }
   }
   return tool;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace epalm::eval {
 
@@ -17,7 +18,14 @@ struct JavaTool {
 // $JAVA when set, else `java` on PATH; "" when neither is an executable.
 std::string find_java();
 
-// `explicit_jar` when given, else the environment variable `jar_variable`.
-std::string jar_from(const std::string& explicit_jar, const char* jar_variable);
+// Java and a metric's jar: `explicit_jar` when given, else $`jar_variable`;
+// skipped (the reason starting "<metric> skipped: ") without Java, without a
+// jar (`example_jar` says where one is found) or when it is not a file.
+JavaTool find_java_tool(const std::string& metric, const std::string& explicit_jar, const char* jar_variable,
+                        const std::string& example_jar);
+
+// In a forked child: changes to `cwd` and executes argv (argv[0] a path);
+// exits 126 / 127 when either fails. Never returns.
+[[noreturn]] void exec_in(const std::string& cwd, const std::vector<std::string>& argv);
 
 }  // namespace epalm::eval
