@@ -39,23 +39,16 @@ std::vector<std::string> AstConfig::preset_names() { return {"ast-audioset"}; }
 
 void AstConfig::validate(const std::string& where) const {
   using config_json::require_positive;
-  require_positive(hidden_size, "hidden_size", where);
-  require_positive(num_layers, "num_hidden_layers", where);
-  require_positive(num_heads, "num_attention_heads", where);
-  require_positive(intermediate_size, "intermediate_size", where);
+  config_json::require_encoder_blocks(hidden_size, num_layers, num_heads, intermediate_size, layer_norm_eps, activation,
+                                      where);
   require_positive(patch_size, "patch_size", where);
   require_positive(frequency_stride, "frequency_stride", where);
   require_positive(time_stride, "time_stride", where);
   require_positive(max_length, "max_length", where);
   require_positive(num_mel_bins, "num_mel_bins", where);
-  config_json::require_heads_divide(hidden_size, num_heads, where);
   if (patch_size > num_mel_bins || patch_size > max_length) {
     throw Error(where, "patch_size " + std::to_string(patch_size) + " exceeds num_mel_bins " +
                            std::to_string(num_mel_bins) + " or max_length " + std::to_string(max_length));
-  }
-  if (!(layer_norm_eps > 0)) throw Error(where, "layer_norm_eps must be positive");
-  if (activation != "gelu" && activation != "gelu_new" && activation != "gelu_pytorch_tanh" && activation != "relu") {
-    throw Error(where, "unsupported hidden_act '" + activation + "'");
   }
 }
 

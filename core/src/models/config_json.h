@@ -67,4 +67,11 @@ inline void require_heads_divide(std::int64_t hidden_size, std::int64_t num_head
   }
 }
 
+// What every encoder's blocks (ViT, TimeSformer, AST) need of a config:
+// positive sizes, heads dividing hidden_size, a positive LayerNorm epsilon
+// and an activation the blocks implement (config_checks.cpp).
+void require_encoder_blocks(std::int64_t hidden_size, std::int64_t num_layers, std::int64_t num_heads,
+                            std::int64_t intermediate_size, double layer_norm_eps, const std::string& activation,
+                            const std::string& where);
+
 }  // namespace epalm::models::config_json

@@ -40,21 +40,14 @@ std::vector<std::string> TimesformerConfig::preset_names() { return {"timesforme
 
 void TimesformerConfig::validate(const std::string& where) const {
   using config_json::require_positive;
+  config_json::require_encoder_blocks(hidden_size, num_layers, num_heads, intermediate_size, layer_norm_eps, activation,
+                                      where);
   require_positive(image_size, "image_size", where);
   require_positive(patch_size, "patch_size", where);
   require_positive(num_channels, "num_channels", where);
   require_positive(num_frames, "num_frames", where);
-  require_positive(hidden_size, "hidden_size", where);
-  require_positive(num_layers, "num_hidden_layers", where);
-  require_positive(num_heads, "num_attention_heads", where);
-  require_positive(intermediate_size, "intermediate_size", where);
   if (patch_size > image_size) {
     throw Error(where, "patch_size " + std::to_string(patch_size) + " exceeds image_size " + std::to_string(image_size));
-  }
-  config_json::require_heads_divide(hidden_size, num_heads, where);
-  if (!(layer_norm_eps > 0)) throw Error(where, "layer_norm_eps must be positive");
-  if (activation != "gelu" && activation != "gelu_new" && activation != "gelu_pytorch_tanh" && activation != "relu") {
-    throw Error(where, "unsupported hidden_act '" + activation + "'");
   }
   if (attention_type != "divided_space_time" && attention_type != "joint_space_time" &&
       attention_type != "space_only") {

@@ -4,7 +4,6 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/vit.h"
-#include "layers/pre_ln_block.h"
 #include "models/config_json.h"
 #include "models/tensor_count.h"
 
@@ -150,24 +149,15 @@ std::vector<std::string> VitConfig::preset_names() {
 }
 
 void VitConfig::validate(const std::string& where) const {
-  auto positive = [&](std::int64_t v, const char* what) {
-    if (v <= 0) throw Error(where, std::string(what) + " must be positive, not " + std::to_string(v));
-  };
-  positive(hidden_size, "hidden_size");
-  positive(num_layers, "num_hidden_layers");
-  positive(num_heads, "num_attention_heads");
-  positive(intermediate_size, "intermediate_size");
-  positive(image_size, "image_size");
-  positive(patch_size, "patch_size");
-  positive(num_channels, "num_channels");
-  config_json::require_heads_divide(hidden_size, num_heads, where);
+  using config_json::require_positive;
+  config_json::require_encoder_blocks(hidden_size, num_layers, num_heads, intermediate_size, layer_norm_eps, hidden_act,
+                                      where);
+  require_positive(image_size, "image_size", where);
+  require_positive(patch_size, "patch_size", where);
+  require_positive(num_channels, "num_channels", where);
   if (patch_size > image_size) {
     throw Error(where, "patch_size " + std::to_string(patch_size) + " exceeds image_size " +
                            std::to_string(image_size));
-  }
-  if (!(layer_norm_eps > 0.0)) throw Error(where, "layer_norm_eps must be positive");
-  if (!layers::is_supported_activation(hidden_act)) {
-    throw Error(where, "unsupported hidden_act '" + hidden_act + "'");
   }
 }
 
