@@ -103,6 +103,7 @@ std::map<std::string, double> caption_scores(const Dataset& dataset, const std::
 EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distributed::World& world,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
   auto s = settings.run;
+  const auto frame_sampling = video::parse_frame_sampling(settings.frame_sampling);  // before any loading
   s.data.split = settings.split;
   s.data.fraction = 1.0;
   const auto dataset = read_dataset(s.data);
@@ -118,7 +119,10 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   loading.threads = s.loader_threads;
   loading.rank = world.rank();
   loading.world_size = world.size();
-  DataLoader loader(dataset, MediaSettings::for_task(s.data.task, /*train=*/false), loading);
+  loading.seed = s.seed;  // random test frames ("rand") depend on the run's seed only
+  auto media = MediaSettings::for_task(s.data.task, /*train=*/false);
+  media.frame_sampling = frame_sampling;
+  DataLoader loader(dataset, media, loading);
   auto generation = settings.generation;
   generation.eos_token_ids = {tokenizer.eos_id().value_or(2)};
   generation.pad_token_id = tokenizer.pad_id().value_or(1);

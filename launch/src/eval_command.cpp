@@ -32,6 +32,7 @@ int run_eval(const Invocation& in) {
   e.generation.num_beams = o["num-beams"].defaulted() ? trained["num-beams"].as<int>() : o["num-beams"].as<int>();
   e.generation.max_new_tokens =
       o["max-new-tokens"].defaulted() ? trained["max-new-tokens"].as<int>() : o["max-new-tokens"].as<int>();
+  e.frame_sampling = o["frame-sampling"].as<std::string>();
   e.predictions = o.count("predictions") ? o["predictions"].as<std::string>()
                                          : e.run.output_dir + "/predictions-" + e.split + ".json";
 
@@ -79,6 +80,8 @@ Command eval_command() {
                 ("num-beams", po::value<int>()->default_value(3), "beam width (default: the checkpoint's)")  //
                 ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most (default: the checkpoint's)")  //
                 ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto")     //
+                ("frame-sampling", po::value<std::string>()->default_value("middle"),
+                 "video frames: middle, or rand as the reference's evaluation (random, seeded)")  //
                 ("results", po::value<std::string>()->default_value(registry::default_results_path()),
                  "the SQLite results database (EPALM_RESULTS)");
           },

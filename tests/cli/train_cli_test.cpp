@@ -184,6 +184,10 @@ TEST(TrainCli, BadInputIsNamed) {
   r = epalm({"train", "--config", cfg, "--levels", "9", "--max-steps", "1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("levels"), std::string::npos) << r.err;
+  ASSERT_EQ(epalm({"train", "--config", cfg, "--max-steps", "1", "--feature-cache", "off"}).exit_code, 0);
+  r = epalm({"eval", dir.path() + "/run/checkpoint.safetensors", "--frame-sampling", "sideways", "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("sideways"), std::string::npos) << r.err;
 }
 
 }  // namespace epalm

@@ -30,6 +30,10 @@ struct EvaluationSettings {
   std::string split;
   GenerationSettings generation;
   std::string predictions;  // the predictions file to write
+  // Video frames: "middle" (deterministic, the default) or "rand", the
+  // reference's test-time sampling (random frames, seeded by the run's seed
+  // and the sample's index, so repeated evaluations agree).
+  std::string frame_sampling = "middle";
 };
 
 struct EvaluationOutcome {
