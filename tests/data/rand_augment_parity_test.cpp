@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "epalm/core/albef_augment_ops.h"
+#include "epalm/core/error.h"
 #include "epalm/core/media.h"
 #include "epalm/core/media_inputs.h"
 #include "epalm/core/rand_augment.h"
@@ -149,6 +150,21 @@ TEST(RandAugmentParity, VideoInputAppliesTheDrawToEveryFrame) {
   const auto clip = video_input(frames, settings, nullptr, false, &draw);
   const auto single = video_input(frames.slice(0, 2, 3), settings, nullptr, false, &draw);
   EXPECT_TRUE(torch::equal(clip.slice(0, 2, 3), single));
+}
+
+// Pictures the ops cannot take are errors naming the input, not crashes.
+TEST(RandAugmentInputs, BadPicturesAreErrors) {
+  const auto float_clip = torch::zeros({2, 3, 8, 8});
+  const auto grey_clip = torch::zeros({2, 1, 8, 8}, torch::kUInt8);
+  for (const auto& bad : {float_clip, grey_clip}) {
+    try {
+      augment::apply_torchvision_op(bad, augment::TorchvisionOp::kEqualize, 0, "clip.mp4");
+      ADD_FAILURE() << "accepted " << bad.sizes();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("clip.mp4"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(augment::apply_albef_op(nullptr, 0, 0, augment::AlbefOp::kRotate, 21, "photo.jpg"), Error);
 }
 
 }  // namespace
