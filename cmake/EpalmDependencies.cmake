@@ -17,6 +17,23 @@ find_package(PNG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(EPALM_FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 pkg_check_modules(EPALM_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+# OpenCV core + imgproc: the image RandAugment runs the cv2 calls of the reference's
+# ALBEF code. Debian ships OpenCVConfig.cmake only with libopencv-dev, which pulls
+# every module; with just libopencv-imgproc-dev the two libraries are found directly.
+# epalm_opencv links them; EPALM_OPENCV_INCLUDE_DIRS is added to the one source file
+# that includes OpenCV (so every other file keeps its ccache entries and PCH flags).
+find_package(OpenCV QUIET COMPONENTS core imgproc)
+add_library(epalm_opencv INTERFACE)
+if(OpenCV_FOUND)
+  set(EPALM_OPENCV_INCLUDE_DIRS ${OpenCV_INCLUDE_DIRS})
+  target_link_libraries(epalm_opencv INTERFACE opencv_imgproc opencv_core)
+else()
+  find_path(EPALM_OPENCV_INCLUDE_DIR opencv2/imgproc.hpp PATH_SUFFIXES opencv4 REQUIRED)
+  find_library(EPALM_OPENCV_CORE_LIBRARY opencv_core REQUIRED)
+  find_library(EPALM_OPENCV_IMGPROC_LIBRARY opencv_imgproc REQUIRED)
+  set(EPALM_OPENCV_INCLUDE_DIRS ${EPALM_OPENCV_INCLUDE_DIR})
+  target_link_libraries(epalm_opencv INTERFACE ${EPALM_OPENCV_IMGPROC_LIBRARY} ${EPALM_OPENCV_CORE_LIBRARY})
+endif()
 
 # --- LibTorch -----------------------------------------------------------------
 # EPALM_LIBTORCH (CMake or environment variable) names the LibTorch to use: a

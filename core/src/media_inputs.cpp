@@ -4,10 +4,12 @@
 
 #include <torch/torch.h>
 
+#include "epalm/core/albef_augment_ops.h"
 #include "epalm/core/audio_features.h"
 #include "epalm/core/error.h"
 #include "epalm/core/image_preprocessing.h"
 #include "epalm/core/media.h"
+#include "epalm/core/torchvision_augment_ops.h"
 
 namespace epalm {
 
@@ -67,7 +69,8 @@ std::vector<std::int64_t> MediaSettings::input_shape() const {
   return {};
 }
 
-at::Tensor image_input(const at::Tensor& image, const MediaSettings& settings, const augment::CropBox* crop, bool flip) {
+at::Tensor image_input(const at::Tensor& image, const MediaSettings& settings, const augment::CropBox* crop, bool flip,
+                       const augment::AlbefRandAugment* rand_augment) {
   auto picture = image;
   if (crop != nullptr) {
     check_crop(*crop, image.size(0), image.size(1), "image");
@@ -76,10 +79,17 @@ at::Tensor image_input(const at::Tensor& image, const MediaSettings& settings, c
   // PIL's crop + resize(bicubic), ToTensor (float32 / 255), then Normalize.
   auto resized = resize_like_pil(picture.contiguous(), settings.image_size, settings.image_size, Resample::kBicubic);
   if (flip) resized = resized.flip({1});
+  if (rand_augment != nullptr) {
+    // ALBEF's RandomAugment works on the PIL image's numpy array, before ToTensor.
+    resized = resized.to(torch::kCPU).contiguous().clone();
+    augment::apply_albef_rand_augment(resized.data_ptr<std::uint8_t>(), resized.size(0), resized.size(1), *rand_augment,
+                                      "image");
+  }
   return clip_normalize(resized.to(torch::kFloat).div(255.0f).permute({2, 0, 1}), 0).contiguous();
 }
 
-at::Tensor video_input(const at::Tensor& frames, const MediaSettings& settings, const augment::CropBox* crop, bool flip) {
+at::Tensor video_input(const at::Tensor& frames, const MediaSettings& settings, const augment::CropBox* crop, bool flip,
+                       const augment::TorchvisionRandAugment* rand_augment) {
   auto clip = frames.permute({0, 3, 1, 2});  // [T, 3, H, W] as the reference's decord tensor
   if (crop != nullptr) {
     check_crop(*crop, clip.size(2), clip.size(3), "video");
@@ -95,6 +105,7 @@ at::Tensor video_input(const at::Tensor& frames, const MediaSettings& settings, 
           .align_corners(false));
   resized = resized.clamp(0, 255).round().to(torch::kUInt8);
   if (flip) resized = resized.flip({3});
+  if (rand_augment != nullptr) resized = augment::apply_torchvision_rand_augment(resized, *rand_augment, "video");
   return clip_normalize(resized.to(torch::kFloat).div(255.0f), 1).contiguous();
 }
 
@@ -126,7 +137,9 @@ at::Tensor media_input(const Sample& sample, const MediaSettings& settings, std:
       const auto box = augment::random_resized_crop_box(image.size(0), image.size(1), random, settings.crop_scale_min,
                                                         settings.crop_scale_max);
       const bool flip = settings.horizontal_flip && random.coin();
-      return image_input(image, settings, &box, flip);
+      if (!settings.rand_augment) return image_input(image, settings, &box, flip);
+      const auto draw = augment::sample_albef_rand_augment(random);
+      return image_input(image, settings, &box, flip, &draw);
     }
     case Modality::kVideo: {
       const auto frame_seed = random.next();
@@ -137,7 +150,9 @@ at::Tensor media_input(const Sample& sample, const MediaSettings& settings, std:
       const auto box = augment::random_resized_crop_box(frames.size(1), frames.size(2), random, settings.crop_scale_min,
                                                         settings.crop_scale_max);
       const bool flip = settings.horizontal_flip && random.coin();
-      return video_input(frames, settings, &box, flip);
+      if (!settings.rand_augment) return video_input(frames, settings, &box, flip);
+      const auto draw = augment::sample_torchvision_rand_augment(random);
+      return video_input(frames, settings, &box, flip, &draw);
     }
     case Modality::kAudio: {
       const auto decoded = media::decode_audio(sample.media);

@@ -124,7 +124,8 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   if (s.epochs < 1 && s.max_steps < 1) throw UsageError("--epochs", "train for at least one epoch or step");
   const auto dataset = read_dataset(s.data);
   s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
-  const auto media = MediaSettings::for_task(s.data.task, s.augment);
+  auto media = MediaSettings::for_task(s.data.task, s.augment);
+  media.rand_augment = s.rand_augment;
 
   EpalmModels loaded(s);
   auto& model = loaded.model;

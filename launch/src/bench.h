@@ -34,6 +34,7 @@ struct BenchSettings {
   int threads = 0;      // compute threads for ours and the peer (0: LibTorch's default)
   int samples = 0;         // data cases: samples per pass (0: the case's default)
   int loader_threads = 4;  // data cases: our decoding threads and the peer's DataLoader workers
+  std::string augment = "off";  // data cases: off (evaluation transforms), crop-flip or rand-augment (training's)
   c10::ScalarType dtype = c10::kFloat;
   c10::Device device = c10::kCPU;
   models::AttentionKernel attention = models::AttentionKernel::kEager;

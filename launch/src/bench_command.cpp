@@ -158,6 +158,10 @@ int run_bench(const Invocation& in) {
   s.loader_threads = o["loader-threads"].as<int>();
   if (s.samples < 0) throw UsageError("--samples", "must be >= 0 (0: the case's default)");
   if (s.loader_threads < 1) throw UsageError("--loader-threads", "must be >= 1");
+  s.augment = o["augment"].as<std::string>();
+  if (s.augment != "off" && s.augment != "crop-flip" && s.augment != "rand-augment") {
+    throw UsageError("--augment", "must be off, crop-flip or rand-augment, not '" + s.augment + "'");
+  }
   s.dtype = parse_dtype(o["dtype"].as<std::string>());
   s.attention = models::parse_attention_kernel(o["attention"].as<std::string>());
   s.seed = o["seed"].as<std::uint64_t>();
@@ -233,6 +237,9 @@ Command bench_command() {
                 ("samples", po::value<int>()->default_value(0), "data cases: samples per pass (0: the case's default)")  //
                 ("loader-threads", po::value<int>()->default_value(4),
                  "data cases: our decoding threads and the peer DataLoader's workers")                                 //
+                ("augment", po::value<std::string>()->default_value("off"),
+                 "data cases: our loader's transforms: off (evaluation's), crop-flip or rand-augment (training's; "
+                 "the peer keeps evaluation's)")  //
                 ("dtype", po::value<std::string>()->default_value("fp32"), "fp32, bf16 or fp16")                       //
                 ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N (auto: a GPU if any)")  //
                 ("attention", po::value<std::string>()->default_value("eager"),

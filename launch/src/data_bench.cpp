@@ -47,7 +47,8 @@ BenchResult run_data_case(const DataCase& c, const BenchSettings& s, Progress& p
   run_peer(s, "data_peer.py", {"make", "--dir", root, "--kind", c.kind, "--count", std::to_string(samples)}, progress);
 
   const auto dataset = read_dataset({c.task, root, "bench"});
-  const auto media = MediaSettings::for_task(c.task, /*train=*/false);
+  auto media = MediaSettings::for_task(c.task, /*train=*/s.augment != "off");
+  media.rand_augment = s.augment == "rand-augment";
   LoaderSettings settings;
   settings.batch_size = batch;
   settings.threads = s.loader_threads;
@@ -101,9 +102,17 @@ BenchResult run_data_case(const DataCase& c, const BenchSettings& s, Progress& p
 
   r.settings = {{"data", std::to_string(dataset.samples.size()) + " " + c.unit + " (" +
                              (c.kind == "image" ? "640 x 480 JPEG, quality 90" : "320 x 240 H.264 MP4, 150 frames") + ")"},
-                {"transform", c.kind == "image" ? "Resize((224,224), bicubic) + Normalize: [3, 224, 224]"
-                                                : std::to_string(media.num_frames) + " middle frames, tensor Resize((224,224), bicubic): [" +
-                                                      std::to_string(media.num_frames) + ", 3, 224, 224]"},
+                {"transform", s.augment == "off"
+                                  ? (c.kind == "image" ? "Resize((224,224), bicubic) + Normalize: [3, 224, 224]"
+                                                       : std::to_string(media.num_frames) +
+                                                             " middle frames, tensor Resize((224,224), bicubic): [" +
+                                                             std::to_string(media.num_frames) + ", 3, 224, 224]")
+                                  : std::string("training's: ") +
+                                        (c.kind == "image" ? "RandomResizedCrop + flip" : "random frames, RandomResizedCrop + flip") +
+                                        (media.rand_augment ? (c.kind == "image" ? " + ALBEF RandomAugment(2, 7)"
+                                                                                 : " + torchvision RandAugment()")
+                                                            : "") +
+                                        " (the peer: evaluation's)"},
                 {"batch", std::to_string(batch)},
                 {"loader threads (peer workers)", std::to_string(s.loader_threads)},
                 {"device", s.device.str() + (settings.pin_memory ? " (pinned batches)" : "")},

@@ -52,6 +52,8 @@ void add_training_settings(po::options_description& settings) {
       ("skip-missing-media", po::value<bool>()->default_value(false), "drop samples whose media file is missing")  //
       ("augment", po::value<bool>()->default_value(true),
        "the reference's training augmentations; false lets the frozen-feature cache serve every epoch")  //
+      ("rand-augment", po::value<bool>()->default_value(true),
+       "with --augment: ALBEF's RandomAugment on images, torchvision's RandAugment on video, as the reference")  //
       ("feature-cache", po::value<std::string>()->default_value(""),
        "directory of the frozen-feature cache (default: $EPALM_HOME/features); 'off' disables it")  //
       ("loader-threads", po::value<int>()->default_value(4), "media decoding threads");
@@ -123,6 +125,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   s.data.fraction = o["data-fraction"].as<double>();
   s.data.skip_missing_media = flag(o, "skip-missing-media");
   s.augment = flag(o, "augment");
+  s.rand_augment = flag(o, "rand-augment");
   const auto cache = o["feature-cache"].as<std::string>();
   s.feature_cache = cache == "off" ? "" : cache.empty() ? epalm_home() + "/features" : cache;
   s.loader_threads = o["loader-threads"].as<int>();

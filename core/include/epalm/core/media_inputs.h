@@ -2,16 +2,18 @@
 // builds it (epalm-reference.md 4.2-4.4):
 //   image  [3, S, S] float32: Resize((S, S), bicubic) (PIL's resampling) ->
 //          ToTensor -> CLIP Normalize; training: RandomResizedCrop(S, scale
-//          (0.5, 1), bicubic) -> RandomHorizontalFlip instead of the resize.
+//          (0.5, 1), bicubic) -> RandomHorizontalFlip instead of the resize,
+//          then ALBEF's RandomAugment(2, 7) on the 8-bit picture.
 //   video  [T, 3, S, S] float32 (the TimeSformer's per-clip layout): T frames
 //          sampled by the reference's rules; torchvision's tensor
 //          Resize((S, S), bicubic, no antialias) -> /255 -> CLIP Normalize;
-//          training: RandomResizedCrop + flip, the same for every frame.
+//          training: RandomResizedCrop + flip + torchvision's RandAugment()
+//          on the uint8 clip, the same for every frame.
 //   audio  [L, M] float32: channel 0 of the mean-removed waveform, Kaldi fbank
 //          at the file's rate (M mel bins), zero-padded or cut to L frames,
 //          (x + 4.2677393) / (2 * 4.5689974); training: SpecAugment (one
 //          frequency mask of width < 24, one time mask < 96) before normalizing.
-// Randomness (crops, flips, frames, masks) comes from augment::sample_seed(seed,
+// Randomness (crops, flips, RandAugment, frames, masks) comes from augment::sample_seed(seed,
 // epoch, index) only.
 #pragma once
 
@@ -22,6 +24,7 @@
 
 #include "epalm/core/augmentations.h"
 #include "epalm/core/datasets.h"
+#include "epalm/core/rand_augment.h"
 #include "epalm/core/video_preprocessing.h"
 
 namespace epalm {
@@ -32,6 +35,8 @@ struct MediaSettings {
   std::int64_t image_size = 224;
   double crop_scale_min = 0.5, crop_scale_max = 1.0;
   bool horizontal_flip = true;  // with train_augment
+  // With train_augment: ALBEF's RandomAugment (images), torchvision's RandAugment (video).
+  bool rand_augment = true;
   std::int64_t num_frames = 8;  // the reference: 8 (QA), 16 (captioning)
   // The reference samples 'rand' at training and test time; evaluation here
   // defaults to the deterministic 'middle' (epalm-reference.md 8.11).
@@ -51,12 +56,13 @@ struct MediaSettings {
 at::Tensor media_input(const Sample& sample, const MediaSettings& settings, std::uint64_t sample_seed);
 
 // The steps, on decoded media (for tests and other callers):
-// image [H, W, 3] uint8 -> [3, S, S]; `crop` (training) or the whole image.
+// image [H, W, 3] uint8 -> [3, S, S]; `crop` (training) or the whole image;
+// `rand_augment` (training) after the flip.
 at::Tensor image_input(const at::Tensor& image, const MediaSettings& settings, const augment::CropBox* crop,
-                       bool flip);
+                       bool flip, const augment::AlbefRandAugment* rand_augment = nullptr);
 // frames [T, H, W, 3] uint8 -> [T, 3, S, S].
 at::Tensor video_input(const at::Tensor& frames, const MediaSettings& settings, const augment::CropBox* crop,
-                       bool flip);
+                       bool flip, const augment::TorchvisionRandAugment* rand_augment = nullptr);
 // waveform [channels, samples] float32 -> [L, M]; masks (training) or none.
 at::Tensor audio_input(const at::Tensor& waveform, double sample_rate, const MediaSettings& settings,
                        const augment::MaskBand* freq_mask, const augment::MaskBand* time_mask);

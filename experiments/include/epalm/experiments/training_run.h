@@ -25,6 +25,7 @@ namespace epalm::experiments {
 struct TrainingRunSettings {
   DatasetSpec data;          // task, root, training split, fraction, missing media
   bool augment = true;       // the reference's training augmentations; off: the feature cache serves
+  bool rand_augment = true;  // with augment: RandAugment on images and video, as the reference
   std::string feature_cache;  // directory of the frozen-feature cache; empty: none
   int loader_threads = 4;
   std::string decoder, encoder, tokenizer;  // checkpoint directories (tokenizer: the decoder's when empty)
