@@ -183,6 +183,16 @@ struct EpalmModel::Impl {
     if (!ffn_adapters.empty()) {
       o.ffn_output_hook = [this](int layer, const at::Tensor& x) { return ffn_adapters[layer]->forward(x); };
     }
+    if (!attention_adapters.empty() || !ffn_adapters.empty()) {
+      o.sublayer_hook_parameters = [this](int layer) {
+        std::vector<at::Tensor> out;
+        for (const auto* adapters : {&attention_adapters, &ffn_adapters}) {
+          if (adapters->empty()) continue;
+          for (const auto& p : (*adapters)[static_cast<size_t>(layer)]->parameters()) out.push_back(p);
+        }
+        return out;
+      };
+    }
     return o;
   }
 };
@@ -193,6 +203,14 @@ EpalmModel::EpalmModel(EpalmConfig config, const models::OptModel& decoder, std:
   const auto& oc = decoder.config();
   config.validate(encoder_blocks, oc.num_layers);
   auto& m = *impl_;
+  if (config.reference_dropout > 0) {
+    for (std::int64_t i = 0; i < oc.num_layers; ++i) {
+      if (decoder.sharded_layer(i) != nullptr) {
+        throw UsageError("--reference-dropout", "dropout inside sharded decoder layers is not supported (backward "
+                                                "recomputes the layer and would draw other masks); use --plan replicate");
+      }
+    }
+  }
   m.config = config;
   m.decoder = &decoder;
   m.schedule = config.injection_schedule();
