@@ -5,8 +5,10 @@
 // layer and ViT block, each rank reading 1/N of them. The trainables are the
 // connectors, the soft prompt and adapters inside every decoder layer (so
 // the sharded layers' backward hands trainables their gradients). Compared
-// every step: the loss and every trainable's gradient (fp32, 1e-6 relative);
-// then the trainables; the frozen weights gathered again equal the
+// every step: the loss, every trainable's gradient and the trainables, bit
+// for bit against data parallel with the whole models and within fp32
+// rounding of the batch split (1e-6 relative) against one process at the
+// same global batch. Afterwards the frozen weights gathered again equal the
 // checkpoint bit for bit and the sharded models' fingerprints equal the whole
 // ones'; the all-gathers per step are what the plan predicts; each rank holds
 // ~1/N of the layers.
@@ -138,16 +140,24 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
   // Same seed: the same initial trainables.
   EpalmModel reference(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
   EpalmModel sharded(s.epalm, decoder, encoder.hidden_size(), blocks, 5);
+  // AdamW's eps dominates sqrt(v) here, so an update is proportional to its
+  // gradient: fp32 rounding from the other summation order is not amplified
+  // into sign-sized steps for near-zero gradients, and the steps still move.
   OptimizerSettings optimizer;
-  optimizer.lr = optimizer.prompt_lr = 1e-2;
+  optimizer.lr = optimizer.prompt_lr = 0.5;
+  optimizer.eps = 1.0;
   ScheduleSettings schedule;
   schedule.total_steps = kSteps;
   schedule.warmup_steps = 0;
   Trainer reference_trainer(reference, optimizer, schedule, {});
   Trainer sharded_trainer(sharded, optimizer, schedule, {}, comm.get());
+  // Data parallel with the whole models: what sharding alone must not change.
+  EpalmModel replicated(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
+  Trainer replicated_trainer(replicated, optimizer, schedule, {}, comm.get());
   const auto vocab = decoder.config().vocab_size;
   Batches global(whole_encoder, s.epalm.levels, vocab, 0, kSamples);
   Batches local(encoder, s.epalm.levels, vocab, kSamples * rank / size, kSamples * (rank + 1) / size);
+  Batches local_whole(whole_encoder, s.epalm.levels, vocab, kSamples * rank / size, kSamples * (rank + 1) / size);
 
   std::int64_t gathered_bytes = 0;  // one gather of every sharded unit, whole
   for (std::int64_t i = 0; i < layers + blocks; ++i) {
@@ -156,6 +166,7 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
   }
   for (int step = 0; step < kSteps; ++step) {
     const auto expected = reference_trainer.step(global);
+    const auto replicated_result = replicated_trainer.step(local_whole);
     comm->reset_tallies();
     const auto got = sharded_trainer.step(local);
     EXPECT_NEAR(got.loss, expected.loss, 1e-6 * std::abs(expected.loss)) << "step " << step;
@@ -169,19 +180,45 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
     EXPECT_LE(received, plan.memory.all_gather_bytes_per_micro_batch + 2 * padding_bound * (size - 1))
         << "step " << step;
     EXPECT_EQ(comm->tally(Collective::kReduceScatter).calls, 0) << "step " << step;
+    EXPECT_EQ(got.loss, replicated_result.loss) << "step " << step;
     const auto ref_params = reference.named_parameters(), got_params = sharded.named_parameters();
+    const auto rep_params = replicated.named_parameters();
     ASSERT_EQ(ref_params.size(), got_params.size());
     int adapters_with_gradient = 0;
+    double worst_gradient = 0;
+    std::vector<torch::Tensor> ref_grads, got_grads, ref_values, got_values;
     for (size_t i = 0; i < ref_params.size(); ++i) {
       const auto& [name, p] = ref_params[i];
+      const auto& q = got_params[i].second;
       ASSERT_EQ(got_params[i].first, name);
       ASSERT_TRUE(p.grad().defined()) << name;
-      ASSERT_TRUE(got_params[i].second.grad().defined()) << name << " has no gradient through the sharded layers";
-      EXPECT_LE(relative_error(got_params[i].second.grad(), p.grad()), 1e-6) << name << " step " << step;
-      EXPECT_LE(relative_error(got_params[i].second, p), 1e-6) << name << " step " << step;
+      ASSERT_TRUE(q.grad().defined()) << name << " has no gradient through the sharded layers";
+      // Sharding changes nothing: bit for bit the replicated data-parallel run.
+      EXPECT_TRUE(torch::equal(q.grad(), rep_params[i].second.grad())) << name << " step " << step;
+      EXPECT_TRUE(torch::equal(q, rep_params[i].second)) << name << " step " << step;
+      // Against one process only the batch split's fp32 summation order
+      // differs: 1e-6 per tensor before the first update; afterwards the
+      // trainables differ by that rounding too, and near-cancelling sums
+      // (adapter biases) see a few 1e-6.
+      const double error = relative_error(q.grad(), p.grad());
+      worst_gradient = std::max(worst_gradient, error);
+      EXPECT_LE(error, step == 0 ? 1e-6 : 5e-6) << name << " step " << step;
       if (name.find("adapters") != std::string::npos && p.grad().norm().item<double>() > 0) ++adapters_with_gradient;
+      ref_grads.push_back(p.grad().flatten());
+      got_grads.push_back(q.grad().flatten());
+      ref_values.push_back(p.detach().flatten());
+      got_values.push_back(q.detach().flatten());
     }
     EXPECT_GT(adapters_with_gradient, 0);
+    const double all_gradients = relative_error(torch::cat(got_grads), torch::cat(ref_grads));
+    const double all_values = relative_error(torch::cat(got_values), torch::cat(ref_values));
+    EXPECT_LE(all_gradients, 1e-6) << "step " << step;
+    EXPECT_LE(all_values, 1e-6) << "step " << step;
+    if (rank == 0) {
+      std::cout << "step " << step << ": loss " << got.loss << " (one process " << expected.loss
+                << "); gradients vs one process: all " << all_gradients << ", worst tensor " << worst_gradient
+                << "; trainables " << all_values << "\n";
+    }
   }
 
   // The frozen weights are untouched: gathered again, they are the checkpoint's bytes.
