@@ -131,7 +131,9 @@ void add_comm_bench_settings(po::options_description& settings) {
       ("comm-timeout", po::value<double>()->default_value(600), "comm: collective timeout in seconds (watchdog)")  //
       ("step-layers", po::value<int>()->default_value(4), "comm: frozen MLP layers of the timed training step (0: none)")  //
       ("step-width", po::value<int>()->default_value(512), "comm: their width (the MLP is 4x wider)")  //
-      ("step-tokens", po::value<int>()->default_value(1024), "comm: tokens per rank and micro-batch in the step");
+      ("step-tokens", po::value<int>()->default_value(1024), "comm: tokens per rank and micro-batch in the step")  //
+      ("step-decoder", po::value<std::string>()->default_value(""),
+       "comm: an OPT preset (opt-125m, ...): time the real decoder's step, every layer sharded, instead of the MLP");
 }
 
 int run_comm_bench(const Invocation& in) {
@@ -172,6 +174,7 @@ int run_comm_bench(const Invocation& in) {
   step.layers = o["step-layers"].as<int>();
   step.width = o["step-width"].as<int>();
   step.tokens = o["step-tokens"].as<int>();
+  step.decoder = o["step-decoder"].as<std::string>();
   step.warmup = warmup;
   step.repetitions = std::max(3, std::min(repetitions, 10));
   if (step.layers < 0 || step.width < 1 || step.tokens < 1) {
@@ -211,7 +214,8 @@ int run_comm_bench(const Invocation& in) {
                          {"all_reduces", r.all_reduces}});
   }
   if (!steps.empty()) {
-    j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens}};
+    j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens},
+                          {"decoder", step.decoder}};
     j["step_exposed_communication"] = exposed;
   }
   const auto info = collect_runtime_info();
@@ -246,7 +250,10 @@ int run_comm_bench(const Invocation& in) {
     }
     std::cout << "\n" << st.render(format);
     if (format == analysis::TableFormat::kText) {
-      std::cout << "\nstep: " << step.layers << " frozen layers of width " << step.width << ", " << step.tokens
+      std::cout << "\nstep: "
+                << (step.decoder.empty() ? std::to_string(step.layers) + " frozen layers of width " + std::to_string(step.width)
+                                         : "the " + step.decoder + " decoder (random weights), every layer")
+                << ", " << step.tokens
                 << " tokens per rank, forward + backward + gradient all_reduce; exposed communication in Shard mode: "
                 << fixed(exposed * 100, 1) << "% of the step\n";
     }
