@@ -105,6 +105,23 @@ std::string FrozenPlan::summary() const {
   return out.str();
 }
 
+std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorShapes& encoder, bool encoder_shardable,
+                                      std::int64_t threshold, const std::function<int(std::int64_t)>& decoder_gathers) {
+  auto units = plan_units("decoder", decoder, kDecoderLayers, threshold, 2);
+  for (auto& u : units) {
+    if (u.name.rfind(kDecoderLayers, 0) != 0) {
+      hold_whole(u);  // embeddings (tied to the LM head), positions, final norm
+      continue;
+    }
+    u.gathers_per_micro_batch = decoder_gathers(std::stoll(u.name.substr(kDecoderLayers.size())));
+  }
+  for (auto u : plan_units("encoder", encoder, kEncoderBlocks, threshold, 1)) {
+    if (!encoder_shardable || u.name.rfind(kEncoderBlocks, 0) != 0) hold_whole(u);
+    units.push_back(u);
+  }
+  return units;
+}
+
 FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& communicator, bool training) {
   const auto decoder_config = models::OptConfig::from_json_file(config_path(s.decoder));
   bool encoder_shardable = false;
@@ -114,22 +131,14 @@ FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& commu
   const auto schedule = e.injection_schedule();
   const int first_injected = schedule.empty() ? 0 : schedule.front().first;
 
-  auto units = plan_units("decoder", models::opt_tensor_shapes(decoder_config), kDecoderLayers, s.shard_threshold, 2);
-  for (auto& u : units) {
-    if (u.name.rfind(kDecoderLayers, 0) != 0) {
-      hold_whole(u);  // embeddings, positions, final norm
-      continue;
-    }
-    const auto layer = std::stoll(u.name.substr(kDecoderLayers.size()));
-    // Backward reaches a layer when its input carries the prompt or the
-    // injected token, or when its adapters train.
-    const bool backward = training && (e.prompt_length > 0 || adapters || layer >= first_injected);
-    u.gathers_per_micro_batch = backward ? 2 : 1;
-  }
-  for (auto u : plan_units("encoder", encoder_tensors, kEncoderBlocks, s.shard_threshold, 1)) {
-    if (!encoder_shardable || u.name.rfind(kEncoderBlocks, 0) != 0) hold_whole(u);
-    units.push_back(u);
-  }
+  // Backward reaches a layer when its input carries the prompt or the
+  // injected token, or when its adapters train.
+  const auto units = shardable_units(models::opt_tensor_shapes(decoder_config), encoder_tensors, encoder_shardable,
+                                     s.shard_threshold, [&](std::int64_t layer) {
+                                       const bool backward =
+                                           training && (e.prompt_length > 0 || adapters || layer >= first_injected);
+                                       return backward ? 2 : 1;
+                                     });
 
   PlanSettings p;
   p.world = communicator.size();

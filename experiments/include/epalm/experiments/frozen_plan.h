@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "epalm/core/memory_plan.h"
 #include "epalm/core/models/layer_sharding.h"
@@ -26,6 +28,13 @@ struct FrozenPlan {
   // "decoder layers 0-3 sharded, encoder blocks none; per rank ..." for the log.
   std::string summary() const;
 };
+
+// The planner's units as a run can hold them: decoder layers
+// ("decoder.layers.<i>", all-gathered `decoder_gathers(i)` times per
+// micro-batch when sharded) and, when `encoder_shardable`, encoder blocks
+// ("encoder.layer.<i>", once); the embeddings and the rest stay whole.
+std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorShapes& encoder, bool encoder_shardable,
+                                      std::int64_t threshold, const std::function<int(std::int64_t)>& decoder_gathers);
 
 // `training`: backward passes through the decoder layers whose input or
 // adapters need gradients (two all-gathers per micro-batch there, one
