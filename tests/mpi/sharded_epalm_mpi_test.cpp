@@ -235,5 +235,55 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
   }
 }
 
+// --plan auto: nothing sharded without a budget or on one rank; under a
+// budget the replicated plan misses, the largest layers first and only as
+// many as it takes; the models load exactly the planned layers sharded.
+TEST(ShardedEpalm, AutoShardsOnlyAsFarAsTheBudgetNeeds) {
+  const World& world = *testing::mpi_test_world;
+  auto comm = make_communicator(world, c10::kCPU);
+  auto s = run_settings();
+  s.plan = PlanMode::kAuto;
+  const auto free = experiments::plan_frozen_weights(s, *comm, true);
+  EXPECT_EQ(free.decoder.communicator, nullptr);
+  for (const auto& u : free.memory.units) EXPECT_EQ(u.policy, ShardPolicy::kReplicate) << u.unit.name;
+
+  // A budget the replicated plan meets: still nothing sharded.
+  s.memory_budget = free.memory.per_rank_bytes;
+  for (const auto& u : experiments::plan_frozen_weights(s, *comm, true).memory.units) {
+    EXPECT_EQ(u.policy, ShardPolicy::kReplicate) << u.unit.name;
+  }
+  // Just short of it: some layers sharded (with the gather buffers they
+  // need), never more communication than sharding everything.
+  s.memory_budget = free.memory.per_rank_bytes - 1;
+  const auto tight = experiments::plan_frozen_weights(s, *comm, true);
+  int sharded = 0;
+  for (const auto& u : tight.memory.units) sharded += u.policy == ShardPolicy::kShard;
+  if (comm->size() == 1) {
+    EXPECT_EQ(sharded, 0) << "one rank cannot save memory by sharding";
+    EXPECT_FALSE(tight.memory.fits);
+    return;
+  }
+  auto everything = s;
+  everything.plan = PlanMode::kShard;
+  const auto all = experiments::plan_frozen_weights(everything, *comm, true);
+  ASSERT_LT(all.memory.per_rank_bytes, free.memory.per_rank_bytes) << "sharding must save memory here";
+  EXPECT_TRUE(tight.memory.fits);
+  EXPECT_GE(sharded, 1);
+  EXPECT_LE(tight.memory.per_rank_bytes, s.memory_budget);
+  EXPECT_LE(tight.memory.all_gather_bytes_per_micro_batch, all.memory.all_gather_bytes_per_micro_batch);
+  const auto decoder = models::OptModel::from_pretrained(s.decoder, torch::kFloat, c10::kCPU, tight.decoder);
+  const auto encoder = models::VitModel::from_pretrained(s.encoder, torch::kFloat, c10::kCPU, tight.encoder);
+  int loaded = 0;
+  for (std::int64_t i = 0; i < decoder.config().num_layers; ++i) {
+    EXPECT_EQ(decoder.sharded_layer(i) != nullptr, tight.decoder.shards(i)) << "decoder layer " << i;
+    loaded += decoder.sharded_layer(i) != nullptr;
+  }
+  for (std::int64_t i = 0; i < encoder.config().num_layers; ++i) {
+    EXPECT_EQ(encoder.sharded_layer(i) != nullptr, tight.encoder.shards(i)) << "encoder block " << i;
+    loaded += encoder.sharded_layer(i) != nullptr;
+  }
+  EXPECT_EQ(loaded, sharded);
+}
+
 }  // namespace
 }  // namespace epalm::distributed
