@@ -211,7 +211,8 @@ int run_comm_bench(const Invocation& in) {
                          {"step_ms", r.step_s * 1e3},
                          {"all_gathers", r.all_gathers},
                          {"gathered_bytes", r.gathered_bytes},
-                         {"all_reduces", r.all_reduces}});
+                         {"all_reduces", r.all_reduces},
+                         {"frozen_bytes_per_rank", r.frozen_bytes}});
   }
   if (!steps.empty()) {
     j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens},
@@ -243,10 +244,12 @@ int run_comm_bench(const Invocation& in) {
               << " back-to-back collectives, slowest rank; GB = 1e9 bytes\n";
   }
   if (!steps.empty()) {
-    analysis::Table st({"step: frozen weights", "ms (median, slowest rank)", "all-gathers", "gathered MiB", "all-reduces"});
+    analysis::Table st({"step: frozen weights", "ms (median, slowest rank)", "all-gathers", "gathered MiB", "all-reduces",
+                        "frozen MiB/rank"});
     for (const auto& r : steps) {
       st.add_row({r.mode, fixed(r.step_s * 1e3, 2), std::to_string(r.all_gathers),
-                  fixed(static_cast<double>(r.gathered_bytes) / (1024.0 * 1024.0), 1), std::to_string(r.all_reduces)});
+                  fixed(static_cast<double>(r.gathered_bytes) / (1024.0 * 1024.0), 1), std::to_string(r.all_reduces),
+                  fixed(static_cast<double>(r.frozen_bytes) / (1024.0 * 1024.0), 1)});
     }
     std::cout << "\n" << st.render(format);
     if (format == analysis::TableFormat::kText) {

@@ -124,9 +124,16 @@ std::vector<StepRow> measure_decoder_step(Communicator& comm, const distributed:
       model.forward(ids, o).last_hidden_state.pow(2).mean().backward();
       bucket.reduce(comm, 1.0);
     };
+    auto resident = [](const models::OptModel& m) {
+      const auto f = m.frozen_footprint();
+      return f.replicated_bytes + f.shard_bytes;
+    };
     rows.push_back(time_mode("replicate", comm, world, s, [&] { step(whole); }));
+    rows.back().frozen_bytes = resident(whole);
     rows.push_back(time_mode("shard", comm, world, s, [&] { step(sharded); }));
+    rows.back().frozen_bytes = resident(sharded);
     rows.push_back(time_mode("shard, all-gathers skipped", comm, world, s, [&] { step(sharded_no_gather); }));
+    rows.back().frozen_bytes = resident(sharded_no_gather);
   }
   world.barrier();
   std::error_code ignored;
@@ -192,6 +199,13 @@ std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::W
     for (auto [mode, with] : {std::pair<const char*, Communicator*>{"replicate", nullptr}, {"shard", &comm},
                               {"shard, all-gathers skipped", &no_gather}}) {
       rows.push_back(time_mode(mode, comm, world, s, [&, with = with] { step(with); }));
+      std::int64_t bytes = 0;
+      if (with == nullptr) {
+        for (const auto& [n, t] : full) bytes += t.numel() * static_cast<std::int64_t>(t.element_size());
+      } else {
+        for (const auto& u : units) bytes += u->shard().numel() * static_cast<std::int64_t>(u->shard().element_size());
+      }
+      rows.back().frozen_bytes = bytes;
     }
   }
   world.barrier();

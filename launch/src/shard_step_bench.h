@@ -38,6 +38,7 @@ struct StepRow {
   std::int64_t all_gathers = 0;
   std::int64_t gathered_bytes = 0;
   std::int64_t all_reduces = 0;
+  std::int64_t frozen_bytes = 0;  // frozen weights resident on a rank (whole tensors + its shards)
 };
 
 std::vector<StepRow> measure_shard_step(Communicator& communicator, const distributed::World& world,
