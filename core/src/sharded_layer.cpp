@@ -17,11 +17,12 @@ using torch::autograd::variable_list;
 // A capsule in the context's saved data, freed with the graph even when
 // backward never runs.
 struct LayerState : torch::CustomClassHolder {
-  LayerState(const ShardedUnit* u, Communicator* c, LayerFunction l)
-      : unit(u), communicator(c), layer(std::move(l)) {}
+  LayerState(const ShardedUnit* u, Communicator* c, LayerFunction l, GatheredWeights w)
+      : unit(u), communicator(c), layer(std::move(l)), backward_weights(std::move(w)) {}
   const ShardedUnit* unit;
   Communicator* communicator;
   LayerFunction layer;
+  GatheredWeights backward_weights;
 };
 
 at::Tensor gather(const LayerState& s) {
@@ -48,11 +49,13 @@ struct ShardedLayerFunction : public torch::autograd::Function<ShardedLayerFunct
     const auto saved = ctx->get_saved_variables();
     const bool input_grad = ctx->needs_input_grad(0);
     auto x = saved[0].detach().requires_grad_(input_grad);
-    const auto buffer = gather(*state);
+    at::Tensor buffer;
+    const auto weights = state->backward_weights ? state->backward_weights()
+                                                 : state->unit->views(buffer = gather(*state));
     at::Tensor out;
     {
       torch::AutoGradMode enable(true);
-      out = state->layer(state->unit->views(buffer), x);
+      out = state->layer(weights, x);
     }
     // Gradients for the input (when asked) and every trainable the layer read.
     variable_list wrt;
@@ -79,7 +82,7 @@ struct ShardedLayerFunction : public torch::autograd::Function<ShardedLayerFunct
 
 at::Tensor apply_sharded_layer(const ShardedUnit& unit, Communicator& communicator, LayerFunction layer,
                                const at::Tensor& input, const std::vector<at::Tensor>& trainables,
-                               const std::map<std::string, at::Tensor>* gathered) {
+                               const std::map<std::string, at::Tensor>* gathered, GatheredWeights backward_weights) {
   const bool any_grad = torch::GradMode::is_enabled() &&
                         (input.requires_grad() ||
                          std::any_of(trainables.begin(), trainables.end(), [](auto& t) { return t.requires_grad(); }));
@@ -90,7 +93,7 @@ at::Tensor apply_sharded_layer(const ShardedUnit& unit, Communicator& communicat
     unit.gather_into(communicator, buffer)->wait();
     return layer(unit.views(buffer), input);
   }
-  auto state = c10::make_intrusive<LayerState>(&unit, &communicator, std::move(layer));
+  auto state = c10::make_intrusive<LayerState>(&unit, &communicator, std::move(layer), std::move(backward_weights));
   return ShardedLayerFunction::apply(input, at::TensorList(trainables), state, gathered);
 }
 

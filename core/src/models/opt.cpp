@@ -320,6 +320,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   const bool sharded = w.sharded && w.sharded->any();
   std::unique_ptr<ShardedLayers::Pass> pass;
   std::shared_ptr<const OptForwardOptions> options;
+  std::shared_ptr<ShardedLayers::BackwardPass> backward_pass;  // kept by the graph until backward
   if (sharded) pass = std::make_unique<ShardedLayers::Pass>(*w.sharded);
   for (std::int64_t i = 0; i < c.num_layers; ++i) {
     const auto& layer = w.layers[i];
@@ -334,10 +335,17 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
     }
     const auto gathered = pass->acquire(i);
     const auto trainables = o.sublayer_hook_parameters ? o.sublayer_hook_parameters(state.layer) : std::vector<at::Tensor>{};
-    if (o.cache && torch::GradMode::is_enabled() &&
-        (state.hidden.requires_grad() ||
-         std::any_of(trainables.begin(), trainables.end(), [](const at::Tensor& t) { return t.requires_grad(); }))) {
+    const bool backward = torch::GradMode::is_enabled() &&
+                          (state.hidden.requires_grad() || std::any_of(trainables.begin(), trainables.end(),
+                                                                       [](const at::Tensor& t) { return t.requires_grad(); }));
+    if (o.cache && backward) {
       throw Error("OPT forward", "a KV cache with gradients cannot pass through sharded layers (backward recomputes them)");
+    }
+    GatheredWeights backward_weights;
+    if (backward) {
+      if (!backward_pass) backward_pass = std::make_shared<ShardedLayers::BackwardPass>(*w.sharded);
+      backward_pass->add(i);
+      backward_weights = [backward_pass, i] { return backward_pass->acquire(i); };
     }
     // Backward runs after this call returns: the layer keeps copies.
     if (!options) options = std::make_shared<const OptForwardOptions>(o);
@@ -350,7 +358,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
                                                      const at::Tensor& x) {
           return run_layer(c, *options, with_gathered(layer, sharded_layers.named(i, views)), in, x);
         },
-        state.hidden, trainables, &gathered);
+        state.hidden, trainables, &gathered, std::move(backward_weights));
   }
   auto h = state.hidden;
   if (c.has_final_layer_norm()) h = w.final_norm(h);

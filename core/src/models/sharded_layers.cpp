@@ -76,6 +76,25 @@ std::map<std::string, at::Tensor> ShardedLayers::Pass::acquire(std::int64_t laye
   return gatherer_.acquire(static_cast<size_t>(at - order.begin()));
 }
 
+void ShardedLayers::BackwardPass::start(std::int64_t layer) {
+  if (in_flight_.count(layer)) return;
+  const auto* u = layers_.unit(layer);
+  InFlight f;
+  f.buffer = u->make_buffer();
+  f.work = u->gather_into(*layers_.communicator_, f.buffer);
+  in_flight_.emplace(layer, std::move(f));
+}
+
+std::map<std::string, at::Tensor> ShardedLayers::BackwardPass::acquire(std::int64_t layer) {
+  start(layer);
+  auto node = in_flight_.extract(layer);
+  // The layer backward reaches next: the one added before this one.
+  const auto at = std::find(order_.begin(), order_.end(), layer);
+  if (at != order_.end() && at != order_.begin()) start(*(at - 1));
+  node.mapped().work->wait();
+  return layers_.unit(layer)->views(node.mapped().buffer);
+}
+
 std::string ShardedLayers::fingerprint(const std::map<std::string, at::Tensor>& resident) const {
   std::vector<std::string> names;
   for (const auto& [name, t] : resident) names.push_back(name);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "epalm/core/communicator.h"
 #include "epalm/core/models/layer_sharding.h"
 #include "epalm/core/sharded_unit.h"
 #include "epalm/core/state_dict.h"
@@ -52,6 +53,28 @@ class ShardedLayers {
    private:
     const ShardedLayers& layers_;
     UnitGatherer gatherer_;
+  };
+
+  // Backward's gathers for one forward pass: the layers whose backward will
+  // re-gather are added in forward order; backward visits them in reverse,
+  // and taking one starts the gather of the one it visits next (prefetch).
+  // Every rank builds the same graph, so the gathers match across ranks.
+  class BackwardPass {
+   public:
+    explicit BackwardPass(const ShardedLayers& layers) : layers_(layers) {}
+    void add(std::int64_t layer) { order_.push_back(layer); }
+    // The unit's views (checkpoint names), gathered.
+    std::map<std::string, at::Tensor> acquire(std::int64_t layer);
+
+   private:
+    struct InFlight {
+      at::Tensor buffer;
+      std::unique_ptr<Work> work;
+    };
+    void start(std::int64_t layer);
+    const ShardedLayers& layers_;
+    std::vector<std::int64_t> order_;
+    std::map<std::int64_t, InFlight> in_flight_;
   };
 
   // A unit's views under the model's names.

@@ -27,10 +27,13 @@ using LayerFunction =
 // until then. `trainables`: the tensors requiring gradients that `layer`
 // reads besides its input (they get their gradients through this function).
 // `gathered`: the unit's weights when the caller has gathered them already
-// (forward only; backward always gathers). The layer must be deterministic:
-// backward recomputes it.
+// (forward). `backward_weights`: gives them to backward (a caller that
+// prefetches); default: backward gathers them itself. The layer must be
+// deterministic: backward recomputes it.
+using GatheredWeights = std::function<std::map<std::string, at::Tensor>()>;
 at::Tensor apply_sharded_layer(const ShardedUnit& unit, Communicator& communicator, LayerFunction layer,
                                const at::Tensor& input, const std::vector<at::Tensor>& trainables = {},
-                               const std::map<std::string, at::Tensor>* gathered = nullptr);
+                               const std::map<std::string, at::Tensor>* gathered = nullptr,
+                               GatheredWeights backward_weights = {});
 
 }  // namespace epalm
