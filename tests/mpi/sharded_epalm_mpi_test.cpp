@@ -235,6 +235,41 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
   }
 }
 
+// Prefetch: forward gathers each layer once, the next one in flight; when
+// backward recomputes layer i, the gather of layer i - 1 (the one it reaches
+// next) has already been issued. Seen from an adapter-style hook that counts
+// the all-gathers issued when it runs with gradients on (the recomputation).
+TEST(ShardedEpalm, BackwardPrefetchesTheLayerItReachesNext) {
+  const World& world = *testing::mpi_test_world;
+  auto comm = make_communicator(world, c10::kCPU);
+  const auto s = run_settings();
+  const auto plan = experiments::plan_frozen_weights(s, *comm, true);
+  const auto decoder = models::OptModel::from_pretrained(s.decoder, torch::kFloat, c10::kCPU, plan.decoder);
+  const auto layers = decoder.config().num_layers;
+  torch::manual_seed(3);
+  const auto ids = torch::randint(4, decoder.config().vocab_size, {2, 5}, torch::kLong);
+  auto prompt = torch::randn({2, 3, decoder.config().word_embed_proj_dim}).requires_grad_();
+  std::map<int, std::int64_t> issued_at_recompute;
+  models::OptForwardOptions o;
+  o.prefix_embeds = prompt;
+  o.compute_logits = false;
+  o.ffn_output_hook = [&](int layer, const at::Tensor& x) {
+    if (torch::GradMode::is_enabled()) issued_at_recompute[layer] = comm->tally(Collective::kAllGather).calls;
+    return x;
+  };
+  comm->reset_tallies();
+  const auto hidden = decoder.forward(ids, o).last_hidden_state;
+  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, layers) << "forward: one gather per layer";
+  hidden.pow(2).sum().backward();
+  ASSERT_TRUE(prompt.grad().defined());
+  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 2 * layers) << "backward: one more per layer";
+  ASSERT_EQ(static_cast<std::int64_t>(issued_at_recompute.size()), layers);
+  for (const auto& [layer, issued] : issued_at_recompute) {
+    // Layers L-1 .. layer gathered for backward, plus layer - 1 in flight.
+    EXPECT_EQ(issued, layers + (layers - layer) + (layer > 0 ? 1 : 0)) << "layer " << layer;
+  }
+}
+
 // --plan auto: nothing sharded without a budget or on one rank; under a
 // budget the replicated plan misses, the largest layers first and only as
 // many as it takes; the models load exactly the planned layers sharded.
