@@ -199,6 +199,20 @@ TEST(TrainCli, ShardedRanksEqualOneAtTheSameGlobalBatch) {
   const auto sharded = epalm(sharded_args);
   ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
   EXPECT_EQ(sharded.out, whole.out);
+
+  // eval likewise: the same predictions with the layers sharded on one rank.
+  std::vector<std::string> predictions;
+  for (const char* plan : {"replicate", "shard"}) {
+    const auto file = dir.path() + "/predictions-" + plan + ".json";
+    const auto r = epalm({"eval", dir.path() + "/two/checkpoint.safetensors", "--split", "testdev", "--num-beams", "1",
+                          "--max-new-tokens", "3", "--device", "cpu", "--plan", plan, "--shard-threshold", "1",
+                          "--predictions", file, "--results", dir.path() + "/results.sqlite"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream in(file);
+    predictions.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  EXPECT_FALSE(predictions[0].empty());
+  EXPECT_EQ(predictions[1], predictions[0]);
 }
 
 TEST(TrainCli, BadPlansAreNamed) {
