@@ -159,12 +159,6 @@ struct EpalmModel::Impl {
   // any injection), on the attention output and on fc2's output (after an
   // adapter there, as the reference wraps fc2), before each residual.
   void add_dropout(models::OptForwardOptions& o) const {
-    for (std::int64_t i = 0; i < decoder->config().num_layers; ++i) {
-      if (decoder->sharded_layer(i) != nullptr) {
-        throw UsageError("--reference-dropout", "dropout inside sharded decoder layers is not supported (backward "
-                                                "recomputes the layer and would draw other masks); use --plan replicate");
-      }
-    }
     const double p = config.reference_dropout;
     o.hook = [p, inner = o.hook](models::LayerInput& in) {
       if (in.layer == 0) in.hidden = torch::dropout(in.hidden, p, /*train=*/true);

@@ -23,6 +23,37 @@ struct LayerState : torch::CustomClassHolder {
   Communicator* communicator;
   LayerFunction layer;
   GatheredWeights backward_weights;
+  // The random generators' states before forward ran the layer: backward
+  // replays them, so dropout inside the layer draws the same masks.
+  std::vector<at::Generator> generators;
+  std::vector<at::Tensor> states;
+};
+
+std::vector<at::Generator> generators_for(const at::Tensor& input) {
+  std::vector<at::Generator> out{at::detail::getDefaultCPUGenerator()};
+  if (!input.device().is_cpu()) out.push_back(at::globalContext().defaultGenerator(input.device()));
+  return out;
+}
+
+// Sets the generators to `states` and puts their current states back when done.
+class ReplayedGenerators {
+ public:
+  ReplayedGenerators(const std::vector<at::Generator>& generators, const std::vector<at::Tensor>& states)
+      : generators_(generators) {
+    for (size_t i = 0; i < generators_.size(); ++i) {
+      current_.push_back(generators_[i].get_state());
+      generators_[i].set_state(states[i]);
+    }
+  }
+  ~ReplayedGenerators() {
+    for (size_t i = 0; i < generators_.size(); ++i) generators_[i].set_state(current_[i]);
+  }
+  ReplayedGenerators(const ReplayedGenerators&) = delete;
+  ReplayedGenerators& operator=(const ReplayedGenerators&) = delete;
+
+ private:
+  std::vector<at::Generator> generators_;
+  std::vector<at::Tensor> current_;
 };
 
 at::Tensor gather(const LayerState& s) {
@@ -39,6 +70,8 @@ struct ShardedLayerFunction : public torch::autograd::Function<ShardedLayerFunct
     variable_list saved{input};
     saved.insert(saved.end(), trainables.begin(), trainables.end());
     ctx->save_for_backward(saved);
+    state->generators = generators_for(input);
+    for (auto& g : state->generators) state->states.push_back(g.get_state());
     if (gathered != nullptr) return state->layer(*gathered, input);
     const auto buffer = gather(*state);
     return state->layer(state->unit->views(buffer), input);
@@ -55,6 +88,7 @@ struct ShardedLayerFunction : public torch::autograd::Function<ShardedLayerFunct
     at::Tensor out;
     {
       torch::AutoGradMode enable(true);
+      ReplayedGenerators replayed(state->generators, state->states);
       out = state->layer(weights, x);
     }
     // Gradients for the input (when asked) and every trainable the layer read.

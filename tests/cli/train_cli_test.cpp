@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -228,10 +229,34 @@ TEST(TrainCli, BadPlansAreNamed) {
   r = epalm({"train", "--config", cfg, "--memory-budget", "0.00001", "--max-steps", "1", "--feature-cache", "off"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--memory-budget"), std::string::npos) << r.err;
-  r = epalm({"train", "--config", cfg, "--plan", "shard", "--shard-threshold", "1", "--reference-dropout", "0.1",
-             "--max-steps", "1", "--feature-cache", "off"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--reference-dropout"), std::string::npos) << r.err;
+}
+
+// The reference's dropout inside sharded layers: backward recomputes each
+// layer with the generators as forward left them, so the masks, losses and
+// trainables are those of the whole models.
+TEST(TrainCli, ShardedLayersDrawTheSameDropoutMasks) {
+  testing::TempDir dir;
+  const auto cfg = config(dir, "gqa", "train",
+                          "max-steps = 3\naugment = false\nfeature-cache = off\nadapters = both\nreference-dropout = 0.1\n");
+  std::map<std::string, double> loss;
+  for (const char* plan : {"replicate", "shard"}) {
+    const auto r = epalm({"train", "--config", cfg, "--plan", plan, "--shard-threshold", "1", "--output-dir",
+                          dir.path() + "/" + plan});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    loss[plan] = last_loss(r.out);
+  }
+  const auto plain = epalm({"train", "--config", cfg, "--reference-dropout", "0", "--output-dir", dir.path() + "/plain"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_GT(loss["replicate"], 0);
+  EXPECT_NE(last_loss(plain.out), loss["replicate"]) << "dropout changes the losses";
+  EXPECT_NEAR(loss["shard"], loss["replicate"], 1e-6 * loss["replicate"]);
+  const auto compared = testing::run_process({EPALM_PYTHON, COMPARE_TRAINABLES, dir.path() + "/shard/checkpoint.safetensors",
+                                              dir.path() + "/replicate/checkpoint.safetensors"},
+                                             120);
+  ASSERT_EQ(compared.exit_code, 0) << compared.out << compared.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(compared.out, m, std::regex("worst relative difference ([0-9.eE+-]+)"))) << compared.out;
+  EXPECT_LE(std::stod(m[1]), 1e-6) << compared.out;
 }
 
 TEST(TrainCli, EveryRegisteredExperimentIsATrainingConfiguration) {

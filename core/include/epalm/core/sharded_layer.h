@@ -28,8 +28,9 @@ using LayerFunction =
 // reads besides its input (they get their gradients through this function).
 // `gathered`: the unit's weights when the caller has gathered them already
 // (forward). `backward_weights`: gives them to backward (a caller that
-// prefetches); default: backward gathers them itself. The layer must be
-// deterministic: backward recomputes it.
+// prefetches); default: backward gathers them itself. Backward recomputes
+// the layer with the random generators (CPU, and the input's device) as
+// forward left them, so dropout inside it draws the same masks.
 using GatheredWeights = std::function<std::map<std::string, at::Tensor>()>;
 at::Tensor apply_sharded_layer(const ShardedUnit& unit, Communicator& communicator, LayerFunction layer,
                                const at::Tensor& input, const std::vector<at::Tensor>& trainables = {},
