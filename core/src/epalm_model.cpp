@@ -183,6 +183,16 @@ struct EpalmModel::Impl {
     if (!ffn_adapters.empty()) {
       o.ffn_output_hook = [this](int layer, const at::Tensor& x) { return ffn_adapters[layer]->forward(x); };
     }
+    if (!attention_adapters.empty() || !ffn_adapters.empty()) {
+      o.sublayer_hook_parameters = [this](int layer) {
+        std::vector<at::Tensor> out;
+        for (const auto* adapters : {&attention_adapters, &ffn_adapters}) {
+          if (adapters->empty()) continue;
+          for (const auto& p : (*adapters)[static_cast<size_t>(layer)]->parameters()) out.push_back(p);
+        }
+        return out;
+      };
+    }
     return o;
   }
 };

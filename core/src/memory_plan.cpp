@@ -95,7 +95,9 @@ MemoryPlan plan_memory(const std::vector<PlanUnit>& units, const PlanSettings& s
   for (const auto& u : units) plan.units.push_back({u, ShardPolicy::kReplicate, 0, 0});
 
   const bool can_shard = s.world > 1;
-  if (s.mode == PlanMode::kShard && can_shard) {
+  // Shard is honoured on one rank too (a shard is the whole unit): the same
+  // numbers through the sharded path. Auto never shards there: it cannot help.
+  if (s.mode == PlanMode::kShard) {
     for (auto& u : plan.units) {
       if (u.unit.large_elements > 0) u.policy = ShardPolicy::kShard;
     }

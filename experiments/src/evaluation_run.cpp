@@ -108,7 +108,9 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   s.data.fraction = 1.0;
   const auto dataset = read_dataset(s.data);
   s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
-  EpalmModels loaded(s);
+  // Ranks answer their own shards with different numbers of decoding steps,
+  // so each plans for itself alone (--plan shard: one shard, the whole layer).
+  EpalmModels loaded(s, nullptr, /*training=*/false);
   auto& model = loaded.model;
   const auto& encoder = loaded.encoder;
   const auto& tokenizer = loaded.tokenizer;

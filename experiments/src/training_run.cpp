@@ -102,12 +102,6 @@ class TrainingBatches : public BatchSource {
   FeatureCache* cache_;
 };
 
-std::int64_t parameter_count(const std::map<std::string, at::Tensor>& weights) {
-  std::int64_t n = 0;
-  for (const auto& [name, t] : weights) n += t.numel();
-  return n;
-}
-
 }  // namespace
 
 std::string checkpoint_path(const std::string& output_dir) {
@@ -127,7 +121,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   auto media = MediaSettings::for_task(s.data.task, s.augment);
   media.rand_augment = s.rand_augment;
 
-  EpalmModels loaded(s);
+  EpalmModels loaded(s, &comm);
   auto& model = loaded.model;
   const auto& decoder = loaded.decoder;
   const auto& encoder = loaded.encoder;
@@ -146,7 +140,11 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   s.schedule.total_steps = std::max<std::int64_t>(1, micro_batches / s.train.accumulation);
 
   std::unique_ptr<FeatureCache> cache;
-  if (!s.augment && !s.feature_cache.empty()) {
+  const bool encoder_sharded = loaded.plan.encoder.communicator != nullptr;
+  if (!s.augment && !s.feature_cache.empty() && encoder_sharded && comm.size() > 1) {
+    // Hits differ between ranks, and a sharded encoder runs only when every rank runs it.
+    spdlog::warn("frozen-feature cache off: the encoder is sharded, so every rank must run it on every batch");
+  } else if (!s.augment && !s.feature_cache.empty()) {
     cache = std::make_unique<FeatureCache>(
         s.feature_cache, FeatureKey{encoder->fingerprint(), s.epalm.levels, preprocessing_key(s.data.task, media, s.dtype)});
     spdlog::info("frozen-feature cache: {}", cache->directory());
@@ -158,7 +156,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   TrainingRunOutcome outcome;
   outcome.checkpoint = checkpoint_path(s.output_dir);
   outcome.trainable_parameters = model.trainable_parameter_count();
-  outcome.frozen_parameters = parameter_count(decoder.weights());
+  outcome.frozen_parameters = models::opt_parameter_count(decoder.config());
   fs::create_directories(s.output_dir);
   if (s.resume && fs::exists(outcome.checkpoint)) {
     trainer.load_checkpoint(outcome.checkpoint);

@@ -131,7 +131,9 @@ void add_comm_bench_settings(po::options_description& settings) {
       ("comm-timeout", po::value<double>()->default_value(600), "comm: collective timeout in seconds (watchdog)")  //
       ("step-layers", po::value<int>()->default_value(4), "comm: frozen MLP layers of the timed training step (0: none)")  //
       ("step-width", po::value<int>()->default_value(512), "comm: their width (the MLP is 4x wider)")  //
-      ("step-tokens", po::value<int>()->default_value(1024), "comm: tokens per rank and micro-batch in the step");
+      ("step-tokens", po::value<int>()->default_value(1024), "comm: tokens per rank and micro-batch in the step")  //
+      ("step-decoder", po::value<std::string>()->default_value(""),
+       "comm: an OPT preset (opt-125m, ...): time the real decoder's step, every layer sharded, instead of the MLP");
 }
 
 int run_comm_bench(const Invocation& in) {
@@ -172,6 +174,7 @@ int run_comm_bench(const Invocation& in) {
   step.layers = o["step-layers"].as<int>();
   step.width = o["step-width"].as<int>();
   step.tokens = o["step-tokens"].as<int>();
+  step.decoder = o["step-decoder"].as<std::string>();
   step.warmup = warmup;
   step.repetitions = std::max(3, std::min(repetitions, 10));
   if (step.layers < 0 || step.width < 1 || step.tokens < 1) {
@@ -208,10 +211,12 @@ int run_comm_bench(const Invocation& in) {
                          {"step_ms", r.step_s * 1e3},
                          {"all_gathers", r.all_gathers},
                          {"gathered_bytes", r.gathered_bytes},
-                         {"all_reduces", r.all_reduces}});
+                         {"all_reduces", r.all_reduces},
+                         {"frozen_bytes_per_rank", r.frozen_bytes}});
   }
   if (!steps.empty()) {
-    j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens}};
+    j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens},
+                          {"decoder", step.decoder}};
     j["step_exposed_communication"] = exposed;
   }
   const auto info = collect_runtime_info();
@@ -239,14 +244,19 @@ int run_comm_bench(const Invocation& in) {
               << " back-to-back collectives, slowest rank; GB = 1e9 bytes\n";
   }
   if (!steps.empty()) {
-    analysis::Table st({"step: frozen weights", "ms (median, slowest rank)", "all-gathers", "gathered MiB", "all-reduces"});
+    analysis::Table st({"step: frozen weights", "ms (median, slowest rank)", "all-gathers", "gathered MiB", "all-reduces",
+                        "frozen MiB/rank"});
     for (const auto& r : steps) {
       st.add_row({r.mode, fixed(r.step_s * 1e3, 2), std::to_string(r.all_gathers),
-                  fixed(static_cast<double>(r.gathered_bytes) / (1024.0 * 1024.0), 1), std::to_string(r.all_reduces)});
+                  fixed(static_cast<double>(r.gathered_bytes) / (1024.0 * 1024.0), 1), std::to_string(r.all_reduces),
+                  fixed(static_cast<double>(r.frozen_bytes) / (1024.0 * 1024.0), 1)});
     }
     std::cout << "\n" << st.render(format);
     if (format == analysis::TableFormat::kText) {
-      std::cout << "\nstep: " << step.layers << " frozen layers of width " << step.width << ", " << step.tokens
+      std::cout << "\nstep: "
+                << (step.decoder.empty() ? std::to_string(step.layers) + " frozen layers of width " + std::to_string(step.width)
+                                         : "the " + step.decoder + " decoder (random weights), every layer")
+                << ", " << step.tokens
                 << " tokens per rank, forward + backward + gradient all_reduce; exposed communication in Shard mode: "
                 << fixed(exposed * 100, 1) << "% of the step\n";
     }

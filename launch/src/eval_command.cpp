@@ -28,6 +28,7 @@ int run_eval(const Invocation& in) {
   if (!o["device"].defaulted()) e.run.device = resolve_device(o["device"].as<std::string>(), 0);
   if (!e.run.device.is_cuda()) e.run.dtype = c10::kFloat;
   e.split = o.count("split") ? o["split"].as<std::string>() : trained["test-split"].as<std::string>();
+  apply_plan_settings(o, e.run);
   if (!o["batch-size"].defaulted()) e.run.batch_size = o["batch-size"].as<std::int64_t>();
   e.generation.num_beams = o["num-beams"].defaulted() ? trained["num-beams"].as<int>() : o["num-beams"].as<int>();
   e.generation.max_new_tokens =
@@ -84,6 +85,7 @@ Command eval_command() {
                  "video frames: middle, or rand as the reference's evaluation (random, seeded)")  //
                 ("results", po::value<std::string>()->default_value(registry::default_results_path()),
                  "the SQLite results database (EPALM_RESULTS)");
+            add_plan_settings(settings);
           },
           run_eval, {"checkpoint"}};
 }

@@ -35,7 +35,8 @@ int run_generate(const Invocation& in) {
     throw UsageError("--question", "the checkpoint answers questions (" + s.data.task + "): ask one");
   }
 
-  experiments::EpalmModels loaded(s);
+  apply_plan_settings(o, s);
+  experiments::EpalmModels loaded(s, nullptr, /*training=*/false);
   auto& model = loaded.model;
   const auto& encoder = loaded.encoder;
   const auto& tokenizer = loaded.tokenizer;
@@ -70,6 +71,7 @@ Command generate_command() {
                 ("num-beams", po::value<int>()->default_value(3), "beam width (1: greedy; default: the checkpoint's)")  //
                 ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most (default: the checkpoint's)")  //
                 ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto");
+            add_plan_settings(settings);
           },
           run_generate, {"media"}};
 }

@@ -10,6 +10,7 @@
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
 #include "epalm/core/memory_plan.h"
+#include "epalm/experiments/frozen_plan.h"
 #include "model_families.h"
 
 namespace epalm::cli {
@@ -97,9 +98,12 @@ int run_plan(const Invocation& in) {
   // Backward runs through every decoder layer (the soft prompt enters at the
   // bottom): decoder units are gathered twice per micro-batch, the frozen
   // encoder (forward only) once.
-  auto units = plan_units("decoder", decoder_shapes, "decoder.layers.", threshold, 2);
-  const auto decoder_layers = static_cast<std::int64_t>(units.size()) - 1;
-  for (auto& u : plan_units("encoder", encoder_shapes, "encoder.layer.", threshold, 1)) units.push_back(u);
+  // As a run holds them: decoder layers and ViT blocks can be sharded, the
+  // embeddings and other encoders stay whole.
+  const auto units = experiments::shardable_units(decoder_shapes, encoder_shapes, encoder_family.model_type == "vit",
+                                                  threshold, [](std::int64_t) { return 2; });
+  std::int64_t decoder_layers = 0;
+  for (const auto& u : units) decoder_layers += u.name.rfind("decoder.layers.", 0) == 0;
 
   PlanSettings s;
   s.world = ranks;
@@ -185,10 +189,11 @@ int run_plan(const Invocation& in) {
 
 Command plan_command() {
   return {"plan",
-          "Choose per frozen unit (a transformer layer, a model's embeddings) between Replicate and\n"
+          "Choose per frozen unit (a decoder layer, a ViT block) between Replicate and\n"
           "Shard for a decoder + encoder on N ranks within a per-rank memory budget (largest units\n"
           "sharded first, only as far as memory demands), and print the plan with each rank's memory\n"
-          "and communication per micro-batch and per optimizer step.",
+          "and communication per micro-batch and per optimizer step. The embeddings (tied to the LM head)\n"
+          "and TimeSformer/AST blocks stay whole, as in epalm train --plan.",
           [](po::options_description& settings) {
             settings.add_options()                                                                              //
                 ("model", po::value<std::string>()->default_value("opt-6.7b"), "the OPT decoder: a preset or a checkpoint directory")  //

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "bench.h"
 #include "epalm/core/communicator.h"
 #include "epalm/core/gradient_bucket.h"
+#include "epalm/core/models/opt.h"
 #include "epalm/core/safetensors.h"
 #include "epalm/core/sharded_layer.h"
 #include "epalm/core/sharded_unit.h"
@@ -64,9 +66,85 @@ torch::Tensor block(const std::map<std::string, torch::Tensor>& w, int layer, co
   return h + torch::linear(a, w.at(name(layer, "fc2.weight")), w.at(name(layer, "fc2.bias")));
 }
 
+// Times `step` per mode as the slowest rank sees it, with the collectives it issued.
+template <typename Step>
+StepRow time_mode(const char* mode, Communicator& comm, const distributed::World& world, const StepSettings& s,
+                  const Step& step) {
+  for (int i = 0; i < s.warmup; ++i) step();
+  comm.reset_tallies();
+  std::vector<double> times;
+  for (int i = 0; i < s.repetitions; ++i) {
+    world.barrier();
+    const auto start = Clock::now();
+    step();
+    if (s.device.is_cuda()) torch::cuda::synchronize(s.device.index());
+    times.push_back(world.all_reduce_max(std::chrono::duration<double>(Clock::now() - start).count()));
+  }
+  StepRow row;
+  row.mode = mode;
+  row.step_s = median(times);
+  row.all_gathers = comm.tally(Collective::kAllGather).calls / s.repetitions;
+  row.gathered_bytes = comm.tally(Collective::kAllGather).bytes / s.repetitions;
+  row.all_reduces = comm.tally(Collective::kAllReduce).calls / s.repetitions;
+  return row;
+}
+
+// The real OPT decoder: replicated, every layer sharded, and sharded with the
+// all-gathers skipped; backward reaches every layer through a 10-token soft prompt.
+std::vector<StepRow> measure_decoder_step(Communicator& comm, const distributed::World& world, const StepSettings& s) {
+  const auto config = models::OptConfig::preset(s.decoder);
+  const auto dir = std::filesystem::temp_directory_path() / ("epalm-bench-decoder-" + std::to_string(getppid()));
+  if (world.rank() == 0) {
+    std::filesystem::create_directories(dir);
+    const auto weights = models::OptModel::random(config, torch::kFloat, c10::kCPU, 0).weights();
+    safetensors::write_safetensors((dir / "model.safetensors").string(),
+                                   std::vector<std::pair<std::string, torch::Tensor>>(weights.begin(), weights.end()));
+    std::ofstream((dir / "config.json").string()) << config.to_json();
+  }
+  world.barrier();
+  std::vector<StepRow> rows;
+  {
+    NoGatherCommunicator no_gather(comm);
+    models::LayerSharding sharding;
+    sharding.layers.assign(static_cast<size_t>(config.num_layers), true);
+    sharding.communicator = &comm;
+    const auto whole = models::OptModel::from_pretrained(dir.string(), torch::kFloat, s.device);
+    const auto sharded = models::OptModel::from_pretrained(dir.string(), torch::kFloat, s.device, sharding);
+    sharding.communicator = &no_gather;
+    const auto sharded_no_gather = models::OptModel::from_pretrained(dir.string(), torch::kFloat, s.device, sharding);
+    torch::manual_seed(1);
+    const auto ids = torch::randint(4, config.vocab_size, {1, s.tokens}, torch::kLong);
+    auto prompt = (torch::randn({1, 10, config.word_embed_proj_dim}) * 0.02).to(s.device).requires_grad_();
+    GradientBucket bucket({prompt});
+    auto step = [&](const models::OptModel& model) {
+      bucket.zero();
+      models::OptForwardOptions o;
+      o.prefix_embeds = prompt;
+      o.compute_logits = false;
+      model.forward(ids, o).last_hidden_state.pow(2).mean().backward();
+      bucket.reduce(comm, 1.0);
+    };
+    auto resident = [](const models::OptModel& m) {
+      const auto f = m.frozen_footprint();
+      return f.replicated_bytes + f.shard_bytes;
+    };
+    rows.push_back(time_mode("replicate", comm, world, s, [&] { step(whole); }));
+    rows.back().frozen_bytes = resident(whole);
+    rows.push_back(time_mode("shard", comm, world, s, [&] { step(sharded); }));
+    rows.back().frozen_bytes = resident(sharded);
+    rows.push_back(time_mode("shard, all-gathers skipped", comm, world, s, [&] { step(sharded_no_gather); }));
+    rows.back().frozen_bytes = resident(sharded_no_gather);
+  }
+  world.barrier();
+  std::error_code ignored;
+  if (world.rank() == 0) std::filesystem::remove_all(dir, ignored);
+  return rows;
+}
+
 }  // namespace
 
 std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::World& world, const StepSettings& s) {
+  if (!s.decoder.empty()) return measure_decoder_step(comm, world, s);
   // The frozen layers as a checkpoint file rank 0 writes where every rank of
   // this node finds it (named after mpirun, the ranks' parent).
   const auto dir = std::filesystem::temp_directory_path() / ("epalm-bench-step-" + std::to_string(getppid()));
@@ -120,23 +198,14 @@ std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::W
     };
     for (auto [mode, with] : {std::pair<const char*, Communicator*>{"replicate", nullptr}, {"shard", &comm},
                               {"shard, all-gathers skipped", &no_gather}}) {
-      for (int i = 0; i < s.warmup; ++i) step(with);
-      comm.reset_tallies();
-      std::vector<double> times;
-      for (int i = 0; i < s.repetitions; ++i) {
-        world.barrier();
-        const auto start = Clock::now();
-        step(with);
-        if (s.device.is_cuda()) torch::cuda::synchronize(s.device.index());
-        times.push_back(world.all_reduce_max(std::chrono::duration<double>(Clock::now() - start).count()));
+      rows.push_back(time_mode(mode, comm, world, s, [&, with = with] { step(with); }));
+      std::int64_t bytes = 0;
+      if (with == nullptr) {
+        for (const auto& [n, t] : full) bytes += t.numel() * static_cast<std::int64_t>(t.element_size());
+      } else {
+        for (const auto& u : units) bytes += u->shard().numel() * static_cast<std::int64_t>(u->shard().element_size());
       }
-      StepRow row;
-      row.mode = mode;
-      row.step_s = median(times);
-      row.all_gathers = comm.tally(Collective::kAllGather).calls / s.repetitions;
-      row.gathered_bytes = comm.tally(Collective::kAllGather).bytes / s.repetitions;
-      row.all_reduces = comm.tally(Collective::kAllReduce).calls / s.repetitions;
-      rows.push_back(row);
+      rows.back().frozen_bytes = bytes;
     }
   }
   world.barrier();

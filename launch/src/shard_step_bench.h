@@ -2,7 +2,9 @@
 // backward through frozen layers into trainable inputs, then the gradient
 // all_reduce) with the frozen weights replicated, sharded, and sharded with
 // the all-gathers skipped (FSDP's fake all-gather switch): the last two differ
-// by the communication the step exposes.
+// by the communication the step exposes. With `decoder` set, the frozen
+// layers are a real OPT decoder of that architecture (random weights written
+// as a checkpoint) trained through a soft prompt, every layer sharded.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -24,6 +26,7 @@ struct StepSettings {
   int layers = 4;
   int width = 512;   // hidden; the MLP is 4x wider
   int tokens = 1024;  // per rank and micro-batch
+  std::string decoder;  // an OPT preset (opt-125m, ...): the real decoder instead of the MLP layers
   int warmup = 1;
   int repetitions = 5;
   c10::Device device = c10::kCPU;
@@ -35,6 +38,7 @@ struct StepRow {
   std::int64_t all_gathers = 0;
   std::int64_t gathered_bytes = 0;
   std::int64_t all_reduces = 0;
+  std::int64_t frozen_bytes = 0;  // frozen weights resident on a rank (whole tensors + its shards)
 };
 
 std::vector<StepRow> measure_shard_step(Communicator& communicator, const distributed::World& world,

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "epalm/core/error.h"
+#include "epalm/core/memory_plan.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/registry/config.h"
 #include "epalm/registry/results_store.h"
@@ -38,6 +39,28 @@ c10::ScalarType precision_of(const std::string& name, const c10::Device& device)
 }
 
 }  // namespace
+
+void add_plan_settings(po::options_description& settings) {
+  po::options_description plan("Frozen weights across ranks");
+  plan.add_options()  //
+      ("plan", po::value<std::string>()->default_value("auto"),
+       "auto (shard the largest decoder/ViT layers only as far as --memory-budget needs; no budget: none), "
+       "shard (every shardable layer) or replicate")  //
+      ("memory-budget", po::value<double>()->default_value(0.0),
+       "GiB per rank for frozen weights, gather buffers, trainables and activations (0: no limit)")  //
+      ("shard-threshold", po::value<std::int64_t>()->default_value(100000),
+       "2-D tensors with fewer elements stay whole on every rank (norms and biases always do)");
+  settings.add(plan);
+}
+
+void apply_plan_settings(const po::variables_map& o, experiments::TrainingRunSettings& s) {
+  s.plan = parse_plan_mode(o["plan"].as<std::string>(), "--plan");
+  const double gib = o["memory-budget"].as<double>();
+  if (gib < 0) throw UsageError("--memory-budget", "must be >= 0 GiB (0: no limit)");
+  s.memory_budget = static_cast<std::int64_t>(gib * 1024.0 * 1024.0 * 1024.0);
+  s.shard_threshold = o["shard-threshold"].as<std::int64_t>();
+  if (s.shard_threshold < 1) throw UsageError("--shard-threshold", "must be >= 1 element");
+}
 
 void add_training_settings(po::options_description& settings) {
   po::options_description data("Data");
@@ -115,6 +138,7 @@ void add_training_settings(po::options_description& settings) {
       ("num-beams", po::value<int>()->default_value(3), "beam search width at generation (1: greedy)")     //
       ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most");
   settings.add(data).add(model).add(objective).add(output);
+  add_plan_settings(settings);
 }
 
 experiments::TrainingRunSettings training_settings_from(const po::variables_map& o, int local_rank) {
@@ -174,6 +198,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   s.train.loss.reduction = loss == "reference" ? LossReduction::kReference : LossReduction::kTokenMean;
   s.train.loss.weight = o["loss-weight"].as<double>();
   s.seed = o["seed"].as<std::uint64_t>();
+  apply_plan_settings(o, s);
   s.output_dir = o["output-dir"].as<std::string>();
   s.checkpoint_every = o["checkpoint-every"].as<std::int64_t>();
   s.resume = flag(o, "resume");

@@ -18,6 +18,13 @@ namespace po = boost::program_options;
 
 void add_training_settings(po::options_description& settings);
 
+// The frozen-weight plan: --plan, --memory-budget, --shard-threshold (part of
+// the training settings; eval and generate add them on their own, since the
+// checkpoint's run planned for training).
+void add_plan_settings(po::options_description& settings);
+// Sets the plan fields of `s` from `options`; UsageError names a bad option.
+void apply_plan_settings(const po::variables_map& options, experiments::TrainingRunSettings& s);
+
 // Values as given; device and precision resolved for `local_rank`.
 experiments::TrainingRunSettings training_settings_from(const po::variables_map& options, int local_rank);
 

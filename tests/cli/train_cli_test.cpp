@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -152,6 +153,110 @@ TEST(TrainCli, TwoRanksEqualOneAtTheSameGlobalBatch) {
   const double a = last_loss(one.out), b = last_loss(two.out);
   ASSERT_GT(a, 0);
   EXPECT_NEAR(b, a, 1e-5 * a) << one.out << two.out;
+}
+
+// --plan shard under mpirun: every decoder layer and ViT block held 1/N per
+// rank (the fixtures' matrices are tiny, hence --shard-threshold 1), adapters
+// inside the sharded layers; the same losses and trainables as one process
+// with the whole models, and its checkpoint answers with the whole models.
+TEST(TrainCli, ShardedRanksEqualOneAtTheSameGlobalBatch) {
+  testing::TempDir dir;
+  const auto cfg = config(dir, "gqa", "train", "epochs = 3\naugment = false\nfeature-cache = off\nadapters = both\n");
+  const auto one = epalm({"train", "--config", cfg, "--batch-size", "2", "--plan", "replicate", "--output-dir",
+                          dir.path() + "/one"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const auto two = testing::run_process(
+      mpirun_prefix({EPALM_EXECUTABLE, "train", "--config", cfg, "--batch-size", "1", "--plan", "shard",
+                     "--shard-threshold", "1", "--output-dir", dir.path() + "/two"}),
+      300, {{"EPALM_LOG_LEVEL", "info"}});
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.out.find("trained 3 steps"), std::string::npos) << two.out;
+  EXPECT_NE(two.err.find("frozen weights on 2 rank(s): decoder layers sharded 0-3, encoder blocks sharded 0-2"),
+            std::string::npos)
+      << two.err;
+  const double a = last_loss(one.out), b = last_loss(two.out);
+  ASSERT_GT(a, 0);
+  EXPECT_NEAR(b, a, 1e-6 * a) << one.out << two.out;
+
+  const auto compared = testing::run_process({EPALM_PYTHON, COMPARE_TRAINABLES, dir.path() + "/two/checkpoint.safetensors",
+                                              dir.path() + "/one/checkpoint.safetensors"},
+                                             120);
+  ASSERT_EQ(compared.exit_code, 0) << compared.out << compared.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(compared.out, m, std::regex("worst relative difference ([0-9.eE+-]+)"))) << compared.out;
+  EXPECT_LE(std::stod(m[1]), 1e-5) << compared.out;
+
+  // The sharded run's checkpoint names the whole models' fingerprint: generate
+  // takes it with the whole models, and --plan shard on one rank answers alike.
+  std::string image;
+  for (const auto& entry : fs::directory_iterator(data_root() + "/COCO/images/val2014")) image = entry.path().string();
+  const std::vector<std::string> ask{"generate", "--checkpoint", dir.path() + "/two/checkpoint.safetensors", "--media",
+                                     image, "--question", "What is it?", "--num-beams", "2", "--max-new-tokens", "4",
+                                     "--device", "cpu"};
+  const auto whole = epalm(ask);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  auto sharded_args = ask;
+  for (const char* arg : {"--plan", "shard", "--shard-threshold", "1"}) sharded_args.push_back(arg);
+  const auto sharded = epalm(sharded_args);
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+  EXPECT_EQ(sharded.out, whole.out);
+
+  // eval likewise: the same predictions with the layers sharded on one rank.
+  std::vector<std::string> predictions;
+  for (const char* plan : {"replicate", "shard"}) {
+    const auto file = dir.path() + "/predictions-" + plan + ".json";
+    const auto r = epalm({"eval", dir.path() + "/two/checkpoint.safetensors", "--split", "testdev", "--num-beams", "1",
+                          "--max-new-tokens", "3", "--device", "cpu", "--plan", plan, "--shard-threshold", "1",
+                          "--predictions", file, "--results", dir.path() + "/results.sqlite"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream in(file);
+    predictions.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  EXPECT_FALSE(predictions[0].empty());
+  EXPECT_EQ(predictions[1], predictions[0]);
+}
+
+TEST(TrainCli, BadPlansAreNamed) {
+  testing::TempDir dir;
+  const auto cfg = config(dir, "vqa", "karpathy_train");
+  auto r = epalm({"train", "--config", cfg, "--plan", "halves", "--max-steps", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--plan"), std::string::npos) << r.err;
+  r = epalm({"train", "--config", cfg, "--memory-budget", "-1", "--max-steps", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--memory-budget"), std::string::npos) << r.err;
+  // A budget below what the run needs even fully sharded (it shards only layers).
+  r = epalm({"train", "--config", cfg, "--memory-budget", "0.00001", "--max-steps", "1", "--feature-cache", "off"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--memory-budget"), std::string::npos) << r.err;
+}
+
+// The reference's dropout inside sharded layers: backward recomputes each
+// layer with the generators as forward left them, so the masks, losses and
+// trainables are those of the whole models.
+TEST(TrainCli, ShardedLayersDrawTheSameDropoutMasks) {
+  testing::TempDir dir;
+  const auto cfg = config(dir, "gqa", "train",
+                          "max-steps = 3\naugment = false\nfeature-cache = off\nadapters = both\nreference-dropout = 0.1\n");
+  std::map<std::string, double> loss;
+  for (const char* plan : {"replicate", "shard"}) {
+    const auto r = epalm({"train", "--config", cfg, "--plan", plan, "--shard-threshold", "1", "--output-dir",
+                          dir.path() + "/" + plan});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    loss[plan] = last_loss(r.out);
+  }
+  const auto plain = epalm({"train", "--config", cfg, "--reference-dropout", "0", "--output-dir", dir.path() + "/plain"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_GT(loss["replicate"], 0);
+  EXPECT_NE(last_loss(plain.out), loss["replicate"]) << "dropout changes the losses";
+  EXPECT_NEAR(loss["shard"], loss["replicate"], 1e-6 * loss["replicate"]);
+  const auto compared = testing::run_process({EPALM_PYTHON, COMPARE_TRAINABLES, dir.path() + "/shard/checkpoint.safetensors",
+                                              dir.path() + "/replicate/checkpoint.safetensors"},
+                                             120);
+  ASSERT_EQ(compared.exit_code, 0) << compared.out << compared.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(compared.out, m, std::regex("worst relative difference ([0-9.eE+-]+)"))) << compared.out;
+  EXPECT_LE(std::stod(m[1]), 1e-6) << compared.out;
 }
 
 TEST(TrainCli, EveryRegisteredExperimentIsATrainingConfiguration) {

@@ -1,5 +1,6 @@
 #include "epalm/core/models/load_encoder.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "epalm/core/error.h"
@@ -11,11 +12,22 @@
 namespace epalm::models {
 
 std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype, c10::Device device) {
+  return load_encoder(directory, dtype, device, LayerSharding{});
+}
+
+std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype, c10::Device device,
+                                      const LayerSharding& sharding) {
   const auto path = (std::filesystem::path(directory) / "config.json").string();
   if (!std::filesystem::is_directory(directory)) throw Error(directory, "not an encoder checkpoint directory");
   const auto config = config_json::load_object(path);
   const std::string type = config.value("model_type", "vit");
-  if (type == "vit") return std::make_unique<VitModel>(VitModel::from_pretrained(directory, dtype, device));
+  if (type == "vit") return std::make_unique<VitModel>(VitModel::from_pretrained(directory, dtype, device, sharding));
+  const bool shards = sharding.communicator != nullptr &&
+                      std::find(sharding.layers.begin(), sharding.layers.end(), true) != sharding.layers.end();
+  if (shards) {
+    throw UsageError(directory, "a " + type + " encoder cannot be sharded yet (ViT can); replicate it (--plan replicate) "
+                                "or let --plan auto keep the encoder whole");
+  }
   if (type == "timesformer") {
     return std::make_unique<TimesformerModel>(TimesformerModel::from_pretrained(directory, dtype, device));
   }

@@ -7,8 +7,10 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
+#include "epalm/core/sharded_layer.h"
 #include "layers/attention.h"
 #include "models/random_weights.h"
+#include "models/sharded_layers.h"
 #include "models/weights_fingerprint.h"
 
 namespace epalm::models {
@@ -31,11 +33,83 @@ struct Layer {
   LayerNorm attention_norm, ffn_norm;
 };
 
+// Where a layer's tensor lives in Layer, by its name after "decoder.layers.<i>.".
+at::Tensor* field_of(Layer& l, const std::string& suffix) {
+  static const std::map<std::string, at::Tensor* (*)(Layer&)> fields = {
+      {"self_attn.q_proj.weight", [](Layer& x) { return &x.q.weight; }},
+      {"self_attn.q_proj.bias", [](Layer& x) { return &x.q.bias; }},
+      {"self_attn.k_proj.weight", [](Layer& x) { return &x.k.weight; }},
+      {"self_attn.k_proj.bias", [](Layer& x) { return &x.k.bias; }},
+      {"self_attn.v_proj.weight", [](Layer& x) { return &x.v.weight; }},
+      {"self_attn.v_proj.bias", [](Layer& x) { return &x.v.bias; }},
+      {"self_attn.out_proj.weight", [](Layer& x) { return &x.out.weight; }},
+      {"self_attn.out_proj.bias", [](Layer& x) { return &x.out.bias; }},
+      {"fc1.weight", [](Layer& x) { return &x.fc1.weight; }},
+      {"fc1.bias", [](Layer& x) { return &x.fc1.bias; }},
+      {"fc2.weight", [](Layer& x) { return &x.fc2.weight; }},
+      {"fc2.bias", [](Layer& x) { return &x.fc2.bias; }},
+      {"self_attn_layer_norm.weight", [](Layer& x) { return &x.attention_norm.weight; }},
+      {"self_attn_layer_norm.bias", [](Layer& x) { return &x.attention_norm.bias; }},
+      {"final_layer_norm.weight", [](Layer& x) { return &x.ffn_norm.weight; }},
+      {"final_layer_norm.bias", [](Layer& x) { return &x.ffn_norm.bias; }},
+  };
+  const auto it = fields.find(suffix);
+  if (it == fields.end()) throw Error("OPT layer", "has no tensor '" + suffix + "'");
+  return it->second(l);
+}
+
+const std::string kLayerPrefix = "decoder.layers.";
+
+// The layer index of "decoder.layers.<i>.*", else -1.
+std::int64_t layer_of(const std::string& name) {
+  if (name.rfind(kLayerPrefix, 0) != 0) return -1;
+  return std::stoll(name.substr(kLayerPrefix.size(), name.find('.', kLayerPrefix.size()) - kLayerPrefix.size()));
+}
+
+// `base` (the layer's whole tensors) with its sharded ones from `gathered`.
+Layer with_gathered(const Layer& base, const std::map<std::string, at::Tensor>& gathered) {
+  Layer l = base;
+  for (const auto& [name, t] : gathered) {
+    const auto suffix = name.substr(name.find('.', kLayerPrefix.size()) + 1);
+    *field_of(l, suffix) = t;
+  }
+  return l;
+}
+
 at::Tensor activate(const std::string& name, const at::Tensor& x) {
   if (name == "relu") return torch::relu(x);
   if (name == "gelu") return torch::gelu(x);
   if (name == "gelu_new") return torch::gelu(x, "tanh");
   return torch::silu(x);  // silu / swish; validate() rejected the rest
+}
+
+// One layer of the residual stream (`in` says which layer, its bias and cache).
+at::Tensor run_layer(const OptConfig& c, const OptForwardOptions& o, const Layer& layer, const LayerInput& in,
+                     const at::Tensor& input) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim()));
+  auto h = input;
+  const auto b = h.size(0);
+  const auto t = h.size(1);
+  auto residual = h;
+  if (c.layer_norm_before) h = layer.attention_norm(h);
+  auto heads = [&](const at::Tensor& x) { return x.view({b, t, c.num_heads, c.head_dim()}).transpose(1, 2); };
+  auto q = heads(layer.q(h));
+  auto k = heads(layer.k(h));
+  auto v = heads(layer.v(h));
+  if (o.cache) std::tie(k, v) = o.cache->append(in.layer, k, v);
+  auto attention = layers::attention(q, k, v, in.attention_bias, scale, o.attention_kernel);
+  auto attention_out = layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
+  if (o.attention_output_hook) attention_out = o.attention_output_hook(in.layer, attention_out);
+  h = residual + attention_out;
+  if (!c.layer_norm_before) h = layer.attention_norm(h);
+
+  residual = h;
+  if (c.layer_norm_before) h = layer.ffn_norm(h);
+  auto ffn_out = layer.fc2(activate(c.activation, layer.fc1(h)));
+  if (o.ffn_output_hook) ffn_out = o.ffn_output_hook(in.layer, ffn_out);
+  h = residual + ffn_out;
+  if (!c.layer_norm_before) h = layer.ffn_norm(h);
+  return h;
 }
 
 }  // namespace
@@ -44,16 +118,26 @@ struct OptModel::Weights {
   at::Tensor embed_tokens, embed_positions;
   Linear project_in, project_out;  // undefined without projections
   LayerNorm final_norm;            // undefined weight and size 0 when absent
-  std::vector<Layer> layers;
+  std::vector<Layer> layers;       // sharded tensors undefined
+  std::unique_ptr<ShardedLayers> sharded;  // null: every layer whole
+  std::string fingerprint;                 // computed at load when sharded
 };
 
 OptModel::OptModel(OptConfig config, const std::map<std::string, at::Tensor>& weights)
+    : OptModel(std::move(config), weights, nullptr) {}
+
+OptModel::OptModel(OptConfig config, const std::map<std::string, at::Tensor>& weights,
+                   std::unique_ptr<ShardedLayers> sharded)
     : config_(std::move(config)), weights_(std::make_unique<Weights>()) {
   config_.validate("OPT config");
-  // Check every name and shape before taking anything.
-  TensorShapes given;
+  // Check every name and shape before taking anything (sharded tensors are
+  // the ShardedLayers' own).
+  TensorShapes given, expected;
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
-  match_state_dict(opt_tensor_shapes(config_), given, {}).require("OPT weights", /*allow_unexpected=*/false);
+  for (const auto& [name, shape] : opt_tensor_shapes(config_)) {
+    if (!sharded || !sharded->is_sharded(name)) expected[name] = shape;
+  }
+  match_state_dict(expected, given, {}).require("OPT weights", /*allow_unexpected=*/false);
 
   auto get = [&](const std::string& name) -> at::Tensor {
     auto it = weights.find(name);
@@ -77,6 +161,8 @@ OptModel::OptModel(OptConfig config, const std::map<std::string, at::Tensor>& we
                         linear(p + "self_attn.v_proj"), linear(p + "self_attn.out_proj"), linear(p + "fc1"),
                         linear(p + "fc2"), norm(p + "self_attn_layer_norm"), norm(p + "final_layer_norm")});
   }
+  w.sharded = std::move(sharded);
+  if (w.sharded && w.sharded->any()) w.fingerprint = w.sharded->fingerprint(this->weights());
 }
 
 OptModel::~OptModel() = default;
@@ -88,6 +174,11 @@ c10::ScalarType OptModel::dtype() const { return weights_->embed_tokens.scalar_t
 c10::Device OptModel::device() const { return weights_->embed_tokens.device(); }
 
 OptModel OptModel::from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device) {
+  return from_pretrained(directory, dtype, device, LayerSharding{});
+}
+
+OptModel OptModel::from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device,
+                                   const LayerSharding& sharding) {
   const auto config = OptConfig::from_json_file((std::filesystem::path(directory) / "config.json").string());
   safetensors::Checkpoint checkpoint(directory);
   KeyMapping mapping;
@@ -97,12 +188,32 @@ OptModel OptModel::from_pretrained(const std::string& directory, c10::ScalarType
   mapping.aliases = {{"decoder.embed_tokens.weight", "lm_head.weight"}};
   const auto match = match_state_dict(opt_tensor_shapes(config), checkpoint.shapes(), mapping);
   match.require(checkpoint.path());
+  std::unique_ptr<ShardedLayers> sharded;
+  if (sharding.communicator != nullptr) {
+    sharded = std::make_unique<ShardedLayers>(checkpoint, opt_tensor_shapes(config), match.source, layer_of, sharding,
+                                              config.num_layers, dtype, device);
+  }
   std::map<std::string, at::Tensor> weights;
-  for (const auto& [name, source] : match.source) weights[name] = checkpoint.load(source, dtype, device);
-  return OptModel(config, weights);
+  for (const auto& [name, source] : match.source) {
+    if (!sharded || !sharded->is_sharded(name)) weights[name] = checkpoint.load(source, dtype, device);
+  }
+  return OptModel(config, weights, std::move(sharded));
 }
 
-std::string OptModel::fingerprint() const { return weights_fingerprint(weights()); }
+std::string OptModel::fingerprint() const {
+  return weights_->fingerprint.empty() ? weights_fingerprint(weights()) : weights_->fingerprint;
+}
+
+const ShardedUnit* OptModel::sharded_layer(std::int64_t layer) const {
+  return weights_->sharded ? weights_->sharded->unit(layer) : nullptr;
+}
+
+FrozenFootprint OptModel::frozen_footprint() const {
+  if (weights_->sharded) return weights_->sharded->footprint(weights());
+  FrozenFootprint f;
+  for (const auto& [name, t] : weights()) f.replicated_bytes += t.numel() * static_cast<std::int64_t>(t.element_size());
+  return f;
+}
 
 OptModel OptModel::random(const OptConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
   config.validate("OPT config");
@@ -206,37 +317,48 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   LayerInput state;
   state.hidden = hidden;
   state.attention_bias = bias;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim()));
+  const bool sharded = w.sharded && w.sharded->any();
+  std::unique_ptr<ShardedLayers::Pass> pass;
+  std::shared_ptr<const OptForwardOptions> options;
+  std::shared_ptr<ShardedLayers::BackwardPass> backward_pass;  // kept by the graph until backward
+  if (sharded) pass = std::make_unique<ShardedLayers::Pass>(*w.sharded);
   for (std::int64_t i = 0; i < c.num_layers; ++i) {
     const auto& layer = w.layers[i];
     state.layer = static_cast<int>(i);
     state.past_length = o.cache ? o.cache->length(state.layer) : 0;
     if (o.hook) o.hook(state);
     if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
-
-    auto h = state.hidden;
-    const auto b = h.size(0);
-    const auto t = h.size(1);
-    auto residual = h;
-    if (c.layer_norm_before) h = layer.attention_norm(h);
-    auto heads = [&](const at::Tensor& x) { return x.view({b, t, c.num_heads, c.head_dim()}).transpose(1, 2); };
-    auto q = heads(layer.q(h));
-    auto k = heads(layer.k(h));
-    auto v = heads(layer.v(h));
-    if (o.cache) std::tie(k, v) = o.cache->append(state.layer, k, v);
-    auto attention = layers::attention(q, k, v, state.attention_bias, scale, o.attention_kernel);
-    auto attention_out = layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
-    if (o.attention_output_hook) attention_out = o.attention_output_hook(state.layer, attention_out);
-    h = residual + attention_out;
-    if (!c.layer_norm_before) h = layer.attention_norm(h);
-
-    residual = h;
-    if (c.layer_norm_before) h = layer.ffn_norm(h);
-    auto ffn_out = layer.fc2(activate(c.activation, layer.fc1(h)));
-    if (o.ffn_output_hook) ffn_out = o.ffn_output_hook(state.layer, ffn_out);
-    h = residual + ffn_out;
-    if (!c.layer_norm_before) h = layer.ffn_norm(h);
-    state.hidden = h;
+    const auto* unit = sharded ? w.sharded->unit(i) : nullptr;
+    if (unit == nullptr) {
+      state.hidden = run_layer(c, o, layer, state, state.hidden);
+      continue;
+    }
+    const auto gathered = pass->acquire(i);
+    const auto trainables = o.sublayer_hook_parameters ? o.sublayer_hook_parameters(state.layer) : std::vector<at::Tensor>{};
+    const bool backward = torch::GradMode::is_enabled() &&
+                          (state.hidden.requires_grad() || std::any_of(trainables.begin(), trainables.end(),
+                                                                       [](const at::Tensor& t) { return t.requires_grad(); }));
+    if (o.cache && backward) {
+      throw Error("OPT forward", "a KV cache with gradients cannot pass through sharded layers (backward recomputes them)");
+    }
+    GatheredWeights backward_weights;
+    if (backward) {
+      if (!backward_pass) backward_pass = std::make_shared<ShardedLayers::BackwardPass>(*w.sharded);
+      backward_pass->add(i);
+      backward_weights = [backward_pass, i] { return backward_pass->acquire(i); };
+    }
+    // Backward runs after this call returns: the layer keeps copies.
+    if (!options) options = std::make_shared<const OptForwardOptions>(o);
+    LayerInput in = state;
+    in.hidden = at::Tensor();
+    const auto& sharded_layers = *w.sharded;
+    state.hidden = apply_sharded_layer(
+        *unit, sharded_layers.communicator(),
+        [&c, &sharded_layers, options, layer, in, i](const std::map<std::string, at::Tensor>& views,
+                                                     const at::Tensor& x) {
+          return run_layer(c, *options, with_gathered(layer, sharded_layers.named(i, views)), in, x);
+        },
+        state.hidden, trainables, &gathered, std::move(backward_weights));
   }
   auto h = state.hidden;
   if (c.has_final_layer_norm()) h = w.final_norm(h);

@@ -9,6 +9,7 @@
 #include "layers/pre_ln_block.h"
 #include "models/frozen_weights.h"
 #include "models/random_weights.h"
+#include "models/sharded_layers.h"
 #include "models/weights_fingerprint.h"
 
 namespace epalm::models {
@@ -51,6 +52,14 @@ std::map<std::string, TimmSource> timm_sources(const VitConfig& c) {
   return m;
 }
 
+const std::string kBlockPrefix = "encoder.layer.";
+
+// The block index of "encoder.layer.<i>.*", else -1.
+std::int64_t block_of(const std::string& name) {
+  if (name.rfind(kBlockPrefix, 0) != 0) return -1;
+  return std::stoll(name.substr(kBlockPrefix.size(), name.find('.', kBlockPrefix.size()) - kBlockPrefix.size()));
+}
+
 bool has_timm_names(const TensorShapes& shapes) {
   return shapes.count("cls_token") || shapes.count("pos_embed") || shapes.count("blocks.0.attn.qkv.weight");
 }
@@ -61,17 +70,28 @@ struct VitModel::Weights {
   at::Tensor cls_token, position_embeddings;
   layers::Linear patch;  // convolution weight [H, C, p, p] and bias
   layers::LayerNorm final_norm;
-  std::vector<layers::PreLnBlock> blocks;
+  std::vector<layers::PreLnBlock> blocks;  // empty for sharded blocks
+  std::unique_ptr<ShardedLayers> sharded;  // null: every block whole
+  // Per sharded block: its whole (small) tensors, joined by the gathered ones to run.
+  std::map<std::int64_t, std::map<std::string, at::Tensor>> block_small;
+  std::map<std::string, at::Tensor> resident;  // every whole tensor (footprint)
 };
 
 VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& weights)
+    : VitModel(std::move(config), weights, nullptr) {}
+
+VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& weights,
+                   std::unique_ptr<ShardedLayers> sharded)
     : config_(std::move(config)), weights_(std::make_unique<Weights>()) {
   config_.validate("ViT config");
-  TensorShapes given;
+  TensorShapes given, expected;
   for (const auto& [name, t] : weights) given[name] = t.sizes().vec();
-  match_state_dict(vit_tensor_shapes(config_), given, {}).require("ViT weights", /*allow_unexpected=*/false);
+  for (const auto& [name, shape] : vit_tensor_shapes(config_)) {
+    if (!sharded || !sharded->is_sharded(name)) expected[name] = shape;
+  }
+  match_state_dict(expected, given, {}).require("ViT weights", /*allow_unexpected=*/false);
 
-  fingerprint_ = weights_fingerprint(weights);
+  fingerprint_ = sharded && sharded->any() ? sharded->fingerprint(weights) : weights_fingerprint(weights);
   const FrozenWeights frozen(weights);
   auto get = [&](const std::string& name) { return frozen.get(name); };
   auto linear = [&](const std::string& name) { return frozen.linear(name); };
@@ -82,9 +102,29 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
   w.patch = linear("embeddings.patch_embeddings.projection");
   w.final_norm = norm("layernorm");
   for (std::int64_t i = 0; i < config_.num_layers; ++i) {
-    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    const std::string p = kBlockPrefix + std::to_string(i) + ".";
+    if (sharded && sharded->unit(i) != nullptr) {
+      for (const auto& [name, t] : weights) {
+        if (block_of(name) == i) w.block_small[i][name] = get(name);
+      }
+      w.blocks.emplace_back();
+      continue;
+    }
     w.blocks.push_back(frozen.vit_layer(p, config_.num_heads, config_.layer_norm_eps, config_.hidden_act));
   }
+  for (const auto& [name, t] : weights) w.resident[name] = get(name);
+  w.sharded = std::move(sharded);
+}
+
+const ShardedUnit* VitModel::sharded_layer(std::int64_t layer) const {
+  return weights_->sharded ? weights_->sharded->unit(layer) : nullptr;
+}
+
+FrozenFootprint VitModel::frozen_footprint() const {
+  if (weights_->sharded) return weights_->sharded->footprint(weights_->resident);
+  FrozenFootprint f;
+  for (const auto& [name, t] : weights_->resident) f.replicated_bytes += t.numel() * static_cast<std::int64_t>(t.element_size());
+  return f;
 }
 
 VitModel::~VitModel() = default;
@@ -96,11 +136,22 @@ c10::ScalarType VitModel::dtype() const { return weights_->cls_token.scalar_type
 c10::Device VitModel::device() const { return weights_->cls_token.device(); }
 
 VitModel VitModel::from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device) {
+  return from_pretrained(directory, dtype, device, LayerSharding{});
+}
+
+VitModel VitModel::from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device,
+                                   const LayerSharding& sharding) {
   const auto config = VitConfig::from_json_file((std::filesystem::path(directory) / "config.json").string());
   safetensors::Checkpoint checkpoint(directory);
   const auto stored = checkpoint.shapes();
   std::map<std::string, at::Tensor> weights;
+  const bool shards = sharding.communicator != nullptr &&
+                      std::find(sharding.layers.begin(), sharding.layers.end(), true) != sharding.layers.end();
   if (has_timm_names(stored)) {
+    if (shards) {
+      throw UsageError(checkpoint.path(), "timm checkpoints (fused qkv) cannot be sharded; convert it to Hugging Face "
+                                          "names or replicate the encoder");
+    }
     KeyMapping mapping;
     mapping.ignore = {"head.", "head_drop.", "pre_logits.", "fc_norm."};
     match_state_dict(vit_timm_tensor_shapes(config), stored, mapping).require(checkpoint.path());
@@ -117,8 +168,15 @@ VitModel VitModel::from_pretrained(const std::string& directory, c10::ScalarType
   mapping.ignore = {"classifier.", "pooler.", "vit.pooler."};
   const auto match = match_state_dict(vit_tensor_shapes(config), stored, mapping);
   match.require(checkpoint.path());
-  for (const auto& [name, source] : match.source) weights[name] = checkpoint.load(source, dtype, device);
-  return VitModel(config, weights);
+  std::unique_ptr<ShardedLayers> sharded;
+  if (shards) {
+    sharded = std::make_unique<ShardedLayers>(checkpoint, vit_tensor_shapes(config), match.source, block_of, sharding,
+                                              config.num_layers, dtype, device);
+  }
+  for (const auto& [name, source] : match.source) {
+    if (!sharded || !sharded->is_sharded(name)) weights[name] = checkpoint.load(source, dtype, device);
+  }
+  return VitModel(config, weights, std::move(sharded));
 }
 
 VitModel VitModel::random(const VitConfig& config, c10::ScalarType dtype, c10::Device device, std::uint64_t seed) {
@@ -193,11 +251,24 @@ EncoderOutput VitModel::forward(const at::Tensor& pixel_values_in, const VitForw
   EncoderOutput out;
   LayerInput state;
   state.hidden = hidden;
+  // Sharded blocks are gathered in order, the next one in flight. The
+  // encoder is frozen and forward-only: nothing is kept for a backward.
+  std::unique_ptr<ShardedLayers::Pass> pass;
+  if (w.sharded && w.sharded->any()) pass = std::make_unique<ShardedLayers::Pass>(*w.sharded);
   for (std::int64_t i = 0; i < c.num_layers; ++i) {
     state.layer = static_cast<int>(i);
     if (o.hook) o.hook(state);
     if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
     const bool cls_only = o.last_block_cls_only && i == c.num_layers - 1;
+    if (pass && w.sharded->unit(i) != nullptr) {
+      auto block_weights = w.block_small.at(i);
+      for (auto& [name, t] : w.sharded->named(i, pass->acquire(i))) block_weights[name] = t;
+      const auto block = FrozenWeights(block_weights)
+                             .vit_layer(kBlockPrefix + std::to_string(i) + ".", c.num_heads, c.layer_norm_eps,
+                                        c.hidden_act);
+      state.hidden = block(state.hidden, o.attention_kernel, cls_only ? 1 : 0);
+      continue;
+    }
     state.hidden = w.blocks[i](state.hidden, o.attention_kernel, cls_only ? 1 : 0);
   }
   if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);

@@ -8,6 +8,13 @@
 namespace epalm::models {
 
 std::string weights_fingerprint(const std::map<std::string, at::Tensor>& weights) {
+  std::vector<std::string> names;
+  for (const auto& [name, t] : weights) names.push_back(name);
+  return weights_fingerprint(names, [&](const std::string& name) { return weights.at(name); });
+}
+
+std::string weights_fingerprint(const std::vector<std::string>& names,
+                                const std::function<at::Tensor(const std::string&)>& tensor) {
   // FNV-1a over every weight's name, shape, sum, sum of squares and leading values.
   std::uint64_t hash = 1469598103934665603ull;
   auto mix = [&hash](const void* data, size_t size) {
@@ -15,7 +22,8 @@ std::string weights_fingerprint(const std::map<std::string, at::Tensor>& weights
     for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
   };
   torch::NoGradGuard no_grad;
-  for (const auto& [name, t] : weights) {
+  for (const auto& name : names) {
+    const auto t = tensor(name);
     if (!t.defined()) continue;
     mix(name.data(), name.size());
     for (auto d : t.sizes()) mix(&d, sizeof d);

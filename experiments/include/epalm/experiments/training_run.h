@@ -13,6 +13,7 @@
 
 #include "epalm/core/datasets.h"
 #include "epalm/core/epalm_model.h"
+#include "epalm/core/memory_plan.h"
 #include "epalm/core/text_objective.h"
 #include "epalm/core/trainer.h"
 
@@ -31,6 +32,12 @@ struct TrainingRunSettings {
   std::string decoder, encoder, tokenizer;  // checkpoint directories (tokenizer: the decoder's when empty)
   c10::ScalarType dtype = c10::kFloat;       // of the frozen weights; trainables are fp32
   c10::Device device = c10::kCPU;
+  // Frozen weights per rank (frozen_plan.h): auto shards the largest layers
+  // only as far as the budget needs (no budget: nothing), shard every
+  // shardable layer, replicate none.
+  PlanMode plan = PlanMode::kAuto;
+  std::int64_t memory_budget = 0;         // bytes per rank; 0: no limit
+  std::int64_t shard_threshold = 100000;  // 2-D tensors with fewer elements stay whole
   EpalmConfig epalm;
   TextObjective objective;  // its task is set from the dataset's
   OptimizerSettings optimizer;

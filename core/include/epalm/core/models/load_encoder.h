@@ -10,11 +10,16 @@
 #include <string>
 
 #include "epalm/core/models/encoder.h"
+#include "epalm/core/models/layer_sharding.h"
 
 namespace epalm::models {
 
 // Throws epalm::Error naming config.json for another model_type.
 std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype = c10::kFloat,
                                       c10::Device device = c10::kCPU);
+// With the blocks `sharding` names held 1/N per rank (ViT only so far;
+// UsageError for the others when any block is to be sharded).
+std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype, c10::Device device,
+                                      const LayerSharding& sharding);
 
 }  // namespace epalm::models

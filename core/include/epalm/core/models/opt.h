@@ -3,7 +3,10 @@
 // (opt-350m), project_in/out, learned positions offset by 2 and computed from
 // the attention mask, a tied LM head, a KV cache, every layer's hidden states,
 // and a hook before each layer (layer_hooks.h). Weights are frozen tensors:
-// gradients flow through them to inputs and hooks, never into them.
+// gradients flow through them to inputs and hooks, never into them. Any layer
+// may hold its large matrices sharded across ranks (layer_sharding.h):
+// gathered just before it runs (the next one in flight), freed after, and
+// gathered again when backward passes through it.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,6 +14,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,10 +22,17 @@
 
 #include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/models/layer_hooks.h"
+#include "epalm/core/models/layer_sharding.h"
 #include "epalm/core/models/kv_cache.h"
 #include "epalm/core/state_dict.h"
 
+namespace epalm {
+class ShardedUnit;
+}
+
 namespace epalm::models {
+
+class ShardedLayers;
 
 struct OptConfig {
   std::int64_t vocab_size = 50272;
@@ -77,6 +88,9 @@ struct OptForwardOptions {
   LayerHook hook;
   SublayerOutputHook attention_output_hook;  // adapters on the attention output
   SublayerOutputHook ffn_output_hook;        // adapters on fc2's output
+  // The trainable tensors the sublayer hooks read at a layer: a sharded layer
+  // recomputes itself in backward and hands them their gradients there.
+  std::function<std::vector<at::Tensor>(int layer)> sublayer_hook_parameters;
   bool output_hidden_states = false;
   bool compute_logits = true;
   bool last_position_logits_only = false;  // generation needs one position
@@ -97,6 +111,10 @@ class OptModel {
   // or sharded), under either key prefix, lm_head stored or tied.
   static OptModel from_pretrained(const std::string& directory, c10::ScalarType dtype = c10::kFloat,
                                   c10::Device device = c10::kCPU);
+  // The same with the layers `sharding` names held 1/N per rank: every rank
+  // of the communicator must load, and then run every forward, together.
+  static OptModel from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device,
+                                  const LayerSharding& sharding);
   // Random weights for any architecture (no download), initialised as
   // transformers' OPTPreTrainedModel does: linear and embedding weights
   // normal(0, 0.02), zero biases and padding embedding row, unit LayerNorms.
@@ -120,8 +138,12 @@ class OptModel {
   // checkpoints of trainables record it to refuse other base weights.
   std::string fingerprint() const;
 
-  // Every weight by its opt_tensor_shapes() name (shared, not copied).
+  // Every weight held whole, by its opt_tensor_shapes() name (shared, not
+  // copied): all of them unless layers are sharded.
   std::map<std::string, at::Tensor> weights() const;
+  // Layer `layer`'s sharded matrices; nullptr when it is held whole.
+  const ShardedUnit* sharded_layer(std::int64_t layer) const;
+  FrozenFootprint frozen_footprint() const;
   // The tied LM head: logits of final hidden states (last_hidden_state rows).
   at::Tensor lm_head(const at::Tensor& hidden) const;
   // Token embeddings [B, T, word_embed_proj_dim] (before project_in).
@@ -129,6 +151,7 @@ class OptModel {
 
  private:
   struct Weights;
+  OptModel(OptConfig config, const std::map<std::string, at::Tensor>& weights, std::unique_ptr<ShardedLayers> sharded);
   OptConfig config_;
   std::unique_ptr<Weights> weights_;
 };

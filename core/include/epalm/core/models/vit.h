@@ -32,9 +32,16 @@
 #include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/models/encoder.h"
 #include "epalm/core/models/layer_hooks.h"
+#include "epalm/core/models/layer_sharding.h"
 #include "epalm/core/state_dict.h"
 
+namespace epalm {
+class ShardedUnit;
+}
+
 namespace epalm::models {
+
+class ShardedLayers;
 
 struct VitConfig {
   std::int64_t hidden_size = 768;
@@ -91,6 +98,10 @@ class VitModel : public Encoder {
   // A Hugging Face or timm ViT directory (see the top of this file).
   static VitModel from_pretrained(const std::string& directory, c10::ScalarType dtype = c10::kFloat,
                                   c10::Device device = c10::kCPU);
+  // The same with the blocks `sharding` names held 1/N per rank (Hugging Face
+  // names only): every rank must load, and then run every forward, together.
+  static VitModel from_pretrained(const std::string& directory, c10::ScalarType dtype, c10::Device device,
+                                  const LayerSharding& sharding);
   // Random weights (benchmarks, tests) as HF initialises ViT: normal(0, 0.02)
   // for matrices, convolution, [CLS] and positions, zero biases, unit
   // LayerNorms; drawn in fp32 on the CPU from `seed`, then converted.
@@ -122,9 +133,13 @@ class VitModel : public Encoder {
   // The position embeddings [1, 1 + (height/p)*(width/p), hidden] used for
   // an input of that size (interpolated unless it is the configured one).
   at::Tensor position_embeddings(std::int64_t height, std::int64_t width) const;
+  // Block `layer`'s sharded matrices; nullptr when it is held whole.
+  const ShardedUnit* sharded_layer(std::int64_t layer) const;
+  FrozenFootprint frozen_footprint() const;
 
  private:
   struct Weights;
+  VitModel(VitConfig config, const std::map<std::string, at::Tensor>& weights, std::unique_ptr<ShardedLayers> sharded);
   VitConfig config_;
   std::unique_ptr<Weights> weights_;
 };

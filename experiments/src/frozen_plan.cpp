@@ -1,0 +1,184 @@
+#include "epalm/experiments/frozen_plan.h"
+
+#include <c10/core/ScalarType.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "epalm/core/communicator.h"
+#include "epalm/core/error.h"
+#include "epalm/core/models/ast.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/models/timesformer.h"
+#include "epalm/core/models/vit.h"
+#include "epalm/core/safetensors.h"
+#include "epalm/experiments/training_run.h"
+
+namespace epalm::experiments {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDecoderLayers = "decoder.layers.";
+const std::string kEncoderBlocks = "encoder.layer.";
+
+// The text tokens per sequence the activation estimate assumes.
+constexpr std::int64_t kTokensEstimate = 64;
+
+std::string config_path(const std::string& directory) { return (fs::path(directory) / "config.json").string(); }
+
+// The encoder's tensors by its model_type, and whether its blocks can be sharded.
+TensorShapes encoder_shapes(const std::string& directory, bool& shardable) {
+  const auto path = config_path(directory);
+  if (!fs::exists(path)) throw Error(directory, "has no config.json (not an encoder checkpoint directory)");
+  std::string type = "vit";
+  {
+    // model_type decides, as load_encoder does; absent means timm's ViT.
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto s = text.str();
+    if (s.find("\"timesformer\"") != std::string::npos) type = "timesformer";
+    if (s.find("\"audio-spectrogram-transformer\"") != std::string::npos) type = "ast";
+  }
+  shardable = type == "vit";
+  if (type == "timesformer") return models::timesformer_tensor_shapes(models::TimesformerConfig::from_json_file(path));
+  if (type == "ast") return models::ast_tensor_shapes(models::AstConfig::from_json_file(path));
+  const auto shapes = models::vit_tensor_shapes(models::VitConfig::from_json_file(path));
+  // timm checkpoints fuse qkv: held whole.
+  const safetensors::Checkpoint checkpoint(directory);
+  if (checkpoint.contains("cls_token") || checkpoint.contains("blocks.0.attn.qkv.weight")) shardable = false;
+  return shapes;
+}
+
+// Units the run cannot shard keep their matrices whole whatever the mode.
+void hold_whole(PlanUnit& u) {
+  u.small_elements += u.large_elements;
+  u.large_elements = 0;
+}
+
+std::string ranges(const std::vector<std::int64_t>& layers) {
+  if (layers.empty()) return "none";
+  std::ostringstream out;
+  for (size_t i = 0; i < layers.size();) {
+    size_t j = i;
+    while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
+    if (i > 0) out << ",";
+    out << layers[i];
+    if (j > i) out << "-" << layers[j];
+    i = j + 1;
+  }
+  return out.str();
+}
+
+std::vector<std::int64_t> chosen(const models::LayerSharding& s) {
+  std::vector<std::int64_t> out;
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    if (s.layers[i]) out.push_back(static_cast<std::int64_t>(i));
+  }
+  return out;
+}
+
+std::string mib(std::int64_t bytes) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << static_cast<double>(bytes) / (1024.0 * 1024.0) << " MiB";
+  return out.str();
+}
+
+}  // namespace
+
+std::string FrozenPlan::summary() const {
+  std::ostringstream out;
+  out << "frozen weights on " << memory.world << " rank(s): decoder layers sharded " << ranges(chosen(decoder))
+      << ", encoder blocks sharded " << ranges(chosen(encoder)) << "; per rank " << mib(memory.frozen_resident_bytes)
+      << " resident (whole: " << mib(memory.frozen_total_bytes) << ") + gather buffers "
+      << mib(memory.gather_buffer_bytes) << ", " << memory.all_gathers_per_micro_batch
+      << " all-gathers per micro-batch receiving " << mib(memory.all_gather_bytes_per_micro_batch);
+  if (memory.budget_bytes > 0) {
+    out << "; " << mib(memory.per_rank_bytes) << " of the budget " << mib(memory.budget_bytes)
+        << (memory.fits ? "" : " (OVER)");
+  }
+  return out.str();
+}
+
+std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorShapes& encoder, bool encoder_shardable,
+                                      std::int64_t threshold, const std::function<int(std::int64_t)>& decoder_gathers) {
+  auto units = plan_units("decoder", decoder, kDecoderLayers, threshold, 2);
+  for (auto& u : units) {
+    if (u.name.rfind(kDecoderLayers, 0) != 0) {
+      hold_whole(u);  // embeddings (tied to the LM head), positions, final norm
+      continue;
+    }
+    u.gathers_per_micro_batch = decoder_gathers(std::stoll(u.name.substr(kDecoderLayers.size())));
+  }
+  for (auto u : plan_units("encoder", encoder, kEncoderBlocks, threshold, 1)) {
+    if (!encoder_shardable || u.name.rfind(kEncoderBlocks, 0) != 0) hold_whole(u);
+    units.push_back(u);
+  }
+  return units;
+}
+
+FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& communicator, bool training) {
+  const auto decoder_config = models::OptConfig::from_json_file(config_path(s.decoder));
+  bool encoder_shardable = false;
+  const auto encoder_tensors = encoder_shapes(s.encoder, encoder_shardable);
+  const auto& e = s.epalm;
+  const bool adapters = e.adapters.on_attention || e.adapters.on_ffn;
+  const auto schedule = e.injection_schedule();
+  const int first_injected = schedule.empty() ? 0 : schedule.front().first;
+
+  // Backward reaches a layer when its input carries the prompt or the
+  // injected token, or when its adapters train.
+  const auto units = shardable_units(models::opt_tensor_shapes(decoder_config), encoder_tensors, encoder_shardable,
+                                     s.shard_threshold, [&](std::int64_t layer) {
+                                       const bool backward =
+                                           training && (e.prompt_length > 0 || adapters || layer >= first_injected);
+                                       return backward ? 2 : 1;
+                                     });
+
+  PlanSettings p;
+  p.world = communicator.size();
+  p.element_bytes = static_cast<std::int64_t>(c10::elementSize(s.dtype));
+  p.budget_bytes = s.memory_budget;
+  p.mode = s.plan;
+  // The training step builds its gather buffers per forward (two, the next
+  // layer in flight) plus one in backward.
+  p.gather_buffers = 3;
+  std::int64_t encoder_hidden = 0;
+  for (const auto& [name, shape] : encoder_tensors) {
+    if (name == "embeddings.cls_token") encoder_hidden = shape.back();
+  }
+  p.trainable_parameters = count_trainable(e, encoder_hidden, decoder_config.hidden_size,
+                                           decoder_config.word_embed_proj_dim, decoder_config.num_layers)
+                               .total();
+  const auto d = decoder_config.hidden_size;
+  const std::int64_t tokens = s.batch_size * (kTokensEstimate + e.prompt_length + 1);
+  p.activation_bytes = training ? tokens * (10 * d * decoder_config.num_layers * p.element_bytes +
+                                            4 * decoder_config.vocab_size)
+                                : 0;
+
+  FrozenPlan plan;
+  plan.memory = plan_memory(units, p);
+  plan.decoder.threshold = plan.encoder.threshold = s.shard_threshold;
+  plan.decoder.layers.assign(static_cast<size_t>(decoder_config.num_layers), false);
+  bool any = false;
+  for (const auto& u : plan.memory.units) {
+    if (u.policy != ShardPolicy::kShard) continue;
+    any = true;
+    if (u.unit.name.rfind(kDecoderLayers, 0) == 0) {
+      plan.decoder.layers[static_cast<size_t>(std::stoll(u.unit.name.substr(kDecoderLayers.size())))] = true;
+    } else if (u.unit.name.rfind(kEncoderBlocks, 0) == 0) {
+      const auto block = static_cast<size_t>(std::stoll(u.unit.name.substr(kEncoderBlocks.size())));
+      if (plan.encoder.layers.size() <= block) plan.encoder.layers.resize(block + 1, false);
+      plan.encoder.layers[block] = true;
+    }
+  }
+  if (any) plan.decoder.communicator = plan.encoder.communicator = &communicator;
+  return plan;
+}
+
+}  // namespace epalm::experiments
