@@ -11,6 +11,7 @@
 
 #include "epalm/core/models/opt.h"
 #include "epalm/core/trainer.h"
+#include "fixed_samples.h"
 
 namespace epalm {
 
@@ -49,28 +50,9 @@ EpalmConfig layout(double dropout) {
   return c;
 }
 
-// Four fixed samples (the same on every device), on the model's device.
-class Samples : public BatchSource {
- public:
-  explicit Samples(c10::Device device) {
-    auto g = at::make_generator<at::CPUGeneratorImpl>(17);
-    features_ = torch::randn({4, 2, 16}, g).to(device);
-    ids_ = torch::randint(3, 64, {4, 7}, g);
-    ids_.select(1, 0).fill_(2);
-    ids_ = ids_.to(device);
-  }
-  Batch batch_at(std::int64_t position) override {
-    const auto rows = torch::arange(position * 2, position * 2 + 2, ids_.device()).remainder(4);
-    Batch b;
-    b.features = features_.index_select(0, rows);
-    b.input_ids = ids_.index_select(0, rows);
-    b.attention_mask = torch::ones_like(b.input_ids);
-    b.labels = b.input_ids;
-    return b;
-  }
-
- private:
-  at::Tensor features_, ids_;
+// Samples of 7 tokens (vocabulary 64) and features of width 16 on `device`.
+struct Samples : testing::FixedSamples {
+  explicit Samples(c10::Device device) : testing::FixedSamples(2, 7, 64, 16, device, 17) {}
 };
 
 OptimizerSettings optimizer() {

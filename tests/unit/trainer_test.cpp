@@ -9,6 +9,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/trainer.h"
+#include "fixed_samples.h"
 
 namespace epalm {
 
@@ -44,29 +45,9 @@ EpalmConfig tiny_epalm() {
   return c;
 }
 
-// Four fixed samples (BOS + a short answer, as in VQA), visited in order; a
-// position maps to a sample.
-class FixedSamples : public BatchSource {
- public:
-  explicit FixedSamples(int batch, int tokens = 6) : batch_(batch) {
-    torch::manual_seed(123);
-    features_ = torch::randn({4, 2, 8});
-    ids_ = torch::randint(3, 40, {4, tokens});
-    ids_.select(1, 0).fill_(2);
-  }
-  Batch batch_at(std::int64_t position) override {
-    auto rows = torch::arange(position * batch_, (position + 1) * batch_).remainder(4);
-    Batch b;
-    b.features = features_.index_select(0, rows);
-    b.input_ids = ids_.index_select(0, rows);
-    b.attention_mask = torch::ones_like(b.input_ids);
-    b.labels = b.input_ids;
-    return b;
-  }
-
- private:
-  int batch_;
-  at::Tensor features_, ids_;
+// The trainer tests' samples: vocabulary 40, features of width 8.
+struct FixedSamples : testing::FixedSamples {
+  explicit FixedSamples(int batch, int tokens = 6) : testing::FixedSamples(batch, tokens, 40, 8) {}
 };
 
 ScheduleSettings short_schedule(std::int64_t steps) {
