@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,35 @@ class EncodedImages : public BatchSource {
   Batch text_;
   at::Tensor pixels_;
 };
+
+// Matrix-multiply work of one training step in FLOPs (2·m·n·k), counted as
+// both sides run it: the encoder forward, the decoder forward, its backward
+// for the inputs' gradients (every layer: the soft prompt enters at the
+// embeddings) and the LM head. The peer runs the encoder's last block on every
+// token and the LM head on every position; we run that block's queries, MLP
+// and output for [CLS] only and the head on the target positions only. The
+// ratio bounds the speed-up the same kernels can give: the rest is the same.
+struct StepWork {
+  double ours = 0, peer = 0;
+};
+
+StepWork train_step_work(const models::VitConfig& v, const models::OptConfig& o, std::int64_t batch,
+                         std::int64_t text_tokens, std::int64_t prompt, std::int64_t targets) {
+  const double h = v.hidden_size, i = v.intermediate_size, n = v.num_patches() + 1, b = batch;
+  const double block_token = 2 * (4 * h * h + 2 * h * i) + 2 * 2 * n * h;  // projections, MLP, attention
+  const double patches = 2 * (n - 1) * h * (v.num_channels * v.patch_size * v.patch_size);
+  const double encoder_peer = b * (patches + v.num_layers * n * block_token);
+  // The last block: keys and values of every token, the rest for [CLS] alone.
+  const double last_cls = 2 * 2 * n * h * h + block_token - 2 * 2 * h * h;
+  const double encoder_ours = encoder_peer - b * n * block_token + b * last_cls;
+  const double d = o.hidden_size, f = o.ffn_dim, t = text_tokens + prompt;
+  const double projections = b * t * 2 * (4 * d * d + 2 * d * f), attention = b * t * 2 * 2 * t * d;
+  // Forward; backward: each projection's input gradient once, attention's twice.
+  const double decoder = o.num_layers * (2 * projections + 3 * attention);
+  const double head_row = 2.0 * o.word_embed_proj_dim * o.vocab_size * 2;  // forward and input gradient
+  return {encoder_ours + decoder + head_row * static_cast<double>(targets),
+          encoder_peer + decoder + head_row * b * t};
+}
 
 BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   if (s.new_tokens > 0) throw UsageError("--new-tokens", "epalm-train-step does not generate");
@@ -138,6 +168,16 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
       {"dtype", dtype_label(s.dtype)},
       {"device", s.device.str()},
       {"threads", std::to_string(at::get_num_threads())},
+      {"matmul work", [&] {
+         const auto targets = (labels.slice(1, 1) != -100).sum().item<std::int64_t>();
+         const auto w = train_step_work(vit_config, oc, batch, tokens, layout.prompt_length, targets);
+         std::ostringstream text;
+         text << std::fixed << std::setprecision(1) << w.ours / 1e9 << " GFLOP per step, the peer " << w.peer / 1e9
+              << " (" << std::setprecision(3) << w.peer / w.ours
+              << "x: the speed-up the same kernels would give; the peer's last encoder block on every token and LM "
+                 "head on every position are the difference)";
+         return text.str();
+       }()},
       {"warmup", std::to_string(s.warmup)},
       {"repetitions", std::to_string(s.repetitions)}};
   if (!s.peer) return r;
