@@ -13,6 +13,7 @@
 #include "epalm/core/feature_cache.h"
 #include "epalm/core/local_communicator.h"
 #include "epalm/core/media_inputs.h"
+#include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/stop_signal.h"
 #include "epalm/core/tokenizer.h"
@@ -157,6 +158,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   outcome.checkpoint = checkpoint_path(s.output_dir);
   outcome.trainable_parameters = model.trainable_parameter_count();
   outcome.frozen_parameters = models::opt_parameter_count(decoder.config());
+  outcome.encoder_parameters = models::encoder_parameter_count(s.encoder);
   fs::create_directories(s.output_dir);
   if (s.resume && fs::exists(outcome.checkpoint)) {
     trainer.load_checkpoint(outcome.checkpoint);

@@ -80,8 +80,11 @@ int run_train(const Invocation& in) {
             << std::setprecision(9) << outcome.last_loss << std::setprecision(6) << "\n"
             << "trainable parameters: " << outcome.trainable_parameters << " ("
             << 100.0 * static_cast<double>(outcome.trainable_parameters) /
-                   static_cast<double>(outcome.trainable_parameters + outcome.frozen_parameters)
-            << "% of the decoder's and the trainables' together)\n"
+                   static_cast<double>(outcome.trainable_parameters + outcome.frozen_parameters +
+                                       outcome.encoder_parameters)
+            << "% of all " << outcome.trainable_parameters + outcome.frozen_parameters + outcome.encoder_parameters
+            << ": frozen decoder " << outcome.frozen_parameters << ", frozen encoder " << outcome.encoder_parameters
+            << ")\n"
             << "checkpoint: " << outcome.checkpoint << "\n";
   if (outcome.cache_hits + outcome.cache_misses > 0) {
     std::cout << "frozen-feature cache: " << outcome.cache_hits << " hits, " << outcome.cache_misses << " computed\n";

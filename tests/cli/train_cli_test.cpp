@@ -60,7 +60,15 @@ TEST(TrainCli, TrainsResumesAndAnswers) {
   auto r = epalm({"train", "--config", cfg, "--max-steps", "3", "--feature-cache", "off"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("trained 3 steps"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("trainable parameters: "), std::string::npos);
+  // The share is of every parameter: trainables, frozen decoder and encoder.
+  std::smatch counts;
+  ASSERT_TRUE(std::regex_search(r.out, counts, std::regex("trainable parameters: ([0-9]+) \\(([0-9.]+)% of all "
+                                                          "([0-9]+): frozen decoder ([0-9]+), frozen encoder ([0-9]+)\\)")))
+      << r.out;
+  const auto trainable = std::stoll(counts[1]), all = std::stoll(counts[3]);
+  EXPECT_EQ(all, trainable + std::stoll(counts[4]) + std::stoll(counts[5]));
+  EXPECT_GT(std::stoll(counts[5]), 0);
+  EXPECT_NEAR(std::stod(counts[2]), 100.0 * static_cast<double>(trainable) / static_cast<double>(all), 1e-3);
   const auto checkpoint = dir.path() + "/run/checkpoint.safetensors";
   ASSERT_TRUE(fs::exists(checkpoint));
   EXPECT_GT(last_loss(r.out), 0);

@@ -38,4 +38,13 @@ std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarT
                         "\" is not an encoder eP-ALM supports (vit, timesformer, audio-spectrogram-transformer)");
 }
 
+std::int64_t encoder_parameter_count(const std::string& directory) {
+  const auto path = (std::filesystem::path(directory) / "config.json").string();
+  const std::string type = config_json::load_object(path).value("model_type", "vit");
+  if (type == "vit") return vit_parameter_count(VitConfig::from_json_file(path));
+  if (type == "timesformer") return timesformer_parameter_count(TimesformerConfig::from_json_file(path));
+  if (type == "audio-spectrogram-transformer") return ast_parameter_count(AstConfig::from_json_file(path));
+  throw Error(path, "model_type \"" + type + "\" is not an encoder eP-ALM supports");
+}
+
 }  // namespace epalm::models

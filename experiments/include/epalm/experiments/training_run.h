@@ -65,7 +65,8 @@ struct TrainingRunOutcome {
   double last_loss = 0;
   std::string checkpoint;
   std::int64_t trainable_parameters = 0;
-  std::int64_t frozen_parameters = 0;
+  std::int64_t frozen_parameters = 0;   // the decoder's
+  std::int64_t encoder_parameters = 0;  // frozen too
   std::int64_t cache_hits = 0, cache_misses = 0;
   bool resumed = false;
   bool stopped = false;  // SIGTERM: checkpointed and stopped early (exit kExitStopped)

@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -21,5 +22,8 @@ std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarT
 // UsageError for the others when any block is to be sharded).
 std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarType dtype, c10::Device device,
                                       const LayerSharding& sharding);
+
+// The parameters of the encoder in `directory`, from its config.json alone.
+std::int64_t encoder_parameter_count(const std::string& directory);
 
 }  // namespace epalm::models
