@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "epalm/core/error.h"
+#include "mpi_check.h"
 #include "epalm/distributed/watchdog.h"
 #include "epalm/distributed/world.h"
 #include "job_abort.h"
@@ -17,14 +18,6 @@
 namespace epalm::distributed {
 
 namespace {
-
-void check(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING] = {};
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  throw Error(what, std::string(text, static_cast<size_t>(length)));
-}
 
 class MpiWork final : public Work {
  public:
@@ -42,14 +35,14 @@ class MpiWork final : public Work {
 
   void wait() override {
     if (finished_) return;
-    check(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    check_mpi(MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
     complete();
   }
 
   bool done() override {
     if (finished_) return true;
     int flag = 0;
-    check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE),
+    check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE),
           "MPI_Testall");
     if (flag) complete();
     return finished_;
@@ -111,7 +104,7 @@ MpiCommunicator::MpiCommunicator(const World& world, const CommunicatorOptions& 
     throw UsageError("mpi backend", "elements per call must be in [1, INT_MAX], not " +
                                         std::to_string(options.max_elements_per_call));
   }
-  check(MPI_Comm_dup(MPI_COMM_WORLD, &state_->comm), "MPI_Comm_dup");
+  check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &state_->comm), "MPI_Comm_dup");
   MPI_Comm_rank(state_->comm, &state_->rank);
   MPI_Comm_size(state_->comm, &state_->size);
   state_->max_count = options.max_elements_per_call;
@@ -141,7 +134,7 @@ std::unique_ptr<Work> MpiCommunicator::do_all_reduce(const at::Tensor& tensor, R
   std::vector<MPI_Request> requests;
   s.for_each_chunk(tensor.numel(), [&](std::int64_t offset, int count) {
     requests.emplace_back();
-    check(MPI_Iallreduce(MPI_IN_PLACE, bytes(tensor) + offset * element, count, type, op, s.comm, &requests.back()),
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bytes(tensor) + offset * element, count, type, op, s.comm, &requests.back()),
           "MPI_Iallreduce");
   });
   std::function<void()> finish = [tensor] {};
@@ -156,7 +149,7 @@ std::unique_ptr<Work> MpiCommunicator::do_broadcast(const at::Tensor& tensor, in
   std::vector<MPI_Request> requests;
   s.for_each_chunk(tensor.numel(), [&](std::int64_t offset, int count) {
     requests.emplace_back();
-    check(MPI_Ibcast(bytes(tensor) + offset * element, count, type, root, s.comm, &requests.back()), "MPI_Ibcast");
+    check_mpi(MPI_Ibcast(bytes(tensor) + offset * element, count, type, root, s.comm, &requests.back()), "MPI_Ibcast");
   });
   return s.start(s.describe("broadcast", tensor, "root " + std::to_string(root)), std::move(requests),
                  [tensor] {});
@@ -171,7 +164,7 @@ std::unique_ptr<Work> MpiCommunicator::do_all_gather(const at::Tensor& shard, co
   std::vector<MPI_Request> requests;
   if (n > 0 && n <= s.max_count) {
     requests.emplace_back();
-    check(MPI_Iallgather(in_place ? MPI_IN_PLACE : bytes(shard), static_cast<int>(n), type, bytes(full),
+    check_mpi(MPI_Iallgather(in_place ? MPI_IN_PLACE : bytes(shard), static_cast<int>(n), type, bytes(full),
                          static_cast<int>(n), type, s.comm, &requests.back()),
           "MPI_Iallgather");
     ++s.calls;
@@ -181,7 +174,7 @@ std::unique_ptr<Work> MpiCommunicator::do_all_gather(const at::Tensor& shard, co
     for (int root = 0; root < s.size; ++root) {
       s.for_each_chunk(n, [&](std::int64_t offset, int count) {
         requests.emplace_back();
-        check(MPI_Ibcast(bytes(full) + (root * n + offset) * element, count, type, root, s.comm, &requests.back()),
+        check_mpi(MPI_Ibcast(bytes(full) + (root * n + offset) * element, count, type, root, s.comm, &requests.back()),
               "MPI_Ibcast");
       });
     }
@@ -204,7 +197,7 @@ std::unique_ptr<Work> MpiCommunicator::do_reduce_scatter(const at::Tensor& full,
     // layout: reduce into a scratch shard and copy it over at the end.
     if (in_place) target = torch::empty_like(shard);
     requests.emplace_back();
-    check(MPI_Ireduce_scatter_block(bytes(full), bytes(target), static_cast<int>(n), type, op, s.comm,
+    check_mpi(MPI_Ireduce_scatter_block(bytes(full), bytes(target), static_cast<int>(n), type, op, s.comm,
                                     &requests.back()),
           "MPI_Ireduce_scatter_block");
     ++s.calls;
@@ -216,7 +209,7 @@ std::unique_ptr<Work> MpiCommunicator::do_reduce_scatter(const at::Tensor& full,
         const void* send = mine && in_place ? MPI_IN_PLACE : bytes(full) + (root * n + offset) * element;
         void* receive = mine ? bytes(shard) + offset * element : nullptr;
         requests.emplace_back();
-        check(MPI_Ireduce(send, receive, count, type, op, root, s.comm, &requests.back()), "MPI_Ireduce");
+        check_mpi(MPI_Ireduce(send, receive, count, type, op, root, s.comm, &requests.back()), "MPI_Ireduce");
       });
     }
   }
@@ -230,7 +223,7 @@ std::unique_ptr<Work> MpiCommunicator::do_reduce_scatter(const at::Tensor& full,
 void MpiCommunicator::do_barrier() {
   auto& s = *state_;
   std::vector<MPI_Request> requests(1);
-  check(MPI_Ibarrier(s.comm, &requests.back()), "MPI_Ibarrier");
+  check_mpi(MPI_Ibarrier(s.comm, &requests.back()), "MPI_Ibarrier");
   ++s.calls;
   s.start("rank " + std::to_string(s.rank) + " of " + std::to_string(s.size) + ": barrier #" +
               std::to_string(s.sequence++),

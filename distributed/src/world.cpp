@@ -5,23 +5,16 @@
 #include <cstdlib>
 
 #include "epalm/core/error.h"
+#include "mpi_check.h"
 
 namespace epalm::distributed {
 
 namespace {
 
-void check(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING] = {};
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  throw Error(what, std::string(text, static_cast<size_t>(length)));
-}
-
 double all_reduce(double value, MPI_Op op, bool uses_mpi) {
   if (!uses_mpi) return value;
   double result = value;
-  check(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, op, MPI_COMM_WORLD), "MPI_Allreduce");
+  check_mpi(MPI_Allreduce(&value, &result, 1, MPI_DOUBLE, op, MPI_COMM_WORLD), "MPI_Allreduce");
   return result;
 }
 
@@ -33,7 +26,7 @@ World::World() : topology_(topology_from_environment()) {
   MPI_Initialized(&already);
   if (already) throw Error("MPI", "initialised twice: only one epalm::distributed::World may exist");
   int provided = 0;
-  check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
+  check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
   uses_mpi_ = true;
   // Errors come back as codes so they become epalm::Error with a message.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -49,7 +42,7 @@ World::World() : topology_(topology_from_environment()) {
   }
   // The node-local rank as MPI sees it: ranks sharing memory with us.
   MPI_Comm node = MPI_COMM_NULL;
-  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
+  check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
         "MPI_Comm_split_type");
   MPI_Comm_rank(node, &topology_.local_rank);
   MPI_Comm_size(node, &topology_.local_world);
@@ -64,14 +57,14 @@ World::~World() {
 }
 
 void World::barrier() const {
-  if (uses_mpi_) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+  if (uses_mpi_) check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
 
 std::vector<std::string> World::gather_text(const std::string& text) const {
   if (!uses_mpi_) return {text};
   int length = static_cast<int>(text.size());
   std::vector<int> lengths(rank() == 0 ? size() : 0);
-  check(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+  check_mpi(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
   std::vector<int> offsets(lengths.size(), 0);
   int total = 0;
   for (size_t i = 0; i < lengths.size(); ++i) {
@@ -79,7 +72,7 @@ std::vector<std::string> World::gather_text(const std::string& text) const {
     total += lengths[i];
   }
   std::string joined(static_cast<size_t>(total), '\0');
-  check(MPI_Gatherv(text.data(), length, MPI_CHAR, joined.data(), lengths.data(), offsets.data(), MPI_CHAR, 0,
+  check_mpi(MPI_Gatherv(text.data(), length, MPI_CHAR, joined.data(), lengths.data(), offsets.data(), MPI_CHAR, 0,
                     MPI_COMM_WORLD),
         "MPI_Gatherv");
   std::vector<std::string> out;
