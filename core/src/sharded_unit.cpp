@@ -58,13 +58,32 @@ std::map<std::string, at::Tensor> ShardedUnit::views(const at::Tensor& buffer) c
   return out;
 }
 
-UnitGatherer::UnitGatherer(Communicator& communicator, std::vector<const ShardedUnit*> units, int buffers)
-    : communicator_(communicator), units_(std::move(units)), in_flight_(units_.size()) {
-  if (buffers < 1) throw Error("unit gatherer", "needs at least one buffer");
+namespace {
+
+std::vector<at::Tensor> new_buffers(const std::vector<const ShardedUnit*>& units, int count) {
+  if (count < 1) throw Error("unit gatherer", "needs at least one buffer");
   std::int64_t largest = 0;
-  for (const auto* u : units_) largest = std::max(largest, u->layout().padded_numel());
-  if (!units_.empty()) {
-    for (int b = 0; b < buffers; ++b) buffers_.push_back(torch::empty({largest}, units_.front()->shard().options()));
+  for (const auto* u : units) largest = std::max(largest, u->layout().padded_numel());
+  std::vector<at::Tensor> buffers;
+  if (!units.empty()) {
+    for (int b = 0; b < count; ++b) buffers.push_back(torch::empty({largest}, units.front()->shard().options()));
+  }
+  return buffers;
+}
+
+}  // namespace
+
+UnitGatherer::UnitGatherer(Communicator& communicator, std::vector<const ShardedUnit*> units, int buffers)
+    : UnitGatherer(communicator, units, new_buffers(units, buffers)) {}
+
+UnitGatherer::UnitGatherer(Communicator& communicator, std::vector<const ShardedUnit*> units,
+                           std::vector<at::Tensor> buffers)
+    : communicator_(communicator), units_(std::move(units)), buffers_(std::move(buffers)), in_flight_(units_.size()) {
+  if (!units_.empty() && buffers_.empty()) throw Error("unit gatherer", "needs at least one buffer");
+  for (const auto* u : units_) {
+    for (const auto& b : buffers_) {
+      if (b.numel() < u->layout().padded_numel()) throw Error("unit gatherer", "a buffer is smaller than a unit");
+    }
   }
 }
 

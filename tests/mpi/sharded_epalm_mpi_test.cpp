@@ -164,7 +164,9 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
     const auto* u = i < layers ? decoder.sharded_layer(i) : encoder.sharded_layer(i - layers);
     gathered_bytes += u->layout().padded_numel() * 4 * (i < layers ? 2 : 1);
   }
+  int warm_buffers = 0;  // gather buffers after the first step: later steps reuse them
   for (int step = 0; step < kSteps; ++step) {
+    if (step == 1) warm_buffers = decoder.frozen_footprint().gather_buffers + encoder.frozen_footprint().gather_buffers;
     const auto expected = reference_trainer.step(global);
     const auto replicated_result = replicated_trainer.step(local_whole);
     comm->reset_tallies();
@@ -220,6 +222,12 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
                 << "; trainables " << all_values << "\n";
     }
   }
+
+  // The models gather into the buffers they kept: none allocated after the first step.
+  const auto buffers = decoder.frozen_footprint().gather_buffers + encoder.frozen_footprint().gather_buffers;
+  EXPECT_GT(warm_buffers, 0);
+  EXPECT_EQ(buffers, warm_buffers);
+  if (rank == 0) std::cout << "gather buffers kept: " << buffers << "\n";
 
   // The frozen weights are untouched: gathered again, they are the checkpoint's bytes.
   const safetensors::Checkpoint decoder_checkpoint(s.decoder), encoder_checkpoint(s.encoder);

@@ -66,8 +66,23 @@ std::map<std::string, at::Tensor> ShardedLayers::named(std::int64_t layer,
   return out;
 }
 
+at::Tensor ShardedLayers::gather_buffer() const {
+  // Free: only this list refers to the tensor and to its memory (a gather's
+  // views, a pass or a prefetch in flight each hold one more reference).
+  for (const auto& b : buffers_) {
+    if (b.use_count() == 1 && b.storage().use_count() == 1) return b;
+  }
+  std::int64_t largest = 0;
+  for (const auto layer : order_) largest = std::max(largest, unit(layer)->layout().padded_numel());
+  buffers_.push_back(torch::empty({largest}, unit(order_.front())->shard().options()));
+  return buffers_.back();
+}
+
 ShardedLayers::Pass::Pass(const ShardedLayers& layers)
-    : layers_(layers), gatherer_(*layers.communicator_, in_order(layers.units_, layers.order_)) {}
+    : layers_(layers),
+      gatherer_(*layers.communicator_, in_order(layers.units_, layers.order_),
+                layers.any() ? std::vector<at::Tensor>{layers.gather_buffer(), layers.gather_buffer()}
+                             : std::vector<at::Tensor>{}) {}
 
 std::map<std::string, at::Tensor> ShardedLayers::Pass::acquire(std::int64_t layer) {
   const auto& order = layers_.order_;
@@ -80,9 +95,13 @@ void ShardedLayers::BackwardPass::start(std::int64_t layer) {
   if (in_flight_.count(layer)) return;
   const auto* u = layers_.unit(layer);
   InFlight f;
-  f.buffer = u->make_buffer();
+  f.buffer = layers_.gather_buffer().narrow(0, 0, u->layout().padded_numel());
   f.work = u->gather_into(*layers_.communicator_, f.buffer);
   in_flight_.emplace(layer, std::move(f));
+}
+
+ShardedLayers::BackwardPass::~BackwardPass() {
+  for (auto& [layer, f] : in_flight_) f.work->wait();
 }
 
 std::map<std::string, at::Tensor> ShardedLayers::BackwardPass::acquire(std::int64_t layer) {
@@ -130,6 +149,7 @@ FrozenFootprint ShardedLayers::footprint(const std::map<std::string, at::Tensor>
     f.shard_bytes += u->shard().numel() * element;
     f.largest_unit_bytes = std::max(f.largest_unit_bytes, u->layout().padded_numel() * element);
   }
+  f.gather_buffers = static_cast<int>(buffers_.size());
   return f;
 }
 

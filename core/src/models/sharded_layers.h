@@ -62,6 +62,7 @@ class ShardedLayers {
   class BackwardPass {
    public:
     explicit BackwardPass(const ShardedLayers& layers) : layers_(layers) {}
+    ~BackwardPass();  // waits for prefetches backward never took (their buffers are reused)
     void add(std::int64_t layer) { order_.push_back(layer); }
     // The unit's views (checkpoint names), gathered.
     std::map<std::string, at::Tensor> acquire(std::int64_t layer);
@@ -83,6 +84,9 @@ class ShardedLayers {
   // sharded layer gathered once in turn; `resident`: the whole tensors.
   std::string fingerprint(const std::map<std::string, at::Tensor>& resident) const;
   FrozenFootprint footprint(const std::map<std::string, at::Tensor>& resident) const;
+  // A gather buffer (the largest unit's padded size) no one else holds: the
+  // model keeps its buffers across passes, so steps allocate none once warm.
+  at::Tensor gather_buffer() const;
 
  private:
   Communicator* communicator_ = nullptr;
@@ -90,6 +94,7 @@ class ShardedLayers {
   std::vector<std::int64_t> order_;                  // sharded layers, ascending
   std::vector<std::map<std::string, std::string>> model_name_;  // per layer: checkpoint name -> model name
   std::map<std::string, std::int64_t> sharded_names_;           // model name -> layer
+  mutable std::vector<at::Tensor> buffers_;                     // gather buffers, reused
 };
 
 }  // namespace epalm::models

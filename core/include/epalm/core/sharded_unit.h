@@ -54,6 +54,8 @@ class UnitGatherer {
   // Units are used in the order given (forward); `buffers` >= 2 lets the next
   // unit's gather run while the current one is used.
   UnitGatherer(Communicator& communicator, std::vector<const ShardedUnit*> units, int buffers = 2);
+  // The same with the caller's buffers (each at least the largest unit's padded_numel).
+  UnitGatherer(Communicator& communicator, std::vector<const ShardedUnit*> units, std::vector<at::Tensor> buffers);
   ~UnitGatherer();
   // Unit i's tensors, gathered; starts unit i+1's gather before returning.
   // Views stay valid until acquire(i + buffers - 1) reuses the buffer.

@@ -33,6 +33,7 @@ struct FrozenFootprint {
   std::int64_t replicated_bytes = 0;   // whole tensors
   std::int64_t shard_bytes = 0;        // this rank's shards of the sharded layers (padding included)
   std::int64_t largest_unit_bytes = 0;  // one gather buffer: the largest sharded layer, gathered
+  int gather_buffers = 0;               // buffers of that size the model keeps for its gathers
 };
 
 }  // namespace epalm::models
