@@ -29,6 +29,17 @@ def prompt_embeds(v, trainables, batch):
     return prompt.unsqueeze(0).expand(batch, -1, -1)
 
 
+def reference_attention_bias(mask, dtype):
+    """The reference's 4-D additive mask [B, 1, n, n] for a [B, n] key mask, composed
+    as its OPT builds it: a causal part (-inf above the diagonal) plus a padding part
+    (finfo.min on padded keys). A row without an unmasked key then attends uniformly
+    to the padded keys at or before itself (-inf + finfo.min stays -inf)."""
+    n = mask.shape[1]
+    causal = torch.full((n, n), float("-inf"), device=mask.device).triu(1).to(dtype)
+    padding = (1.0 - mask[:, None, None, :].to(dtype)).masked_fill(mask[:, None, None, :] == 0, torch.finfo(dtype).min)
+    return causal[None, None] + padding
+
+
 def epalm_forward(model, v, trainables, features, ids, mask):
     """Logits [B, 1 + prompt + T, vocab] of an OPTForCausalLM (pre-LN, no projections)."""
     decoder = model.model.decoder
@@ -40,11 +51,8 @@ def epalm_forward(model, v, trainables, features, ids, mask):
     hidden = text + pos
     if P:
         hidden = torch.cat([prompt_embeds(v, trainables, ids.shape[0]).to(dtype), hidden], 1)
-    key_mask = torch.cat([torch.ones(ids.shape[0], P, dtype=torch.long, device=ids.device), mask], 1).bool()
-    n = hidden.shape[1]
-    allowed = torch.tril(torch.ones(n, n, dtype=torch.bool, device=ids.device))[None] & key_mask[:, None, :]
-    bias = torch.zeros(ids.shape[0], 1, n, n, dtype=dtype, device=ids.device)
-    bias = bias.masked_fill(~allowed[:, None], torch.finfo(dtype).min)
+    bias = reference_attention_bias(torch.cat([torch.ones(ids.shape[0], P, dtype=torch.long, device=ids.device),
+                                               mask], 1), dtype)
     plan = schedule(v)
     first = min(plan)
     for idx, layer in enumerate(decoder.layers):

@@ -38,6 +38,12 @@ VARIANTS = {
     "adapters": dict(levels=2, shared=False, start=1, end=5, prompt=3, mlp=True, adapters=True),
     # the reference's non-causal perceptual token
     "reference_noncausal": dict(levels=3, shared=False, start=2, end=7, prompt=2, mlp=False, noncausal=True),
+    # Rows with no unmasked key: left padding, no prompt, three layers before the
+    # first injection, a label right after the padding; with and without the flag.
+    # Only the reference's mask composition gives these rows their values.
+    "left_padding_no_prompt": dict(levels=2, shared=False, start=3, end=7, prompt=0, mlp=False, left_pads=[0, 3, 1]),
+    "left_padding_no_prompt_noncausal": dict(levels=2, shared=False, start=3, end=7, prompt=0, mlp=False,
+                                             noncausal=True, left_pads=[0, 3, 1]),
 }
 
 
@@ -107,10 +113,12 @@ for name, v in VARIANTS.items():
     ids = torch.randint(3, 64, (B, T))
     mask = torch.ones(B, T, dtype=torch.long)
     mask[0, 6:] = 0  # right padding, as the reference batches
-    mask[1, :2] = 0  # left padding, as generation batches
+    left_pads = v.get("left_pads", [0, 2, 0])  # left padding, as generation batches
+    for row, pads in enumerate(left_pads):
+        mask[row, :pads] = 0
     ids[mask == 0] = 1
-    ids[:, 0] = torch.where(mask[:, 0] == 1, 2, 1)  # BOS where the row starts
-    ids[1, 2] = 2
+    for row, pads in enumerate(left_pads):
+        ids[row, pads] = 2  # BOS where the row starts: a label right after any padding
     labels = ids.masked_fill(mask == 0, -100)
 
     logits = epalm_forward(model, v, trainables, features, ids, mask)

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
@@ -303,15 +304,20 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   }
   hidden = hidden + position_embeds;
 
-  // Additive bias [B, 1, Q, K]: causal over all keys, padding from the mask.
+  // Additive bias [B, 1, Q, K], composed as the reference composes it: future
+  // keys -inf, padded keys at or before the query the dtype's lowest finite
+  // value. The two differ only on a query row with no unmasked key (a left
+  // pad without a soft prompt): there the lowest values win the softmax, so
+  // the row attends uniformly to the padded keys at or before itself, never
+  // to future tokens (docs/epalm-decisions.md, "Masks of fully padded rows").
   const std::int64_t queries = hidden.size(1);
   const std::int64_t keys = (cached ? o.cache->length(0) : 0) + queries;
   auto key_mask = torch::cat({torch::ones({batch, prefix}, mask.options()), mask}, 1).to(torch::kBool);
   auto query_index = torch::arange(keys - queries, keys, mask.options()).unsqueeze(1);
   auto causal = torch::arange(keys, mask.options()).unsqueeze(0) <= query_index;  // [Q, K]
-  auto allowed = causal.unsqueeze(0) & key_mask.unsqueeze(1);                        // [B, Q, K]
   auto bias = torch::zeros({batch, 1, queries, keys}, hidden.options())
-                  .masked_fill(allowed.logical_not().unsqueeze(1), masked_bias_value(hidden.scalar_type()));
+                  .masked_fill(key_mask.logical_not().view({batch, 1, 1, keys}), masked_bias_value(hidden.scalar_type()))
+                  .masked_fill(causal.logical_not().view({1, 1, queries, keys}), -std::numeric_limits<double>::infinity());
 
   OptOutput out;
   LayerInput state;
