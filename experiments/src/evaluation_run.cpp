@@ -100,35 +100,32 @@ std::map<std::string, double> caption_scores(const Dataset& dataset, const std::
 
 }  // namespace
 
-EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distributed::World& world,
-                                 const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
-  auto s = settings.run;
-  const auto frame_sampling = video::parse_frame_sampling(settings.frame_sampling);  // before any loading
-  s.data.split = settings.split;
-  s.data.fraction = 1.0;
-  const auto dataset = read_dataset(s.data);
-  s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
-  // Ranks answer their own shards with different numbers of decoding steps,
-  // so each plans for itself alone (--plan shard: one shard, the whole layer).
-  EpalmModels loaded(s, nullptr, /*training=*/false);
-  auto& model = loaded.model;
-  const auto& encoder = loaded.encoder;
-  const auto& tokenizer = loaded.tokenizer;
-  load_trainables(settings.checkpoint, model);
+std::string official_metric(const Dataset& dataset) {
+  if (dataset.kind == TaskKind::kCaptioning) return "CIDEr";
+  const bool official = !dataset.samples.empty() &&
+                        std::all_of(dataset.samples.begin(), dataset.samples.end(),
+                                    [](const Sample& s) { return !s.official_answers.empty(); });
+  return official ? "vqa_accuracy" : "accuracy";
+}
 
+EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& s, const Dataset& dataset,
+                                 const GenerationSettings& settings, const MediaSettings& media,
+                                 const std::string& predictions_path, int rank, int world_size,
+                                 const TextGather& gather, const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
+  torch::NoGradGuard no_grad;
   LoaderSettings loading;
   loading.batch_size = s.batch_size;
   loading.threads = s.loader_threads;
-  loading.rank = world.rank();
-  loading.world_size = world.size();
+  loading.rank = rank;
+  loading.world_size = world_size;
   loading.seed = s.seed;  // random test frames ("rand") depend on the run's seed only
-  auto media = MediaSettings::for_task(s.data.task, /*train=*/false);
-  media.frame_sampling = frame_sampling;
   DataLoader loader(dataset, media, loading);
-  auto generation = settings.generation;
-  generation.eos_token_ids = {tokenizer.eos_id().value_or(2)};
-  generation.pad_token_id = tokenizer.pad_id().value_or(1);
+  auto generation = settings;
+  generation.eos_token_ids = {loaded.tokenizer.eos_id().value_or(2)};
+  generation.pad_token_id = loaded.tokenizer.pad_id().value_or(1);
   generation.validate();
+  TextObjective objective = s.objective;
+  objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
 
   // This rank's predictions as [[sample index, text], ...]; repeats that pad
   // the shard are left out so every sample counts once.
@@ -138,17 +135,17 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   while (auto batch = loader.next()) {
     std::vector<std::string> questions;
     for (auto i : batch->indices) questions.push_back(dataset.samples[i].question);
-    const auto features = EpalmModel::select_features(*encoder, batch->inputs.to(s.device), s.epalm.levels);
-    const auto texts = generate_text(model, features, tokenizer, s.objective, questions, generation);
+    const auto features = EpalmModel::select_features(*loaded.encoder, batch->inputs.to(s.device), s.epalm.levels);
+    const auto texts = generate_text(loaded.model, features, loaded.tokenizer, objective, questions, generation);
     for (std::size_t j = 0; j < texts.size(); ++j) {
       if (j < batch->padding.size() && batch->padding[j]) continue;
       mine.push_back({batch->indices[j], texts[j]});
     }
     if (on_batch) on_batch(++done, loader.batches_per_epoch());
   }
-  const auto gathered = world.gather_text(mine.dump());
+  const auto gathered = gather(mine.dump());
   EvaluationOutcome outcome;
-  if (world.rank() != 0) return outcome;
+  if (rank != 0) return outcome;
   std::vector<std::string> outputs(dataset.samples.size());
   std::vector<bool> seen(dataset.samples.size(), false);
   for (const auto& text : gathered) {
@@ -162,20 +159,40 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   if (missing > 0) throw Error("evaluation", std::to_string(missing) + " samples have no prediction from any rank");
 
   outcome.samples = static_cast<std::int64_t>(dataset.samples.size());
-  outcome.predictions = settings.predictions;
-  std::filesystem::create_directories(std::filesystem::path(settings.predictions).parent_path());
+  outcome.predictions = predictions_path;
+  if (const auto folder = std::filesystem::path(predictions_path).parent_path(); !folder.empty()) {
+    std::filesystem::create_directories(folder);
+  }
   if (dataset.kind == TaskKind::kQuestionAnswering) {
     std::vector<eval::VqaPrediction> predictions;
     for (std::size_t i = 0; i < outputs.size(); ++i) predictions.push_back({question_id(dataset.samples[i], i), outputs[i]});
-    eval::write_vqa_predictions(settings.predictions, predictions);
+    eval::write_vqa_predictions(predictions_path, predictions);
     outcome.scores = qa_scores(dataset, outputs);
   } else {
     std::vector<eval::CaptionPrediction> predictions;
     for (std::size_t i = 0; i < outputs.size(); ++i) predictions.push_back({dataset.samples[i].media_id, outputs[i]});
-    eval::write_caption_predictions(settings.predictions, predictions);
+    eval::write_caption_predictions(predictions_path, predictions);
     outcome.scores = caption_scores(dataset, outputs, outcome.notes);
   }
   return outcome;
+}
+
+EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distributed::World& world,
+                                 const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
+  auto s = settings.run;
+  const auto frame_sampling = video::parse_frame_sampling(settings.frame_sampling);  // before any loading
+  s.data.split = settings.split;
+  s.data.fraction = 1.0;
+  const auto dataset = read_dataset(s.data);
+  s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  // Ranks answer their own shards with different numbers of decoding steps,
+  // so each plans for itself alone (--plan shard: one shard, the whole layer).
+  EpalmModels loaded(s, nullptr, /*training=*/false);
+  load_trainables(settings.checkpoint, loaded.model);
+  auto media = MediaSettings::for_task(s.data.task, /*train=*/false);
+  media.frame_sampling = frame_sampling;
+  return evaluate_split(loaded, s, dataset, settings.generation, media, settings.predictions, world.rank(), world.size(),
+                        [&world](const std::string& text) { return world.gather_text(text); }, on_batch);
 }
 
 }  // namespace epalm::experiments

@@ -18,6 +18,7 @@
 #include "epalm/core/stop_signal.h"
 #include "epalm/core/tokenizer.h"
 #include "epalm/experiments/epalm_models.h"
+#include "validator.h"
 
 namespace epalm::experiments {
 
@@ -110,13 +111,18 @@ std::string checkpoint_path(const std::string& output_dir) {
 }
 
 TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* communicator,
-                                const std::function<void(const StepReport&)>& on_step) {
+                                const std::function<void(const StepReport&)>& on_step,
+                                const std::function<void(const ValidationReport&)>& on_validation) {
   LocalCommunicator alone;
   Communicator& comm = communicator != nullptr ? *communicator : alone;
   auto s = given;
   if (s.output_dir.empty()) throw UsageError("--output-dir", "a training run needs a directory for its checkpoint");
   if (s.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
   if (s.epochs < 1 && s.max_steps < 1) throw UsageError("--epochs", "train for at least one epoch or step");
+  if (s.ranks > 0 && comm.size() != s.ranks) {
+    throw UsageError("--ranks", "the run asks for " + std::to_string(s.ranks) + " rank(s) but was started on " +
+                                    std::to_string(comm.size()));
+  }
   const auto dataset = read_dataset(s.data);
   s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
   auto media = MediaSettings::for_task(s.data.task, s.augment);
@@ -150,6 +156,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
         s.feature_cache, FeatureKey{encoder->fingerprint(), s.epalm.levels, preprocessing_key(s.data.task, media, s.dtype)});
     spdlog::info("frozen-feature cache: {}", cache->directory());
   }
+  Validator validator(s, loaded, comm);  // reads the validation and test splits before training starts
   TrainingBatches batches(s, dataset, loader, *encoder, tokenizer, cache.get());
   Trainer trainer(model, s.optimizer, s.schedule, s.train, &comm);
   install_stop_signal_handler();
@@ -165,7 +172,9 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     outcome.resumed = true;
     spdlog::info("resumed from {} at step {}", outcome.checkpoint, trainer.steps_done());
   }
+  validator.start(outcome.resumed);
   const auto total = s.schedule.total_steps;
+  const auto steps_per_epoch = per_epoch / s.train.accumulation;
   while (trainer.steps_done() < total) {
     const auto start = std::chrono::steady_clock::now();
     StepReport report;
@@ -175,6 +184,14 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     report.samples = s.batch_size * s.train.accumulation * comm.size();
     outcome.last_loss = report.result.loss;
     if (on_step) on_step(report);
+    if (validator.due(trainer.steps_done(), total, steps_per_epoch)) {
+      const auto started = std::chrono::steady_clock::now();
+      ValidationReport validated;
+      validated.record = validator.validate(trainer.steps_done(), trainer, validated.best);
+      validated.metric = validator.metric();
+      validated.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (on_validation) on_validation(validated);
+    }
     const bool last = trainer.steps_done() == total;
     outcome.stopped = !last && stop_requested(comm);
     const bool due = s.checkpoint_every > 0 && trainer.steps_done() % s.checkpoint_every == 0;
@@ -185,6 +202,17 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     }
   }
   outcome.steps = trainer.steps_done();
+  if (s.validation.enabled()) {
+    outcome.select_by = validator.metric();
+    outcome.best = validator.best();
+    if (outcome.best) outcome.best_checkpoint = best_checkpoint_path(s.output_dir);
+  }
+  if (s.validation.test_at_end && !outcome.stopped) {
+    const auto tested = validator.test();
+    outcome.test_scores = tested.scores;
+    outcome.test_predictions = tested.predictions;
+    outcome.notes = tested.notes;
+  }
   if (cache) {
     outcome.cache_hits = cache->hits();
     outcome.cache_misses = cache->misses();

@@ -61,6 +61,15 @@ int run_train(const Invocation& in) {
                                          {"lr", r.result.lr},
                                          {"grad_norm", r.result.grad_norm},
                                          {"samples_per_second", static_cast<double>(r.samples) / std::max(1e-9, r.seconds)}});
+  }, [&](const experiments::ValidationReport& v) {
+    if (in.world.rank() != 0) return;
+    registry::Values values;
+    for (const auto& [metric, value] : v.record.scores) values["val/" + metric] = value;
+    recorder.log_metrics(v.record.step, values);
+    progress.clear();
+    const auto score = v.record.scores.find(v.metric);
+    spdlog::info("validation after step {}: {} {:.4f}{} ({:.1f} s)", v.record.step, v.metric,
+                 score == v.record.scores.end() ? 0.0 : score->second, v.best ? " (best so far)" : "", v.seconds);
   });
   } catch (const std::exception& e) {
     recorder.finish(registry::RunStatus::kFailed, 1, e.what());
@@ -75,6 +84,14 @@ int run_train(const Invocation& in) {
     std::cout << "stopped by SIGTERM after step " << outcome.steps << "; checkpoint: " << outcome.checkpoint << "\n";
     return kExitStopped;
   }
+  if (outcome.best) {
+    recorder.log_scores("val", outcome.best->scores);
+    recorder.add_artifact("best_checkpoint", outcome.best_checkpoint);
+  }
+  if (!outcome.test_scores.empty()) {
+    recorder.log_scores("test", outcome.test_scores);
+    recorder.add_artifact("test_predictions", outcome.test_predictions);
+  }
   recorder.finish(registry::RunStatus::kFinished, 0);
   std::cout << "run " << recorder.run_id() << ": trained " << outcome.steps << " steps" << (outcome.resumed ? " (resumed)" : "") << ", last loss "
             << std::setprecision(9) << outcome.last_loss << std::setprecision(6) << "\n"
@@ -86,6 +103,12 @@ int run_train(const Invocation& in) {
             << ": frozen decoder " << outcome.frozen_parameters << ", frozen encoder " << outcome.encoder_parameters
             << ")\n"
             << "checkpoint: " << outcome.checkpoint << "\n";
+  if (outcome.best) {
+    std::cout << "best validation: step " << outcome.best->step << ", " << outcome.select_by << " "
+              << outcome.best->scores.at(outcome.select_by) << "; checkpoint: " << outcome.best_checkpoint << "\n";
+  }
+  for (const auto& [metric, value] : outcome.test_scores) std::cout << "test " << metric << " " << value << "\n";
+  for (const auto& note : outcome.notes) std::cout << "note: " << note << "\n";
   if (outcome.cache_hits + outcome.cache_misses > 0) {
     std::cout << "frozen-feature cache: " << outcome.cache_hits << " hits, " << outcome.cache_misses << " computed\n";
   }

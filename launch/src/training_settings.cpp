@@ -135,6 +135,16 @@ void add_training_settings(po::options_description& settings) {
       ("output-dir", po::value<std::string>()->default_value("runs/epalm"), "checkpoint and outputs")   //
       ("checkpoint-every", po::value<std::int64_t>()->default_value(0), "optimizer steps (0: at the end)")  //
       ("resume", po::value<bool>()->default_value(true), "continue from the output directory's checkpoint")  //
+      ("ranks", po::value<int>()->default_value(0),
+       "the number of ranks this run must be started with (0: any); as a sweep axis it fills the launcher's "
+       "{ranks}, e.g. mpirun -np {ranks}")  //
+      ("validate-every", po::value<std::string>()->default_value("never"),
+       "generate for --val-split and score it with the task's metric: never, epoch, or every N optimizer steps "
+       "(and after the last); the best checkpoint is kept as <output-dir>/best.safetensors")  //
+      ("select-by", po::value<std::string>()->default_value(""),
+       "the validation score that picks the best checkpoint (default: vqa_accuracy, accuracy or CIDEr)")  //
+      ("test-at-end", po::value<bool>()->default_value(false),
+       "evaluate the best checkpoint (the last without validation) on --test-split when training ends")  //
       ("num-beams", po::value<int>()->default_value(3), "beam search width at generation (1: greedy)")     //
       ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most");
   settings.add(data).add(model).add(objective).add(output);
@@ -202,6 +212,17 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   s.output_dir = o["output-dir"].as<std::string>();
   s.checkpoint_every = o["checkpoint-every"].as<std::int64_t>();
   s.resume = flag(o, "resume");
+  s.ranks = o["ranks"].as<int>();
+  if (s.ranks < 0) throw UsageError("--ranks", "must be >= 0 (0: any number of ranks)");
+  auto& v = s.validation;
+  v.every_steps = experiments::parse_validate_every(o["validate-every"].as<std::string>(), "--validate-every");
+  v.split = o["val-split"].as<std::string>();
+  v.select_by = o["select-by"].as<std::string>();
+  v.test_at_end = flag(o, "test-at-end");
+  v.test_split = o["test-split"].as<std::string>();
+  v.generation.num_beams = o["num-beams"].as<int>();
+  v.generation.max_new_tokens = o["max-new-tokens"].as<int>();
+  if (v.enabled() || v.test_at_end) v.generation.validate();
   return s;
 }
 

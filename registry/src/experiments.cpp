@@ -21,12 +21,29 @@ struct KeySpec {
 
 const std::vector<KeySpec>& key_specs() {
   static const std::vector<KeySpec> specs = {
-      {"task", Kind::kEnum, {"vqa", "gqa", "coco-caption", "msrvtt-qa", "msvd-qa", "msrvtt-caption", "audiocaps"}},
+      {"task", Kind::kEnum,
+       {"vqa", "gqa", "coco-caption", "msrvtt-qa", "msvd-qa", "msrvtt-caption", "msvd-caption", "audiocaps"}},
       {"data-root", Kind::kText},
       {"train-split", Kind::kText},
       {"val-split", Kind::kText},
       {"test-split", Kind::kText},
       {"data-fraction", Kind::kFraction},
+      {"skip-missing-media", Kind::kBool},
+      {"augment", Kind::kBool},
+      {"rand-augment", Kind::kBool},
+      {"feature-cache", Kind::kText},
+      {"loader-threads", Kind::kInteger},
+      {"device", Kind::kText},
+      {"plan", Kind::kEnum, {"auto", "shard", "replicate"}},
+      {"memory-budget", Kind::kReal},
+      {"shard-threshold", Kind::kInteger},
+      {"reference-noncausal-token", Kind::kBool},
+      {"reference-dropout", Kind::kReal},
+      {"reference-question-mark", Kind::kBool},
+      {"task-prompt", Kind::kText},
+      {"checkpoint-every", Kind::kInteger},
+      {"resume", Kind::kBool},
+      {"tokenizer", Kind::kText},
       {"decoder", Kind::kText},
       {"encoder", Kind::kText},
       {"model-dir", Kind::kText},
@@ -56,6 +73,10 @@ const std::vector<KeySpec>& key_specs() {
       {"answer-only-loss", Kind::kBool},
       {"reference-fixed-prompt-lr", Kind::kBool},
       {"precision", Kind::kEnum, {"auto", "fp32", "bf16", "fp16"}},
+      {"ranks", Kind::kInteger},
+      {"validate-every", Kind::kText},
+      {"select-by", Kind::kText},
+      {"test-at-end", Kind::kBool},
       {"num-beams", Kind::kInteger},
       {"max-new-tokens", Kind::kInteger},
       {"output-dir", Kind::kText},
@@ -94,13 +115,15 @@ Config merged(Config base, const Config& changes) {
 
 // Common to every released config: 6 [CLS] levels into OPT layers 19..31,
 // 10-token soft prompt, AdamW wd 0.02, cosine after 4x100 warmup iterations,
-// lm_loss_weight 0.1, 3 beams, 30 new tokens.
+// lm_loss_weight 0.1, 3 beams, 30 new tokens; validated every epoch, the
+// best checkpoint evaluated on the test split at the end.
 Config epalm_common() {
   return {{"levels", "6"},           {"start-layer", "19"},        {"end-layer", "31"},
           {"text-step", "1"},        {"prompt-length", "10"},      {"adapters", "none"},
           {"weight-decay", "0.02"},  {"warmup-steps", "400"},      {"loss", "reference"},
           {"loss-weight", "0.1"},    {"num-beams", "3"},           {"max-new-tokens", "30"},
-          {"data-fraction", "1"},    {"seed", "42"}};
+          {"data-fraction", "1"},    {"seed", "42"},               {"validate-every", "epoch"},
+          {"test-at-end", "true"}};
 }
 
 // ePALM (float32 scripts): OPT-2.7B, per-level connectors, prompt with MLP.

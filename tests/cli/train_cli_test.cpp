@@ -12,39 +12,18 @@
 
 #include "epalm/build_config.h"
 #include "process.h"
+#include "train_cli_fixtures.h"
 
 namespace epalm {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-testing::ProcessResult epalm(std::vector<std::string> args, int timeout = 300) {
-  args.insert(args.begin(), EPALM_EXECUTABLE);
-  return testing::run_process(args, timeout, {{"EPALM_LOG_LEVEL", "warn"}});
-}
-
-std::string models(const std::string& name) { return std::string(EPALM_TRAIN_FIXTURES) + "/" + name; }
-std::string data_root() { return std::string(EPALM_DATA_FIXTURES) + "/root"; }
-
-// A run's configuration file: tiny models, 2 levels into layers [1, 4).
-std::string config(const testing::TempDir& dir, const std::string& task, const std::string& split,
-                   const std::string& extra = "") {
-  return dir.write("run.ini", "task = " + task + "\ndata-root = " + data_root() + "\ntrain-split = " + split +
-                                  "\ndecoder = " + models("opt") + "\nencoder = " + models("vit") +
-                                  "\nlevels = 2\nstart-layer = 1\nend-layer = 4\nprompt-length = 3\n"
-                                  "batch-size = 2\nlr = 1e-3\nprompt-lr = 1e-3\nwarmup-steps = 1\n"
-                                  "loader-threads = 2\ndevice = cpu\noutput-dir = " +
-                                  dir.path() + "/run\nresults = " + dir.path() + "/results.sqlite\n" + extra);
-}
-
-// `command` under `mpirun -np 2` (oversubscribed: tests run on small machines).
-std::vector<std::string> mpirun_prefix(const std::vector<std::string>& command) {
-  std::vector<std::string> argv{EPALM_MPIEXEC, "-np", "2", "--oversubscribe", "--bind-to", "none"};
-  if (::geteuid() == 0) argv.push_back("--allow-run-as-root");
-  argv.insert(argv.end(), command.begin(), command.end());
-  return argv;
-}
+using testing::config;
+using testing::data_root;
+using testing::epalm;
+using testing::models;
+using testing::mpirun_prefix;
 
 double last_loss(const std::string& out) {
   std::smatch m;

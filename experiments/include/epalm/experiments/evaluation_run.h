@@ -22,7 +22,13 @@ namespace epalm::distributed {
 class World;
 }
 
+namespace epalm {
+struct MediaSettings;
+}
+
 namespace epalm::experiments {
+
+struct EpalmModels;
 
 struct EvaluationSettings {
   TrainingRunSettings run;  // what the checkpoint was trained with (models, task, layout)
@@ -42,6 +48,24 @@ struct EvaluationOutcome {
   std::string predictions;
   std::vector<std::string> notes;  // metrics skipped, and why
 };
+
+// Ranks' prediction texts gathered to rank 0 (other ranks may get anything).
+using TextGather = std::function<std::vector<std::string>(const std::string&)>;
+
+// One split with models already loaded (evaluation, and validation during
+// training): every rank generates for its shard of `dataset` (no gradients),
+// rank 0 gathers the predictions, writes `predictions` and scores the whole
+// split with the task's official metric; other ranks' outcomes have no scores.
+// Every rank must call it (sharded layers need all of them).
+EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& run, const Dataset& dataset,
+                                 const GenerationSettings& generation, const MediaSettings& media,
+                                 const std::string& predictions, int rank, int world_size, const TextGather& gather,
+                                 const std::function<void(std::int64_t, std::int64_t)>& on_batch = {});
+
+// The metric that says which checkpoint is best on a task's split: VQA
+// accuracy with official annotations, exact-match accuracy for other QA,
+// CIDEr-D for captioning (all higher is better).
+std::string official_metric(const Dataset& dataset);
 
 // `on_batch(done, total)` after every batch. Under several ranks each
 // generates for its shard of the split and rank 0 gathers every prediction,

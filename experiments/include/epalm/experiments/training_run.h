@@ -9,13 +9,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "epalm/core/datasets.h"
 #include "epalm/core/epalm_model.h"
 #include "epalm/core/memory_plan.h"
 #include "epalm/core/text_objective.h"
 #include "epalm/core/trainer.h"
+#include "epalm/experiments/validation.h"
 
 namespace epalm {
 class Communicator;
@@ -50,7 +54,9 @@ struct TrainingRunSettings {
   std::string output_dir;  // checkpoint.safetensors lives here
   std::int64_t checkpoint_every = 0;  // optimizer steps; 0: at the end only
   bool resume = true;                 // continue from output_dir's checkpoint when there is one
+  int ranks = 0;                      // the world size the run must have (0: any)
   std::string config_text;            // the resolved configuration, kept in checkpoints
+  ValidationSettings validation;      // validation during training, the best checkpoint, the test at the end
 };
 
 struct StepReport {
@@ -70,6 +76,22 @@ struct TrainingRunOutcome {
   std::int64_t cache_hits = 0, cache_misses = 0;
   bool resumed = false;
   bool stopped = false;  // SIGTERM: checkpointed and stopped early (exit kExitStopped)
+  // With validation (rank 0's): the metric, the best validation and its
+  // checkpoint; with the test at the end: its scores and predictions.
+  std::string select_by;
+  std::optional<ValidationRecord> best;
+  std::string best_checkpoint;
+  std::map<std::string, double> test_scores;
+  std::string test_predictions;
+  std::vector<std::string> notes;  // metrics skipped, and why
+};
+
+// What the run reports after each validation (on every rank; scores are rank 0's).
+struct ValidationReport {
+  ValidationRecord record;
+  std::string metric;
+  bool best = false;
+  double seconds = 0;
 };
 
 // The checkpoint a run keeps in `output_dir`.
@@ -82,6 +104,7 @@ std::string checkpoint_path(const std::string& output_dir);
 // stops every rank after the same step. Errors name the file, sample or
 // setting at fault.
 TrainingRunOutcome run_training(const TrainingRunSettings& settings, Communicator* communicator = nullptr,
-                                const std::function<void(const StepReport&)>& on_step = {});
+                                const std::function<void(const StepReport&)>& on_step = {},
+                                const std::function<void(const ValidationReport&)>& on_validation = {});
 
 }  // namespace epalm::experiments
