@@ -99,9 +99,11 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
                                                 ", configuration " + hash);
     if (!out) throw Error(ini, "cannot write the cell's configuration");
   }
+  // Launcher and command may name any of the cell's settings, e.g.
+  // `mpirun -np {ranks}` for a sweep over the world size.
   std::vector<std::string> argv = spec.launcher;
-  for (const auto& part : spec.command) {
-    std::string a = part;
+  argv.insert(argv.end(), spec.command.begin(), spec.command.end());
+  for (auto& a : argv) {
     a = replace_all(a, "{epalm}", options.epalm);
     a = replace_all(a, "{config}", ini);
     a = replace_all(a, "{results}", options.results);
@@ -109,7 +111,7 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
     a = replace_all(a, "{cell}", std::to_string(cell.index));
     a = replace_all(a, "{sweep}", spec.name);
     a = replace_all(a, "{attempt}", std::to_string(cell.attempt));
-    argv.push_back(a);
+    for (const auto& [key, value] : cell.config) a = replace_all(a, "{" + key + "}", value);
   }
   const auto log = (dir / ("attempt-" + std::to_string(cell.attempt) + ".log")).string();
   std::map<std::string, std::string> environment = {{"EPALM_RESULTS", options.results},

@@ -1,0 +1,81 @@
+// Sweeps of real training runs on the fixtures: the world size as a sweep
+// axis (`ranks`, filling the launcher's `mpirun -np {ranks}`), each cell a
+// real `epalm train` recorded with its world size.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "epalm/registry/sqlite.h"
+#include "train_cli_fixtures.h"
+
+namespace epalm {
+
+namespace {
+
+using registry::Database;
+using registry::Statement;
+using testing::epalm;
+using testing::models;
+
+// The settings that point a registered experiment at the tiny fixtures.
+nlohmann::json fixture_settings(const std::string& results_dir) {
+  return {{"task", "vqa"},        {"data-root", testing::data_root()},
+          {"train-split", "karpathy_train"}, {"decoder", models("opt")},
+          {"encoder", models("vit")}, {"levels", 1},
+          {"start-layer", 1},         {"end-layer", 4},
+          {"prompt-length", 2},       {"batch-size", 1},
+          {"max-steps", 2},           {"warmup-steps", 1},
+          {"feature-cache", "off"},   {"device", "cpu"},
+          {"loader-threads", 1},      {"validate-every", "never"},
+          {"test-at-end", false},     {"precision", "fp32"},
+          {"output-dir", results_dir + "/unused"}};
+}
+
+}  // namespace
+
+TEST(SweepTraining, TheWorldSizeIsASweepAxis) {
+  testing::TempDir dir;
+  const auto db = dir.path() + "/results.sqlite";
+  nlohmann::json launcher = {EPALM_MPIEXEC, "-np", "{ranks}", "--oversubscribe", "--bind-to", "none"};
+  if (::geteuid() == 0) launcher.push_back("--allow-run-as-root");
+  const nlohmann::json sweep = {{"name", "scaling"},
+                                {"experiment", "epalm-single-vqa"},
+                                {"set", fixture_settings(dir.path())},
+                                {"axes", {{"ranks", {1, 2}}}},
+                                {"launcher", launcher},
+                                {"output-dir", dir.path() + "/cells"}};
+  const auto file = dir.write("scaling.json", sweep.dump(1));
+  auto r = epalm({"sweep", "plan", file, "--results", db});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = epalm({"sweep", "run", file, "--workers", "1", "--results", db}, 600);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // One finished run per world size, each recorded with the size it ran on.
+  Database store(db, Database::Mode::kReadOnly);
+  Statement runs(store,
+                 "SELECT p.value_text, r.world_size, r.status FROM runs r JOIN params p ON p.run_id = r.id "
+                 "WHERE p.key = 'ranks' ORDER BY r.world_size");
+  std::vector<std::tuple<std::string, std::int64_t, std::string>> got;
+  while (runs.step()) got.emplace_back(runs.text(0), runs.integer(1), runs.text(2));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], std::make_tuple(std::string("1"), std::int64_t{1}, std::string("finished")));
+  EXPECT_EQ(got[1], std::make_tuple(std::string("2"), std::int64_t{2}, std::string("finished")));
+  // Both recorded their throughput, which a scaling plot reads.
+  Statement throughput(store,
+                       "SELECT count(DISTINCT s.run_id) FROM run_summary s JOIN metric_keys k ON k.id = s.key_id "
+                       "WHERE k.name = 'samples_per_second'");
+  ASSERT_TRUE(throughput.step());
+  EXPECT_EQ(throughput.integer(0), 2);
+}
+
+// A run started on another number of ranks than it asks for is refused.
+TEST(SweepTraining, ARunRefusesAnotherWorldSize) {
+  testing::TempDir dir;
+  const auto cfg = testing::config(dir, "vqa", "karpathy_train");
+  const auto r = epalm({"train", "--config", cfg, "--ranks", "2", "--max-steps", "1", "--feature-cache", "off"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--ranks"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("started on 1"), std::string::npos) << r.err;
+}
+
+}  // namespace epalm
