@@ -1,5 +1,5 @@
 // Decoded media to model inputs, the eP-ALM reference's transforms
-// (epalm-reference.md 4.2-4.4); see media_inputs.h.
+// (docs/epalm.md, Inputs); see media_inputs.h.
 #include "epalm/core/media_inputs.h"
 
 #include <torch/torch.h>

@@ -100,7 +100,7 @@ void add_training_settings(po::options_description& settings) {
       ("adapters", po::value<std::string>()->default_value("none"), "none, ffn, attention or both")             //
       ("adapter-reduction", po::value<int>()->default_value(4), "adapter bottleneck = hidden / reduction")       //
       ("reference-noncausal-token", po::value<bool>()->default_value(false),
-       "the reference's perceptual token that attends to every token (epalm-reference.md 8.1)")  //
+       "the reference's perceptual token that attends to every token (docs/epalm.md, Decisions)")  //
       ("reference-dropout", po::value<double>()->default_value(0.0),
        "the frozen OPT's train-mode dropout the reference trains with (its value: 0.1; 0: none)");
   po::options_description objective("Objective and optimization");

@@ -106,7 +106,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
   return out;
 }
 
-// --- the paper's configurations (epalm-reference.md section 2) ---------------------
+// --- the paper's configurations (docs/epalm.md) ---------------------
 
 Config merged(Config base, const Config& changes) {
   for (const auto& [k, v] : changes) base[k] = v;

@@ -1,5 +1,5 @@
 """eP-ALM's forward in PyTorch on transformers' OPT layers: an independent
-implementation of the reference's injection (epalm-reference.md 1.2-1.7),
+implementation of the reference's injection (docs/epalm.md),
 driving HF's OPTDecoderLayer modules by hand. The parity fixtures
 (tests/parity/make_epalm_fixtures.py) and the training-step benchmark peer
 (epalm_train_peer.py) both use it.

@@ -108,7 +108,7 @@ TEST(AstModel, RandomWeightsAtAnyDtype) {
 
 TEST(AstConfig, PresetCountsTheCheckpointsParameters) {
   // MIT/ast-finetuned-audioset-10-10-0.4593: ASTModel 86,187,264 parameters
-  // (model-parity.md 8), 1214 tokens, position embeddings [1, 1214, 768].
+  // (docs/models.md), 1214 tokens, position embeddings [1, 1214, 768].
   const auto config = AstConfig::preset("MIT/ast-finetuned-audioset-10-10-0.4593");
   EXPECT_EQ(ast_parameter_count(config), 86187264);
   EXPECT_EQ(config.num_tokens(), 1214);

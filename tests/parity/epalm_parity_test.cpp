@@ -92,7 +92,7 @@ INSTANTIATE_TEST_SUITE_P(Variants, EpalmParity,
                                            "left_padding_no_prompt_noncausal"));
 
 // The reference's configurations have the trainable counts its authors
-// report (epalm-reference.md 1.8), from the real architectures' dimensions.
+// report (docs/epalm.md, Architecture and counts), from the real architectures' dimensions.
 TEST(EpalmCounts, ReproduceTheReferenceConfigurations) {
   const auto opt27 = models::OptConfig::preset("opt-2.7b");
   EpalmConfig epalm_vqa;  // ePALM_*: 6 per-level connectors, 10 prompt tokens with MLP

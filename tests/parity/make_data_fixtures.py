@@ -2,7 +2,7 @@
 Python pipeline's tensors for them (tests/parity/data_parity_test.cpp).
 
 Writes under OUT:
-  root/                a dataset root in the layouts of every task (epalm-reference.md 4.1):
+  root/                a dataset root in the layouts of every task (docs/epalm.md, Data layouts):
                        COCO/images/{train2014,val2014}/*.jpg, COCO/dataset_coco.json,
                        vqa/{karpathy_train,karpathy_test}.json (VL-T5), the official VQA v2
                        vqa/v2_OpenEnded_mscoco_val2014_questions.json + v2_mscoco_val2014_annotations.json,

@@ -8,7 +8,7 @@ Writes, under OUTDIR:
     base                ViTModel (bare names, with a pooler), qkv bias, 32px / 8px patches
     classifier          ViTForImageClassification ("vit." prefix, classifier), no qkv bias, 24px / 6px
     timm                timm names (cls_token, pos_embed, blocks.i.attn.qkv, ...), made by renaming an HF
-                        ViTForImageClassification's state dict with the converter's mapping (model-parity.md 5.6;
+                        ViTForImageClassification's state dict with the converter's mapping (docs/models.md;
                         timm itself is not installed), LayerNorm eps 1e-6 as timm's, 32px / 4px patches
   images/               images.safetensors (uint8 [H, W, 3] images: noise and smooth gradients, up- and
                         downscaled, odd sizes), resized.safetensors (PIL's Image.resize for every filter),

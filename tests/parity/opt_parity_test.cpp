@@ -161,7 +161,7 @@ TEST(OptModel, RejectsBadCheckpointsWithTheFileNamed) {
 }
 
 TEST(OptConfig, PresetsCountTheirParameters) {
-  // Frozen totals from the reference (epalm-reference.md 1.8).
+  // Frozen totals from the reference (docs/epalm.md, Architecture and counts).
   EXPECT_EQ(opt_parameter_count(OptConfig::preset("opt-2.7b")), 2651596800);
   EXPECT_EQ(opt_parameter_count(OptConfig::preset("facebook/opt-6.7b")), 6658473984);
   EXPECT_EQ(OptConfig::preset("opt-350m").has_projections(), true);

@@ -134,7 +134,7 @@ TEST(TimesformerModel, RandomWeightsAtAnyDtype) {
 
 TEST(TimesformerConfig, PresetCountsTheCheckpointsParameters) {
   // facebook/timesformer-base-finetuned-k400: 121,566,352 with its 400-way
-  // classifier (model-parity.md 8), k600 121,720,152 with 600: both
+  // classifier (docs/models.md), k600 121,720,152 with 600: both
   // 121,258,752 without.
   const auto config = TimesformerConfig::preset("facebook/timesformer-base-finetuned-k400");
   EXPECT_EQ(timesformer_parameter_count(config) + 400 * 768 + 400, 121566352);

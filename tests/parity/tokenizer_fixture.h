@@ -26,7 +26,7 @@ inline std::string missing_reason() {
 #define EPALM_REQUIRE_TOKENIZER_FIXTURES()                                                  \
   do {                                                                                      \
     const std::string reason = ::epalm::tokenizer_fixture::missing_reason();               \
-    if (!reason.empty()) GTEST_SKIP() << reason << " (see shared/data/gpt2-bpe/README.md)"; \
+    if (!reason.empty()) GTEST_SKIP() << reason << " (set -DEPALM_GPT2_BPE_DIR)"; \
   } while (0)
 
 inline std::vector<nlohmann::json> read_jsonl(const std::string& name) {

@@ -8,7 +8,7 @@ namespace epalm {
 
 namespace {
 
-// The OPT case of docs/model-parity.md 2.3: "model." on some checkpoints, and
+// The OPT case of docs/models.md: "model." on some checkpoints, and
 // the tied head stored under either name.
 KeyMapping opt_mapping() {
   return {{"model."}, {{"decoder.embed_tokens.weight", "lm_head.weight"}}, {}};

@@ -1,5 +1,5 @@
 // COCO (Karpathy dataset_coco.json), MSR-VTT / MSVD captions and AudioCaps
-// (epalm-reference.md 4.1). Training splits: one sample per caption; other
+// (docs/epalm.md, Data layouts). Training splits: one sample per caption; other
 // splits: one sample per media item holding all its captions.
 #include <filesystem>
 #include <map>

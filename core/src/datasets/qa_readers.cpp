@@ -1,5 +1,5 @@
 // VQA v2 (VL-T5 split files and the official questions + annotations), GQA,
-// MSR-VTT-QA and MSVD-QA (epalm-reference.md 4.1).
+// MSR-VTT-QA and MSVD-QA (docs/epalm.md, Data layouts).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>

@@ -26,7 +26,7 @@ AstConfig AstConfig::from_json_file(const std::string& path) {
 }
 
 AstConfig AstConfig::preset(const std::string& name) {
-  // MIT/ast-finetuned-audioset-10-10-0.4593 (model-parity.md 7.1): the defaults above.
+  // MIT/ast-finetuned-audioset-10-10-0.4593 (docs/models.md): the defaults above.
   for (const char* known : {"ast-audioset", "MIT/ast-finetuned-audioset-10-10-0.4593",
                             "ast-finetuned-audioset-10-10-0.4593"}) {
     if (name == known) return AstConfig{};

@@ -309,7 +309,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   // value. The two differ only on a query row with no unmasked key (a left
   // pad without a soft prompt): there the lowest values win the softmax, so
   // the row attends uniformly to the padded keys at or before itself, never
-  // to future tokens (docs/epalm-decisions.md, "Masks of fully padded rows").
+  // to future tokens (docs/epalm.md, "Masks of fully padded rows").
   const std::int64_t queries = hidden.size(1);
   const std::int64_t keys = (cached ? o.cache->length(0) : 0) + queries;
   auto key_mask = torch::cat({torch::ones({batch, prefix}, mask.options()), mask}, 1).to(torch::kBool);

@@ -15,7 +15,7 @@ struct Preset {
   bool layer_norm_before;
 };
 
-// Published facebook/opt-* configs (model-parity.md 3.1 and the hub config.json files).
+// Published facebook/opt-* configs (docs/models.md and the hub config.json files).
 constexpr Preset kPresets[] = {
     {"opt-125m", 768, 12, 12, 3072, 768, true},      {"opt-350m", 1024, 24, 16, 4096, 512, false},
     {"opt-1.3b", 2048, 24, 32, 8192, 2048, true},    {"opt-2.7b", 2560, 32, 32, 10240, 2560, true},

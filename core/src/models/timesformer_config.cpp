@@ -26,7 +26,7 @@ TimesformerConfig TimesformerConfig::from_json_file(const std::string& path) {
 }
 
 TimesformerConfig TimesformerConfig::preset(const std::string& name) {
-  // facebook/timesformer-base-finetuned-k400 / -k600 (model-parity.md 6.1):
+  // facebook/timesformer-base-finetuned-k400 / -k600 (docs/models.md):
   // the defaults above.
   for (const char* known : {"timesformer-base", "facebook/timesformer-base-finetuned-k400",
                             "facebook/timesformer-base-finetuned-k600", "timesformer-base-finetuned-k400",

@@ -31,7 +31,7 @@ struct Preset {
   double eps;
 };
 
-// HF google/vit-* (model-parity.md 5.1; in21k checkpoints share the
+// HF google/vit-* (docs/models.md; in21k checkpoints share the
 // architecture and add only the pooler) and timm (eps 1e-6, 5.6).
 constexpr Preset kPresets[] = {
     {"vit-base-patch16-224", "base", 16, 224, 1e-12},

@@ -1,5 +1,5 @@
 // The paper's tasks as lists of samples, read from the annotation files the
-// eP-ALM reference reads (epalm-reference.md 4.1) and from the official VQA v2
+// eP-ALM reference reads (docs/epalm.md, Data layouts) and from the official VQA v2
 // questions + annotations files. Layouts under a dataset root:
 //   vqa             vqa/{split}.json (VL-T5: karpathy_train, ...), or the official
 //                   vqa/v2_OpenEnded_mscoco_{split}_questions.json (+ v2_mscoco_{split}_annotations.json)

@@ -1,9 +1,9 @@
 // Open-ended answers and captions from a trained eP-ALM: the prompt the
 // objective defines (question + "?" + "</a>", or the caption prompt after
 // BOS), left-padded for the batch (the reference right-pads, which makes
-// shorter questions' first answer token follow padding: epalm-reference.md
-// 8.3), greedy or beam search, and the generated text with pad and end tokens
-// removed and whitespace trimmed (the reference's post-processing, 5.1).
+// shorter questions' first answer token follow padding: docs/epalm.md,
+// Decoding), greedy or beam search, and the generated text with pad and end
+// tokens removed and whitespace trimmed (the reference's post-processing).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -2,7 +2,7 @@
 // [CLS] tokens of a frozen encoder's last blocks, each projected by a linear
 // connector and injected into a range of decoder layers, plus trainable soft
 // prompt tokens and optional bottleneck adapters. Semantics follow the
-// official code (docs epalm-reference.md 1.2-1.8); where it is buggy the
+// official code (docs/epalm.md); where it is buggy the
 // correct behaviour is the default and the reference's is a flag.
 #pragma once
 
@@ -41,11 +41,11 @@ struct EpalmConfig {
   AdapterSettings adapters;
   // The reference lets the perceptual token attend to every token, future
   // and padding included, which leaks one future token into layer end_layer
-  // during teacher forcing (epalm-reference.md 8.1). Default: it attends to
+  // during teacher forcing (docs/epalm.md, Decisions). Default: it attends to
   // itself only, which also makes KV-cached generation exact.
   bool reference_noncausal_token = false;
-  // The reference trains with the frozen OPT in train mode (epalm-reference.md
-  // 8.12): dropout p = 0.1 on the embeddings (prompt included), after the
+  // The reference trains with the frozen OPT in train mode (docs/epalm.md,
+  // Decisions): dropout p = 0.1 on the embeddings (prompt included), after the
   // attention output projection and after fc2. Default 0: frozen models run
   // deterministically; set 0.1 to reproduce the reference. Training losses
   // only (loss_terms); forward() and generation never drop.

@@ -1,5 +1,5 @@
 // Greedy and beam-search decoding, step for step what Hugging Face
-// transformers 4.57 `generate()` does (docs model-parity.md 3.5): the same
+// transformers 4.57 `generate()` does (docs/models.md, Generation): the same
 // candidates, finished-hypothesis rules, length penalty, early stopping and
 // padding of finished rows, so the same model yields the same tokens.
 #pragma once

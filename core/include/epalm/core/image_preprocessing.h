@@ -4,7 +4,7 @@
 //     google/vit-*): resize to 224x224 with PIL BILINEAR, x * (1/255) in
 //     float64 then float32, (x - 0.5) / 0.5 in float32;
 //   - the eP-ALM reference's evaluation transform for its timm ViTs
-//     (epalm-reference.md 4.2): torchvision Resize((224, 224), BICUBIC) on a
+//     (docs/epalm.md, Inputs): torchvision Resize((224, 224), BICUBIC) on a
 //     PIL image, ToTensor (float32 x / 255), Normalize with CLIP's mean/std.
 // Resizing is PIL's own algorithm (Image.resize with reducing_gap=None on an
 // 8-bit RGB image): separable antialiased filters with 22-bit fixed-point

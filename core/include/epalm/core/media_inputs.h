@@ -1,5 +1,5 @@
 // One sample's model input, from its media file, as the eP-ALM reference
-// builds it (epalm-reference.md 4.2-4.4):
+// builds it (docs/epalm.md, Inputs):
 //   image  [3, S, S] float32: Resize((S, S), bicubic) (PIL's resampling) ->
 //          ToTensor -> CLIP Normalize; training: RandomResizedCrop(S, scale
 //          (0.5, 1), bicubic) -> RandomHorizontalFlip instead of the resize,
@@ -39,7 +39,7 @@ struct MediaSettings {
   bool rand_augment = true;
   std::int64_t num_frames = 8;  // the reference: 8 (QA), 16 (captioning)
   // The reference samples 'rand' at training and test time; evaluation here
-  // defaults to the deterministic 'middle' (epalm-reference.md 8.11).
+  // defaults to the deterministic 'middle' (docs/epalm.md, Decisions).
   video::FrameSampling frame_sampling = video::FrameSampling::kMiddle;
   std::int64_t mel_bins = 128;
   std::int64_t target_length = 1024;

@@ -1,6 +1,6 @@
 // RandAugment's random draws (which ops, which signs), kept apart from the
 // pixel work so both can be tested. Two variants, as the eP-ALM reference
-// trains (epalm-reference.md 4.2, 4.3):
+// trains (docs/epalm.md, Inputs):
 //   - images: ALBEF's RandomAugment(N=2, M=7, augs=[Identity, AutoContrast,
 //     Equalize, Brightness, Sharpness, ShearX, ShearY, TranslateX,
 //     TranslateY, Rotate]): N ops drawn with replacement, each applied with

@@ -1,6 +1,6 @@
 // The safetensors file format without LibTorch: dtypes, the parsed and
 // validated header, and the header the writer emits. Torch-free so the parser
-// can be fuzzed on its own (tests/fuzz). Spec: docs model-parity.md section 2.
+// can be fuzzed on its own (tests/fuzz). Spec: docs/models.md.
 //
 //   bytes 0..8        N, little-endian u64
 //   bytes 8..8+N      JSON: {"__metadata__": {str: str}?, name: {dtype, shape, data_offsets}...}

@@ -1,5 +1,5 @@
 // Matching a checkpoint's tensor names and shapes to what a model wants
-// (docs model-parity.md section 2.3): optional name prefixes ("model." on
+// (docs/models.md): optional name prefixes ("model." on
 // some OPT checkpoints, "vit." on classification ones), tied weights stored
 // under either of their names, and tensors a model may leave unused.
 #pragma once

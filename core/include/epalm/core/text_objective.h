@@ -1,4 +1,4 @@
-// The text side of eP-ALM's objective (epalm-reference.md 3.2-3.4): which
+// The text side of eP-ALM's objective (docs/epalm.md, Objective): which
 // string a training sample becomes, which of its tokens carry loss, and what
 // the decoder is given at generation time.
 //

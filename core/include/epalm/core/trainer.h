@@ -1,7 +1,7 @@
 // Training eP-ALM's trainables: AdamW with separate learning rates for the
 // connector (and adapters) and the soft prompt, linear warmup then cosine
 // decay in optimizer steps, gradient accumulation and clipping, and
-// checkpoints that resume bit for bit (docs epalm-reference.md 3.5).
+// checkpoints that resume bit for bit (docs/epalm.md).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -33,7 +33,7 @@ struct ScheduleSettings {
   double warmup_start_lr = 1e-5;    // lr at step 0 (scaled per group by its base lr / lr)
   double min_lr = 1e-6;             // cosine floor (scaled the same way)
   // The reference schedules only its first parameter group: the prompt keeps
-  // prompt_lr forever (epalm-reference.md 3.5). Default: both groups follow the schedule.
+  // prompt_lr forever (docs/epalm.md, Optimizer and schedule). Default: both groups follow the schedule.
   bool reference_fixed_prompt_lr = false;
 
   // Learning rate at optimizer step `step` for a group whose base rate is `base`:

@@ -13,7 +13,7 @@
 //   - timm: cls_token, pos_embed, patch_embed.proj, blocks.{i}.{norm1, attn.qkv,
 //     attn.proj, norm2, mlp.fc1, mlp.fc2}, norm (head.*, pre_logits.* ignored),
 //     detected by those names; the fused qkv rows are split into query, key,
-//     value (model-parity.md 5.6). Its config.json is either timm's own (hub
+//     value (docs/models.md). Its config.json is either timm's own (hub
 //     repos timm/vit_*: "architecture": "vit_base_patch16_224", LayerNorm eps
 //     1e-6 implied) or an HF ViTConfig, which must then say
 //     "layer_norm_eps": 1e-6 (timm's eps; the HF default is 1e-12).
