@@ -4,6 +4,7 @@
 #include "command.h"
 #include "epalm/distributed/world.h"
 #include "epalm/core/error.h"
+#include "epalm/experiments/parameter_share.h"
 #include "epalm/registry/experiments.h"
 #include "results_settings.h"
 
@@ -46,6 +47,9 @@ int run_experiments(const Invocation& in) {
       for (const auto& [k, v] : ov.set) set += (set.empty() ? "" : ", ") + k + "=" + v;
       std::cout << "# where " << match << ": " << set << "\n";
     }
+    const auto share = experiments::parameter_share(e.base);
+    std::cout << "# trainable parameters: " << share.trainable << " of " << share.total() << " (" << share.percent()
+              << "%): frozen decoder " << share.decoder << ", frozen encoder " << share.encoder << "\n";
     std::cout << "# base configuration (load with --config FILE)\n";
     registry::write_config_ini(e.base, std::cout);
     return kExitOk;

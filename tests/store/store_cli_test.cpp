@@ -418,4 +418,11 @@ TEST(StoreCommands, ExperimentsListAndShow) {
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_NE(show.out.find("\ndecoder = opt-6.7b\n"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("\nshared-connector = true\n"), std::string::npos) << show.out;
+  // The trainables and their share, from the models' configurations alone
+  // (the paper's counts; frozen totals of OPT-6.7B and ViT-L/16).
+  EXPECT_NE(show.out.find("# trainable parameters: 4239360 of 6966014976 (0.0608"), std::string::npos) << show.out;
+  const auto vqa = run_process({kEpalm, "experiments", "show", "epalm-vqa"});
+  ASSERT_EQ(vqa.exit_code, 0) << vqa.err;
+  EXPECT_NE(vqa.out.find("# trainable parameters: 24949760 of "), std::string::npos) << vqa.out;
+  EXPECT_NE(vqa.out.find("frozen decoder 2651596800, frozen encoder 85798656"), std::string::npos) << vqa.out;
 }
