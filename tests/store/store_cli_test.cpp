@@ -14,6 +14,7 @@
 #include <thread>
 #include <sstream>
 
+#include "epalm/registry/experiments.h"
 #include "epalm/registry/sqlite.h"
 #include "process.h"
 
@@ -402,6 +403,23 @@ TEST(StoreBadInput, ABadDatabaseIsAClearErrorAndStaysAsItWas) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(id), std::string::npos);
   EXPECT_EQ(file_bytes(db), before);
+}
+
+// One set of training settings: what `epalm train` accepts (its options, as
+// --print-config writes them as INI keys) is what experiments and sweep
+// files may set. Only the run's own bookkeeping options differ.
+TEST(StoreCommands, TheTrainingSettingsAreOneSet) {
+  const auto printed = run_process({kEpalm, "train", "--print-config"});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  std::set<std::string> options;
+  std::istringstream lines(printed.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto key = line.substr(0, line.find(' '));
+    if (key != "experiment" && key != "log-level" && key != "log-ranks") options.insert(key);
+  }
+  const auto& keys = epalm::registry::training_keys();
+  EXPECT_EQ(options, std::set<std::string>(keys.begin(), keys.end()));
 }
 
 TEST(StoreCommands, ExperimentsListAndShow) {
