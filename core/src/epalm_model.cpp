@@ -26,6 +26,9 @@ void EpalmConfig::validate(std::int64_t encoder_blocks, std::int64_t decoder_lay
   if ((adapters.on_attention || adapters.on_ffn) && adapters.reduction < 1) fail("adapter reduction must be >= 1");
   if (injection_schedule().empty()) fail("no decoder layer in the range satisfies text_step");
   if (reference_dropout < 0 || reference_dropout >= 1) fail("reference_dropout must be in [0, 1)");
+  if (!perception && prompt_length == 0 && !adapters.on_attention && !adapters.on_ffn) {
+    fail("without perception there is nothing to train: give a soft prompt or adapters");
+  }
 }
 
 std::vector<std::pair<int, int>> EpalmConfig::injection_schedule() const {
@@ -42,7 +45,7 @@ std::vector<std::pair<int, int>> EpalmConfig::injection_schedule() const {
 TrainableCount count_trainable(const EpalmConfig& c, std::int64_t encoder_hidden, std::int64_t decoder_hidden,
                                std::int64_t word_embed_dim, std::int64_t decoder_layers) {
   TrainableCount n;
-  n.connector = (c.shared_connector ? 1 : c.levels) * (encoder_hidden * decoder_hidden + decoder_hidden);
+  n.connector = c.perception ? (c.shared_connector ? 1 : c.levels) * (encoder_hidden * decoder_hidden + decoder_hidden) : 0;
   if (c.prompt_length > 0) {
     n.prompt = c.prompt_length * word_embed_dim;
     if (c.prompt_mlp) n.prompt += 2 * (word_embed_dim * word_embed_dim + word_embed_dim);
@@ -175,7 +178,7 @@ struct EpalmModel::Impl {
 
   models::OptForwardOptions options(const at::Tensor& features, std::int64_t batch) const {
     models::OptForwardOptions o;
-    o.hook = hook(level_tokens(features));
+    if (config.perception) o.hook = hook(level_tokens(features));
     if (config.prompt_length > 0) o.prefix_embeds = prompt_embeds(batch).to(decoder->dtype());
     if (!attention_adapters.empty()) {
       o.attention_output_hook = [this](int layer, const at::Tensor& x) { return attention_adapters[layer]->forward(x); };
@@ -207,7 +210,7 @@ EpalmModel::EpalmModel(EpalmConfig config, const models::OptModel& decoder, std:
   m.decoder = &decoder;
   m.schedule = config.injection_schedule();
   torch::manual_seed(seed);
-  const int connectors = config.shared_connector ? 1 : config.levels;
+  const int connectors = !config.perception ? 0 : config.shared_connector ? 1 : config.levels;
   for (int i = 0; i < connectors; ++i) m.connector->push_back(torch::nn::Linear(encoder_hidden, oc.hidden_size));
   m.root.register_module("connector", m.connector);
   if (config.prompt_length > 0) {

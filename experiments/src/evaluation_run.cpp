@@ -189,7 +189,7 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   // so each plans for itself alone (--plan shard: one shard, the whole layer).
   EpalmModels loaded(s, nullptr, /*training=*/false);
   load_trainables(settings.checkpoint, loaded.model);
-  auto media = MediaSettings::for_task(s.data.task, /*train=*/false);
+  auto media = media_settings(s, /*train=*/false);
   media.frame_sampling = frame_sampling;
   return evaluate_split(loaded, s, dataset, settings.generation, media, settings.predictions, world.rank(), world.size(),
                         [&world](const std::string& text) { return world.gather_text(text); }, on_batch);

@@ -76,6 +76,7 @@ ParameterShare parameter_share(const std::map<std::string, std::string>& s) {
   const auto encoder = encoder_shape(s, value_or(s, "encoder", "vit-base-patch16-224"));
 
   EpalmConfig e;  // its defaults are the settings' defaults
+  e.perception = truthy(value_or(s, "perception", e.perception ? "true" : "false"));
   e.levels = std::stoi(value_or(s, "levels", std::to_string(e.levels)));
   e.shared_connector = truthy(value_or(s, "shared-connector", e.shared_connector ? "true" : "false"));
   e.prompt_length = std::stoi(value_or(s, "prompt-length", std::to_string(e.prompt_length)));

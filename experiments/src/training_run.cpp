@@ -110,6 +110,16 @@ std::string checkpoint_path(const std::string& output_dir) {
   return (fs::path(output_dir) / "checkpoint.safetensors").string();
 }
 
+MediaSettings media_settings(const TrainingRunSettings& s, bool train) {
+  auto media = MediaSettings::for_task(s.data.task, train);
+  media.rand_augment = s.rand_augment;
+  const auto geometry = models::encoder_input_geometry(s.encoder);
+  if (geometry.image_size > 0) media.image_size = geometry.image_size;
+  if (geometry.mel_bins > 0) media.mel_bins = geometry.mel_bins;
+  if (geometry.audio_frames > 0) media.target_length = geometry.audio_frames;
+  return media;
+}
+
 TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* communicator,
                                 const std::function<void(const StepReport&)>& on_step,
                                 const std::function<void(const ValidationReport&)>& on_validation) {
@@ -125,8 +135,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   }
   const auto dataset = read_dataset(s.data);
   s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
-  auto media = MediaSettings::for_task(s.data.task, s.augment);
-  media.rand_augment = s.rand_augment;
+  const auto media = media_settings(s, s.augment);
 
   EpalmModels loaded(s, &comm);
   auto& model = loaded.model;

@@ -105,7 +105,7 @@ Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, Communic
     if (v.test_split.empty()) throw UsageError("--test-split", "--test-at-end needs a split");
     test_ = read_split(s, v.test_split);
   }
-  media_ = MediaSettings::for_task(s.data.task, /*train=*/false);
+  media_ = media_settings(s, /*train=*/false);
 }
 
 void Validator::start(bool resumed) {

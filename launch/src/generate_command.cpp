@@ -44,7 +44,7 @@ int run_generate(const Invocation& in) {
 
   Sample sample;
   sample.id = sample.media_id = sample.media = o["media"].as<std::string>();
-  const auto inputs = media_input(sample, MediaSettings::for_task(s.data.task, /*train=*/false), 0).unsqueeze(0);
+  const auto inputs = media_input(sample, experiments::media_settings(s, /*train=*/false), 0).unsqueeze(0);
   const auto features = EpalmModel::select_features(*encoder, inputs.to(s.device), s.epalm.levels);
   GenerationSettings g;
   g.num_beams = o["num-beams"].defaulted() ? trained["num-beams"].as<int>() : o["num-beams"].as<int>();

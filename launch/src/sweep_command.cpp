@@ -10,7 +10,7 @@
 #include "epalm/core/error.h"
 #include "epalm/registry/sweep_store.h"
 #include "results_settings.h"
-#include "sweep_worker.h"
+#include "epalm/experiments/sweep_worker.h"
 
 namespace epalm::cli {
 
@@ -90,14 +90,14 @@ int run(const Invocation& in, const std::string& target) {
   // Cells whose worker died become failed (and are retried); their runs stale.
   const int expired = registry::expire_leases(store, sweep_id);
   if (expired > 0) spdlog::info("sweep {}: {} cell(s) lost their worker and will be retried", spec.name, expired);
-  SweepWorkerOptions options;
+  experiments::SweepWorkerOptions options;
   options.results = results_path(o);
   options.epalm = this_executable();
   options.workers = o["workers"].as<int>();
   options.max_cells = o["max-cells"].as<int>();
   options.force = o["force"].as<bool>();
   if (options.workers < 1) throw UsageError("--workers", "must be >= 1");
-  const auto report = run_sweep_cells(spec, sweep_id, options);
+  const auto report = experiments::run_sweep_cells(spec, sweep_id, options);
   const auto cells = registry::sweep_status(store, sweep_id);
   std::cout << status_table(cells).render(table_format(o));
   if (table_format(o) == analysis::TableFormat::kText) {

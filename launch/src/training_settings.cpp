@@ -90,6 +90,8 @@ void add_training_settings(po::options_description& settings) {
       ("precision", po::value<std::string>()->default_value("auto"),
        "frozen weights' dtype: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16; trainables are fp32")        //
       ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto")                   //
+      ("perception", po::value<bool>()->default_value(true),
+       "false: the no-perception baseline (no connector, no injected token; the soft prompt and adapters only)")  //
       ("levels", po::value<int>()->default_value(6), "encoder blocks whose [CLS] token is injected (the last N)")  //
       ("shared-connector", po::value<bool>()->default_value(false), "one linear for every level")                //
       ("start-layer", po::value<int>()->default_value(19), "first decoder layer receiving tokens")                //
@@ -176,6 +178,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
     throw UsageError("--precision", "bf16/fp16 frozen weights are for GPUs; the CPU trains in fp32");
   }
   auto& e = s.epalm;
+  e.perception = flag(o, "perception");
   e.levels = o["levels"].as<int>();
   e.shared_connector = flag(o, "shared-connector");
   e.start_layer = o["start-layer"].as<int>();

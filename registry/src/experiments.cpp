@@ -47,6 +47,7 @@ const std::vector<KeySpec>& key_specs() {
       {"decoder", Kind::kText},
       {"encoder", Kind::kText},
       {"model-dir", Kind::kText},
+      {"perception", Kind::kBool},
       {"levels", Kind::kInteger},
       {"shared-connector", Kind::kBool},
       {"start-layer", Kind::kInteger},
@@ -238,6 +239,40 @@ std::vector<RegisteredExperiment> build() {
   add("zero-shot-vqa-to-video-qa", "Trained on image VQA v2, evaluated zero-shot on MSRVTT-QA and MSVD-QA",
       {"transfer", "zero-shot"}, vqa)
       ->transfer_tasks = {"msrvtt-qa", "msvd-qa"};
+
+  // --- the toy world (`epalm toy world`, `epalm demo`): the project's own
+  // small unimodal models, pretrained by `epalm toy pretrain` into the model
+  // folder decoder/, vit/, timesformer/, ast/; the world's root is the data
+  // root of every task. The headline eP-ALM: one shared linear, one level,
+  // into the decoder's last three layers, with a 10-token soft prompt;
+  // validated every epoch, its best checkpoint tested at the end.
+  const Config toy_common = {{"decoder", "decoder"},      {"levels", "1"},          {"shared-connector", "true"},
+                             {"start-layer", "1"},        {"end-layer", "4"},       {"text-step", "1"},
+                             {"prompt-length", "10"},     {"prompt-mlp", "true"},   {"adapters", "none"},
+                             {"lr", "3e-3"},              {"prompt-lr", "3e-3"},    {"weight-decay", "0.02"},
+                             {"warmup-steps", "20"},      {"warmup-lr", "1e-5"},    {"min-lr", "1e-5"},
+                             {"loss", "reference"},       {"loss-weight", "0.1"},   {"epochs", "2"},
+                             {"batch-size", "16"},        {"augment", "false"},     {"precision", "fp32"},
+                             {"validate-every", "epoch"}, {"test-at-end", "true"},  {"num-beams", "1"},
+                             {"seed", "0"},               {"data-fraction", "1"},   {"loader-threads", "2"}};
+  add("toy-image-qa", "The toy world's picture questions (VQA v2 format) with the toy ViT", {"toy", "image", "qa"},
+      merged(toy_common, {{"task", "vqa"}, {"encoder", "vit"}, {"train-split", "karpathy_train"},
+                          {"val-split", "karpathy_val"}, {"test-split", "karpathy_test"}, {"max-new-tokens", "4"}}));
+  add("toy-image-caption", "The toy world's picture captions (COCO Karpathy format) with the toy ViT",
+      {"toy", "image", "caption"},
+      merged(toy_common, {{"task", "coco-caption"}, {"encoder", "vit"}, {"train-split", "karpathy_train"},
+                          {"val-split", "karpathy_val"}, {"test-split", "karpathy_test"}, {"max-new-tokens", "24"},
+                          {"epochs", "1"}}));
+  add("toy-video-qa", "The toy world's clip questions (MSRVTT-QA format) with the toy TimeSformer",
+      {"toy", "video", "qa"},
+      merged(toy_common, {{"task", "msrvtt-qa"}, {"encoder", "timesformer"}, {"train-split", "msrvtt_vqa_train"},
+                          {"val-split", "msrvtt_vqa_val"}, {"test-split", "msrvtt_vqa_test"}, {"max-new-tokens", "4"},
+                          {"epochs", "3"}}));
+  add("toy-audio-caption", "The toy world's tone captions (AudioCaps format) with the toy AST",
+      {"toy", "audio", "caption"},
+      merged(toy_common, {{"task", "audiocaps"}, {"encoder", "ast"}, {"train-split", "audiocaps_caption_train"},
+                          {"val-split", "audiocaps_caption_val"}, {"test-split", "audiocaps_caption_test"},
+                          {"max-new-tokens", "16"}, {"epochs", "3"}}));
   return all;
 }
 

@@ -53,8 +53,8 @@ def epalm_forward(model, v, trainables, features, ids, mask):
         hidden = torch.cat([prompt_embeds(v, trainables, ids.shape[0]).to(dtype), hidden], 1)
     bias = reference_attention_bias(torch.cat([torch.ones(ids.shape[0], P, dtype=torch.long, device=ids.device),
                                                mask], 1), dtype)
-    plan = schedule(v)
-    first = min(plan)
+    plan = schedule(v) if v.get("perception", True) else {}  # no perception: the prompt alone
+    first = min(plan) if plan else -1
     for idx, layer in enumerate(decoder.layers):
         if idx in plan:
             c = 0 if v["shared"] else plan[idx]

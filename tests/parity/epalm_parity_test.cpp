@@ -35,6 +35,7 @@ struct Fixture {
     config.prompt_mlp = v["mlp"];
     config.adapters.on_attention = config.adapters.on_ffn = v.value("adapters", false);
     config.reference_noncausal_token = v.value("noncausal", false);
+    config.perception = v.value("perception", true);
   }
   std::vector<std::pair<std::string, at::Tensor>> initial_trainables() const {
     std::vector<std::pair<std::string, at::Tensor>> out;
@@ -89,7 +90,7 @@ TEST_P(EpalmParity, LogitsLossAndGradientsMatchPyTorch) {
 INSTANTIATE_TEST_SUITE_P(Variants, EpalmParity,
                          ::testing::Values("per_level_6_prompt_mlp", "shared_prompt_no_mlp", "single_level_no_prompt",
                                            "adapters", "reference_noncausal", "left_padding_no_prompt",
-                                           "left_padding_no_prompt_noncausal"));
+                                           "left_padding_no_prompt_noncausal", "no_perception"));
 
 // The reference's configurations have the trainable counts its authors
 // report (docs/epalm.md, Architecture and counts), from the real architectures' dimensions.

@@ -44,6 +44,8 @@ VARIANTS = {
     "left_padding_no_prompt": dict(levels=2, shared=False, start=3, end=7, prompt=0, mlp=False, left_pads=[0, 3, 1]),
     "left_padding_no_prompt_noncausal": dict(levels=2, shared=False, start=3, end=7, prompt=0, mlp=False,
                                              noncausal=True, left_pads=[0, 3, 1]),
+    # The no-perception baseline: the soft prompt over the frozen LM, no connector, no injected token.
+    "no_perception": dict(levels=1, shared=True, start=2, end=6, prompt=4, mlp=True, perception=False),
 }
 
 
@@ -65,7 +67,7 @@ for name, v in VARIANTS.items():
         p.requires_grad_(False)
     D = opt_config.hidden_size
     trainables = {}
-    for c in range(1 if v["shared"] else v["levels"]):
+    for c in range((1 if v["shared"] else v["levels"]) if v.get("perception", True) else 0):
         trainables[f"connector.{c}.weight"] = torch.randn(D, ENC) * 0.2
         trainables[f"connector.{c}.bias"] = torch.randn(D) * 0.1
     if v["prompt"]:

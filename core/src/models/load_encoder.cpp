@@ -47,4 +47,22 @@ std::int64_t encoder_parameter_count(const std::string& directory) {
   throw Error(path, "model_type \"" + type + "\" is not an encoder eP-ALM supports");
 }
 
+EncoderInputGeometry encoder_input_geometry(const std::string& directory) {
+  const auto path = (std::filesystem::path(directory) / "config.json").string();
+  const std::string type = config_json::load_object(path).value("model_type", "vit");
+  EncoderInputGeometry g;
+  if (type == "vit") {
+    g.image_size = VitConfig::from_json_file(path).image_size;
+  } else if (type == "timesformer") {
+    g.image_size = TimesformerConfig::from_json_file(path).image_size;
+  } else if (type == "audio-spectrogram-transformer") {
+    const auto c = AstConfig::from_json_file(path);
+    g.mel_bins = c.num_mel_bins;
+    g.audio_frames = c.max_length;
+  } else {
+    throw Error(path, "model_type \"" + type + "\" is not an encoder eP-ALM supports");
+  }
+  return g;
+}
+
 }  // namespace epalm::models

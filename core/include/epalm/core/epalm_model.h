@@ -31,6 +31,10 @@ struct AdapterSettings {
 };
 
 struct EpalmConfig {
+  // false: the no-perception baseline the paper compares against: no
+  // connector and no injected token, only the soft prompt (and adapters)
+  // over the frozen language model; the media are ignored.
+  bool perception = true;
   int levels = 6;                 // the encoder's last `levels` blocks each give one [CLS] token
   bool shared_connector = false;  // one linear for every level, else one per level
   int start_layer = 19;           // decoder layers [start_layer, end_layer) receive tokens

@@ -16,6 +16,7 @@
 
 #include "epalm/core/datasets.h"
 #include "epalm/core/epalm_model.h"
+#include "epalm/core/media_inputs.h"
 #include "epalm/core/memory_plan.h"
 #include "epalm/core/text_objective.h"
 #include "epalm/core/trainer.h"
@@ -96,6 +97,11 @@ struct ValidationReport {
 
 // The checkpoint a run keeps in `output_dir`.
 std::string checkpoint_path(const std::string& output_dir);
+
+// The task's inputs (frames per clip, training transforms when `train`)
+// at the size the run's encoder was made for (its config.json: picture side,
+// mel bins and filterbank frames), so any encoder gets the input it expects.
+MediaSettings media_settings(const TrainingRunSettings& settings, bool train);
 
 // Runs to the end (or resumes and runs to the end). `on_step` sees every
 // optimizer step. Data parallel over the communicator's ranks (each reads its

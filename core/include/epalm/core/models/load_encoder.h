@@ -26,4 +26,13 @@ std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarT
 // The parameters of the encoder in `directory`, from its config.json alone.
 std::int64_t encoder_parameter_count(const std::string& directory);
 
+// The input an encoder checkpoint was made for, from its config.json: the
+// side of its pictures or frames (ViT, TimeSformer; 0 for AST) and the mel
+// bins and frames of its filterbanks (AST; 0 for the others).
+struct EncoderInputGeometry {
+  std::int64_t image_size = 0;
+  std::int64_t mel_bins = 0, audio_frames = 0;
+};
+EncoderInputGeometry encoder_input_geometry(const std::string& directory);
+
 }  // namespace epalm::models

@@ -8,7 +8,7 @@
 
 #include "epalm/registry/sweep.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 struct SweepWorkerOptions {
   std::string results;    // the database
@@ -29,4 +29,4 @@ std::string sweep_output_root(const registry::SweepSpec& spec, const std::string
 SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t sweep_id,
                                   const SweepWorkerOptions& options);
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -1,4 +1,4 @@
-#include "sweep_worker.h"
+#include "epalm/experiments/sweep_worker.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -22,7 +22,7 @@
 
 extern char** environ;
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace fs = std::filesystem;
 
@@ -204,4 +204,4 @@ SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t 
   return {done.load(), failed.load()};
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments
