@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "epalm/core/safetensors.h"
+#include "../parity/forward_depth.h"
 #include "process.h"
 
 namespace epalm {
@@ -27,11 +28,15 @@ at::Tensor load(const std::string& file, const std::string& name) {
   return safetensors::SafetensorsFile(file).load(name);
 }
 
-double max_error_on_tokens(const at::Tensor& actual, const at::Tensor& expected, const at::Tensor& mask) {
-  EXPECT_EQ(actual.sizes(), expected.sizes());
-  if (actual.sizes() != expected.sizes()) return 1e9;
+// The positions that hold tokens, within the rounding bound of `depth` on
+// their scale (tests/parity/forward_depth.h).
+::testing::AssertionResult close_on_tokens(const at::Tensor& actual, const at::Tensor& expected, const at::Tensor& mask,
+                                           double depth, const std::string& what) {
+  if (actual.sizes() != expected.sizes()) return ::testing::AssertionFailure() << what << ": other shape";
   auto keep = mask.to(torch::kBool).unsqueeze(-1).expand_as(expected);
-  return (actual.to(torch::kFloat) - expected).abs().masked_select(keep).max().item<double>();
+  const auto want = expected.masked_select(keep);
+  return testing::within(actual.to(torch::kFloat).masked_select(keep), want,
+                         torch::tensor(testing::forward_bound(want, depth), torch::kDouble), what);
 }
 
 class ModelRunParity : public ::testing::TestWithParam<std::string> {};
@@ -47,12 +52,16 @@ TEST_P(ModelRunParity, OutputFileMatchesTransformers) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto expected = model + "/expected.safetensors";
   const auto mask = load(model + "/inputs.safetensors", "attention_mask");
-  EXPECT_LE(max_error_on_tokens(load(out, "logits"), load(expected, "logits"), mask), 1e-5);
+  const auto config = models::OptConfig::from_json_file(model + "/config.json");
+  const auto tokens = mask.size(1);
+  EXPECT_TRUE(close_on_tokens(load(out, "logits"), load(expected, "logits"), mask,
+                              testing::opt_depth(config, tokens, -1), "logits"));
   safetensors::SafetensorsFile written(out);
   int layers = 0;
   while (written.contains("hidden_state_" + std::to_string(layers))) {
     const auto name = "hidden_state_" + std::to_string(layers);
-    EXPECT_LE(max_error_on_tokens(written.load(name), load(expected, name), mask), 1e-5) << name;
+    EXPECT_TRUE(close_on_tokens(written.load(name), load(expected, name), mask,
+                                testing::opt_depth(config, tokens, layers), name));
     ++layers;
   }
   EXPECT_GE(layers, 4);

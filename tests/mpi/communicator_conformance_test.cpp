@@ -12,6 +12,7 @@
 #include "epalm/distributed/mpi_communicator.h"
 #include "epalm/distributed/world.h"
 #include "mpi_test_world.h"
+#include "tolerance.h"
 
 namespace epalm::distributed {
 namespace {
@@ -48,14 +49,23 @@ std::string label(c10::ScalarType dtype, std::int64_t n, const std::string& more
   return std::string(c10::toString(dtype)) + " n=" + std::to_string(n) + (more.empty() ? "" : " " + more);
 }
 
-// `actual` equals `expected` (double) after rounding expected to actual's dtype.
-void expect_matches(const torch::Tensor& actual, const torch::Tensor& expected, const std::string& what) {
+// `actual` equals `expected` (double) after rounding expected to actual's
+// dtype. The inputs are small non-negative integers, so sums, maxima, copies
+// are exact in every dtype: equal, no tolerance. An average over
+// `averaged_over` ranks divides (a backend may instead scale each term by
+// 1/N before summing): at most N roundings of non-negative terms, so within
+// gamma_N of the exact value, and `expected` rounded to the dtype is within
+// one more rounding of it: gamma_{N+2} relative to the value, in the dtype's
+// unit roundoff.
+void expect_matches(const torch::Tensor& actual, const torch::Tensor& expected, const std::string& what,
+                    int averaged_over = 0) {
   const auto got = actual.cpu().to(torch::kDouble);
   const auto want = expected.to(actual.scalar_type()).to(torch::kDouble);
-  const bool half = actual.scalar_type() == torch::kBFloat16 || actual.scalar_type() == torch::kHalf;
   ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  EXPECT_TRUE(torch::allclose(got, want, half ? 1e-2 : 1e-7, 0)) << what << "\ngot  " << got.slice(0, 0, 8)
-                                                                  << "\nwant " << want.slice(0, 0, 8);
+  const double factor =
+      averaged_over > 0 ? testing::gamma_n(averaged_over + 2, testing::unit_roundoff(actual.scalar_type())) : 0.0;
+  EXPECT_TRUE(testing::within(got, want, factor * want.abs(), what))
+      << "\ngot  " << got.slice(0, 0, 8) << "\nwant " << want.slice(0, 0, 8);
 }
 
 class Conformance : public ::testing::TestWithParam<std::string> {
@@ -97,7 +107,8 @@ TEST_P(Conformance, AllReducesEveryDtypeOpAndSize) {
       for (auto op : ops_for(dtype)) {
         auto t = on_device(input_of(comm_->rank(), n), dtype);
         comm_->all_reduce(t, op)->wait();
-        expect_matches(t, reduce_all(comm_->size(), n, op), label(dtype, n, reduce_op_name(op)));
+        expect_matches(t, reduce_all(comm_->size(), n, op), label(dtype, n, reduce_op_name(op)),
+                       op == ReduceOp::kAvg ? comm_->size() : 0);
       }
     }
   }
@@ -135,12 +146,14 @@ TEST_P(Conformance, ReduceScattersOutOfPlaceAndInPlace) {
         auto full = on_device(input_of(rank, n * size, 2), dtype);
         auto shard = torch::full({n}, 99, torch::TensorOptions().dtype(dtype).device(device_));
         comm_->reduce_scatter(full, shard, op)->wait();
-        expect_matches(shard, expected, label(dtype, n, std::string(reduce_op_name(op)) + " out of place"));
+        expect_matches(shard, expected, label(dtype, n, std::string(reduce_op_name(op)) + " out of place"),
+                       op == ReduceOp::kAvg ? size : 0);
 
         auto slot = full.narrow(0, rank * n, n);
         full.copy_(on_device(input_of(rank, n * size, 2), dtype));
         comm_->reduce_scatter(full, slot, op)->wait();
-        expect_matches(slot, expected, label(dtype, n, std::string(reduce_op_name(op)) + " in place"));
+        expect_matches(slot, expected, label(dtype, n, std::string(reduce_op_name(op)) + " in place"),
+                       op == ReduceOp::kAvg ? size : 0);
       }
     }
   }

@@ -15,6 +15,7 @@
 #include "epalm/core/models/opt.h"
 #include "epalm/core/safetensors.h"
 
+#include "forward_depth.h"
 #include "parity_util.h"
 
 namespace epalm::models {
@@ -24,14 +25,17 @@ namespace {
 std::string fixture(const std::string& variant) { return std::string(EPALM_OPT_FIXTURES) + "/" + variant; }
 
 using testing::load;
+using testing::opt_depth;
 
-// Compares the positions that hold tokens (padded positions are free in HF too).
+// Compares the positions that hold tokens (padded positions are free in HF
+// too), within the rounding bound of `depth` on the compared values' scale.
 void expect_close_on_tokens(const at::Tensor& actual, const at::Tensor& expected, const at::Tensor& mask,
-                            double atol, const std::string& what) {
+                            double depth, const std::string& what) {
   ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
   auto keep = mask.to(torch::kBool).unsqueeze(-1).expand_as(expected);
-  auto diff = (actual - expected).abs().masked_select(keep);
-  EXPECT_LT(diff.max().item<double>(), atol) << what;
+  const auto want = expected.masked_select(keep);
+  EXPECT_TRUE(testing::within(actual.masked_select(keep), want,
+                              torch::tensor(testing::forward_bound(want, depth), torch::kDouble), what));
 }
 
 class OptParity : public ::testing::TestWithParam<std::string> {};
@@ -49,11 +53,13 @@ TEST_P(OptParity, LogitsAndHiddenStatesMatchTransformers) {
   options.output_hidden_states = true;
   torch::NoGradGuard no_grad;
   const auto out = model.forward(load(inputs, "input_ids"), options);
-  expect_close_on_tokens(out.logits, load(expected, "logits"), mask, 1e-5, "logits");
-  ASSERT_EQ(static_cast<std::int64_t>(out.hidden_states.size()), model.config().num_layers + 1);
+  const auto& c = model.config();
+  const auto tokens = mask.size(1);
+  expect_close_on_tokens(out.logits, load(expected, "logits"), mask, opt_depth(c, tokens, -1), "logits");
+  ASSERT_EQ(static_cast<std::int64_t>(out.hidden_states.size()), c.num_layers + 1);
   for (size_t i = 0; i < out.hidden_states.size(); ++i) {
-    expect_close_on_tokens(out.hidden_states[i], load(expected, "hidden_state_" + std::to_string(i)), mask, 1e-5,
-                           "hidden state " + std::to_string(i));
+    expect_close_on_tokens(out.hidden_states[i], load(expected, "hidden_state_" + std::to_string(i)), mask,
+                           opt_depth(c, tokens, static_cast<std::int64_t>(i)), "hidden state " + std::to_string(i));
   }
 }
 
@@ -78,7 +84,8 @@ TEST_P(OptParity, CachedStepsEqualOneFullPass) {
     step.attention_mask = mask.slice(1, 0, t + 1);
     pieces.push_back(model.forward(ids.slice(1, t, t + 1), step).logits);
   }
-  expect_close_on_tokens(torch::cat(pieces, 1), reference, mask, 1e-5, "cached logits");
+  expect_close_on_tokens(torch::cat(pieces, 1), reference, mask, opt_depth(model.config(), ids.size(1), -1),
+                         "cached logits");
 }
 
 // The fused kernel (the CUDA default) agrees with eager to fp32 rounding.
@@ -91,7 +98,8 @@ TEST_P(OptParity, SdpaKernelAgreesWithEager) {
   options.attention_kernel = AttentionKernel::kSdpa;
   torch::NoGradGuard no_grad;
   const auto out = model.forward(load(dir + "/inputs.safetensors", "input_ids"), options);
-  expect_close_on_tokens(out.logits, load(dir + "/expected.safetensors", "logits"), mask, 1e-4, "sdpa logits");
+  expect_close_on_tokens(out.logits, load(dir + "/expected.safetensors", "logits"), mask,
+                         opt_depth(model.config(), mask.size(1), -1, /*fused=*/true), "sdpa logits");
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, OptParity, ::testing::Values("pre_ln", "post_ln_projected", "sharded"));
@@ -106,10 +114,15 @@ TEST(OptModel, PrefixEmbedsTakeNoPositionsAndShiftNothingElse) {
   const auto prefixed = model.forward(ids, with_prefix).logits;
   EXPECT_EQ(prefixed.size(1), 7);
   // The text attends to the prefix, so its logits change; their positions do not.
-  EXPECT_FALSE(torch::allclose(prefixed.slice(1, 3), plain, 1e-4, 1e-4));
-  // Causal: the prefix's own logits ignore the text after it.
+  // (By more than rounding: the bound of the logits' depth, tolerance.h.)
+  const double depth = opt_depth(model.config(), 7, -1);
+  EXPECT_GT(testing::max_abs_diff(prefixed.slice(1, 3), plain), testing::forward_bound(plain, depth));
+  // Causal: the prefix's own logits ignore the text after it (the same
+  // operations on fewer keys: within rounding).
   const auto alone = model.forward(ids.slice(1, 0, 1), with_prefix).logits;
-  EXPECT_TRUE(torch::allclose(alone.slice(1, 0, 3), prefixed.slice(1, 0, 3), 1e-5, 1e-5));
+  EXPECT_TRUE(testing::within(alone.slice(1, 0, 3), prefixed.slice(1, 0, 3),
+                              torch::tensor(testing::forward_bound(prefixed.slice(1, 0, 3), depth), torch::kDouble),
+                              "the prefix's logits"));
 }
 
 TEST(OptModel, HookSeesEveryLayerAndCanPrependATokenVisibleToLaterLayers) {
@@ -129,7 +142,8 @@ TEST(OptModel, HookSeesEveryLayerAndCanPrependATokenVisibleToLaterLayers) {
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(out.size(1), 5);
   const auto plain = model.forward(ids).logits;
-  EXPECT_FALSE(torch::allclose(out.slice(1, 1), plain, 1e-4, 1e-4));
+  EXPECT_GT(testing::max_abs_diff(out.slice(1, 1), plain),
+            testing::forward_bound(plain, opt_depth(model.config(), 5, -1)));  // by more than rounding
 }
 
 TEST(OptModel, RejectsBadCheckpointsWithTheFileNamed) {

@@ -11,6 +11,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
+#include "../support/tolerance.h"
 
 namespace epalm::testing {
 
@@ -28,6 +29,20 @@ inline void expect_close(const at::Tensor& actual, const at::Tensor& expected, d
   EXPECT_LE(diff, atol) << what;
   std::ostringstream measured;
   measured << diff;  // %g: the measured error, kept in the test report
+  ::testing::Test::RecordProperty(what, measured.str());
+}
+
+// Ours against the peer's forward pass: every element within
+// forward_bound(expected, depth) (tolerance.h: `depth` is the longest chain
+// of roundings to this output). Records the measured error and its share of the bound.
+inline void expect_forward_close(const at::Tensor& actual, const at::Tensor& expected, double depth,
+                                 const std::string& what) {
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  const double bound = forward_bound(expected, depth);
+  EXPECT_TRUE(within(actual, expected, torch::tensor(bound, torch::kDouble), what + " (depth " +
+                                                                                 std::to_string(depth) + ")"));
+  std::ostringstream measured;
+  measured << max_abs_diff(actual, expected) << " of bound " << bound;
   ::testing::Test::RecordProperty(what, measured.str());
 }
 

@@ -11,6 +11,7 @@
 #include "epalm/core/models/vit.h"
 #include "epalm/core/safetensors.h"
 
+#include "forward_depth.h"
 #include "parity_util.h"
 
 namespace epalm::models {
@@ -28,19 +29,21 @@ double max_error(const at::Tensor& actual, const at::Tensor& expected) {
   return (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>();
 }
 
-// Compares an output and every hidden state with the fixture's `prefix` set.
+// Compares an output and every hidden state with the fixture's `prefix` set,
+// each within the rounding bound of its depth (forward_depth.h; `extra`
+// roundings before the blocks).
 void expect_matches(const EncoderOutput& out, const std::string& expected_file, const std::string& prefix,
-                    std::int64_t layers, double atol) {
-  double worst = max_error(out.last_hidden_state, load(expected_file, prefix + "last_hidden_state"));
-  EXPECT_LE(worst, atol) << prefix << "last_hidden_state";
-  ASSERT_EQ(static_cast<std::int64_t>(out.hidden_states.size()), layers + 1);
-  for (std::int64_t i = 0; i <= layers; ++i) {
+                    const VitConfig& c, bool fused, double extra = 0) {
+  const auto tokens = out.last_hidden_state.size(1);
+  testing::expect_forward_close(out.last_hidden_state, load(expected_file, prefix + "last_hidden_state"),
+                                testing::vit_depth(c, tokens, -1, fused, extra),
+                                expected_file + " " + prefix + "last_hidden_state");
+  ASSERT_EQ(static_cast<std::int64_t>(out.hidden_states.size()), c.num_layers + 1);
+  for (std::int64_t i = 0; i <= c.num_layers; ++i) {
     const auto name = prefix + "hidden_state_" + std::to_string(i);
-    const double err = max_error(out.hidden_states[i], load(expected_file, name));
-    EXPECT_LE(err, atol) << name;
-    worst = std::max(worst, err);
+    testing::expect_forward_close(out.hidden_states[i], load(expected_file, name),
+                                  testing::vit_depth(c, tokens, i, fused, extra), expected_file + " " + name);
   }
-  std::cout << expected_file << " " << prefix << ": max abs error " << worst << " (tolerance " << atol << ")\n";
 }
 
 class VitParity : public ::testing::TestWithParam<std::string> {};
@@ -55,7 +58,7 @@ TEST_P(VitParity, EveryHiddenStateMatchesTransformersInFp32) {
   options.output_hidden_states = true;
   options.attention_kernel = AttentionKernel::kEager;
   const auto out = model.forward(load(dir + "/inputs.safetensors", "pixel_values"), options);
-  expect_matches(out, dir + "/expected.safetensors", "", model.num_layers(), 1e-5);
+  expect_matches(out, dir + "/expected.safetensors", "", model.config(), /*fused=*/false);
 }
 
 // The fused kernel (the CUDA default) against HF's eager outputs.
@@ -67,7 +70,7 @@ TEST_P(VitParity, SdpaKernelAgreesWithEager) {
   options.output_hidden_states = true;
   options.attention_kernel = AttentionKernel::kSdpa;
   const auto out = model.forward(load(dir + "/inputs.safetensors", "pixel_values"), options);
-  expect_matches(out, dir + "/expected.safetensors", "", model.num_layers(), 1e-4);
+  expect_matches(out, dir + "/expected.safetensors", "", model.config(), /*fused=*/true);
 }
 
 // bf16 weights and activations against HF run in bf16. Both run the same
@@ -116,7 +119,8 @@ TEST(VitModel, InterpolatedPositionEmbeddingsMatchTransformers) {
     options.attention_kernel = AttentionKernel::kEager;
     const auto pixels = load(dir + "/inputs.safetensors", "interpolated_pixel_values");
     const auto out = model.forward(pixels, options);
-    expect_matches(out, dir + "/expected.safetensors", "interpolated_", model.num_layers(), 1e-5);
+    // Bicubic interpolation: 16 weighted taps per position embedding.
+    expect_matches(out, dir + "/expected.safetensors", "interpolated_", model.config(), /*fused=*/false, 16);
     // Without the option another size is an error, as in HF.
     try {
       model.forward(pixels);

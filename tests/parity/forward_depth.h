@@ -1,0 +1,66 @@
+// The longest chain of roundings to each output of our models' forward
+// passes (tests/support/tolerance.h: forward_bound), from their configs: the
+// parity tests and the `epalm model run` tests compare ours with the Python
+// peers' outputs within 2 gamma(depth) times the output's scale.
+#pragma once
+
+#include <cstdint>
+
+#include "../support/tolerance.h"
+#include "epalm/core/models/ast.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/models/timesformer.h"
+#include "epalm/core/models/vit.h"
+
+namespace epalm::testing {
+
+// OPT's hidden state `index` (the embeddings: a lookup plus positions,
+// projected in when word_embed_proj_dim differs; then one block each; the
+// last also through the final LayerNorm and the projection out) or, for
+// index -1, its logits (a sum over word_embed_proj_dim on top of the last).
+inline double opt_depth(const models::OptConfig& c, std::int64_t tokens, std::int64_t index, bool fused = false) {
+  const bool projected = c.word_embed_proj_dim != c.hidden_size;
+  const double embedding = 1 + (projected ? static_cast<double>(c.word_embed_proj_dim) : 0.0);
+  const double block = block_depth(c.hidden_size, c.ffn_dim, tokens, c.hidden_size / c.num_heads, fused);
+  const double last = embedding + static_cast<double>(c.num_layers) * block + layer_norm_depth(c.hidden_size) +
+                      (projected ? static_cast<double>(c.hidden_size) : 0.0);
+  if (index < 0) return last + static_cast<double>(c.word_embed_proj_dim);
+  return index == c.num_layers ? last : embedding + static_cast<double>(index) * block;
+}
+
+// ViT's hidden state `index` or, for -1, last_hidden_state (after the final
+// LayerNorm): the patch embedding (a sum over channels * patch^2, the bias
+// and the position; `extra` more roundings for interpolated positions), one
+// block per hidden state.
+inline double vit_depth(const models::VitConfig& c, std::int64_t tokens, std::int64_t index, bool fused = false,
+                        double extra = 0) {
+  const double embedding = static_cast<double>(c.num_channels * c.patch_size * c.patch_size + 2) + extra;
+  const double block = block_depth(c.hidden_size, c.intermediate_size, tokens, c.hidden_size / c.num_heads, fused);
+  if (index < 0) return embedding + static_cast<double>(c.num_layers) * block + layer_norm_depth(c.hidden_size);
+  return embedding + static_cast<double>(index) * block;
+}
+
+// TimeSformer's: the tubelet embedding (channels * patch^2, the bias, space
+// and time embeddings), then per block up to two attentions (divided: time,
+// then space with its extra projection; each over at most every token) and
+// the feed-forward; -1: last_hidden_state, after the final LayerNorm.
+inline double timesformer_depth(const models::TimesformerConfig& c, std::int64_t tokens, std::int64_t index,
+                                bool fused = false) {
+  const double embedding = static_cast<double>(c.num_channels * c.patch_size * c.patch_size + 3);
+  const double block = 2 * attention_depth(c.hidden_size, tokens, c.hidden_size / c.num_heads, fused) +
+                       static_cast<double>(c.hidden_size) + mlp_depth(c.hidden_size, c.intermediate_size);
+  if (index < 0) return embedding + static_cast<double>(c.num_layers) * block + layer_norm_depth(c.hidden_size);
+  return embedding + static_cast<double>(index) * block;
+}
+
+// AST's: the patch embedding (patch^2, the bias and the position), one block
+// per hidden state; -1: last_hidden_state, after the final LayerNorm (the
+// pooled output, the mean of two of its tokens, adds 2).
+inline double ast_depth(const models::AstConfig& c, std::int64_t tokens, std::int64_t index, bool fused = false) {
+  const double embedding = static_cast<double>(c.patch_size * c.patch_size + 2);
+  const double block = block_depth(c.hidden_size, c.intermediate_size, tokens, c.hidden_size / c.num_heads, fused);
+  if (index < 0) return embedding + static_cast<double>(c.num_layers) * block + layer_norm_depth(c.hidden_size);
+  return embedding + static_cast<double>(index) * block;
+}
+
+}  // namespace epalm::testing

@@ -1,0 +1,149 @@
+// Tolerances for floating-point results computed in different orders (a
+// batch split across ranks vs one process, accumulated micro-batches vs one
+// batch, a bucketed vs a plain backward). Each bound follows from the
+// arithmetic, not from what one machine printed: a sum of n terms computed
+// in any order in floating point lies within gamma_n(n) * sum|terms| of the
+// exact sum (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed.,
+// Lemma 3.1 and eq. 3.5), so two orders of it differ by at most
+// 2 * gamma_n(n) * sum|terms|. The magnitude is that of what was summed, never
+// that of the (possibly near-cancelled) result.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+#include <string>
+
+namespace epalm::testing {
+
+// Unit roundoff (half the machine epsilon): the relative error of one
+// correctly rounded operation.
+constexpr double kUnitFp64 = 0x1p-53;
+constexpr double kUnitFp32 = 0x1p-24;
+constexpr double kUnitFp16 = 0x1p-11;
+constexpr double kUnitBf16 = 0x1p-8;
+
+inline double unit_roundoff(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::kDouble: return kUnitFp64;
+    case c10::kFloat: return kUnitFp32;
+    case c10::kHalf: return kUnitFp16;
+    case c10::kBFloat16: return kUnitBf16;
+    default: return 0;  // integers: exact
+  }
+}
+
+// gamma_n(n) = n u / (1 - n u): n roundings in a row, relative.
+inline double gamma_n(double n, double u = kUnitFp32) { return n * u / (1 - n * u); }
+
+// Two evaluations of sums of at most n terms, in different orders, differ by
+// at most this factor times sum|terms|.
+inline double two_orders(double n, double u = kUnitFp32) { return 2 * gamma_n(n, u); }
+
+// Two AdamW steps with eps >= 1 from the same value, whose gradients (at
+// every step so far) differed by at most `gradient_bound` and were at most
+// `gradient` in size (elementwise): the denominators sqrt(v) + eps are >= 1,
+// so the values move apart by at most lr (|dm| + |m| |d sqrt(v)|); m and
+// sqrt(v) are weighted means over the steps (the bias corrections make the
+// weights sum to 1), so |dm| and |d sqrt(v)| are at most `gradient_bound`
+// and |m| at most `gradient`. Plus each side's own rounding: six fp32
+// operations per element (decay, moments, denominator, step) on magnitudes
+// up to |value| + lr |m|.
+inline at::Tensor adamw_step_bound(double lr, const at::Tensor& gradient_bound, const at::Tensor& gradient,
+                                   const at::Tensor& value) {
+  return lr * gradient_bound * (1 + gradient) + two_orders(6) * (value.detach().abs() + lr * gradient);
+}
+
+// Forward passes of a transformer by two implementations (ours and a Python
+// peer, or two of our attention kernels): the same operations, other
+// kernels, orders and groupings. Each output element passes through a chain
+// of roundings, the longest as long as the sum of the reductions along it
+// (the *_depth functions below); each rounding is at most u times the
+// magnitudes combined there, which LayerNorm keeps at the scale of the
+// hidden states (every block reads a normalized copy of the residual stream
+// and adds its output back). So each side is within gamma(depth) * scale of
+// the exact value, scale = the largest |value| of the output, and the two
+// sides within twice that.
+inline double forward_bound(const at::Tensor& expected, double depth, double u = kUnitFp32) {
+  return two_orders(depth, u) * expected.detach().abs().max().item<double>();
+}
+
+// LayerNorm over `width`: the mean and the variance (a sum each), the
+// reciprocal square root, the scale and shift.
+inline double layer_norm_depth(std::int64_t width) { return static_cast<double>(2 * width + 3); }
+
+// A pre- or post-LN self-attention sub-block: LayerNorm, the Q/K/V
+// projection (a sum over `hidden`), the scores (over `head_dim`), the
+// softmax and the weighted values (each over `keys`), the output projection
+// (over `hidden`), the residual sum. A fused kernel's online softmax
+// rescales its running sums once per key: `fused` adds `keys`.
+inline double attention_depth(std::int64_t hidden, std::int64_t keys, std::int64_t head_dim, bool fused = false) {
+  return layer_norm_depth(hidden) + static_cast<double>(2 * hidden + head_dim + 2 * keys + 1) +
+         (fused ? static_cast<double>(keys) : 0.0);
+}
+
+// The feed-forward sub-block: LayerNorm, fc1 (over `hidden`), the
+// activation, fc2 (over `intermediate`), the residual sum.
+inline double mlp_depth(std::int64_t hidden, std::int64_t intermediate) {
+  return layer_norm_depth(hidden) + static_cast<double>(hidden + 1 + intermediate + 1);
+}
+
+// One standard transformer block (attention then feed-forward).
+inline double block_depth(std::int64_t hidden, std::int64_t intermediate, std::int64_t keys, std::int64_t head_dim,
+                          bool fused = false) {
+  return attention_depth(hidden, keys, head_dim, fused) + mlp_depth(hidden, intermediate);
+}
+
+// The element of `got` farthest outside `bound` (elementwise, broadcast):
+// the largest |got - want| / bound, where it is and the values there.
+struct Worst {
+  double ratio = 0;  // |got - want| / bound; <= 1 within the bound
+  std::int64_t index = -1;  // flat index
+  double got = 0, want = 0, bound = 0;
+};
+
+inline Worst worst_element(const at::Tensor& got, const at::Tensor& want, const at::Tensor& bound) {
+  const auto g = got.detach().to(torch::kDouble).cpu().flatten();
+  const auto w = want.detach().to(torch::kDouble).cpu().flatten();
+  const auto b = bound.detach().to(torch::kDouble).cpu().expand_as(got.detach().cpu()).flatten();
+  Worst worst;
+  if (g.numel() == 0) return worst;
+  const auto diff = (g - w).abs();
+  // A zero bound admits only equality: the ratio is 0 (equal) or infinite.
+  const auto ratio = torch::where(diff == 0, torch::zeros_like(diff), diff / b);
+  // NaN anywhere (a NaN result or a NaN bound) counts as the worst.
+  const auto nan = torch::isnan(ratio);
+  worst.index = nan.any().item<bool>() ? nan.nonzero()[0][0].item<std::int64_t>() : ratio.argmax().item<std::int64_t>();
+  worst.ratio = ratio[worst.index].item<double>();
+  if (std::isnan(worst.ratio)) worst.ratio = INFINITY;
+  worst.got = g[worst.index].item<double>();
+  worst.want = w[worst.index].item<double>();
+  worst.bound = b[worst.index].item<double>();
+  return worst;
+}
+
+// Every element of `got` within `bound` of `want`; on failure the message
+// names `what` (tensor and step) and the worst element with its index.
+inline ::testing::AssertionResult within(const at::Tensor& got, const at::Tensor& want, const at::Tensor& bound,
+                                         const std::string& what) {
+  if (got.sizes() != want.sizes()) {
+    return ::testing::AssertionFailure() << what << ": shape " << got.sizes() << " vs " << want.sizes();
+  }
+  const auto w = worst_element(got, want, bound);
+  if (w.ratio <= 1) return ::testing::AssertionSuccess();
+  std::ostringstream s;
+  s.precision(9);
+  s << what << ": element " << w.index << " is " << w.got << ", expected " << w.want << " (|difference| "
+    << std::abs(w.got - w.want) << " > bound " << w.bound << ", " << w.ratio << " times it)";
+  return ::testing::AssertionFailure() << s.str();
+}
+
+inline ::testing::AssertionResult within(double got, double want, double bound, const std::string& what) {
+  return within(torch::tensor(got, torch::kDouble), torch::tensor(want, torch::kDouble),
+                torch::tensor(bound, torch::kDouble), what);
+}
+
+}  // namespace epalm::testing
