@@ -17,6 +17,8 @@ find_package(PNG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(EPALM_FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 pkg_check_modules(EPALM_SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+# Plots (PNG and SVG surfaces) for `epalm runs plot|report`.
+pkg_check_modules(EPALM_CAIRO REQUIRED IMPORTED_TARGET cairo)
 # OpenCV core + imgproc: the image RandAugment runs the cv2 calls of the reference's
 # ALBEF code. Debian ships OpenCVConfig.cmake only with libopencv-dev, which pulls
 # every module; with just libopencv-imgproc-dev the two libraries are found directly.

@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "epalm/core/error.h"
@@ -43,10 +46,66 @@ TableFormat parse_table_format(const std::string& name) {
   if (name == "csv") return TableFormat::kCsv;
   if (name == "md" || name == "markdown") return TableFormat::kMarkdown;
   if (name == "json") return TableFormat::kJson;
-  throw UsageError("--format", "unknown format '" + name + "' (use text, csv, md or json)");
+  if (name == "latex" || name == "tex") return TableFormat::kLatex;
+  throw UsageError("--format", "unknown format '" + name + "' (use text, csv, md, json or latex)");
+}
+
+TableFormat table_format_for_file(const std::string& path, const std::string& option) {
+  const auto ext = std::filesystem::path(path).extension().string();
+  if (ext == ".csv") return TableFormat::kCsv;
+  if (ext == ".json") return TableFormat::kJson;
+  if (ext == ".md") return TableFormat::kMarkdown;
+  if (ext == ".tex") return TableFormat::kLatex;
+  if (ext == ".txt") return TableFormat::kText;
+  throw UsageError(option, "'" + path + "': the extension picks the format (.csv, .json, .md, .tex or .txt); "
+                           "or give --format");
+}
+
+std::string latex_escape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    auto starts = [&](const char* utf8) { return text.compare(i, std::char_traits<char>::length(utf8), utf8) == 0; };
+    if (starts("±")) { out += "$\\pm$"; i += 1; continue; }
+    if (starts("−")) { out += "$-$"; i += 2; continue; }
+    if (starts("Δ")) { out += "$\\Delta$"; i += 1; continue; }
+    if (starts("—")) { out += "---"; i += 2; continue; }
+    switch (c) {
+      case '\\': out += "\\textbackslash{}"; break;
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += std::string("\\") + c; break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '<': out += "\\textless{}"; break;
+      case '>': out += "\\textgreater{}"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) throw Error(path, "cannot write the output file");
 }
 
 Table::Table(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+
+std::string Table::cell(size_t row, size_t column, TableFormat format) const {
+  const auto& text = rows_[row][column];
+  if (!emphasized_.count({row, column})) return format == TableFormat::kLatex ? latex_escape(text) : text;
+  switch (format) {
+    case TableFormat::kText: return text + " *";
+    case TableFormat::kMarkdown: return "**" + text + "**";
+    case TableFormat::kLatex: return "\\textbf{" + latex_escape(text) + "}";
+    default: return text;
+  }
+}
 
 void Table::add_row(std::vector<std::string> cells) {
   if (cells.size() != columns_.size()) {
@@ -73,11 +132,20 @@ std::string Table::render(TableFormat format) const {
         }
         out << text << "\n";
       };
+      std::vector<std::vector<std::string>> shown;
+      for (size_t r = 0; r < rows_.size(); ++r) {
+        shown.emplace_back();
+        for (size_t i = 0; i < columns_.size(); ++i) {
+          shown.back().push_back(cell(r, i, format));
+          widths[i] = std::max(widths[i], display_width(shown.back().back()));
+        }
+      }
       line(columns_);
       std::vector<std::string> rule;
       for (size_t w : widths) rule.push_back(std::string(w, '-'));
       line(rule);
-      for (const auto& row : rows_) line(row);
+      for (const auto& row : shown) line(row);
+      if (!footer_.empty()) out << "\n" << footer_ << "\n";
       break;
     }
     case TableFormat::kCsv: {
@@ -92,14 +160,34 @@ std::string Table::render(TableFormat format) const {
     case TableFormat::kMarkdown: {
       auto line = [&](const std::vector<std::string>& cells) {
         out << "|";
-        for (const auto& cell : cells) out << " " << markdown_cell(cell) << " |";
+        for (const auto& text : cells) out << " " << markdown_cell(text) << " |";
         out << "\n";
       };
       line(columns_);
       out << "|";
       for (size_t i = 0; i < columns_.size(); ++i) out << " --- |";
       out << "\n";
-      for (const auto& row : rows_) line(row);
+      for (size_t r = 0; r < rows_.size(); ++r) {
+        std::vector<std::string> row;
+        for (size_t i = 0; i < columns_.size(); ++i) row.push_back(cell(r, i, format));
+        line(row);
+      }
+      if (!footer_.empty()) out << "\n" << markdown_cell(footer_) << "\n";
+      break;
+    }
+    case TableFormat::kLatex: {
+      // booktabs: \toprule, \midrule, \bottomrule; numbers right-aligned.
+      out << "\\begin{tabular}{";
+      for (size_t i = 0; i < columns_.size(); ++i) out << (i == 0 ? "l" : "r");
+      out << "}\n\\toprule\n";
+      for (size_t i = 0; i < columns_.size(); ++i) out << (i ? " & " : "") << latex_escape(columns_[i]);
+      out << " \\\\\n\\midrule\n";
+      for (size_t r = 0; r < rows_.size(); ++r) {
+        for (size_t i = 0; i < columns_.size(); ++i) out << (i ? " & " : "") << cell(r, i, format);
+        out << " \\\\\n";
+      }
+      out << "\\bottomrule\n\\end{tabular}\n";
+      if (!footer_.empty()) out << "\n{\\footnotesize " << latex_escape(footer_) << "}\n";
       break;
     }
     case TableFormat::kJson: {

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "analysis_bench.h"
 #include "bench.h"
 #include "bench_store_record.h"
 #include "comm_bench.h"
@@ -133,9 +134,21 @@ int run_bench(const Invocation& in) {
     s.argv.insert(s.argv.end(), in.arguments.begin(), in.arguments.end());
     return run_store_bench(in, s);
   }
+  if (name == "analysis") {
+    AnalysisBenchSettings s;
+    s.runs = o["analysis-runs"].as<int>();
+    s.repetitions = std::max(o["repetitions"].as<int>(), 1);
+    s.work_dir = o["work-dir"].as<std::string>();
+    s.results = o["results"].as<std::string>();
+    s.format = o["format"].as<std::string>();
+    s.progress = isatty(STDERR_FILENO);
+    s.argv = {"epalm", "bench"};
+    s.argv.insert(s.argv.end(), in.arguments.begin(), in.arguments.end());
+    return run_analysis_bench(in, s);
+  }
   if (name == "comm") return run_comm_bench(in);
   const BenchCase* chosen = nullptr;
-  std::string known = "comm, store";
+  std::string known = "analysis, comm, store";
   for (const auto& c : bench_cases()) {
     if (c.name == name) chosen = &c;
     known += (known.empty() ? "" : ", ") + c.name;
@@ -254,6 +267,7 @@ Command bench_command() {
                 ("format", po::value<std::string>()->default_value("text"), "text, csv, md or json")  //
                 ("store-runs", po::value<int>()->default_value(10000), "store: runs written")             //
                 ("store-points", po::value<int>()->default_value(1000), "store: metric points per run")   //
+                ("analysis-runs", po::value<int>()->default_value(10000), "analysis: runs in the compared store")  //
                 ("results", po::value<std::string>()->default_value(registry::default_results_path()),
                  "the results database every benchmark is recorded in, as a run of experiment bench-<case> (\"\": none)")  //
                 ("output", po::value<std::string>(), "also write the record (settings, times, ratio, memory, versions) "

@@ -115,11 +115,11 @@ int run_command(const Command& command, const std::vector<std::string>& argument
   }
   std::vector<std::string> files;
   if (general_vm.count("config")) files = general_vm["config"].as<std::vector<std::string>>();
-  // A command with an "experiment" setting starts from that registered
-  // experiment's base configuration: above the defaults, below config files
-  // and options.
+  // A command whose "experiment" setting names a base configuration (not a
+  // filter) starts from that registered experiment's base: above the
+  // defaults, below config files and options.
   std::unique_ptr<ExperimentBase> base;
-  if (settings.find_nothrow("experiment", false) != nullptr) {
+  if (is_experiment_base(settings, "experiment")) {
     std::string name;
     if (general_vm.count("experiment") && !general_vm["experiment"].defaulted()) {
       name = general_vm["experiment"].as<std::string>();
@@ -156,6 +156,11 @@ int fail(const std::string& command, const std::string& message, int code, const
 }
 
 }  // namespace
+
+bool is_experiment_base(const po::options_description& settings, const std::string& name) {
+  const auto* option = settings.find_nothrow(name, false);
+  return option != nullptr && dynamic_cast<const ExperimentBaseValue*>(option->semantic().get()) != nullptr;
+}
 
 int run_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -36,6 +36,21 @@ struct Command {
 
 const std::vector<Command>& commands();
 
+// The value of a setting that names a registered experiment to start from
+// (`epalm train --experiment E`): run_command layers that experiment's base
+// configuration above the defaults and below config files and options. Only
+// settings declared with this value get the layer; an option that merely
+// names an experiment (`epalm runs list --experiment E`, a filter) is a plain
+// po::value and is never read as a configuration.
+class ExperimentBaseValue : public po::typed_value<std::string> {
+ public:
+  ExperimentBaseValue() : po::typed_value<std::string>(nullptr) {}
+};
+// New'd for options_description, which owns it.
+inline ExperimentBaseValue* experiment_base_value() { return new ExperimentBaseValue(); }
+// True when `settings` declares `name` with an ExperimentBaseValue.
+bool is_experiment_base(const po::options_description& settings, const std::string& name);
+
 Command env_command();
 Command demo_command();
 Command model_command();

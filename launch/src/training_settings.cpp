@@ -8,6 +8,7 @@
 #include "epalm/core/runtime_info.h"
 #include "epalm/registry/config.h"
 #include "epalm/registry/results_store.h"
+#include "command.h"
 #include "model_families.h"
 
 namespace epalm::cli {
@@ -130,7 +131,7 @@ void add_training_settings(po::options_description& settings) {
       ("seed", po::value<std::uint64_t>()->default_value(0), "trainables' initialisation, data order, answers");
   po::options_description output("Output and evaluation");
   output.add_options()                                                                                   //
-      ("experiment", po::value<std::string>()->default_value(""),
+      ("experiment", experiment_base_value()->default_value(""),
        "a registered experiment (epalm experiments list): its base configuration under these settings")  //
       ("results", po::value<std::string>()->default_value(registry::default_results_path()),
        "the SQLite results database runs are recorded in (EPALM_RESULTS; EPALM_SPOOL records into a spool file)")  //
