@@ -1,5 +1,7 @@
 #include "epalm/experiments/evaluation_run.h"
 
+#include <spdlog/spdlog.h>
+
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include "epalm/core/prediction_files.h"
 #include "epalm/core/qa_accuracy.h"
 #include "epalm/core/vqa_accuracy.h"
+#include "epalm/distributed/watchdog.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/epalm_models.h"
 
@@ -146,7 +149,17 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
     }
     if (on_batch) on_batch(++done, loader.batches_per_epoch());
   }
-  const auto gathered = world.gather_text(mine.dump());
+  std::vector<std::string> gathered;
+  {
+    // A rank that never arrives (stuck or dead) must not hold the others forever.
+    distributed::Watchdog watchdog(settings.collective_timeout, [&world](const std::string& why) {
+      spdlog::error("rank {} of {}: {}; aborting the job", world.rank(), world.size(), why);
+      world.abort(1);
+    });
+    const auto id = watchdog.begin("gathering the predictions of every rank");
+    gathered = world.gather_text(mine.dump());
+    watchdog.end(id);
+  }
   EvaluationOutcome outcome;
   if (world.rank() != 0) return outcome;
   std::vector<std::string> outputs(dataset.samples.size());

@@ -60,6 +60,7 @@ const std::vector<KeySpec>& key_specs() {
       {"max-new-tokens", Kind::kInteger},
       {"output-dir", Kind::kText},
       {"results", Kind::kText},
+      {"collective-timeout", Kind::kReal},
   };
   return specs;
 }

@@ -69,7 +69,7 @@ struct TrainingRunOutcome {
   std::int64_t encoder_parameters = 0;  // frozen too
   std::int64_t cache_hits = 0, cache_misses = 0;
   bool resumed = false;
-  bool stopped = false;  // SIGTERM: checkpointed and stopped early (exit kExitStopped)
+  bool stopped = false;  // SIGTERM or SIGINT: checkpointed and stopped early (exit stop_exit_code())
 };
 
 // The checkpoint a run keeps in `output_dir`.
@@ -78,7 +78,7 @@ std::string checkpoint_path(const std::string& output_dir);
 // Runs to the end (or resumes and runs to the end). `on_step` sees every
 // optimizer step. Data parallel over the communicator's ranks (each reads its
 // shard of every global batch of batch_size x ranks samples; rank 0 alone
-// writes the checkpoint); nullptr: one process. A SIGTERM checkpoints and
+// writes the checkpoint); nullptr: one process. A SIGTERM or SIGINT checkpoints and
 // stops every rank after the same step. Errors name the file, sample or
 // setting at fault.
 TrainingRunOutcome run_training(const TrainingRunSettings& settings, Communicator* communicator = nullptr,
