@@ -78,6 +78,7 @@ inline std::vector<std::vector<std::string>> query(const std::string& path, cons
     sqlite3_close(db);
     throw std::runtime_error("cannot open " + path);
   }
+  sqlite3_busy_timeout(db, 30000);  // a run may be writing (or creating) it right now
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
     const std::string message = sqlite3_errmsg(db);
@@ -101,6 +102,7 @@ inline std::vector<std::vector<std::string>> query(const std::string& path, cons
 inline void execute(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  sqlite3_busy_timeout(db, 30000);
   char* message = nullptr;
   const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
   const std::string text = message ? message : "";
