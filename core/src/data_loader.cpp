@@ -121,6 +121,16 @@ std::int64_t DataLoader::batches_per_epoch() const {
   return settings_.drop_last ? per_rank / b : (per_rank + b - 1) / b;
 }
 
+std::int64_t DataLoader::global_samples(std::int64_t index) const {
+  const auto n = static_cast<std::int64_t>(dataset_.samples.size());
+  const auto world = static_cast<std::int64_t>(settings_.world_size);
+  const auto first = index * settings_.batch_size;
+  const auto last = std::min(samples_per_rank(), first + settings_.batch_size);
+  // Batch positions k in [first, last) of every rank are global positions
+  // [first * world, last * world) (DistributedSampler's interleaving); those past n pad.
+  return std::max<std::int64_t>(0, std::min(last * world, n) - first * world);
+}
+
 std::vector<std::size_t> DataLoader::epoch_order(std::int64_t epoch) const {
   const auto n = dataset_.samples.size();
   std::vector<std::size_t> order(n);

@@ -122,7 +122,7 @@ Dataset read_dataset(const DatasetSpec& spec) {
     for (const auto& e : out.missing.examples) examples += (examples.empty() ? "" : ", ") + e;
     const auto what = std::to_string(out.missing.count) + " media file(s) missing, used by " +
                       std::to_string(out.missing.samples) + " sample(s), e.g. " + examples;
-    if (!spec.skip_missing_media) throw Error(file, what + " (skip those samples with skip_missing_media)");
+    if (!spec.skip_missing_media) throw Error(file, what + " (skip those samples with --skip-missing-media, or skip-missing-media = true in a config file)");
     spdlog::warn("{}: {}; those samples are skipped", out.name, what);
     if (out.samples.empty()) throw Error(file, "every media file is missing, e.g. " + examples);
   }

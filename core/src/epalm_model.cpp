@@ -255,23 +255,32 @@ at::Tensor EpalmModel::select_features(const models::Encoder& encoder, const at:
 namespace {
 
 // Cross-entropy of `logits` [N, vocab] against `targets` [N] (-100 = no
-// target) of a batch of `batch` samples, reduced as `loss` says. The
-// reference's per-sample sum averaged over the batch is the total over the
-// batch size.
+// target) of a batch of `batch` samples that have a target, reduced as `loss`
+// says. The reference's per-sample sum averaged over the batch is the total
+// over those samples: a row without targets (a repeat that pads a rank's
+// shard) weighs nothing, so N ranks equal one process on any dataset size.
 LossTerms loss_terms_of(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
                         const LossSettings& loss) {
   auto total = torch::nn::functional::cross_entropy(
       logits, targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
   const auto normalizer = loss.reduction == LossReduction::kReference
                               ? static_cast<double>(batch)
-                              : std::max<double>(1.0, (targets != -100).sum().item<double>());
+                              : (targets != -100).sum().item<double>();
+  // No max(1, ...) here: a rank's all-padding micro-batch must add nothing to
+  // the normalizer the ranks sum.
   return {total * loss.weight, normalizer};
+}
+
+// Samples of [B, T] targets that have at least one (every real sample does:
+// its text ends in </s>).
+std::int64_t rows_with_targets(const at::Tensor& targets) {
+  return (targets != -100).any(1).sum().item<std::int64_t>();
 }
 
 at::Tensor reduce_loss(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
                        const LossSettings& loss) {
   const auto terms = loss_terms_of(logits, targets, batch, loss);
-  return terms.total / terms.normalizer;
+  return terms.total / std::max(1.0, terms.normalizer);
 }
 
 }  // namespace
@@ -284,8 +293,9 @@ EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& in
   if (labels.defined()) {
     const auto t = input_ids.size(1);
     auto text_logits = out.logits.slice(1, out.logits.size(1) - t).slice(1, 0, t - 1).to(torch::kFloat32);
-    out.loss = reduce_loss(text_logits.reshape({-1, text_logits.size(-1)}),
-                           labels.to(out.logits.device()).slice(1, 1).reshape({-1}), input_ids.size(0), loss);
+    const auto targets = labels.to(out.logits.device()).slice(1, 1);
+    out.loss = reduce_loss(text_logits.reshape({-1, text_logits.size(-1)}), targets.reshape({-1}),
+                           rows_with_targets(targets), loss);
   }
   return out;
 }
@@ -293,7 +303,7 @@ EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& in
 at::Tensor EpalmModel::loss(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                             const at::Tensor& labels, const LossSettings& settings) const {
   const auto terms = loss_terms(features, input_ids, attention_mask, labels, settings);
-  return terms.total / terms.normalizer;
+  return terms.total / std::max(1.0, terms.normalizer);
 }
 
 LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& input_ids,
@@ -307,7 +317,7 @@ LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& i
   const auto rows = (targets != -100).flatten().nonzero().squeeze(1);
   const auto kept = text.reshape({-1, text.size(-1)}).index_select(0, rows);
   const auto logits = impl_->decoder->lm_head(kept).to(torch::kFloat32);
-  return loss_terms_of(logits, targets.flatten().index_select(0, rows), input_ids.size(0), settings);
+  return loss_terms_of(logits, targets.flatten().index_select(0, rows), rows_with_targets(targets), settings);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "epalm/experiments/evaluation_run.h"
 
+#include <spdlog/spdlog.h>
+
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include "epalm/core/prediction_files.h"
 #include "epalm/core/qa_accuracy.h"
 #include "epalm/core/vqa_accuracy.h"
+#include "epalm/distributed/watchdog.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/epalm_models.h"
 
@@ -191,8 +194,19 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   load_trainables(settings.checkpoint, loaded.model);
   auto media = media_settings(s, /*train=*/false);
   media.frame_sampling = frame_sampling;
+  // A rank that never arrives (stuck or dead) must not hold the others forever.
+  const auto gather = [&world, &settings](const std::string& text) {
+    distributed::Watchdog watchdog(settings.collective_timeout, [&world](const std::string& why) {
+      spdlog::error("rank {} of {}: {}; aborting the job", world.rank(), world.size(), why);
+      world.abort(1);
+    });
+    const auto id = watchdog.begin("gathering the predictions of every rank");
+    auto gathered = world.gather_text(text);
+    watchdog.end(id);
+    return gathered;
+  };
   return evaluate_split(loaded, s, dataset, settings.generation, media, settings.predictions, world.rank(), world.size(),
-                        [&world](const std::string& text) { return world.gather_text(text); }, on_batch);
+                        gather, on_batch);
 }
 
 }  // namespace epalm::experiments

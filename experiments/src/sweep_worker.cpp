@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -185,7 +186,21 @@ SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t 
       for (;;) {
         if (options.max_cells > 0 && claimed.fetch_add(1) >= options.max_cells) return;
         const auto cell = registry::claim_cell(store, sweep_id, owner, spec.lease_seconds, options.force);
-        if (!cell) return;
+        if (!cell) {
+          // Nothing to claim now; a cell still running may yet need us: its
+          // worker may be dead (its lease then runs out and the cell is
+          // retried here) or it may fail with retries left.
+          if (registry::expire_leases(store, sweep_id) > 0) {
+            if (options.max_cells > 0) claimed.fetch_sub(1);
+            continue;
+          }
+          const auto lease_end = registry::next_lease_end(store, sweep_id);
+          if (!lease_end) return;
+          if (options.max_cells > 0) claimed.fetch_sub(1);
+          const double wait = std::clamp(*lease_end - registry::now_seconds() + 0.1, 0.1, 2.0);
+          std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+          continue;
+        }
         const auto result = run_cell(store, spec, *cell, owner, options);
         registry::complete_cell(store, sweep_id, cell->index, owner, result.ok, result.note, result.dead_run_status);
         (result.ok ? done : failed)++;

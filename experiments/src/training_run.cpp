@@ -56,10 +56,15 @@ class TrainingBatches : public BatchSource {
                   const models::Encoder& encoder, const Tokenizer& tokenizer, FeatureCache* cache)
       : s_(s), dataset_(dataset), loader_(loader), encoder_(encoder), tokenizer_(tokenizer), cache_(cache) {}
 
+  // Samples every rank's batches held since the start (padding repeats not counted).
+  std::int64_t samples_served() const { return served_; }
+
   Batch batch_at(std::int64_t position) override {
     const auto per_epoch = loader_.batches_per_epoch();
     const auto epoch = position / per_epoch, index = position % per_epoch;
-    const auto indices = loader_.batch_indices(epoch, index);
+    std::vector<bool> padding;
+    const auto indices = loader_.batch_indices(epoch, index, &padding);
+    served_ += loader_.global_samples(index);
     Batch b;
     b.features = features(epoch, index, indices);
     std::vector<std::string> questions, targets;
@@ -71,6 +76,11 @@ class TrainingBatches : public BatchSource {
     auto text = encode_training_batch(tokenizer_, s_.objective, questions, targets);
     b.input_ids = text.input_ids.to(s_.device);
     b.attention_mask = text.attention_mask.to(s_.device);
+    // A repeat that pads this rank's shard has no targets: it weighs nothing in
+    // the loss or its normalizer, so N ranks train as one process would.
+    for (std::size_t row = 0; row < padding.size(); ++row) {
+      if (padding[row]) text.labels[static_cast<std::int64_t>(row)].fill_(-100);
+    }
     b.labels = text.labels.to(s_.device);
     return b;
   }
@@ -102,6 +112,7 @@ class TrainingBatches : public BatchSource {
   const models::Encoder& encoder_;
   const Tokenizer& tokenizer_;
   FeatureCache* cache_;
+  std::int64_t served_ = 0;
 };
 
 }  // namespace
@@ -186,11 +197,12 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   const auto steps_per_epoch = per_epoch / s.train.accumulation;
   while (trainer.steps_done() < total) {
     const auto start = std::chrono::steady_clock::now();
+    const auto served_before = batches.samples_served();
     StepReport report;
     report.result = trainer.step(batches);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.total_steps = total;
-    report.samples = s.batch_size * s.train.accumulation * comm.size();
+    report.samples = batches.samples_served() - served_before;  // a batch past the split's end holds fewer
     outcome.last_loss = report.result.loss;
     if (on_step) on_step(report);
     if (validator.due(trainer.steps_done(), total, steps_per_epoch)) {
@@ -206,7 +218,8 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     const bool due = s.checkpoint_every > 0 && trainer.steps_done() % s.checkpoint_every == 0;
     if ((last || due || outcome.stopped) && comm.rank() == 0) trainer.save_checkpoint(outcome.checkpoint, s.config_text);
     if (outcome.stopped) {
-      spdlog::warn("stopping on SIGTERM after step {}; checkpoint {}", trainer.steps_done(), outcome.checkpoint);
+      spdlog::warn("stopping on {} after step {}; checkpoint {}", stop_signal_name(), trainer.steps_done(),
+                   outcome.checkpoint);
       break;
     }
   }

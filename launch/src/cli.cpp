@@ -1,7 +1,9 @@
-#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include "epalm/distributed/world.h"
 #include "epalm/registry/config.h"
 #include "epalm/registry/experiments.h"
+#include "failure.h"
 
 namespace epalm::cli {
 
@@ -47,6 +50,7 @@ class ExperimentBase {
  public:
   explicit ExperimentBase(const std::string& name) {
     const auto& experiment = registry::find_experiment(name);
+    remove_orphans();
     path_ = (std::filesystem::temp_directory_path() /
              ("epalm-experiment-" + name + "-" + std::to_string(::getpid()) + ".ini"))
                 .string();
@@ -61,6 +65,18 @@ class ExperimentBase {
   const std::string& path() const { return path_; }
 
  private:
+  // Files of processes killed while they read theirs (the name ends in the pid).
+  static void remove_orphans() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+      const auto name = entry.path().filename().string();
+      if (name.rfind("epalm-experiment-", 0) != 0 || entry.path().extension() != ".ini") continue;
+      const auto dash = name.rfind('-');
+      const int pid = std::atoi(name.substr(dash + 1).c_str());
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ec);
+    }
+  }
+
   std::string path_;
 };
 
@@ -132,6 +148,7 @@ int run_command(const Command& command, const std::vector<std::string>& argument
   }
 
   auto resolved = registry::resolve(settings, parsed, files, vm);
+  base.reset();  // read: gone before the command runs, so a killed command leaves no file behind
   log::configure(log_settings(vm));
   if (vm.count("print-config")) {
     if (world.rank() == 0) {
@@ -190,14 +207,9 @@ int run_main(int argc, char** argv) {
     world = std::make_unique<distributed::World>();
     log::set_rank(world->rank(), world->size(), world->topology().host);
     return run_command(*command, {args.begin() + 1, args.end()}, *world);
-  } catch (const UsageError& e) {
-    return fail(name, e.what(), kExitUsage, world.get());
-  } catch (const Error& e) {
-    return fail(name, e.what(), kExitFailure, world.get());
-  } catch (const c10::Error& e) {
-    return fail(name, e.what_without_backtrace(), kExitFailure, world.get());
   } catch (const std::exception& e) {
-    return fail(name, e.what(), kExitFailure, world.get());
+    const auto failure = failure_of(e);
+    return fail(name, failure.message, failure.exit_code, world.get());
   }
 }
 

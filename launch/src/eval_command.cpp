@@ -3,6 +3,7 @@
 // the task's official scores, both recorded in the results store.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "command.h"
@@ -10,8 +11,10 @@
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/evaluation_run.h"
+#include "failure.h"
 #include "progress.h"
 #include "run_recording.h"
+#include "setting_checks.h"
 #include "training_settings.h"
 
 namespace epalm::cli {
@@ -34,12 +37,20 @@ int run_eval(const Invocation& in) {
   e.generation.max_new_tokens =
       o["max-new-tokens"].defaulted() ? trained["max-new-tokens"].as<int>() : o["max-new-tokens"].as<int>();
   e.frame_sampling = o["frame-sampling"].as<std::string>();
+  e.collective_timeout = collective_timeout(o);
+  // Outputs go beside the checkpoint evaluated (a copy is not its original's
+  // run), or where --output-dir says; the data where --data-root says.
+  if (o.count("data-root")) e.run.data.root = o["data-root"].as<std::string>();
+  const auto output_dir = o.count("output-dir") ? o["output-dir"].as<std::string>()
+                                                : std::filesystem::path(e.checkpoint).parent_path().string();
   e.predictions = o.count("predictions") ? o["predictions"].as<std::string>()
-                                         : e.run.output_dir + "/predictions-" + e.split + ".json";
+                                         : (std::filesystem::path(output_dir.empty() ? "." : output_dir) /
+                                            ("predictions-" + e.split + ".json")).string();
 
   auto params = training_config_values(trained);
   params["eval-split"] = e.split;
   params["checkpoint"] = e.checkpoint;
+  params["data-root"] = e.run.data.root;
   auto recorder = record_run("eval", trained["experiment"].as<std::string>(), std::move(params),
                              o["results"].as<std::string>(), in.arguments, in.world);
 
@@ -50,7 +61,8 @@ int run_eval(const Invocation& in) {
       progress.say("evaluating " + e.split + ": batch " + std::to_string(done) + "/" + std::to_string(total));
     });
   } catch (const std::exception& error) {
-    recorder.finish(registry::RunStatus::kFailed, 1, error.what());
+    const auto failure = failure_of(error);
+    recorder.finish(registry::RunStatus::kFailed, failure.exit_code, failure.message);
     throw;
   }
   progress.clear();
@@ -77,15 +89,18 @@ Command eval_command() {
                 ("checkpoint", po::value<std::string>(), "a checkpoint.safetensors written by epalm train")  //
                 ("split", po::value<std::string>(), "the split (default: the checkpoint's test-split)")     //
                 ("predictions", po::value<std::string>(), "where predictions go (default: <output-dir>/predictions-<split>.json)")  //
-                ("batch-size", po::value<std::int64_t>()->default_value(8), "samples per generation batch")  //
-                ("num-beams", po::value<int>()->default_value(3), "beam width (default: the checkpoint's)")  //
-                ("max-new-tokens", po::value<int>()->default_value(30), "generated tokens at most (default: the checkpoint's)")  //
+                ("output-dir", po::value<std::string>(), "where outputs go (default: the checkpoint's folder)")  //
+                ("data-root", po::value<std::string>(), "the datasets' root directory (default: the checkpoint's)")  //
+                ("batch-size", po::value<std::int64_t>()->default_value(8)->notifier(at_least<std::int64_t>("batch-size", 1)), "samples per generation batch")  //
+                ("num-beams", po::value<int>()->default_value(3)->notifier(at_least<int>("num-beams", 1)), "beam width (default: the checkpoint's)")  //
+                ("max-new-tokens", po::value<int>()->default_value(30)->notifier(at_least<int>("max-new-tokens", 1)), "generated tokens at most (default: the checkpoint's)")  //
                 ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto")     //
                 ("frame-sampling", po::value<std::string>()->default_value("middle"),
                  "video frames: middle, or rand as the reference's evaluation (random, seeded)")  //
                 ("results", po::value<std::string>()->default_value(registry::default_results_path()),
                  "the SQLite results database (EPALM_RESULTS)");
             add_plan_settings(settings);
+            add_collective_settings(settings);
           },
           run_eval, {"checkpoint"}};
 }

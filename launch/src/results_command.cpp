@@ -1,4 +1,5 @@
-// `epalm results tag|note|ingest`: annotate runs, load spool files.
+// `epalm results tag|note|ingest|check`: annotate runs, load spool files,
+// check the database file.
 #include <filesystem>
 #include <iostream>
 
@@ -6,6 +7,8 @@
 #include "epalm/distributed/world.h"
 #include "epalm/core/error.h"
 #include "epalm/registry/run_recorder.h"
+#include "epalm/registry/sqlite.h"
+#include "epalm/registry/store_integrity.h"
 #include "results_settings.h"
 
 namespace epalm::cli {
@@ -60,8 +63,23 @@ int run_results(const Invocation& in) {
     std::cout << t.render(table_format(o));
     return kExitOk;
   }
-  throw UsageError("action", action.empty() ? "give one: tag, note or ingest"
-                                            : "unknown action '" + action + "' (tag, note or ingest)");
+  if (action == "check") {
+    // Opened as a plain SQLite file: the store itself refuses a damaged one.
+    const auto path = results_path(o);
+    if (!std::filesystem::is_regular_file(path)) throw Error(path, "no results database here");
+    registry::Database db(path, registry::Database::Mode::kReadOnly);
+    const auto problems = registry::integrity_problems(db, /*full=*/true);
+    if (problems.empty()) {
+      std::cout << path << ": ok (SQLite's integrity check found no problem)\n";
+      return kExitOk;
+    }
+    std::cout << path << ": " << problems.size() << (problems.size() >= 100 ? "+" : "")
+              << " problems (SQLite's integrity check):\n";
+    for (const auto& p : problems) std::cout << "  " << p << "\n";
+    throw Error(path, "the results database file is corrupt; " + registry::recovery_advice(path));
+  }
+  throw UsageError("action", action.empty() ? "give one: tag, note, ingest or check"
+                                            : "unknown action '" + action + "' (tag, note, ingest or check)");
 }
 
 }  // namespace
@@ -71,13 +89,14 @@ Command results_command() {
           "Annotate runs and load spool files into the results store.\n\n"
           "  epalm results tag <run> key[=value]\n"
           "  epalm results note <run> \"text\"\n"
-          "  epalm results ingest <spool.jsonl | folder>   idempotent: loading again changes nothing\n\n"
+          "  epalm results ingest <spool.jsonl | folder>   idempotent: loading again changes nothing\n"
+          "  epalm results check                          SQLite's full integrity check of --results\n\n"
           "A run recorded where the database cannot live (a node without the shared disk) writes a\n"
           "spool file (JSON lines); ingest loads it. <run> is an id or a unique prefix of one.",
           [](po::options_description& settings) {
             add_results_settings(settings);
             settings.add_options()                                                                   //
-                ("action", po::value<std::string>(), "tag, note or ingest (the first argument)")         //
+                ("action", po::value<std::string>(), "tag, note, ingest or check (the first argument)")         //
                 ("target", po::value<std::string>(), "the run (tag, note) or the spool file/folder (ingest)")  //
                 ("value", po::value<std::string>(), "tag: key[=value]; note: the text")                   //
                 ("stale-after", po::value<double>()->default_value(300),

@@ -6,21 +6,28 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 #include "command.h"
 #include "epalm/core/error.h"
 #include "epalm/core/stop_signal.h"
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
+#include "failure.h"
+#include "output_dir_lock.h"
 #include "progress.h"
+#include "resume_check.h"
 #include "run_recording.h"
 #include "training_settings.h"
 
 namespace epalm::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string duration_text(double seconds) {
   const auto s = static_cast<long long>(std::llround(std::max(0.0, seconds)));
@@ -30,10 +37,22 @@ std::string duration_text(double seconds) {
 }
 
 int run_train(const Invocation& in) {
+  install_stop_signal_handler();  // Ctrl-C as SIGTERM: checkpoint, record, exit 130 after this step
   auto s = training_settings_from(in.options, in.world.topology().local_rank);
-  const auto communicator = distributed::make_communicator(in.world, s.device);
+  distributed::CommunicatorOptions communication;
+  communication.timeout = collective_timeout(in.options);
+  const auto communicator = distributed::make_communicator(in.world, s.device, communication);
   s.config_text = training_config_text(in.options);
-  auto recorder = record_run("train", in.options["experiment"].as<std::string>(), training_config_values(in.options),
+  // The output directory is this run's alone; a checkpoint there is resumed only with its own settings.
+  std::optional<OutputDirLock> lock;
+  if (in.world.rank() == 0 && !s.output_dir.empty()) lock.emplace(s.output_dir);
+  auto params = training_config_values(in.options);
+  if (s.resume && fs::exists(experiments::checkpoint_path(s.output_dir))) {
+    const auto changes = check_resume(experiments::checkpoint_path(s.output_dir), s.config_text,
+                                      in.options["resume-with-changes"].as<bool>());
+    if (!changes.empty()) params["resume-changes"] = changes;
+  }
+  auto recorder = record_run("train", in.options["experiment"].as<std::string>(), std::move(params),
                              in.options["results"].as<std::string>(), in.arguments, in.world);
   Progress progress(isatty(STDERR_FILENO) != 0);
   double elapsed = 0;
@@ -72,17 +91,18 @@ int run_train(const Invocation& in) {
                  score == v.record.scores.end() ? 0.0 : score->second, v.best ? " (best so far)" : "", v.seconds);
   });
   } catch (const std::exception& e) {
-    recorder.finish(registry::RunStatus::kFailed, 1, e.what());
+    const auto failure = failure_of(e);
+    recorder.finish(registry::RunStatus::kFailed, failure.exit_code, failure.message);
     throw;
   }
   progress.clear();
-  if (in.world.rank() != 0) return outcome.stopped ? kExitStopped : 0;
+  if (in.world.rank() != 0) return outcome.stopped ? stop_exit_code() : 0;
   recorder.add_artifact("checkpoint", outcome.checkpoint);
   if (outcome.stopped) {
-    recorder.finish(registry::RunStatus::kKilled, kExitStopped, "stopped by SIGTERM after step " +
-                                                                     std::to_string(outcome.steps));
-    std::cout << "stopped by SIGTERM after step " << outcome.steps << "; checkpoint: " << outcome.checkpoint << "\n";
-    return kExitStopped;
+    const auto stopped = "stopped by " + stop_signal_name() + " after step " + std::to_string(outcome.steps);
+    recorder.finish(registry::RunStatus::kKilled, stop_exit_code(), stopped);
+    std::cout << stopped << "; checkpoint: " << outcome.checkpoint << "\n";
+    return stop_exit_code();
   }
   if (outcome.best) {
     recorder.log_scores("val", outcome.best->scores);

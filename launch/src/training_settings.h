@@ -7,6 +7,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -24,6 +25,11 @@ void add_training_settings(po::options_description& settings);
 void add_plan_settings(po::options_description& settings);
 // Sets the plan fields of `s` from `options`; UsageError names a bad option.
 void apply_plan_settings(const po::variables_map& options, experiments::TrainingRunSettings& s);
+
+// --collective-timeout, on every command that runs under several ranks: a
+// collective not finished within it aborts the whole job with a message.
+void add_collective_settings(po::options_description& settings);
+std::chrono::milliseconds collective_timeout(const po::variables_map& options);
 
 // Values as given; device and precision resolved for `local_rank`.
 experiments::TrainingRunSettings training_settings_from(const po::variables_map& options, int local_rank);

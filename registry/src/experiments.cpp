@@ -82,6 +82,7 @@ const std::vector<KeySpec>& key_specs() {
       {"max-new-tokens", Kind::kInteger},
       {"output-dir", Kind::kText},
       {"results", Kind::kText},
+      {"collective-timeout", Kind::kReal},
   };
   return specs;
 }

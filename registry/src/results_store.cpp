@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "epalm/core/error.h"
 #include "epalm/registry/hashing.h"
 #include "epalm/registry/sqlite.h"
+#include "epalm/registry/store_integrity.h"
 #include "results_schema.h"
 
 namespace epalm::registry {
@@ -169,6 +171,9 @@ ResultsStore ResultsStore::open(const std::string& path, Access access) {
   try {
     db = std::make_unique<Database>(path, access == Access::kReadOnly ? Database::Mode::kReadOnly
                                                                       : Database::Mode::kReadWrite);
+    // A damaged file is refused before anything reads or writes it: results
+    // from it could be silently wrong, and writing spreads the damage.
+    require_sound(*db);
     const int application = pragma_int(*db, "application_id");
     version = pragma_int(*db, "user_version");
     if (application != 0 && application != kResultsApplicationId) {
@@ -313,6 +318,12 @@ ON CONFLICT(run_id, key_id) DO UPDATE SET last = excluded.last, last_step = excl
   min = excluded.min, max = excluded.max, best = excluded.best, best_step = excluded.best_step, n = excluded.n
 )sql");
     for (const auto& [name, key] : keys) summary.bind(1, run_id).bind(2, key.first).bind(3, key.second).run();
+    // Metrics are a sign of life too: a run killed between heartbeats ends,
+    // when reaped as stale, at its last metric rather than at its last beat.
+    double last_wall = 0;
+    for (const auto& point : points) last_wall = std::max(last_wall, point.wall);
+    Statement alive(*db_, "UPDATE runs SET heartbeat = max(heartbeat, ?1) WHERE id = ?2 AND status = 'running'");
+    alive.bind(1, last_wall).bind(2, run_id).run();
   });
 }
 

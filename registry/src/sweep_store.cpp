@@ -160,6 +160,13 @@ int expire_leases(ResultsStore& store, std::int64_t sweep_id) {
   return expired;
 }
 
+std::optional<double> next_lease_end(ResultsStore& store, std::int64_t sweep_id) {
+  Statement s(store.database(), "SELECT min(lease_until) FROM sweep_cells WHERE sweep_id = ? AND state = 'running'");
+  s.bind(1, sweep_id);
+  if (!s.step() || s.is_null(0)) return std::nullopt;
+  return s.real(0);
+}
+
 std::vector<CellStatus> sweep_status(ResultsStore& store, std::int64_t sweep_id) {
   Statement s(store.database(), "SELECT c.cell_index, c.state, c.attempts, c.config_hash, c.note, c.run_id, "
                                 "r.status, c.axes "

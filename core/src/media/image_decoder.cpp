@@ -8,6 +8,7 @@
 #include <png.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -165,6 +166,9 @@ RgbImage read_image(const std::vector<std::uint8_t>& bytes, const std::string& n
 }
 
 RgbImage read_image(const std::string& path) {
+  // An ifstream opens a folder and fails only when read, with a message that names no file.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path, "is a directory, not an image file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path, "cannot open the image");
   const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <type_traits>
 
 #include "epalm/core/error.h"
 
@@ -43,11 +44,28 @@ inline nlohmann::json load_object(const std::string& path, const char* model_typ
   return j;
 }
 
-// Sets `out` from j[key] when present and not null.
+// Integer fields Hugging Face configs may leave null ("None": a default
+// applies, e.g. word_embed_proj_dim = hidden_size); any other null is an error.
+inline bool may_be_null(const std::string& key) {
+  return key == "word_embed_proj_dim" || key == "pad_token_id" || key == "bos_token_id" || key == "eos_token_id" ||
+         key == "decoder_start_token_id";
+}
+
+// Sets `out` from j[key] when present. A null integer field (other than
+// those above) is an error, as is a fractional number for an integer.
 template <typename T>
 void read(const nlohmann::json& j, const char* key, T& out, const std::string& path) {
   auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
+  if (it == j.end()) return;
+  if (it->is_null()) {
+    if (!std::is_integral_v<T> || std::is_same_v<T, bool> || may_be_null(key)) return;
+    throw Error(path, std::string("field '") + key + "' is null; it must be an integer");
+  }
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (it->is_number_float()) {
+      throw Error(path, std::string("field '") + key + "' must be an integer, not " + it->dump());
+    }
+  }
   try {
     out = it->get<T>();
   } catch (const nlohmann::json::exception&) {

@@ -49,6 +49,9 @@ class DataLoader {
 
   std::int64_t batches_per_epoch() const;  // the same on every rank
   std::int64_t samples_per_rank() const;
+  // Distinct samples in batch `index` over every rank (repeats that pad the
+  // last shards not counted): what a step really consumed.
+  std::int64_t global_samples(std::int64_t index) const;
   // This rank's sample indices for batch `index` of `epoch`, and whether each is padding.
   std::vector<std::size_t> batch_indices(std::int64_t epoch, std::int64_t index, std::vector<bool>* padding = nullptr) const;
 

@@ -9,6 +9,7 @@
 // skipped and why.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -40,6 +41,9 @@ struct EvaluationSettings {
   // reference's test-time sampling (random frames, seeded by the run's seed
   // and the sample's index, so repeated evaluations agree).
   std::string frame_sampling = "middle";
+  // Under several ranks: gathering the predictions longer than this aborts
+  // the job (a stuck or dead rank), naming the wait.
+  std::chrono::milliseconds collective_timeout = std::chrono::minutes(10);
 };
 
 struct EvaluationOutcome {

@@ -76,7 +76,7 @@ struct TrainingRunOutcome {
   std::int64_t encoder_parameters = 0;  // frozen too
   std::int64_t cache_hits = 0, cache_misses = 0;
   bool resumed = false;
-  bool stopped = false;  // SIGTERM: checkpointed and stopped early (exit kExitStopped)
+  bool stopped = false;  // SIGTERM or SIGINT: checkpointed and stopped early (exit stop_exit_code())
   // With validation (rank 0's): the metric, the best validation and its
   // checkpoint; with the test at the end: its scores and predictions.
   std::string select_by;
@@ -106,7 +106,7 @@ MediaSettings media_settings(const TrainingRunSettings& settings, bool train);
 // Runs to the end (or resumes and runs to the end). `on_step` sees every
 // optimizer step. Data parallel over the communicator's ranks (each reads its
 // shard of every global batch of batch_size x ranks samples; rank 0 alone
-// writes the checkpoint); nullptr: one process. A SIGTERM checkpoints and
+// writes the checkpoint); nullptr: one process. A SIGTERM or SIGINT checkpoints and
 // stops every rank after the same step. Errors name the file, sample or
 // setting at fault.
 TrainingRunOutcome run_training(const TrainingRunSettings& settings, Communicator* communicator = nullptr,

@@ -46,6 +46,11 @@ void complete_cell(ResultsStore& store, std::int64_t sweep_id, std::int64_t inde
 // runs marked stale. Returns how many.
 int expire_leases(ResultsStore& store, std::int64_t sweep_id);
 
+// When the earliest lease of the sweep's running cells ends (Unix time);
+// nullopt when no cell runs. A worker with nothing left to claim waits for it:
+// the cell either completes or, its worker dead, is expired and retried.
+std::optional<double> next_lease_end(ResultsStore& store, std::int64_t sweep_id);
+
 struct CellStatus {
   std::int64_t index = 0;
   std::string state;
