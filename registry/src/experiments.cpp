@@ -43,6 +43,7 @@ const std::vector<KeySpec>& key_specs() {
       {"task-prompt", Kind::kText},
       {"checkpoint-every", Kind::kInteger},
       {"resume", Kind::kBool},
+      {"resume-with-changes", Kind::kBool},
       {"tokenizer", Kind::kText},
       {"decoder", Kind::kText},
       {"encoder", Kind::kText},
