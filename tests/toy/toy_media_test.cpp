@@ -47,7 +47,8 @@ TEST(ToyWorldMedia, EveryImageShowsItsObjectsAtTheirCentres) {
   const auto colors = palette();
   std::size_t images = 0, objects = 0;
   for (const char* split : {"train", "val", "test"}) {
-    for (const auto& item : read_json_file(root + "/labels/image_" + std::string(split) + ".json")["items"]) {
+    const auto labels = read_json_file(root + "/labels/image_" + std::string(split) + ".json");
+    for (const auto& item : labels["items"]) {
       const auto image = media::read_image(root + "/" + item["media"].get<std::string>());
       ASSERT_EQ(image.height, 64);
       ASSERT_EQ(image.width, 64);
