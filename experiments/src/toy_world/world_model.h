@@ -1,8 +1,9 @@
 // The toy world's things (shapes, motions, tones), how each is drawn at
 // random, rendered and encoded, and the language that describes them. One
-// concern per source file: canvas.cpp (drawing), images.cpp, video.cpp,
-// audio.cpp, language.cpp (captions and questions), dataset_writer.cpp (the
-// real datasets' files), world_cache.cpp (keys, EPALM_HOME, atomic writes).
+// concern per source file: vocabulary.cpp (names, colours), canvas.cpp
+// (drawing), images.cpp, video.cpp, audio.cpp, language.cpp (captions and
+// questions); the datasets' files are written by *_datasets.cpp and
+// world_writer.cpp (world_writer.h), the cache by world_cache.cpp.
 #pragma once
 
 #include <cstdint>
