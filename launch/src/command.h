@@ -63,6 +63,7 @@ Command runs_command();
 Command results_command();
 Command sweep_command();
 Command plan_command();
+Command toy_command();
 
 // Runs `epalm` with argv: dispatch, layered configuration, logging, and the
 // top-level error handler. Returns the process exit code.
