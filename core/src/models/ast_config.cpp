@@ -1,3 +1,5 @@
+#include <nlohmann/json.hpp>
+
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
 #include "models/config_json.h"
@@ -33,6 +35,29 @@ AstConfig AstConfig::preset(const std::string& name) {
   }
   throw UsageError("AST preset", "unknown preset '" + name +
                                      "' (known: ast-audioset = MIT/ast-finetuned-audioset-10-10-0.4593)");
+}
+
+std::string AstConfig::to_json() const {
+  nlohmann::json j;
+  j["architectures"] = {"ASTModel"};
+  j["model_type"] = "audio-spectrogram-transformer";
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_layers;
+  j["num_attention_heads"] = num_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["qkv_bias"] = qkv_bias;
+  j["hidden_dropout_prob"] = 0.0;
+  j["attention_probs_dropout_prob"] = 0.0;
+  j["initializer_range"] = 0.02;
+  j["torch_dtype"] = "float32";
+  j["hidden_act"] = activation;
+  j["patch_size"] = patch_size;
+  j["frequency_stride"] = frequency_stride;
+  j["time_stride"] = time_stride;
+  j["max_length"] = max_length;
+  j["num_mel_bins"] = num_mel_bins;
+  return j.dump(2) + "\n";
 }
 
 std::vector<std::string> AstConfig::preset_names() { return {"ast-audioset"}; }

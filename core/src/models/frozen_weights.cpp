@@ -6,7 +6,9 @@ namespace epalm::models {
 
 at::Tensor FrozenWeights::get(const std::string& name) const {
   auto it = weights_.find(name);
-  return it == weights_.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
+  if (it == weights_.end()) return at::Tensor();
+  // A tensor that requires gradient is a parameter being trained (pretraining): held as given.
+  return it->second.requires_grad() ? it->second : it->second.detach().set_requires_grad(false);
 }
 
 layers::PreLnBlock FrozenWeights::vit_layer(const std::string& p, std::int64_t num_heads, double eps,

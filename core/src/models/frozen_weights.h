@@ -1,5 +1,7 @@
 // Internal: a model's frozen tensors handed out by name (detached, without
-// gradient; undefined when absent, e.g. a missing bias), and the layer layout
+// gradient; undefined when absent, e.g. a missing bias; a tensor that
+// requires gradient is handed out as given, so a model built from such
+// tensors trains them), and the layer layout
 // transformers uses across its ViT family, which ViT and AST share.
 #pragma once
 

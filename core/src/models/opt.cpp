@@ -142,7 +142,9 @@ OptModel::OptModel(OptConfig config, const std::map<std::string, at::Tensor>& we
 
   auto get = [&](const std::string& name) -> at::Tensor {
     auto it = weights.find(name);
-    return it == weights.end() ? at::Tensor() : it->second.detach().set_requires_grad(false);
+    if (it == weights.end()) return at::Tensor();
+    // A tensor that requires gradient is a parameter being trained (pretraining): held as given.
+    return it->second.requires_grad() ? it->second : it->second.detach().set_requires_grad(false);
   };
   auto linear = [&](const std::string& name) { return Linear{get(name + ".weight"), get(name + ".bias")}; };
   auto norm = [&](const std::string& name) {

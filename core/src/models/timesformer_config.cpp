@@ -1,3 +1,5 @@
+#include <nlohmann/json.hpp>
+
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
 #include "models/config_json.h"
@@ -34,6 +36,30 @@ TimesformerConfig TimesformerConfig::preset(const std::string& name) {
     if (name == known) return TimesformerConfig{};
   }
   throw UsageError("TimeSformer preset", "unknown preset '" + name + "' (known: timesformer-base)");
+}
+
+std::string TimesformerConfig::to_json() const {
+  nlohmann::json j;
+  j["architectures"] = {"TimesformerModel"};
+  j["model_type"] = "timesformer";
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_layers;
+  j["num_attention_heads"] = num_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["qkv_bias"] = qkv_bias;
+  j["hidden_dropout_prob"] = 0.0;
+  j["attention_probs_dropout_prob"] = 0.0;
+  j["initializer_range"] = 0.02;
+  j["torch_dtype"] = "float32";
+  j["hidden_act"] = activation;
+  j["image_size"] = image_size;
+  j["patch_size"] = patch_size;
+  j["num_channels"] = num_channels;
+  j["num_frames"] = num_frames;
+  j["attention_type"] = attention_type;
+  j["drop_path_rate"] = 0.0;
+  return j.dump(2) + "\n";
 }
 
 std::vector<std::string> TimesformerConfig::preset_names() { return {"timesformer-base"}; }

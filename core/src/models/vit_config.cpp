@@ -142,6 +142,28 @@ VitConfig VitConfig::preset(const std::string& name_in) {
   throw UsageError("ViT preset", "unknown preset '" + name_in + "' (known: " + known + ")");
 }
 
+std::string VitConfig::to_json() const {
+  nlohmann::json j;
+  j["architectures"] = {"ViTModel"};
+  j["model_type"] = "vit";
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_layers;
+  j["num_attention_heads"] = num_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["qkv_bias"] = qkv_bias;
+  j["hidden_dropout_prob"] = 0.0;
+  j["attention_probs_dropout_prob"] = 0.0;
+  j["initializer_range"] = 0.02;
+  j["torch_dtype"] = "float32";
+  j["hidden_act"] = hidden_act;
+  j["image_size"] = image_size;
+  j["patch_size"] = patch_size;
+  j["num_channels"] = num_channels;
+  j["encoder_stride"] = patch_size;
+  return j.dump(2) + "\n";
+}
+
 std::vector<std::string> VitConfig::preset_names() {
   std::vector<std::string> names;
   for (const auto& p : kPresets) names.push_back(p.name);

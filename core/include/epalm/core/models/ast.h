@@ -4,7 +4,8 @@
 // patch convolution with the config's frequency/time strides
 // (frequency-major patches), CLS and distillation tokens, position
 // embeddings, ViT-style pre-LN blocks (fp32 softmax) and the final LayerNorm.
-// Weights are frozen. Features come from audio_features.h.
+// Weights are frozen (constructor weights that require gradient are held as
+// given and train). Features come from audio_features.h.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -43,6 +44,9 @@ struct AstConfig {
   // classifier; the other 10-10 AudioSet variants share it).
   static AstConfig preset(const std::string& name);
   static std::vector<std::string> preset_names();
+  // A Hugging Face config.json (model_type "audio-spectrogram-transformer", architectures ASTModel) that
+  // from_json_file and transformers' ASTConfig read back as this config.
+  std::string to_json() const;
 
   std::int64_t head_dim() const { return hidden_size / num_heads; }
   std::int64_t frequency_patches() const { return (num_mel_bins - patch_size) / frequency_stride + 1; }

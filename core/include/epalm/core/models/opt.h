@@ -3,7 +3,9 @@
 // (opt-350m), project_in/out, learned positions offset by 2 and computed from
 // the attention mask, a tied LM head, a KV cache, every layer's hidden states,
 // and a hook before each layer (layer_hooks.h). Weights are frozen tensors:
-// gradients flow through them to inputs and hooks, never into them. Any layer
+// gradients flow through them to inputs and hooks, never into them, except
+// weights given to the constructor as tensors that require gradient, which
+// it holds as given so they train (pretraining, the experiments' pretraining.h). Any layer
 // may hold its large matrices sharded across ranks (layer_sharding.h):
 // gathered just before it runs (the next one in flight), freed after, and
 // gathered again when backward passes through it.

@@ -4,7 +4,8 @@
 // space-time attention (temporal attention and temporal dense first, then
 // spatial attention with the CLS token repeated per frame and averaged back),
 // softmax in the input dtype, and the final LayerNorm. "joint_space_time" and
-// "space_only" configs are supported as HF runs them. Weights are frozen.
+// "space_only" configs are supported as HF runs them. Weights are frozen
+// (constructor weights that require gradient are held as given and train).
 //
 // Frame counts: the time embeddings are nearest-interpolated to the input's
 // frame count, while the blocks reshape with config.num_frames, exactly as HF
@@ -51,6 +52,9 @@ struct TimesformerConfig {
   // without the classifier).
   static TimesformerConfig preset(const std::string& name);
   static std::vector<std::string> preset_names();
+  // A Hugging Face config.json (model_type "timesformer", architectures TimesformerModel) that
+  // from_json_file and transformers' TimesformerConfig read back as this config.
+  std::string to_json() const;
 
   std::int64_t head_dim() const { return hidden_size / num_heads; }
   std::int64_t patches_per_side() const { return image_size / patch_size; }

@@ -4,7 +4,8 @@
 // token, learned position embeddings (bicubically interpolated for other input
 // sizes, as HF's interpolate_pos_encoding), pre-LayerNorm blocks, the final
 // LayerNorm, and every block's output. No pooler: eP-ALM reads [CLS] tokens.
-// Weights are frozen tensors: gradients flow through them, never into them.
+// Weights are frozen tensors: gradients flow through them, never into them
+// (constructor weights that require gradient are held as given and train).
 //
 // Checkpoints (from_pretrained), a directory holding config.json and
 // safetensors weights (one file or sharded) named either way:
@@ -65,6 +66,9 @@ struct VitConfig {
   // "timm/" prefixes and a timm ".tag" suffix are accepted.
   static VitConfig preset(const std::string& name);
   static std::vector<std::string> preset_names();
+  // A Hugging Face config.json (model_type "vit", architectures ViTModel) that
+  // from_json_file and transformers' ViTConfig read back as this config.
+  std::string to_json() const;
 
   std::int64_t head_dim() const { return hidden_size / num_heads; }
   std::int64_t grid_size() const { return image_size / patch_size; }

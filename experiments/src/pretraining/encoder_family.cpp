@@ -1,0 +1,145 @@
+#include "pretraining/encoder_family.h"
+
+#include <torch/torch.h>
+
+#include "epalm/core/error.h"
+#include "epalm/core/models/ast.h"
+#include "epalm/core/models/timesformer.h"
+#include "epalm/core/models/vit.h"
+
+namespace epalm::experiments {
+
+std::string encoder_family_name(const EncoderConfig& config) {
+  switch (config.index()) {
+    case 0: return "vit";
+    case 1: return "timesformer";
+    default: return "ast";
+  }
+}
+
+namespace pretraining {
+
+namespace {
+
+template <typename... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+EncoderFamily::EncoderFamily(EncoderConfig config) : config_(std::move(config)) {
+  const std::string where = name() + " pretraining";
+  std::visit(Overloaded{[&](const models::VitConfig& c) {
+                          c.validate(where);
+                          if (c.num_channels != 3) throw UsageError(where, "images give 3 channels, not " + std::to_string(c.num_channels));
+                        },
+                        [&](const models::TimesformerConfig& c) {
+                          c.validate(where);
+                          if (c.num_channels != 3) throw UsageError(where, "videos give 3 channels, not " + std::to_string(c.num_channels));
+                        },
+                        [&](const models::AstConfig& c) { c.validate(where); }},
+             config_);
+}
+
+TensorShapes EncoderFamily::encoder_shapes() const {
+  return std::visit(Overloaded{[](const models::VitConfig& c) { return models::vit_tensor_shapes(c); },
+                               [](const models::TimesformerConfig& c) { return models::timesformer_tensor_shapes(c); },
+                               [](const models::AstConfig& c) { return models::ast_tensor_shapes(c); }},
+                    config_);
+}
+
+std::int64_t EncoderFamily::hidden_size() const {
+  return std::visit([](const auto& c) { return c.hidden_size; }, config_);
+}
+
+MediaSettings EncoderFamily::media_settings() const {
+  MediaSettings m;
+  m.train_augment = false;
+  std::visit(Overloaded{[&](const models::VitConfig& c) {
+                          m.modality = Modality::kImage;
+                          m.image_size = c.image_size;
+                        },
+                        [&](const models::TimesformerConfig& c) {
+                          m.modality = Modality::kVideo;
+                          m.image_size = c.image_size;
+                          m.num_frames = c.num_frames;
+                          m.frame_sampling = video::FrameSampling::kMiddle;
+                        },
+                        [&](const models::AstConfig& c) {
+                          m.modality = Modality::kAudio;
+                          m.mel_bins = c.num_mel_bins;
+                          m.target_length = c.max_length;
+                        }},
+             config_);
+  m.validate();
+  return m;
+}
+
+std::unique_ptr<models::Encoder> EncoderFamily::build(const std::map<std::string, at::Tensor>& weights) const {
+  return std::visit(
+      Overloaded{[&](const models::VitConfig& c) -> std::unique_ptr<models::Encoder> {
+                   return std::make_unique<models::VitModel>(c, weights);
+                 },
+                 [&](const models::TimesformerConfig& c) -> std::unique_ptr<models::Encoder> {
+                   return std::make_unique<models::TimesformerModel>(c, weights);
+                 },
+                 [&](const models::AstConfig& c) -> std::unique_ptr<models::Encoder> {
+                   return std::make_unique<models::AstModel>(c, weights);
+                 }},
+      config_);
+}
+
+TensorShapes EncoderFamily::head_shapes(std::int64_t classes) const {
+  const auto h = hidden_size();
+  if (std::holds_alternative<models::AstConfig>(config_)) {
+    // ASTMLPHead: LayerNorm then a linear layer.
+    return {{"classifier.layernorm.weight", {h}},
+            {"classifier.layernorm.bias", {h}},
+            {"classifier.dense.weight", {classes, h}},
+            {"classifier.dense.bias", {classes}}};
+  }
+  return {{"classifier.weight", {classes, h}}, {"classifier.bias", {classes}}};
+}
+
+at::Tensor EncoderFamily::logits(const models::EncoderOutput& output,
+                                 const std::map<std::string, at::Tensor>& head) const {
+  const auto& last = output.last_hidden_state;  // after the final LayerNorm
+  if (const auto* ast = std::get_if<models::AstConfig>(&config_)) {
+    // ASTModel's pooler output: the mean of the [CLS] and distillation tokens.
+    const auto pooled = (last.select(1, 0) + last.select(1, 1)) / 2;
+    const auto normed = torch::layer_norm(pooled, {ast->hidden_size}, head.at("classifier.layernorm.weight"),
+                                          head.at("classifier.layernorm.bias"), ast->layer_norm_eps);
+    return torch::linear(normed, head.at("classifier.dense.weight"), head.at("classifier.dense.bias"));
+  }
+  return torch::linear(last.select(1, 0), head.at("classifier.weight"), head.at("classifier.bias"));
+}
+
+std::string EncoderFamily::checkpoint_prefix() const {
+  switch (config_.index()) {
+    case 0: return "vit.";
+    case 1: return "timesformer.";
+    default: return "audio_spectrogram_transformer.";
+  }
+}
+
+nlohmann::json EncoderFamily::config_json(std::int64_t classes, const std::vector<std::string>& names) const {
+  auto j = nlohmann::json::parse(std::visit([](const auto& c) { return c.to_json(); }, config_));
+  static const char* const kArchitectures[] = {"ViTForImageClassification", "TimesformerForVideoClassification",
+                                               "ASTForAudioClassification"};
+  j["architectures"] = {kArchitectures[config_.index()]};
+  nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
+  for (std::int64_t i = 0; i < classes; ++i) {
+    const auto label = names.empty() ? "LABEL_" + std::to_string(i) : names[static_cast<std::size_t>(i)];
+    id2label[std::to_string(i)] = label;
+    label2id[label] = i;
+  }
+  j["id2label"] = id2label;
+  j["label2id"] = label2id;
+  return j;
+}
+
+}  // namespace pretraining
+}  // namespace epalm::experiments
