@@ -15,7 +15,7 @@ import sys
 import av
 import numpy as np
 
-SIZE, FRAMES, SQUARE, STEP = 64, 8, 14, 5
+SIZE, FRAMES, SQUARE, STEP = 64, 8, 24, 5
 DIRECTIONS = [(0, 1), (0, -1), (1, 0), (-1, 0)]  # (dy, dx): right, left, down, up
 TRAIN, HELDOUT = 256, 64
 
