@@ -112,6 +112,13 @@ int run_train(const Invocation& in) {
     recorder.log_scores("test", outcome.test_scores);
     recorder.add_artifact("test_predictions", outcome.test_predictions);
   }
+  // What the run trains, for comparisons and the efficiency plot
+  // (score.model.trainable_parameters against a task score).
+  const auto all_parameters = outcome.trainable_parameters + outcome.frozen_parameters + outcome.encoder_parameters;
+  recorder.log_scores("model", {{"trainable_parameters", static_cast<double>(outcome.trainable_parameters)},
+                                {"all_parameters", static_cast<double>(all_parameters)},
+                                {"trainable_percent", 100.0 * static_cast<double>(outcome.trainable_parameters) /
+                                                          static_cast<double>(std::max<std::int64_t>(1, all_parameters))}});
   recorder.finish(registry::RunStatus::kFinished, 0);
   std::cout << "run " << recorder.run_id() << ": trained " << outcome.steps << " steps" << (outcome.resumed ? " (resumed)" : "") << ", last loss "
             << std::setprecision(9) << outcome.last_loss << std::setprecision(6) << "\n"

@@ -155,6 +155,10 @@ TEST(ValidationCli, KeepsTheBestCheckpointAndTestsIt) {
   EXPECT_EQ(run["metrics"]["val/vqa_accuracy"]["n"], 2) << shown.out;
   EXPECT_EQ(run["metrics"]["val/vqa_accuracy"]["goal"], "max") << shown.out;
   EXPECT_EQ(run["params"]["validate-every"], "2") << shown.out;
+  // What it trains, as printed: the efficiency plot's x.
+  std::smatch trainable;
+  ASSERT_TRUE(std::regex_search(r.out, trainable, std::regex("trainable parameters: ([0-9]+) "))) << r.out;
+  EXPECT_EQ(run["scores"]["model"]["trainable_parameters"].get<double>(), std::stod(trainable[1])) << shown.out;
   bool best_recorded = false;
   for (const auto& artifact : run["artifacts"]) best_recorded |= artifact["kind"] == "best_checkpoint";
   EXPECT_TRUE(best_recorded) << shown.out;
