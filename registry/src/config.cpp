@@ -86,6 +86,31 @@ std::string option_for_environment_variable(const std::string& variable, const p
 
 namespace {
 
+// Reaches the protected substitutions of a Boost error through a member
+// pointer named via a derived class (the language allows it).
+struct ErrorAccess : po::error_with_option_name {
+  using po::error_with_option_name::error_with_option_name;
+  static std::map<std::string, std::string>& substitutions(po::error_with_option_name& e) {
+    return e.*(&ErrorAccess::m_substitutions);
+  }
+};
+
+}  // namespace
+
+std::string po_error_message(const po::error& e) {
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named == nullptr) return e.what();
+  auto copy = *named;
+  for (auto& [key, value] : ErrorAccess::substitutions(copy)) {
+    std::string safe;
+    for (const char c : value) safe += c == '%' ? std::string("\xEF\xBC\x85") : std::string(1, c);  // U+FF05
+    value = safe;
+  }
+  return copy.what();
+}
+
+namespace {
+
 // Refuses a line whose key is no setting name before Boost.Program_options
 // sees it: its error message for a key holding "%original_token%" substitutes
 // that placeholder into itself forever (found by tests/fuzz ini_config).
@@ -121,7 +146,7 @@ po::parsed_options parse_config_file(const std::string& path, const po::options_
   try {
     return po::parse_config_file(in, settings, /*allow_unregistered=*/false);
   } catch (const po::error& e) {
-    throw UsageError(path, e.what());
+    throw UsageError(path, po_error_message(e));
   }
 }
 
@@ -141,7 +166,7 @@ ResolvedConfig resolve(const po::options_description& settings, const po::parsed
     try {
       po::store(parsed, vm);
     } catch (const po::error& e) {
-      throw UsageError(where, e.what());
+      throw UsageError(where, po_error_message(e));
     }
   };
   store(command_line, "command line");
@@ -151,7 +176,7 @@ ResolvedConfig resolve(const po::options_description& settings, const po::parsed
   try {
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError("configuration", e.what());
+    throw UsageError("configuration", po_error_message(e));
   }
 
   const auto cli_keys = keys_of(command_line);
