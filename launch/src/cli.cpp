@@ -117,7 +117,7 @@ int run_command(const Command& command, const std::vector<std::string>& argument
     parsed = po::command_line_parser(arguments).options(all).positional(positional).run();
     po::store(parsed, general_vm);
   } catch (const po::error& e) {
-    throw UsageError("", e.what());
+    throw UsageError("", registry::po_error_message(e));
   }
   po::variables_map vm;
   if (general_vm.count("help")) {

@@ -84,13 +84,69 @@ std::string option_for_environment_variable(const std::string& variable, const p
   return settings.find_nothrow(name, /*approx=*/false) ? name : "";
 }
 
+namespace {
+
+// Reaches the protected substitutions of a Boost error through a member
+// pointer named via a derived class (the language allows it).
+struct ErrorAccess : po::error_with_option_name {
+  using po::error_with_option_name::error_with_option_name;
+  static std::map<std::string, std::string>& substitutions(po::error_with_option_name& e) {
+    return e.*(&ErrorAccess::m_substitutions);
+  }
+};
+
+}  // namespace
+
+std::string po_error_message(const po::error& e) {
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named == nullptr) return e.what();
+  auto copy = *named;
+  for (auto& [key, value] : ErrorAccess::substitutions(copy)) {
+    std::string safe;
+    for (const char c : value) safe += c == '%' ? std::string("\xEF\xBC\x85") : std::string(1, c);  // U+FF05
+    value = safe;
+  }
+  return copy.what();
+}
+
+namespace {
+
+// Refuses a line whose key is no setting name before Boost.Program_options
+// sees it: its error message for a key holding "%original_token%" substitutes
+// that placeholder into itself forever (found by tests/fuzz ini_config).
+void check_keys(const std::string& text, const std::string& path) {
+  std::istringstream lines(text);
+  int number = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++number;
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#' || line[first] == ';' || line[first] == '[') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;  // Boost's own error names the malformed line
+    auto key = line.substr(first, eq - first);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t' || key.back() == '\r')) key.pop_back();
+    for (const char c : key) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        throw UsageError(path, "line " + std::to_string(number) + ": '" + key +
+                                   "' is not a setting name (letters, digits, '-', '_' and '.')");
+      }
+    }
+  }
+}
+
+}  // namespace
+
 po::parsed_options parse_config_file(const std::string& path, const po::options_description& settings) {
-  std::ifstream in(path);
-  if (!in) throw Error(path, "cannot open config file");
+  std::ifstream file(path);
+  if (!file) throw Error(path, "cannot open config file");
+  std::stringstream text;
+  text << file.rdbuf();
+  check_keys(text.str(), path);
+  std::istringstream in(text.str());
   try {
     return po::parse_config_file(in, settings, /*allow_unregistered=*/false);
   } catch (const po::error& e) {
-    throw UsageError(path, e.what());
+    throw UsageError(path, po_error_message(e));
   }
 }
 
@@ -110,7 +166,7 @@ ResolvedConfig resolve(const po::options_description& settings, const po::parsed
     try {
       po::store(parsed, vm);
     } catch (const po::error& e) {
-      throw UsageError(where, e.what());
+      throw UsageError(where, po_error_message(e));
     }
   };
   store(command_line, "command line");
@@ -120,7 +176,7 @@ ResolvedConfig resolve(const po::options_description& settings, const po::parsed
   try {
     po::notify(vm);
   } catch (const po::error& e) {
-    throw UsageError("configuration", e.what());
+    throw UsageError("configuration", po_error_message(e));
   }
 
   const auto cli_keys = keys_of(command_line);

@@ -309,7 +309,9 @@ const std::vector<std::string>& training_keys() {
 }
 
 void check_training_config(const Config& config, const std::string& where) {
-  for (const auto& [key, value] : config) {
+  for (const auto& entry : config) {
+    const auto& key = entry.first;  // named, not a structured binding: lambdas below capture them
+    const auto& value = entry.second;
     const auto spec = std::find_if(key_specs().begin(), key_specs().end(), [&](const KeySpec& s) { return s.key == key; });
     if (spec == key_specs().end()) {
       throw UsageError(where, "unknown training setting '" + key + "' (settings: " + join(training_keys()) + ")");

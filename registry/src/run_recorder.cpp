@@ -315,7 +315,7 @@ IngestReport ingest_spool(ResultsStore& store, const std::string& spool_path) {
     json j;
     try {
       j = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
       // A run killed mid-write leaves a cut-off last line: the rest is good.
       if (!complete) {
         report.truncated_tail = true;

@@ -54,4 +54,9 @@ std::string option_for_environment_variable(const std::string& variable, const p
 // A stored option's value as text (the types our options use), "" if empty.
 std::string value_text(const po::variable_value& value);
 
+// e.what() of a Boost.Program_options error, safe for any input: Boost fills
+// its message's %placeholders% with the user's tokens, and a token holding
+// its own placeholder ("%original_token%") made it loop forever.
+std::string po_error_message(const po::error& e);
+
 }  // namespace epalm::registry
