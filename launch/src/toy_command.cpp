@@ -2,6 +2,7 @@
 // `epalm toy tokenizer`: a byte-level BPE OPT tokenizer trained on a corpus.
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 #include "epalm/core/error.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/bpe_trainer.h"
+#include "epalm/experiments/toy_models.h"
 #include "epalm/experiments/toy_world.h"
 
 namespace epalm::cli {
@@ -67,12 +69,46 @@ int run_tokenizer(const Invocation& in) {
   return 0;
 }
 
+// The world's unimodal models, pretrained where missing, and what each knows.
+int run_pretrain(const Invocation& in) {
+  const auto& o = in.options;
+  toy::WorldSpec spec;
+  spec.seed = o["seed"].as<std::uint64_t>();
+  spec.sizes = toy::parse_sizes(o.count("sizes") ? o["sizes"].as<std::string>() : "");
+  const auto world = toy::ensure_world(spec);
+  if (in.world.rank() != 0) return 0;
+  toy::ToyModelSettings settings;
+  settings.reduced = o["reduced"].as<bool>();
+  settings.progress = [](const experiments::PretrainingProgress& p) {
+    if (p.step != p.steps) return;
+    std::cerr << "pretrained " << p.model << ": " << p.phase << " done\n";
+  };
+  // Beside the worlds: $EPALM_HOME/toy-models/<world key>.
+  const auto home = std::filesystem::path(toy::default_world_home()).parent_path().string();
+  const auto models = toy::ensure_toy_models(world, home, settings);
+  analysis::Table table({"model", "checkpoint", "held-out", "baseline"});
+  table.add_row({"decoder (text only)", models.decoder, "perplexity " + std::to_string(models.decoder_perplexity),
+                 "unigram " + std::to_string(models.decoder_unigram_perplexity)});
+  table.add_row({"ViT (pictures: colour x shape)", models.vit, "accuracy " + std::to_string(models.vit_accuracy),
+                 "majority " + std::to_string(models.vit_chance)});
+  table.add_row({"TimeSformer (clips: direction)", models.timesformer,
+                 "accuracy " + std::to_string(models.timesformer_accuracy),
+                 "majority " + std::to_string(models.timesformer_chance)});
+  table.add_row({"AST (tones: first pitch)", models.ast, "accuracy " + std::to_string(models.ast_accuracy),
+                 "majority " + std::to_string(models.ast_chance)});
+  std::cout << table.render(analysis::parse_table_format(o["format"].as<std::string>()));
+  for (const auto& name : models.pretrained_now) std::cout << "pretrained now: " << name << "\n";
+  return 0;
+}
+
 int run_toy(const Invocation& in) {
   const auto& o = in.options;
   const auto action = o.count("action") ? o["action"].as<std::string>() : std::string();
   if (action == "world") return run_world(in, analysis::parse_table_format(o["format"].as<std::string>()));
   if (action == "tokenizer") return run_tokenizer(in);
-  throw UsageError("action", action.empty() ? "missing: world or tokenizer" : "'" + action + "' is not world or tokenizer");
+  if (action == "pretrain") return run_pretrain(in);
+  throw UsageError("action", action.empty() ? "missing: world, tokenizer or pretrain"
+                                            : "'" + action + "' is not world, tokenizer or pretrain");
 }
 
 }  // namespace
@@ -81,7 +117,9 @@ Command toy_command() {
   return {"toy",
           "The toy world: `toy world` generates (once, then caches under $EPALM_HOME/toy-world)\n"
           "images, clips and tone sequences with captions and questions in the real datasets'\n"
-          "layouts, a corpus and a tokenizer; `toy tokenizer` trains a byte-level BPE OPT tokenizer.",
+          "layouts, a corpus and a tokenizer; `toy tokenizer` trains a byte-level BPE OPT tokenizer;\n"
+          "`toy pretrain` pretrains the world's unimodal models (decoder on text, ViT, TimeSformer, AST)\n"
+          "where missing, under $EPALM_HOME/toy-models, and reports what each learned.",
           [](po::options_description& settings) {
             settings.add_options()                                                                          //
                 ("action", po::value<std::string>(), "world or tokenizer (also the first argument)")         //
@@ -92,6 +130,8 @@ Command toy_command() {
                  "world: the directory (default $EPALM_HOME/toy-world/<key>); tokenizer: the directory to write")  //
                 ("corpus", po::value<std::string>(), "tokenizer: a text file, one text per line (ASCII)")       //
                 ("vocab-size", po::value<int>()->default_value(1024), "tokenizer: the target vocabulary size")  //
+                ("reduced", po::value<bool>()->default_value(false),
+                 "pretrain: a tenth of the steps (quick, weaker models; for tests)")  //
                 ("format", po::value<std::string>()->default_value("text"), "world: text, csv, md or json");
           },
           run_toy,

@@ -17,9 +17,10 @@ const char* kSmall =
     "train-images=40,val-images=8,test-images=8,train-videos=8,val-videos=4,test-videos=4,"
     "train-audio=8,val-audio=4,test-audio=4";
 
-testing::ProcessResult epalm(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
+testing::ProcessResult epalm(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
+                             int timeout = 120) {
   args.insert(args.begin(), EPALM_EXECUTABLE);
-  return testing::run_process(args, 120, env);
+  return testing::run_process(args, timeout, env);
 }
 
 TEST(ToyCli, ProcessesStartingTogetherShareOneWorld) {
@@ -91,4 +92,38 @@ TEST(ToyCli, TrainsATokenizerFromACorpusFile) {
 }
 
 }  // namespace
+// `epalm toy pretrain`: the world's four unimodal models, each a Hugging Face
+// checkpoint our loaders read, with what it learned on held-out data; made
+// once, then reused.
+TEST(ToyCli, PretrainsTheUnimodalModelsOnce) {
+  testing::TempDir home;
+  const std::map<std::string, std::string> env{{"EPALM_HOME", home.path()}};
+  auto r = epalm({"toy", "pretrain", "--sizes", kSmall, "--reduced", "true", "--format", "csv"}, env, 600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* model : {"decoder", "vit", "timesformer", "ast"}) {
+    EXPECT_NE(r.out.find(std::string("pretrained now: ") + model), std::string::npos) << r.out;
+  }
+  std::vector<std::string> checkpoints;
+  for (const auto& entry : std::filesystem::directory_iterator(home.path() + "/toy-models")) {
+    for (const char* model : {"decoder", "vit", "timesformer", "ast"}) {
+      const auto dir = entry.path() / model;
+      EXPECT_TRUE(std::filesystem::exists(dir / "config.json")) << dir;
+      EXPECT_TRUE(std::filesystem::exists(dir / "model.safetensors")) << dir;
+      EXPECT_TRUE(std::filesystem::exists(dir / "pretraining.json")) << dir;
+      checkpoints.push_back(dir.string());
+    }
+  }
+  ASSERT_EQ(checkpoints.size(), 4u);
+  // Our loaders take them: `epalm model info` reads each config.json.
+  for (const auto& dir : checkpoints) {
+    const auto info = epalm({"model", "info", "--model", dir});
+    EXPECT_EQ(info.exit_code, 0) << dir << ": " << info.err;
+  }
+  // Again: nothing is pretrained a second time.
+  r = epalm({"toy", "pretrain", "--sizes", kSmall, "--reduced", "true"}, env, 600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("pretrained now"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("perplexity"), std::string::npos) << r.out;
+}
+
 }  // namespace epalm
