@@ -1,5 +1,6 @@
 // `epalm runs list|show|compare`: what the results store holds.
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,11 @@ std::string duration(const registry::RunRow& r) {
 // seconds into `stale` when the database is writable.
 registry::ResultsStore open_reaped(const po::variables_map& o) {
   const auto path = results_path(o);
+  // Reading runs creates nothing: a mistyped path must not leave an empty database behind.
+  if (!std::filesystem::exists(path)) {
+    throw Error(path, "no results database here (runs are recorded by epalm train and eval; --results or "
+                      "EPALM_RESULTS names another)");
+  }
   const double stale_after = o["stale-after"].as<double>();
   try {
     auto store = registry::ResultsStore::open(path);

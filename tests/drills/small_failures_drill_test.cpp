@@ -130,4 +130,17 @@ TEST(Drills, AStaleRunLastsUntilItsLastSignOfLife) {
   EXPECT_EQ(r.out.find(",0.0 s"), std::string::npos) << r.out;
 }
 
+TEST(Drills, QueryingAMissingDatabaseCreatesNothing) {
+  testing::TempDir dir;
+  const auto missing = dir.path() + "/nope/r.sqlite";
+  for (const auto* action : {"list", "compare"}) {
+    std::vector<std::string> args{"runs", action, "--results", missing};
+    if (std::string(action) == "compare") args.insert(args.end(), {"--by", "seed", "--metric", "loss"});
+    const auto r = epalm(args);
+    EXPECT_EQ(r.exit_code, 1) << action << ": " << r.err;
+    EXPECT_NE(r.err.find(missing + ": no results database here"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/nope"));
+}
+
 }  // namespace epalm::drills
