@@ -68,7 +68,7 @@ TEST(ToyCli, AnOutputDirectoryAndBadSettings) {
   EXPECT_NE(r.err.find("--sizes: unknown size 'train-imgs'"), std::string::npos) << r.err;
   r = epalm({"toy", "planet"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("'planet' is not world or tokenizer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'planet' is not world, tokenizer or pretrain"), std::string::npos) << r.err;
 }
 
 TEST(ToyCli, TrainsATokenizerFromACorpusFile) {
@@ -119,6 +119,27 @@ TEST(ToyCli, PretrainsTheUnimodalModelsOnce) {
     const auto info = epalm({"model", "info", "--model", dir});
     EXPECT_EQ(info.exit_code, 0) << dir << ": " << info.err;
   }
+  // eP-ALM on them, as the README runs it: a registered toy experiment over
+  // the world's root and the models' folder, validated and tested at the end,
+  // and its no-perception baseline.
+  std::string world_root;
+  for (const auto& entry : std::filesystem::directory_iterator(home.path() + "/toy-world")) {
+    if (std::filesystem::exists(entry.path() / "world.json")) world_root = entry.path().string();
+  }
+  ASSERT_FALSE(world_root.empty());
+  const auto models_dir = std::filesystem::path(checkpoints.front()).parent_path().string();
+  for (const char* perception : {"true", "false"}) {
+    const auto out = home.path() + "/run-" + perception;
+    const auto trained = epalm({"train", "--experiment", "toy-image-qa", "--data-root", world_root, "--model-dir",
+                                models_dir, "--output-dir", out, "--max-steps", "2", "--perception", perception,
+                                "--results", home.path() + "/results.sqlite", "--feature-cache", "off",
+                                "--device", "cpu"},
+                               env, 600);
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    EXPECT_NE(trained.out.find("best validation: step 2, vqa_accuracy"), std::string::npos) << trained.out;
+    EXPECT_NE(trained.out.find("test vqa_accuracy "), std::string::npos) << trained.out;
+  }
+
   // Again: nothing is pretrained a second time.
   r = epalm({"toy", "pretrain", "--sizes", kSmall, "--reduced", "true"}, env, 600);
   ASSERT_EQ(r.exit_code, 0) << r.err;
