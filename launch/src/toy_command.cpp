@@ -1,7 +1,11 @@
 // `epalm toy world`: the toy world (generated on first use, then cached);
-// `epalm toy tokenizer`: a byte-level BPE OPT tokenizer trained on a corpus.
+// `epalm toy tokenizer`: a byte-level BPE OPT tokenizer trained on a corpus;
+// `epalm toy pretrain`: the world's unimodal models, pretrained where missing.
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,6 +17,7 @@
 #include "epalm/experiments/bpe_trainer.h"
 #include "epalm/experiments/toy_models.h"
 #include "epalm/experiments/toy_world.h"
+#include "progress.h"
 
 namespace epalm::cli {
 
@@ -79,9 +84,18 @@ int run_pretrain(const Invocation& in) {
   if (in.world.rank() != 0) return 0;
   toy::ToyModelSettings settings;
   settings.reduced = o["reduced"].as<bool>();
-  settings.progress = [](const experiments::PretrainingProgress& p) {
-    if (p.step != p.steps) return;
-    std::cerr << "pretrained " << p.model << ": " << p.phase << " done\n";
+  // Step, loss, rate and ETA on a terminal; one log line per finished phase.
+  Progress progress(isatty(STDERR_FILENO) != 0);
+  settings.progress = [&progress](const experiments::PretrainingProgress& p) {
+    char line[200];
+    std::snprintf(line, sizeof line, "pretraining %s: %s %lld/%lld  loss %.4f  %.1f/s  ETA %.0f s", p.model.c_str(),
+                  p.phase.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.rate,
+                  p.eta_seconds);
+    progress.say(line);
+    if (p.step == p.steps) {
+      progress.clear();
+      spdlog::info("pretraining {}: {} done", p.model, p.phase);
+    }
   };
   // Beside the worlds: $EPALM_HOME/toy-models/<world key>.
   const auto home = std::filesystem::path(toy::default_world_home()).parent_path().string();
