@@ -38,20 +38,8 @@ AstConfig AstConfig::preset(const std::string& name) {
 }
 
 std::string AstConfig::to_json() const {
-  nlohmann::json j;
-  j["architectures"] = {"ASTModel"};
-  j["model_type"] = "audio-spectrogram-transformer";
-  j["hidden_size"] = hidden_size;
-  j["num_hidden_layers"] = num_layers;
-  j["num_attention_heads"] = num_heads;
-  j["intermediate_size"] = intermediate_size;
-  j["layer_norm_eps"] = layer_norm_eps;
-  j["qkv_bias"] = qkv_bias;
-  j["hidden_dropout_prob"] = 0.0;
-  j["attention_probs_dropout_prob"] = 0.0;
-  j["initializer_range"] = 0.02;
-  j["torch_dtype"] = "float32";
-  j["hidden_act"] = activation;
+  auto j = config_json::encoder_blocks_json("ASTModel", "audio-spectrogram-transformer", hidden_size, num_layers,
+                                            num_heads, intermediate_size, layer_norm_eps, qkv_bias, activation);
   j["patch_size"] = patch_size;
   j["frequency_stride"] = frequency_stride;
   j["time_stride"] = time_stride;

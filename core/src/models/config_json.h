@@ -92,4 +92,27 @@ void require_encoder_blocks(std::int64_t hidden_size, std::int64_t num_layers, s
                             std::int64_t intermediate_size, double layer_norm_eps, const std::string& activation,
                             const std::string& where);
 
+// What every encoder's config.json (ViT, TimeSformer, AST) says of its
+// transformer blocks, as transformers writes it (no dropout, fp32).
+inline nlohmann::json encoder_blocks_json(const char* architecture, const char* model_type, std::int64_t hidden_size,
+                                          std::int64_t num_layers, std::int64_t num_heads,
+                                          std::int64_t intermediate_size, double layer_norm_eps, bool qkv_bias,
+                                          const std::string& activation) {
+  nlohmann::json j;
+  j["architectures"] = {architecture};
+  j["model_type"] = model_type;
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_layers;
+  j["num_attention_heads"] = num_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["layer_norm_eps"] = layer_norm_eps;
+  j["qkv_bias"] = qkv_bias;
+  j["hidden_dropout_prob"] = 0.0;
+  j["attention_probs_dropout_prob"] = 0.0;
+  j["initializer_range"] = 0.02;
+  j["torch_dtype"] = "float32";
+  j["hidden_act"] = activation;
+  return j;
+}
+
 }  // namespace epalm::models::config_json
