@@ -29,7 +29,6 @@ RunWhere run_where(const RunSelection& selection) {
   return w;
 }
 
-const char* kRunsFrom = " FROM runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN sweeps s ON s.id = r.sweep_id";
 
 // "(?, ?, ...)" for `n` keys.
 std::string placeholders(size_t n) {
@@ -51,7 +50,7 @@ void bind_all(Statement& s, const RunWhere& w, const std::vector<std::string>& k
 // runs' rows, through the run-id subquery.
 std::string restricted(const RunWhere& w, const std::optional<std::vector<std::string>>& keys, const std::string& column) {
   if (keys) return " WHERE " + column + " IN " + placeholders(keys->size());
-  return " WHERE run_id IN (SELECT r.id" + std::string(kRunsFrom) + w.sql + ")";
+  return " WHERE run_id IN (SELECT r.id" + std::string(registry::kRunRowFrom) + w.sql + ")";
 }
 
 // Binds what restricted() put in: the run filter or the keys.
@@ -72,28 +71,14 @@ std::vector<RunRecord> load_runs(const registry::ResultsStore& store, const RunS
   std::vector<RunRecord> records;
   std::unordered_map<std::string, size_t> index;
   {
-    Statement s(db, "SELECT r.id, e.name, s.name, r.cell_index, r.status, r.started, r.ended, r.heartbeat, r.host, "
-                    "r.seed, r.config_hash, r.exit_code, r.error, r.world_size" + std::string(kRunsFrom) + w.sql +
-                    " ORDER BY r.started DESC, r.id DESC");
+    Statement s(db, std::string("SELECT ") + registry::kRunRowColumns + ", r.world_size" + registry::kRunRowFrom +
+                        w.sql + " ORDER BY r.started DESC, r.id DESC");
     bind_all(s, w, {});
     while (s.step()) {
       RunRecord rec;
-      auto& r = rec.run;
-      r.id = s.text(0);
-      r.experiment = s.text(1);
-      r.sweep = s.optional_text(2);
-      r.cell_index = s.optional_integer(3);
-      r.status = s.text(4);
-      r.started = s.real(5);
-      r.ended = s.optional_real(6);
-      r.heartbeat = s.real(7);
-      r.host = s.text(8);
-      r.seed = s.optional_integer(9);
-      r.config_hash = s.text(10);
-      if (!s.is_null(11)) r.exit_code = static_cast<int>(s.integer(11));
-      r.error = s.text(12);
-      rec.world_size = static_cast<int>(s.integer(13));
-      index.emplace(r.id, records.size());
+      rec.run = registry::read_run_row(s);
+      rec.world_size = static_cast<int>(s.integer(13));  // after the RunRow's 13 columns
+      index.emplace(rec.run.id, records.size());
       records.push_back(std::move(rec));
     }
   }

@@ -382,14 +382,13 @@ int ResultsStore::reap_stale(double grace_s) {
 
 // --- reading ------------------------------------------------------------------------
 
-namespace {
+const char* const kRunRowColumns =
+    "r.id, e.name, s.name, r.cell_index, r.status, r.started, r.ended, r.heartbeat, r.host, r.seed, r.config_hash, "
+    "r.exit_code, r.error";
+const char* const kRunRowFrom =
+    " FROM runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN sweeps s ON s.id = r.sweep_id";
 
-const char* kRunColumns =
-    "SELECT r.id, e.name, s.name, r.cell_index, r.status, r.started, r.ended, r.heartbeat, r.host, r.seed, "
-    "r.config_hash, r.exit_code, r.error FROM runs r JOIN experiments e ON e.id = r.experiment_id "
-    "LEFT JOIN sweeps s ON s.id = r.sweep_id ";
-
-RunRow read_run(const Statement& s) {
+RunRow read_run_row(const Statement& s) {
   RunRow r;
   r.id = s.text(0);
   r.experiment = s.text(1);
@@ -406,6 +405,10 @@ RunRow read_run(const Statement& s) {
   r.error = s.text(12);
   return r;
 }
+
+namespace {
+
+const std::string kRunColumns = std::string("SELECT ") + kRunRowColumns + kRunRowFrom + " ";
 
 }  // namespace
 
@@ -445,7 +448,7 @@ std::vector<RunRow> ResultsStore::list_runs(const RunFilter& f) const {
   for (size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i + 1), binds[i]);
   for (const auto& [position, value] : numbers) s.bind(static_cast<int>(position), value);
   std::vector<RunRow> rows;
-  while (s.step()) rows.push_back(read_run(s));
+  while (s.step()) rows.push_back(read_run_row(s));
   return rows;
 }
 
@@ -467,7 +470,7 @@ RunDetails ResultsStore::show_run(const std::string& run_id) const {
     Statement s(*db_, std::string(kRunColumns) + "WHERE r.id = ?");
     s.bind(1, run_id);
     if (!s.step()) throw Error(path(), "no run '" + run_id + "'");
-    d.run = read_run(s);
+    d.run = read_run_row(s);
   }
   {
     Statement s(*db_, "SELECT key, value_text FROM params WHERE run_id = ? ORDER BY key");

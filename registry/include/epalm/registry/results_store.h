@@ -86,6 +86,14 @@ struct RunRow {
   std::string error;
 };
 
+class Statement;
+// A RunRow's columns in the order read_run_row reads them, to follow SELECT
+// (the runs table as r, experiments as e, sweeps as s: kRunRowFrom joins them).
+extern const char* const kRunRowColumns;
+extern const char* const kRunRowFrom;
+// The RunRow in a statement's first columns (selected as kRunRowColumns).
+RunRow read_run_row(const Statement& s);
+
 struct RunDetails {
   RunRow run;
   Params params;
