@@ -76,6 +76,8 @@ SweepSpec parse_sweep_json(const std::string& text, const std::string& where) {
   } catch (const json::parse_error& e) {
     throw UsageError(where + ":" + line_column(text, e.byte == 0 ? 0 : e.byte - 1),
                      std::string("malformed sweep file (JSON): ") + e.what());
+  } catch (const json::exception& e) {  // e.g. a number too large for any JSON number type
+    throw UsageError(where, std::string("malformed sweep file (JSON): ") + e.what());
   }
   if (!j.is_object()) throw UsageError(where, "a sweep file is a JSON object");
   static const std::set<std::string> known = {"name",     "experiment",    "set",     "axes",       "seeds",

@@ -77,6 +77,18 @@ TEST(Sweeps, AxesTimesSeedsWithOverridesInAStableOrder) {
   EXPECT_EQ(expand_sweep(parse_sweep_json(spec.spec_json, "again"))[5].hash, cells[5].hash);
 }
 
+// Found by the sweep fuzz target: a number no JSON number type holds was an
+// uncaught exception; it is a malformed sweep file naming the file.
+TEST(Sweeps, ANumberTooLargeIsAMalformedFile) {
+  try {
+    parse_sweep_json(R"({"name": 8e293081})", "big.json");
+    FAIL() << "expected UsageError";
+  } catch (const epalm::UsageError& e) {
+    EXPECT_EQ(e.where(), "big.json");
+    EXPECT_NE(std::string(e.what()).find("malformed sweep file"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Sweeps, AnAblationWithoutAxesSweepsItsRegisteredAxis) {
   const auto spec = parse_sweep_json(R"({"name": "lm", "experiment": "ablation-lm-size"})", "lm.json");
   const auto cells = expand_sweep(spec);
