@@ -51,7 +51,7 @@ ModelSource resolve_model_source(const std::string& spec) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number no JSON type holds
       throw Error(config, std::string("malformed JSON: ") + e.what());
     }
     if (j.is_object() && !j.contains("model_type")) {

@@ -34,7 +34,7 @@ inline nlohmann::json load_object(const std::string& path, const char* model_typ
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number no JSON type holds
     throw Error(path, std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object()) {

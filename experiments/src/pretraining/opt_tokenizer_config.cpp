@@ -17,7 +17,7 @@ void write_opt_tokenizer_config(const std::string& directory) {
   nlohmann::json vocab;
   try {
     vocab = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number no JSON type holds
     throw Error(vocab_path, std::string("malformed JSON: ") + e.what());
   }
   for (const char* token : {"</s>", "<pad>"}) {
