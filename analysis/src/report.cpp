@@ -175,15 +175,19 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
   for (const auto& r : runs) {
     if (r.run.status == "finished") finished.push_back(r);
   }
-  std::vector<std::string> axes;
-  for (const auto& [name, values] : spec.axes) axes.push_back(name);
+  std::vector<std::string> axes;  // the settings that tell cells apart, seeds aside
+  for (const auto& name : registry::sweep_dimensions(spec)) {
+    if (name != "seed") axes.push_back(name);
+  }
 
   std::ostringstream page;
   page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sweep " << html_escape(sweep)
        << "</title><style>" << kStyle << "</style></head><body>\n";
   page << "<h1>Sweep " << html_escape(sweep) << "</h1>\n<p>experiment " << html_escape(spec.experiment) << ", planned "
        << utc(created) << " UTC; " << cells.size() << " cells, " << runs.size() << " runs (" << finished.size()
-       << " finished). Axes: ";
+       << " finished). ";
+  if (!spec.variants.empty()) page << spec.variants.size() << " variants × ";
+  page << "Axes: ";
   for (const auto& [name, values] : spec.axes) {
     page << html_escape(name) << " ∈ {";
     for (size_t i = 0; i < values.size(); ++i) page << (i ? ", " : "") << html_escape(values[i]);

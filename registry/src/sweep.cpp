@@ -1,5 +1,6 @@
 #include "epalm/registry/sweep.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -80,7 +81,7 @@ SweepSpec parse_sweep_json(const std::string& text, const std::string& where) {
     throw UsageError(where, std::string("malformed sweep file (JSON): ") + e.what());
   }
   if (!j.is_object()) throw UsageError(where, "a sweep file is a JSON object");
-  static const std::set<std::string> known = {"name",     "experiment",    "set",     "axes",       "seeds",
+  static const std::set<std::string> known = {"name",     "experiment",    "set",     "variants", "axes",       "seeds",
                                               "overrides", "max-retries", "lease-seconds", "command", "launcher",
                                               "output-dir", "spool"};
   for (const auto& [key, value] : j.items()) {
@@ -107,6 +108,17 @@ SweepSpec parse_sweep_json(const std::string& text, const std::string& where) {
     throw UsageError(where, e.reason());
   }
   if (j.contains("set")) spec.set = config_of(j["set"], where, "set");
+  if (j.contains("variants")) {
+    if (!j["variants"].is_array() || j["variants"].empty()) {
+      throw UsageError(where, "'variants' must be a non-empty list of objects of settings");
+    }
+    int n = 0;
+    for (const auto& v : j["variants"]) {
+      const auto what = "variant " + std::to_string(++n);
+      if (!v.is_object()) throw UsageError(where, what + " must be an object of settings");
+      spec.variants.push_back(config_of(v, where, what));
+    }
+  }
   if (j.contains("axes")) {
     if (!j["axes"].is_object()) throw UsageError(where, "'axes' must be an object: setting -> list of values");
     for (const auto& [key, values] : j["axes"].items()) {
@@ -173,6 +185,19 @@ SweepSpec parse_sweep_json(const std::string& text, const std::string& where) {
   return spec;
 }
 
+std::vector<std::string> sweep_dimensions(const SweepSpec& spec) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& key) {
+    if (std::find(out.begin(), out.end(), key) == out.end()) out.push_back(key);
+  };
+  for (const auto& variant : spec.variants) {
+    for (const auto& [key, value] : variant) add(key);
+  }
+  for (const auto& [key, values] : spec.axes) add(key);
+  if (!spec.seeds.empty()) add("seed");
+  return out;
+}
+
 std::vector<SweepCell> expand_sweep(const SweepSpec& spec) {
   const auto& where = spec.source;
   const auto& experiment = find_experiment(spec.experiment);
@@ -197,20 +222,34 @@ std::vector<SweepCell> expand_sweep(const SweepSpec& spec) {
     for (auto s : spec.seeds) axes.back().second.push_back(std::to_string(s));
     axis_keys.insert("seed");
   }
+  for (size_t i = 0; i < spec.variants.size(); ++i) {
+    for (const auto& [key, value] : spec.variants[i]) {
+      const auto what = "variant " + std::to_string(i + 1);
+      if (axis_keys.count(key)) throw UsageError(where, "conflicting settings: " + what + " sets '" + key + "', which is an axis");
+      if (spec.set.count(key)) {
+        throw UsageError(where, "conflicting settings: " + what + " sets '" + key + "', which is fixed in 'set'");
+      }
+    }
+  }
+  for (const auto& variant : spec.variants) {
+    for (const auto& [key, value] : variant) axis_keys.insert(key);  // overrides may match on them
+  }
   for (size_t i = 0; i < spec.overrides.size(); ++i) {
     const auto what = "override " + std::to_string(i + 1);
     for (const auto& [key, value] : spec.overrides[i].match) {
-      if (!axis_keys.count(key)) throw UsageError(where, what + " matches on '" + key + "', which is not an axis");
+      if (!axis_keys.count(key)) {
+        throw UsageError(where, what + " matches on '" + key + "', which is no axis or variant setting");
+      }
     }
     for (const auto& [key, value] : spec.overrides[i].set) {
       if (axis_keys.count(key)) {
-        throw UsageError(where, "conflicting settings: " + what + " sets '" + key + "', which is an axis");
+        throw UsageError(where, "conflicting settings: " + what + " sets '" + key + "', which is an axis or variant setting");
       }
     }
   }
 
-  // Every combination, the last axis varying fastest.
-  std::vector<Config> combinations = {{}};
+  // Every variant, then every combination of axes, the last axis varying fastest.
+  std::vector<Config> combinations = spec.variants.empty() ? std::vector<Config>{{}} : spec.variants;
   for (const auto& [key, values] : axes) {
     std::vector<Config> next;
     for (const auto& partial : combinations) {

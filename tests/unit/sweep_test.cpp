@@ -77,6 +77,41 @@ TEST(Sweeps, AxesTimesSeedsWithOverridesInAStableOrder) {
   EXPECT_EQ(expand_sweep(parse_sweep_json(spec.spec_json, "again"))[5].hash, cells[5].hash);
 }
 
+// Variants compare sets of settings that are no product of axes (a baseline,
+// the method, ablations); each is crossed with the axes and the seeds.
+TEST(Sweeps, VariantsTimesAxesTimesSeeds) {
+  const auto spec = parse_sweep_json(R"({"name": "v", "experiment": "epalm-vqa",
+      "variants": [{"perception": false}, {"perception": true}, {"levels": 3, "shared-connector": false}],
+      "axes": {"lr": [1e-5, 2e-5]}, "seeds": [0, 1],
+      "overrides": [{"match": {"perception": false}, "set": {"prompt-mlp": false}}]})", "v.json");
+  EXPECT_EQ(sweep_dimensions(spec), (std::vector<std::string>{"perception", "levels", "shared-connector", "lr", "seed"}));
+  const auto cells = expand_sweep(spec);
+  ASSERT_EQ(cells.size(), 12u);
+  EXPECT_EQ(cells[0].axes, (Config{{"perception", "false"}, {"lr", "1e-05"}, {"seed", "0"}}));
+  EXPECT_EQ(cells[0].config.at("prompt-mlp"), "false");
+  EXPECT_EQ(cells[4].axes, (Config{{"perception", "true"}, {"lr", "1e-05"}, {"seed", "0"}}));
+  EXPECT_EQ(cells[4].config.at("prompt-mlp"), "true");  // the experiment's
+  EXPECT_EQ(cells[11].axes, (Config{{"levels", "3"}, {"shared-connector", "false"}, {"lr", "2e-05"}, {"seed", "1"}}));
+  EXPECT_EQ(cells[11].config.at("levels"), "3");
+  EXPECT_EQ(expand_sweep(parse_sweep_json(spec.spec_json, "again"))[11].hash, cells[11].hash);
+
+  for (const auto* text :
+       {R"({"name": "v", "experiment": "epalm-vqa", "variants": []})",
+        R"({"name": "v", "experiment": "epalm-vqa", "variants": [3]})",
+        R"({"name": "v", "experiment": "epalm-vqa", "variants": [{"lr": 1e-5}], "axes": {"lr": [2e-5]}})",
+        R"({"name": "v", "experiment": "epalm-vqa", "variants": [{"lr": 1e-5}], "set": {"lr": 2e-5}})",
+        R"({"name": "v", "experiment": "epalm-vqa", "variants": [{"seed": 1}], "seeds": [0]})",
+        R"({"name": "v", "experiment": "epalm-vqa", "variants": [{"lr": 1e-5}, {"lr": 1e-5}]})",
+        R"({"name": "v", "experiment": "epalm-vqa", "variants": [{"levels": "many"}]})"}) {
+    try {
+      expand_sweep(parse_sweep_json(text, "bad.json"));
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const epalm::UsageError& e) {
+      EXPECT_EQ(e.where().substr(0, 8), "bad.json") << text;
+    }
+  }
+}
+
 // Found by the sweep fuzz target: a number no JSON number type holds was an
 // uncaught exception; it is a malformed sweep file naming the file.
 TEST(Sweeps, ANumberTooLargeIsAMalformedFile) {

@@ -17,6 +17,10 @@ struct SweepSpec {
   std::string name;
   std::string experiment;
   Config set;  // on top of the experiment's base configuration
+  // Variants: named sets of settings compared with each other (a baseline, the
+  // method, its ablations) where they are no product of axes; each variant
+  // is crossed with the axes and seeds. Empty: one variant, no settings.
+  std::vector<Config> variants;
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // in file order
   std::vector<std::int64_t> seeds;
   std::vector<ConditionalOverride> overrides;
@@ -47,8 +51,13 @@ struct SweepCell {
   std::string hash;
 };
 
-// The cells, in a stable order (axes in file order, seeds innermost). Throws
-// UsageError for conflicting settings: a key both fixed and an axis, two
+// The settings that tell cells apart: the variants' keys (first seen first),
+// then the axes, then "seed" when `seeds` is given.
+std::vector<std::string> sweep_dimensions(const SweepSpec& spec);
+
+// The cells, in a stable order (variants outermost, then axes in file order,
+// seeds innermost). Throws
+// UsageError for conflicting settings: a key both fixed and an axis (or in a variant), two
 // overrides of one cell disagreeing, an override matching no cell, two cells
 // with one configuration, or a resolved configuration `epalm train` rejects.
 std::vector<SweepCell> expand_sweep(const SweepSpec& spec);
