@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "epalm/core/error.h"
+#include "epalm/core/text_objective.h"
 
 namespace epalm::experiments::toy {
 
@@ -121,6 +122,7 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     const auto lines = lines_of(world.root + "/corpus/train.txt");
     for (std::size_t i = 0; i < lines.size(); ++i) (i % 20 == 19 ? d.heldout_lines : d.train_lines).push_back(lines[i]);
     d.tokenizer_directory = world.root + "/tokenizer";
+    d.added_special_tokens = {TextObjective{}.answer_token};  // the world's question-answer lines use it
     d.config.hidden_size = 128;
     d.config.word_embed_proj_dim = 128;
     d.config.num_layers = 4;

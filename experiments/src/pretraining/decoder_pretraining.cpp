@@ -38,9 +38,11 @@ TokenId required_id(const std::optional<TokenId>& id, const char* what, const st
 
 // The architecture with the tokenizer's vocabulary and special ids.
 models::OptConfig decoder_config(models::OptConfig c, const Tokenizer& tokenizer, const std::string& directory) {
-  const auto size = static_cast<std::int64_t>(tokenizer.size());
+  const auto size = static_cast<std::int64_t>(tokenizer.size());  // added tokens included
   if (c.vocab_size == 0) {
-    c.vocab_size = (size + 1 + 7) / 8 * 8;  // a spare row for eP-ALM's "</a>", OPT's multiple of 8
+    const auto vocabulary = static_cast<std::int64_t>(tokenizer.vocab_size());
+    // A spare row for eP-ALM's "</a>" (whether or not these lines use it), OPT's multiple of 8.
+    c.vocab_size = (std::max(vocabulary + 1, size) + 7) / 8 * 8;
   } else if (c.vocab_size < size) {
     throw UsageError(kWhere, "vocab_size " + std::to_string(c.vocab_size) + " is smaller than the tokenizer's " +
                                  std::to_string(size) + " tokens (" + directory + ")");
@@ -91,7 +93,9 @@ DecoderPretrainingReport pretrain_decoder(const DecoderPretraining& s) {
   if (s.train_lines.empty()) throw UsageError(kWhere, "no training lines");
   if (s.heldout_lines.empty()) throw UsageError(kWhere, "no held-out lines (the perplexity needs some)");
   const auto start = std::chrono::steady_clock::now();
-  const auto tokenizer = Tokenizer::from_directory(s.tokenizer_directory);
+  TokenizerOverrides added;
+  added.additional_special_tokens = s.added_special_tokens;
+  const auto tokenizer = Tokenizer::from_directory(s.tokenizer_directory, added);
   const auto config = decoder_config(s.config, tokenizer, s.tokenizer_directory);
 
   pretraining::ProgressMeter preparing("decoder", "preparing", 2, s.progress);

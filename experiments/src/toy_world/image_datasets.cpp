@@ -105,7 +105,7 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
         official_annotations[folder]["annotations"].push_back(
             {{"question_type", q.type}, {"multiple_choice_answer", q.answer}, {"answers", std::move(answers)},
              {"image_id", image_id}, {"answer_type", q.answer_type}, {"question_id", question_id}});
-        if (split.name == "train") out.corpus.push_back(q.text + " " + q.answer);
+        if (split.name == "train") out.corpus.push_back(qa_corpus_line(q.text, q.answer));
         ++questions;
       }
 

@@ -55,7 +55,7 @@ ModalityOutput write_video_datasets(const WorldSpec& spec, const std::string& ro
         qa.push_back({{"video", file}, {"question", q.text}, {"answer", q.answer},
                       {"question_id", static_cast<std::int64_t>(clip_number) * 10 + static_cast<std::int64_t>(k)},
                       {"label", {{q.answer, 1.0}}}, {"question_type", q.type}, {"answer_type", q.answer_type}});
-        if (split.name == "train") out.corpus.push_back(q.text + " " + q.answer);
+        if (split.name == "train") out.corpus.push_back(qa_corpus_line(q.text, q.answer));
       }
       double x1, y1;
       clip.position(sizes.video_frames - 1, x1, y1);

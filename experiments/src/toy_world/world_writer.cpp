@@ -6,6 +6,7 @@
 #include <future>
 
 #include "epalm/core/error.h"
+#include "epalm/core/text_objective.h"
 #include "epalm/experiments/bpe_trainer.h"
 #include "world_writer.h"
 
@@ -22,6 +23,10 @@ void write_json(const std::string& path, const Json& value) {
   std::ofstream file(path, std::ios::binary);
   file << value.dump();
   if (!file.flush()) throw Error(path, "cannot write");
+}
+
+std::string qa_corpus_line(const std::string& question, const std::string& answer) {
+  return TextObjective{}.generation_prompt(question) + answer;
 }
 
 std::map<std::string, int> write_world_files(const WorldSpec& spec, const std::string& root) {
@@ -48,7 +53,15 @@ std::map<std::string, int> write_world_files(const WorldSpec& spec, const std::s
   }
   BpeTrainerOptions options;
   options.vocab_size = static_cast<std::size_t>(spec.sizes.vocab_size);
-  const auto vocabulary = train_bpe(corpus, options);
+  // The answer token is a special token, never split or merged: it leaves the BPE's text.
+  const auto answer_token = TextObjective{}.answer_token;
+  std::vector<std::string> bpe_text = corpus;
+  for (auto& line : bpe_text) {
+    for (auto at = line.find(answer_token); at != std::string::npos; at = line.find(answer_token, at)) {
+      line.replace(at, answer_token.size(), " ");
+    }
+  }
+  const auto vocabulary = train_bpe(bpe_text, options);
   write_opt_tokenizer(vocabulary, root + "/tokenizer");
   counts["corpus lines"] = static_cast<int>(corpus.size());
   counts["tokenizer vocabulary"] = static_cast<int>(vocabulary.tokens.size());

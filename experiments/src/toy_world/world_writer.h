@@ -25,6 +25,12 @@ struct SplitSize {
   int count;
 };
 
+// A training question and its answer as a corpus line: the text eP-ALM
+// trains on for question answering (TextObjective: question, the answer
+// token "</a>", answer), so the decoder learns the answer token's row and
+// answers after it from text alone, as a pretrained LM answers a prompt.
+std::string qa_corpus_line(const std::string& question, const std::string& answer);
+
 // What a modality adds besides its files: corpus lines (train split only) and counts.
 struct ModalityOutput {
   std::vector<std::string> corpus;

@@ -63,7 +63,11 @@ struct DecoderPretraining {
   // It must define BOS, EOS and padding tokens. Its files are copied beside
   // the checkpoint, so the checkpoint directory is the decoder's tokenizer too.
   std::string tokenizer_directory;
-  // The architecture. vocab_size 0: the tokenizer's size plus one spare row
+  // Special tokens added to the tokenizer for these lines, as eP-ALM adds its
+  // answer token "</a>" (TextObjective): each takes the next id after the
+  // vocabulary, a row of the embedding the decoder then learns.
+  std::vector<std::string> added_special_tokens;
+  // The architecture. vocab_size 0: the vocabulary's size plus one spare row
   // (eP-ALM's added "</a>" takes the next free id), rounded up to a multiple
   // of 8 as OPT's; pad/bos/eos ids are taken from the tokenizer.
   models::OptConfig config;

@@ -16,7 +16,7 @@
 namespace epalm::experiments::toy {
 
 // Bumped whenever the same seed and sizes would give different files.
-inline constexpr int kGeneratorVersion = 1;
+inline constexpr int kGeneratorVersion = 2;
 
 struct WorldSizes {
   // Images (each with captions and questions), per split.
@@ -45,7 +45,7 @@ struct WorldSpec {
   WorldSizes sizes;
 };
 
-// "v1-seed7" for the default sizes, "v1-seed7-<8 hex digits of the sizes>" otherwise.
+// "v2-seed7" for the default sizes, "v2-seed7-<8 hex digits of the sizes>" otherwise.
 std::string world_key(const WorldSpec& spec);
 // $EPALM_HOME/toy-world, else ~/.cache/epalm/toy-world.
 std::string default_world_home();
