@@ -100,10 +100,10 @@ std::string inline_svg(const std::string& svg, int index) {
   return out;
 }
 
-std::string comparison_html(const Comparison& c) {
+std::string comparison_html(const Comparison& c, const std::string& anchor) {
   std::ostringstream out;
   const bool baseline = !c.spec.baseline.empty();
-  out << "<table class=\"sortable\" id=\"comparison\"><thead><tr>";
+  out << "<table class=\"sortable\" id=\"" << anchor << "comparison\"><thead><tr>";
   for (const auto& r : c.spec.rows) out << "<th>" << html_escape(r) << "</th>";
   for (const auto& col : c.columns) {
     out << "<th>" << html_escape(col.label) << "</th>";
@@ -155,7 +155,13 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
-std::string sweep_report_html(registry::ResultsStore& store, const std::string& sweep, const ReportOptions& options) {
+namespace {
+
+// A sweep's part of a page: its summary, comparison, plots, cells and runs,
+// headings at `level` (h1 for a page of its own); `plots` numbers the inline
+// SVGs across the page, `anchor` prefixes element ids.
+std::string sweep_section(registry::ResultsStore& store, const std::string& sweep, const ReportOptions& options,
+                          const std::string& heading, int level, int& plots, const std::string& anchor) {
   const auto spec = registry::load_sweep(store, sweep);
   std::int64_t sweep_id = 0;
   double created = 0;
@@ -180,10 +186,9 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
     if (name != "seed") axes.push_back(name);
   }
 
+  const std::string h = "h" + std::to_string(level), sub = "h" + std::to_string(level + 1);
   std::ostringstream page;
-  page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sweep " << html_escape(sweep)
-       << "</title><style>" << kStyle << "</style></head><body>\n";
-  page << "<h1>Sweep " << html_escape(sweep) << "</h1>\n<p>experiment " << html_escape(spec.experiment) << ", planned "
+  page << "<" << h << ">" << html_escape(heading) << "</" << h << ">\n<p>sweep " << html_escape(sweep) << ", experiment " << html_escape(spec.experiment) << ", planned "
        << utc(created) << " UTC; " << cells.size() << " cells, " << runs.size() << " runs (" << finished.size()
        << " finished). ";
   if (!spec.variants.empty()) page << spec.variants.size() << " variants × ";
@@ -208,7 +213,7 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
     values.assign(scores.begin(), scores.end());
     if (loss) values.push_back("metric.loss.last");
   }
-  page << "<h2>Comparison</h2>\n";
+  page << "<" << sub << ">Comparison</" << sub << ">\n";
   if (axes.empty() || values.empty() || finished.empty()) {
     page << "<p>No finished run with values to compare yet.</p>\n";
   } else {
@@ -218,12 +223,12 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
     c.baseline = options.baseline;
     c.resamples = options.resamples;
     c.seed = options.seed;
-    page << comparison_html(compare_runs(finished, c));
+    page << comparison_html(compare_runs(finished, c), anchor);
   }
 
   // Plots.
-  page << "<h2>Plots</h2>\n<div class=\"plots\">\n";
-  int plots = 0;
+  page << "<" << sub << ">Plots</" << sub << ">\n<div class=\"plots\">\n";
+  const int plots_before = plots;
   const std::optional<std::string> first_axis = axes.empty() ? std::nullopt : std::optional<std::string>(axes[0]);
   try {
     page << inline_svg(plot_svg(history_plot(store, finished, options.history, first_axis)), plots++) << "\n";
@@ -239,11 +244,11 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
       // the axis is not numeric or no run has the value
     }
   }
-  if (plots == 0) page << "<p>Nothing to plot yet.</p>\n";
+  if (plots == plots_before) page << "<p>Nothing to plot yet.</p>\n";
   page << "</div>\n";
 
   // Cells.
-  page << "<h2>Cells</h2>\n<table class=\"sortable\" id=\"cells\"><thead><tr><th>cell</th><th>axes</th><th>state</th>"
+  page << "<" << sub << ">Cells</" << sub << ">\n<table class=\"sortable\" id=\"" << anchor << "cells\"><thead><tr><th>cell</th><th>axes</th><th>state</th>"
           "<th>attempts</th><th>run</th><th>run status</th><th>note</th></tr></thead><tbody>\n";
   for (const auto& cell : cells) {
     page << "<tr><td>" << cell.index << "</td><td>" << html_escape(cell.axes) << "</td><td class=\"state-"
@@ -254,7 +259,7 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
   page << "</tbody></table>\n";
 
   // Runs, their settings and provenance on demand.
-  page << "<h2>Runs</h2>\n";
+  page << "<" << sub << ">Runs</" << sub << ">\n";
   for (const auto& r : runs) {
     const auto d = store.show_run(r.run.id);
     page << "<details id=\"run-" << html_escape(r.run.id) << "\"><summary>" << html_escape(r.run.id) << " — "
@@ -274,8 +279,34 @@ std::string sweep_report_html(registry::ResultsStore& store, const std::string& 
     }
     page << "</tbody></table></details>\n";
   }
-  page << "<script>" << kScript << "</script>\n</body></html>\n";
   return page.str();
+}
+
+std::string page_start(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+         "</title><style>" + kStyle + "</style></head><body>\n";
+}
+
+std::string page_end() { return std::string("<script>") + kScript + "</script>\n</body></html>\n"; }
+
+}  // namespace
+
+std::string sweep_report_html(registry::ResultsStore& store, const std::string& sweep, const ReportOptions& options) {
+  int plots = 0;
+  const auto section = sweep_section(store, sweep, options, "Sweep " + sweep, 1, plots, "");
+  return page_start("sweep " + sweep) + section + page_end();
+}
+
+std::string sweeps_report_html(registry::ResultsStore& store, const std::string& title,
+                               const std::vector<std::string>& paragraphs, const std::vector<ReportSection>& sections) {
+  std::string page = page_start(title) + "<h1>" + html_escape(title) + "</h1>\n";
+  for (const auto& p : paragraphs) page += "<p>" + html_escape(p) + "</p>\n";
+  int plots = 0;
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    page += sweep_section(store, sections[i].sweep, sections[i].options, sections[i].heading, 2, plots,
+                          "s" + std::to_string(i) + "-");
+  }
+  return page + page_end();
 }
 
 }  // namespace epalm::analysis

@@ -23,7 +23,11 @@ RunWhere run_where(const RunSelection& selection) {
     w.binds.push_back(*selection.experiment);
   }
   if (selection.sweep) {
-    w.sql += " AND s.name = ?";
+    // The sweep's own runs, and the runs its cells took as done before (the
+    // same configuration finished in another sweep or by hand).
+    w.sql += " AND (s.name = ? OR r.id IN (SELECT c.run_id FROM sweep_cells c JOIN sweeps cs ON cs.id = c.sweep_id "
+             "WHERE cs.name = ? AND c.run_id IS NOT NULL))";
+    w.binds.push_back(*selection.sweep);
     w.binds.push_back(*selection.sweep);
   }
   return w;

@@ -11,12 +11,17 @@
 
 namespace epalm::distributed {
 
-std::vector<std::string> local_mpirun_command(int ranks, const std::string& program,
-                                              const std::vector<std::string>& arguments) {
+std::vector<std::string> local_mpirun_prefix(const std::string& ranks) {
   std::string mpirun = EPALM_MPIEXEC;
   if (mpirun.empty() || !std::filesystem::exists(mpirun)) mpirun = "mpirun";
-  std::vector<std::string> command = {mpirun, "-np", std::to_string(ranks), "--oversubscribe", "--bind-to", "none"};
+  std::vector<std::string> command = {mpirun, "-np", ranks, "--oversubscribe", "--bind-to", "none"};
   if (geteuid() == 0) command.push_back("--allow-run-as-root");
+  return command;
+}
+
+std::vector<std::string> local_mpirun_command(int ranks, const std::string& program,
+                                              const std::vector<std::string>& arguments) {
+  auto command = local_mpirun_prefix(std::to_string(ranks));
   command.push_back(program);
   command.insert(command.end(), arguments.begin(), arguments.end());
   return command;

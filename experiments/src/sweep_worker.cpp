@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -178,7 +179,7 @@ SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t 
   gethostname(host, sizeof host - 1);
   std::atomic<int> claimed{0}, done{0}, failed{0};
   std::exception_ptr error;
-  std::mutex error_mutex;
+  std::mutex error_mutex, event_mutex;
   auto work = [&](int slot) {
     try {
       auto store = registry::ResultsStore::open(options.results);
@@ -201,9 +202,18 @@ SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t 
           std::this_thread::sleep_for(std::chrono::duration<double>(wait));
           continue;
         }
+        auto event = [&](const CellEvent& e) {
+          if (!options.on_cell) return;
+          std::lock_guard<std::mutex> lock(event_mutex);
+          options.on_cell(e);
+        };
+        event({cell->index, cell->attempt, false, false, "", 0});
+        const auto started = std::chrono::steady_clock::now();
         const auto result = run_cell(store, spec, *cell, owner, options);
         registry::complete_cell(store, sweep_id, cell->index, owner, result.ok, result.note, result.dead_run_status);
         (result.ok ? done : failed)++;
+        event({cell->index, cell->attempt, true, result.ok, result.note,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
         spdlog::info("sweep {}: cell {} attempt {} {} ({})", spec.name, cell->index, cell->attempt,
                      result.ok ? "done" : "failed", result.note);
       }

@@ -36,41 +36,100 @@ std::int64_t index_of(const nlohmann::json& names, const std::string& name, cons
   throw Error(where, "unknown class '" + name + "'");
 }
 
-// Pictures: the colour and shape of the object in the first occupied
-// quadrant (reading order), colour x shape classes: what a questioner asks.
-std::vector<LabelledMedia> picture_labels(const WorldInfo& world, const std::string& split, std::int64_t& classes) {
+// What an encoder learns about its modality: several classification tasks
+// over the world's labels (labels/<modality>_<split>.json), so that its
+// [CLS] token describes the whole scene, clip or tone sequence.
+struct LabelledSplit {
+  std::vector<LabelTask> tasks;
+  std::vector<LabelledMedia> items;
+};
+
+// A task's class names: "none" (nothing there) first when `none`, then `names`.
+LabelTask named_task(const std::string& name, const nlohmann::json& names, bool none) {
+  LabelTask t{name, 0, {}};
+  if (none) t.class_names.push_back("none");
+  for (const auto& n : names) t.class_names.push_back(n.get<std::string>());
+  t.classes = static_cast<std::int64_t>(t.class_names.size());
+  return t;
+}
+
+// Pictures: how many shapes (1 to 4), and for each quadrant the colour and
+// the shape there (or nothing): every fact a question asks. Colour and shape
+// are separate tasks: a from-scratch ViT learns them several times faster
+// than their product (measured against transformers' ViT on this world).
+LabelledSplit picture_labels(const WorldInfo& world, const std::string& split) {
   const auto path = world.root + "/labels/image_" + split + ".json";
   const auto j = read_json(path);
   const auto& shapes = j.at("classes").at("shape");
   const auto& colors = j.at("classes").at("color");
   const auto& positions = j.at("classes").at("position");
-  classes = static_cast<std::int64_t>(shapes.size() * colors.size());
-  std::vector<LabelledMedia> out;
+  LabelledSplit out;
+  out.tasks.push_back({"count", 4, {"1", "2", "3", "4"}});
+  for (const auto& p : positions) {
+    out.tasks.push_back(named_task(p.get<std::string>() + " colour", colors, true));
+    out.tasks.push_back(named_task(p.get<std::string>() + " shape", shapes, true));
+  }
   for (const auto& item : j.at("items")) {
-    const nlohmann::json* first = nullptr;
-    std::int64_t best = 1 << 30;
+    LabelledMedia m{media_path(world, item.at("media").get<std::string>()), 0, {}};
+    m.labels.assign(out.tasks.size(), 0);
+    m.labels[0] = item.at("count").get<std::int64_t>() - 1;
     for (const auto& o : item.at("objects")) {
-      const auto p = index_of(positions, o.at("position").get<std::string>(), path);
-      if (p < best) best = p, first = &o;
+      const auto quadrant = index_of(positions, o.at("position").get<std::string>(), path);
+      m.labels[1 + 2 * quadrant] = 1 + index_of(colors, o.at("color").get<std::string>(), path);
+      m.labels[2 + 2 * quadrant] = 1 + index_of(shapes, o.at("shape").get<std::string>(), path);
     }
-    if (first == nullptr) throw Error(path, "a picture without objects");
-    const auto label = index_of(colors, first->at("color").get<std::string>(), path) *
-                           static_cast<std::int64_t>(shapes.size()) +
-                       index_of(shapes, first->at("shape").get<std::string>(), path);
-    out.push_back({media_path(world, item.at("media").get<std::string>()), label});
+    out.items.push_back(std::move(m));
   }
   return out;
 }
 
-// Clips: the direction of motion; tones: the pitch of the first tone.
-std::vector<LabelledMedia> labels_by(const WorldInfo& world, const std::string& file, const std::string& field,
-                                     const std::string& classes_key, std::int64_t& classes) {
-  const auto path = world.root + "/labels/" + file;
+// Clips: the moving shape's direction, speed, shape and colour, and whether
+// a still shape is there too.
+LabelledSplit clip_labels(const WorldInfo& world, const std::string& split) {
+  const auto path = world.root + "/labels/video_" + split + ".json";
   const auto j = read_json(path);
-  classes = static_cast<std::int64_t>(j.at("classes").at(classes_key).size());
-  std::vector<LabelledMedia> out;
+  const auto& classes = j.at("classes");
+  LabelledSplit out;
+  for (const char* key : {"direction", "speed", "shape", "color"}) out.tasks.push_back(named_task(key, classes.at(key), false));
+  out.tasks.push_back({"still shape", 2, {"no", "yes"}});
   for (const auto& item : j.at("items")) {
-    out.push_back({media_path(world, item.at("media").get<std::string>()), item.at(field).get<std::int64_t>()});
+    LabelledMedia m{media_path(world, item.at("media").get<std::string>()), 0, {}};
+    for (const char* key : {"direction", "speed", "shape", "color"}) {
+      m.labels.push_back(index_of(classes.at(key), item.at(key).get<std::string>(), path));
+    }
+    m.labels.push_back(item.at("still").is_null() ? 0 : 1);
+    out.items.push_back(std::move(m));
+  }
+  return out;
+}
+
+// Tone sequences: how many tones, and for each of the first three its pitch,
+// length and loudness (or nothing).
+LabelledSplit tone_labels(const WorldInfo& world, const std::string& split) {
+  const auto path = world.root + "/labels/audio_" + split + ".json";
+  const auto j = read_json(path);
+  const auto& classes = j.at("classes");
+  constexpr int kSlots = 3;
+  LabelledSplit out;
+  out.tasks.push_back({"tones", kSlots, {"1", "2", "3"}});
+  const char* const parts[] = {"pitch", "length", "loudness"};
+  for (int slot = 0; slot < kSlots; ++slot) {
+    for (const char* part : parts) {
+      out.tasks.push_back(named_task("tone " + std::to_string(slot + 1) + " " + part, classes.at(part), true));
+    }
+  }
+  for (const auto& item : j.at("items")) {
+    LabelledMedia m{media_path(world, item.at("media").get<std::string>()), 0, {}};
+    const auto& tones = item.at("tones");
+    const auto count = static_cast<std::int64_t>(tones.size());
+    if (count < 1 || count > kSlots) throw Error(path, "a clip with " + std::to_string(count) + " tones");
+    m.labels.push_back(count - 1);
+    for (std::int64_t slot = 0; slot < kSlots; ++slot) {
+      for (const char* part : parts) {
+        m.labels.push_back(slot < count ? 1 + index_of(classes.at(part), tones[slot].at(part).get<std::string>(), path) : 0);
+      }
+    }
+    out.items.push_back(std::move(m));
   }
   return out;
 }
@@ -136,25 +195,22 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     pretrain_decoder(d);
     m.pretrained_now.push_back("decoder");
   }
-  auto encoder = [&](const std::string& dir, EncoderConfig config, std::vector<LabelledMedia> train,
-                     std::vector<LabelledMedia> heldout, std::int64_t classes, bool flip, std::int64_t steps) {
+  auto encoder = [&](const std::string& dir, EncoderConfig config, LabelledSplit train, LabelledSplit heldout,
+                     std::int64_t steps) {
     if (made(dir)) return;
     EncoderPretraining e;
     e.config = std::move(config);
-    e.train = std::move(train);
-    e.heldout = std::move(heldout);
-    e.num_classes = classes;
-    e.horizontal_flip = flip;
-    e.schedule = schedule(steps, 32, 1e-3, settings.reduced);
+    e.tasks = std::move(train.tasks);
+    e.train = std::move(train.items);
+    e.heldout = std::move(heldout.items);
+    e.horizontal_flip = false;  // positions and directions are part of what the questions ask
+    e.schedule = schedule(steps, 32, 2e-3, settings.reduced);
     e.output_directory = dir;
     e.progress = settings.progress;
     pretrain_encoder(e);
     m.pretrained_now.push_back(encoder_family_name(e.config));
   };
   {
-    std::int64_t classes = 0;
-    auto train = picture_labels(world, "train", classes);
-    auto heldout = picture_labels(world, "val", classes);
     models::VitConfig c;
     c.image_size = 64;
     c.patch_size = 8;
@@ -162,13 +218,9 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     c.num_layers = 4;
     c.num_heads = 4;
     c.intermediate_size = 384;
-    // No flips: positions are part of what the questions ask.
-    encoder(m.vit, c, std::move(train), std::move(heldout), classes, false, 500);
+    encoder(m.vit, c, picture_labels(world, "train"), picture_labels(world, "val"), 800);
   }
   {
-    std::int64_t classes = 0;
-    auto train = labels_by(world, "video_train.json", "direction_id", "direction", classes);
-    auto heldout = labels_by(world, "video_val.json", "direction_id", "direction", classes);
     models::TimesformerConfig c;
     c.image_size = 64;
     c.patch_size = 16;
@@ -177,12 +229,9 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     c.num_layers = 4;
     c.num_heads = 4;
     c.intermediate_size = 384;
-    encoder(m.timesformer, c, std::move(train), std::move(heldout), classes, false, 300);
+    encoder(m.timesformer, c, clip_labels(world, "train"), clip_labels(world, "val"), 400);
   }
   {
-    std::int64_t classes = 0;
-    auto train = labels_by(world, "audio_train.json", "first_pitch_id", "pitch", classes);
-    auto heldout = labels_by(world, "audio_val.json", "first_pitch_id", "pitch", classes);
     models::AstConfig c;
     c.num_mel_bins = 64;
     c.max_length = 160;
@@ -190,7 +239,7 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     c.num_layers = 4;
     c.num_heads = 4;
     c.intermediate_size = 384;
-    encoder(m.ast, c, std::move(train), std::move(heldout), classes, false, 300);
+    encoder(m.ast, c, tone_labels(world, "train"), tone_labels(world, "val"), 300);
   }
   auto report = [](const std::string& dir) { return read_json(dir + "/pretraining.json"); };
   const auto d = report(m.decoder);

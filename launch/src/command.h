@@ -53,6 +53,7 @@ bool is_experiment_base(const po::options_description& settings, const std::stri
 
 Command env_command();
 Command demo_command();
+Command self_check_command();
 Command model_command();
 Command bench_command();
 Command train_command();

@@ -1,7 +1,12 @@
-// `epalm demo`: the embedded default run, under mpirun (it starts mpirun
-// itself when run as a single plain process).
+// `epalm demo`: the eP-ALM study on the embedded toy world (toy_study.h):
+// world, pretraining, every task's sweep under mpirun, the comparison tables,
+// the trainable shares, the report. Progress on a terminal; one line per
+// finished phase or cell in logs.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "command.h"
@@ -9,50 +14,85 @@
 #include "epalm/core/error.h"
 #include "epalm/distributed/local_launch.h"
 #include "epalm/distributed/world.h"
-#include "epalm/experiments/demo.h"
+#include "epalm/experiments/toy_study.h"
+#include "epalm/experiments/toy_world.h"
+#include "progress.h"
+#include "results_settings.h"
 
 namespace epalm::cli {
 
 namespace {
 
+namespace toy = experiments::toy;
+
+std::string number(const char* pattern, double v) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, pattern, v);
+  return buffer;
+}
+
+// One table per task: each variant's test score over seeds, its difference
+// to the baseline with p-values, and what it trains.
+std::string variants_table(const toy::StudyTask& task, analysis::TableFormat format) {
+  analysis::Table table({"variant", "test " + task.metric, "seeds", "Δ vs baseline", "p (Welch)", "p (bootstrap)",
+                         "trainable", "share"});
+  for (const auto& v : task.variants) {
+    if (v.scores.empty()) {
+      table.add_row({v.name, "-", "0", "-", "-", "-", "-", "-"});
+      continue;
+    }
+    table.add_row({v.name, number("%.2f", v.mean) + " ± " + number("%.2f", v.std), std::to_string(v.scores.size()),
+                   v.baseline ? "baseline" : number("%+.2f", v.diff), v.baseline ? "" : number("%.2g", v.p_welch),
+                   v.baseline ? "" : number("%.2g", v.p_bootstrap), number("%.0f", v.trainable_parameters),
+                   number("%.3f%%", v.trainable_percent)});
+  }
+  return table.render(format);
+}
+
 int run_demo(const Invocation& in) {
   const auto& o = in.options;
-  const int ranks = o["ranks"].as<int>();
-  if (ranks < 1) throw UsageError("--ranks", "must be >= 1");
+  if (in.world.size() > 1) {
+    throw UsageError("demo", "runs as one process: it starts mpirun for each cell itself (--ranks)");
+  }
   const auto format = analysis::parse_table_format(o["format"].as<std::string>());
-  if (ranks > 1 && in.world.size() == 1 && !in.world.topology().launched_by_mpi()) {
-    auto command = distributed::local_mpirun_command(ranks, distributed::current_executable(),
-                                                     [&] {
-                                                       std::vector<std::string> a{"demo"};
-                                                       a.insert(a.end(), in.arguments.begin(), in.arguments.end());
-                                                       return a;
-                                                     }());
-    spdlog::info("demo: starting {} ranks under {}", ranks, command.front());
-    distributed::exec_command(command);
-  }
-  if (in.world.size() != ranks) {
-    spdlog::warn("demo: --ranks is {} but the launcher started {} ranks; using {}", ranks, in.world.size(),
-                 in.world.size());
-  }
+  toy::StudySettings s;
+  s.world_seed = o["seed"].as<std::uint64_t>();
+  s.reduced = o["reduced"].as<bool>();
+  s.ranks = o["ranks"].as<int>();
+  s.home = std::filesystem::path(toy::default_world_home()).parent_path().string();
+  s.results = results_path(o);
+  s.epalm = distributed::current_executable();
+  Progress progress(isatty(STDERR_FILENO) != 0);
+  s.say = [&](const std::string& line, bool transient) {
+    if (transient) {
+      progress.say(line);
+      return;
+    }
+    progress.clear();
+    spdlog::info("demo: {}", line);
+  };
+  s.pretraining = [&](const std::string& line, bool done) {
+    progress.say(line);
+    if (done) {
+      progress.clear();
+      spdlog::info("demo: {}", line);
+    }
+  };
+  const auto result = toy::run_study(s);
+  progress.clear();
 
-  experiments::DemoSettings s;
-  s.device = o["device"].as<std::string>();
-  s.threads = o["threads"].as<int>();
-  s.seed = o["seed"].as<std::uint64_t>();
-  s.batch = o["batch"].as<int>();
-  s.tokens = o["tokens"].as<int>();
-  s.width = o["width"].as<int>();
-  s.iterations = o["iterations"].as<int>();
-  const auto result = experiments::run_demo(s, in.world);
-  if (in.world.rank() != 0) return result.ranks_agree ? 0 : 1;
-
-  std::cout << result.per_rank.render(format);
-  if (format == analysis::TableFormat::kText) {
-    std::cout << "\n"
-              << in.world.size() << " rank(s): " << (result.ranks_agree ? "agree" : "DISAGREE")
-              << " (relative checksum spread " << result.relative_spread << ")\n";
+  std::cout << "What the unimodal models know (held out; each saw its own modality only):\n"
+            << result.models_table << "\n";
+  for (const auto& task : result.tasks) {
+    std::cout << task.name << " (sweep " << task.sweep << ", " << task.sweep_file << "):\n"
+              << variants_table(task, format) << "\n";
   }
-  if (!result.ranks_agree) throw Error("demo", "ranks computed different results from the same seed");
+  std::cout << "Scaling (the headline image-QA cell):\n" << result.scaling_table << "\n";
+  std::cout << "cells: " << result.cells_run << " run now, " << result.cells_reused << " finished before, "
+            << result.cells_failed << " failed\n"
+            << "results store: " << s.results << "\n"
+            << "report: " << result.report << "\n";
+  if (result.cells_failed > 0) throw Error("demo", std::to_string(result.cells_failed) + " cells failed (see the report)");
   return 0;
 }
 
@@ -60,19 +100,19 @@ int run_demo(const Invocation& in) {
 
 Command demo_command() {
   return {"demo",
-          "Run the embedded default end to end under mpirun: every rank runs the same seeded\n"
-          "attention block on its device and the ranks check over MPI that they agree.",
+          "The eP-ALM study on the embedded toy world, end to end: generate the world, pretrain its\n"
+          "unimodal models (decoder on text, ViT, TimeSformer, AST) where missing, train, validate and\n"
+          "test every variant of every task under mpirun (a no-perception baseline, eP-ALM, its\n"
+          "ablations; several seeds), record them in the results store, and print per task the\n"
+          "comparison with the baseline (mean ± std, difference, p-values) and the trainable share,\n"
+          "the scaling over ranks, and the HTML report's path. A rerun skips finished cells.",
           [](po::options_description& settings) {
-            settings.add_options()                                                                     //
-                ("ranks", po::value<int>()->default_value(2), "ranks to start under mpirun (1: no mpirun)")  //
-                ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")     //
-                ("threads", po::value<int>()->default_value(0), "compute threads per rank (0: share the cores)")  //
-                ("seed", po::value<std::uint64_t>()->default_value(0), "random seed")                          //
-                ("batch", po::value<int>()->default_value(8), "sequences per forward pass")                   //
-                ("tokens", po::value<int>()->default_value(64), "tokens per sequence")                        //
-                ("width", po::value<int>()->default_value(256), "hidden width (a multiple of 8)")             //
-                ("iterations", po::value<int>()->default_value(20), "timed forward passes")                   //
-                ("format", po::value<std::string>()->default_value("text"), "text, csv, md or json");
+            settings.add_options()                                                                           //
+                ("ranks", po::value<int>()->default_value(2), "ranks every cell runs on (mpirun -np)")          //
+                ("seed", po::value<std::uint64_t>()->default_value(0), "the toy world's seed")                  //
+                ("reduced", po::value<bool>()->default_value(false),
+                 "a small world, short pretraining, a few steps, one seed, one task per modality (tests)");
+            add_results_settings(settings);
           },
           run_demo};
 }

@@ -115,6 +115,11 @@ int run_train(const Invocation& in) {
   // What the run trains, for comparisons and the efficiency plot
   // (score.model.trainable_parameters against a task score).
   const auto all_parameters = outcome.trainable_parameters + outcome.frozen_parameters + outcome.encoder_parameters;
+  if (elapsed > 0) {
+    // Every rank consumes its own batch per step; rank 0's step times bound them all (they synchronise).
+    recorder.log_scores("train", {{"samples_per_second", static_cast<double>(samples) * in.world.size() / elapsed},
+                                  {"step_seconds", elapsed}});
+  }
   recorder.log_scores("model", {{"trainable_parameters", static_cast<double>(outcome.trainable_parameters)},
                                 {"all_parameters", static_cast<double>(all_parameters)},
                                 {"trainable_percent", 100.0 * static_cast<double>(outcome.trainable_parameters) /

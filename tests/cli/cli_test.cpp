@@ -19,6 +19,7 @@ TEST(Cli, HelpListsOnlyWorkingCommands) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("  env "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  demo "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  self-check "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  model "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  bench "), std::string::npos) << r.out;
   for (const char* command : {"  experiments ", "  sweep ", "  runs ", "  results ", "  train ", "  generate "}) {
@@ -50,17 +51,17 @@ TEST(Cli, UnknownOptionIsNamedWithAHint) {
 }
 
 TEST(Cli, MalformedValuesAreUsageErrors) {
-  EXPECT_EQ(epalm({"demo", "--ranks", "two"}).exit_code, 2);
-  EXPECT_EQ(epalm({"demo", "--ranks", "1", "--width", "12"}).exit_code, 2);
+  EXPECT_EQ(epalm({"self-check", "--ranks", "two"}).exit_code, 2);
+  EXPECT_EQ(epalm({"self-check", "--ranks", "1", "--width", "12"}).exit_code, 2);
   EXPECT_EQ(epalm({"env", "--format", "yaml"}).exit_code, 2);
   const auto r = epalm({"env", "--log-level", "loud"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown level 'loud'"), std::string::npos) << r.err;
-  EXPECT_EQ(epalm({"demo", "--ranks"}).exit_code, 2);  // missing value
+  EXPECT_EQ(epalm({"self-check", "--ranks"}).exit_code, 2);  // missing value
 }
 
 TEST(Cli, CommandHelpShowsSettingsAndGeneralOptions) {
-  const auto r = epalm({"demo", "--help"});
+  const auto r = epalm({"self-check", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--ranks"), std::string::npos);
   EXPECT_NE(r.out.find("--config"), std::string::npos);
@@ -84,7 +85,7 @@ TEST(Cli, ConfigLayersResolveInOrderWithSources) {
   testing::TempDir dir;
   const auto a = dir.write("a.ini", "width = 64\ntokens = 16\nseed = 3\n");
   const auto b = dir.write("b.ini", "tokens = 32\n");
-  const auto r = epalm({"demo", "--config", a, "-c", b, "--seed", "9", "--print-config"}, {{"EPALM_BATCH", "4"}});
+  const auto r = epalm({"self-check", "--config", a, "-c", b, "--seed", "9", "--print-config"}, {{"EPALM_BATCH", "4"}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("width = 64  # file " + a), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tokens = 32  # file " + b), std::string::npos) << r.out;
@@ -94,7 +95,7 @@ TEST(Cli, ConfigLayersResolveInOrderWithSources) {
 
   // The printed configuration is itself a config file giving the same result.
   const auto printed = dir.write("printed.ini", r.out);
-  const auto again = epalm({"demo", "--config", printed, "--print-config"});
+  const auto again = epalm({"self-check", "--config", printed, "--print-config"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("seed = 9  # file " + printed), std::string::npos) << again.out;
   EXPECT_NE(again.out.find("batch = 4  # file " + printed), std::string::npos) << again.out;
@@ -103,25 +104,25 @@ TEST(Cli, ConfigLayersResolveInOrderWithSources) {
 TEST(Cli, BadConfigFilesAreNamed) {
   testing::TempDir dir;
   const auto unknown = dir.write("unknown.ini", "widht = 64\n");
-  auto r = epalm({"demo", "--config", unknown});
+  auto r = epalm({"self-check", "--config", unknown});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find(unknown), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("widht"), std::string::npos) << r.err;
 
-  r = epalm({"demo", "--config", dir.path() + "/missing.ini"});
+  r = epalm({"self-check", "--config", dir.path() + "/missing.ini"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("missing.ini: cannot open config file"), std::string::npos) << r.err;
 }
 
 TEST(Cli, DemoRunsInOneProcess) {
-  const auto r = epalm({"demo", "--ranks", "1", "--device", "cpu", "--width", "32", "--tokens", "8",
+  const auto r = epalm({"self-check", "--ranks", "1", "--device", "cpu", "--width", "32", "--tokens", "8",
                         "--iterations", "2", "--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("rank,host,local rank,device"), std::string::npos) << r.out;
 }
 
 TEST(Cli, DemoOnAMissingDeviceFailsCleanly) {
-  const auto r = epalm({"demo", "--ranks", "1", "--device", "cuda:42"});
+  const auto r = epalm({"self-check", "--ranks", "1", "--device", "cuda:42"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--device: 'cuda:42' requested"), std::string::npos) << r.err;
 }

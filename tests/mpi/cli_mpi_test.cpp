@@ -1,4 +1,4 @@
-// `epalm` across ranks: the rank layout under mpirun, and the demo starting
+// `epalm` across ranks: the rank layout under mpirun, and the self-check starting
 // its own mpirun. Each child runs under a hard timeout.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -23,7 +23,7 @@ TEST(CliMpi, EnvReportsEveryRank) {
 }
 
 TEST(CliMpi, DemoStartsItsOwnRanksAndTheyAgree) {
-  const auto r = testing::run_process({EPALM_EXECUTABLE, "demo", "--ranks", "2", "--width", "64", "--tokens", "16",
+  const auto r = testing::run_process({EPALM_EXECUTABLE, "self-check", "--ranks", "2", "--width", "64", "--tokens", "16",
                                        "--iterations", "3"},
                                       90);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -33,7 +33,7 @@ TEST(CliMpi, DemoStartsItsOwnRanksAndTheyAgree) {
 
 TEST(CliMpi, AnErrorOnEveryRankEndsTheJobWithItsCode) {
   const auto r = testing::run_process(
-      {EPALM_MPIRUN_TEST, "60", "2", EPALM_EXECUTABLE, "demo", "--device", "cuda:42"}, 90);
+      {EPALM_MPIRUN_TEST, "60", "2", EPALM_EXECUTABLE, "self-check", "--device", "cuda:42"}, 90);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.exit_code, 124) << "timed out instead of failing";
   EXPECT_NE(r.err.find("error: --device: 'cuda:42' requested"), std::string::npos) << r.err;

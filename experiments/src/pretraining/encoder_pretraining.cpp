@@ -23,33 +23,83 @@ namespace {
 
 using pretraining::EncoderFamily;
 
-void check_labels(const std::vector<LabelledMedia>& items, std::int64_t classes, const std::string& where) {
+// The tasks learned: the settings' tasks, or the one task of num_classes.
+std::vector<LabelTask> tasks_of(const EncoderPretraining& s) {
+  if (!s.tasks.empty()) return s.tasks;
+  return {{"label", s.num_classes, s.class_names}};
+}
+
+// One item's class per task.
+std::vector<std::int64_t> item_labels(const LabelledMedia& item, bool several) {
+  return several ? item.labels : std::vector<std::int64_t>{item.label};
+}
+
+void check_labels(const std::vector<LabelledMedia>& items, const std::vector<LabelTask>& tasks, bool several,
+                  const std::string& where) {
   for (const auto& item : items) {
-    if (item.label < 0 || item.label >= classes) {
-      throw Error(item.path, "label " + std::to_string(item.label) + " is outside [0, " + std::to_string(classes) +
-                                 ") (" + where + ")");
+    const auto labels = item_labels(item, several);
+    if (labels.size() != tasks.size()) {
+      throw Error(item.path, std::to_string(labels.size()) + " labels for " + std::to_string(tasks.size()) +
+                                 " tasks (" + where + ")");
+    }
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+      if (labels[t] < 0 || labels[t] >= tasks[t].classes) {
+        throw Error(item.path, "label " + std::to_string(labels[t]) + (several ? " of task " + tasks[t].name : "") +
+                                   " is outside [0, " + std::to_string(tasks[t].classes) + ") (" + where + ")");
+      }
     }
   }
 }
 
-at::Tensor labels_of(const std::vector<LabelledMedia>& items) {
+// [N, tasks] class indices.
+at::Tensor labels_of(const std::vector<LabelledMedia>& items, bool several) {
   std::vector<std::int64_t> labels;
-  for (const auto& item : items) labels.push_back(item.label);
-  return torch::tensor(labels, torch::kLong);
+  for (const auto& item : items) {
+    for (auto l : item_labels(item, several)) labels.push_back(l);
+  }
+  const auto n = static_cast<std::int64_t>(items.size());
+  return torch::tensor(labels, torch::kLong).view({n, static_cast<std::int64_t>(labels.size()) / std::max<std::int64_t>(n, 1)});
 }
 
-// The share of `inputs` the model labels right.
-double accuracy(const EncoderFamily& family, const models::Encoder& encoder,
-                const std::map<std::string, at::Tensor>& head, const at::Tensor& inputs, const at::Tensor& labels) {
+// The head's outputs of task t: its classes, side by side with the others'.
+at::Tensor task_logits(const at::Tensor& logits, const std::vector<std::int64_t>& offsets, std::size_t t) {
+  return logits.slice(1, offsets[t], offsets[t + 1]);
+}
+
+// The mean over tasks of their cross-entropies (one task: its cross-entropy).
+at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& labels, const std::vector<std::int64_t>& offsets) {
+  const auto tasks = offsets.size() - 1;
+  auto loss = torch::nn::functional::cross_entropy(task_logits(logits, offsets, 0), labels.select(1, 0));
+  for (std::size_t t = 1; t < tasks; ++t) {
+    loss = loss + torch::nn::functional::cross_entropy(task_logits(logits, offsets, t), labels.select(1, static_cast<std::int64_t>(t)));
+  }
+  return tasks == 1 ? loss : loss / static_cast<double>(tasks);
+}
+
+// Per task, the share of `inputs` the model labels right.
+std::vector<double> accuracy(const EncoderFamily& family, const models::Encoder& encoder,
+                             const std::map<std::string, at::Tensor>& head, const at::Tensor& inputs,
+                             const at::Tensor& labels, const std::vector<std::int64_t>& offsets) {
   torch::NoGradGuard no_grad;
   constexpr std::int64_t kBatch = 64;
-  std::int64_t right = 0;
+  std::vector<std::int64_t> right(offsets.size() - 1, 0);
   for (std::int64_t start = 0; start < inputs.size(0); start += kBatch) {
     const auto end = std::min(inputs.size(0), start + kBatch);
-    const auto predicted = family.logits(encoder.forward(inputs.slice(0, start, end)), head).argmax(1);
-    right += (predicted == labels.slice(0, start, end)).sum().item<std::int64_t>();
+    const auto logits = family.logits(encoder.forward(inputs.slice(0, start, end)), head);
+    for (std::size_t t = 0; t < right.size(); ++t) {
+      const auto predicted = task_logits(logits, offsets, t).argmax(1);
+      right[t] += (predicted == labels.slice(0, start, end).select(1, static_cast<std::int64_t>(t))).sum().item<std::int64_t>();
+    }
   }
-  return static_cast<double>(right) / static_cast<double>(inputs.size(0));
+  std::vector<double> out;
+  for (auto r : right) out.push_back(static_cast<double>(r) / static_cast<double>(inputs.size(0)));
+  return out;
+}
+
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
 }
 
 }  // namespace
@@ -58,23 +108,35 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
   const EncoderFamily family(s.config);
   const std::string where = family.name() + " pretraining";
   s.schedule.validate(where);
-  if (s.num_classes < 2) throw UsageError(where, "needs at least 2 classes, not " + std::to_string(s.num_classes));
-  if (!s.class_names.empty()) {
-    if (static_cast<std::int64_t>(s.class_names.size()) != s.num_classes) {
-      throw UsageError(where, std::to_string(s.class_names.size()) + " class names for " +
-                                  std::to_string(s.num_classes) + " classes");
+  const bool several = !s.tasks.empty();
+  const auto tasks = tasks_of(s);
+  std::vector<std::int64_t> offsets = {0};  // task t's outputs: [offsets[t], offsets[t + 1])
+  std::vector<std::string> class_names;     // the head's, all tasks
+  for (const auto& task : tasks) {
+    const auto what = several ? "task '" + task.name + "'" : std::string("the task");
+    if (task.classes < 2) throw UsageError(where, what + " needs at least 2 classes, not " + std::to_string(task.classes));
+    if (!task.class_names.empty()) {
+      if (static_cast<std::int64_t>(task.class_names.size()) != task.classes) {
+        throw UsageError(where, std::to_string(task.class_names.size()) + " class names for " +
+                                    std::to_string(task.classes) + " classes (" + what + ")");
+      }
+      if (std::set<std::string>(task.class_names.begin(), task.class_names.end()).size() != task.class_names.size()) {
+        throw UsageError(where, "class names repeat (" + what + ")");
+      }
+      for (const auto& name : task.class_names) class_names.push_back(several ? task.name + ": " + name : name);
+    } else if (several) {
+      for (std::int64_t c = 0; c < task.classes; ++c) class_names.push_back(task.name + ": " + std::to_string(c));
     }
-    if (std::set<std::string>(s.class_names.begin(), s.class_names.end()).size() != s.class_names.size()) {
-      throw UsageError(where, "class names repeat");
-    }
+    offsets.push_back(offsets.back() + task.classes);
   }
+  const auto num_classes = offsets.back();
   if (s.train.empty()) throw UsageError(where, "no training media");
   if (s.heldout.empty()) throw UsageError(where, "no held-out media (the accuracy needs some)");
   if (s.horizontal_flip && family.name() != "vit") {
     throw UsageError(where, "horizontal flips are for images only");
   }
-  check_labels(s.train, s.num_classes, where);
-  check_labels(s.heldout, s.num_classes, where);
+  check_labels(s.train, tasks, several, where);
+  check_labels(s.heldout, tasks, several, where);
 
   // Decode and preprocess every file once; training reads the tensors.
   const auto settings = family.media_settings();
@@ -83,12 +145,12 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
   const auto train_inputs = pretraining::prepare_media(s.train, settings, preparing, 0);
   const auto heldout_inputs =
       pretraining::prepare_media(s.heldout, settings, preparing, static_cast<std::int64_t>(s.train.size()));
-  const auto train_labels = labels_of(s.train);
-  const auto heldout_labels = labels_of(s.heldout);
+  const auto train_labels = labels_of(s.train, several);
+  const auto heldout_labels = labels_of(s.heldout, several);
   const double preparation_seconds = preparing.seconds();
 
   auto weights = pretraining::initial_weights(family.encoder_shapes(), s.schedule.seed);
-  auto head = pretraining::initial_weights(family.head_shapes(s.num_classes), s.schedule.seed + 1);
+  auto head = pretraining::initial_weights(family.head_shapes(num_classes), s.schedule.seed + 1);
   const auto encoder = family.build(weights);
   std::map<std::string, at::Tensor> parameters = head;
   for (const auto& [name, t] : weights) parameters[family.checkpoint_prefix() + name] = t;
@@ -113,7 +175,7 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
           }
         }
         const auto logits = family.logits(encoder->forward(inputs), head);
-        return torch::nn::functional::cross_entropy(logits, train_labels.index_select(0, index));
+        return task_loss(logits, train_labels.index_select(0, index), offsets);
       },
       s.progress);
   const double training_seconds =
@@ -125,11 +187,19 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
   for (const auto& [name, t] : weights) r.parameters += t.numel();
   r.train_samples = static_cast<std::int64_t>(s.train.size());
   r.heldout_samples = static_cast<std::int64_t>(s.heldout.size());
-  r.num_classes = s.num_classes;
-  r.heldout_accuracy = accuracy(family, *encoder, head, heldout_inputs, heldout_labels);
-  r.train_accuracy = accuracy(family, *encoder, head, train_inputs, train_labels);
-  const auto commonest = torch::bincount(train_labels, {}, s.num_classes).argmax().item<std::int64_t>();
-  r.majority_accuracy = (heldout_labels == commonest).to(torch::kDouble).mean().item<double>();
+  r.num_classes = num_classes;
+  const auto heldout = accuracy(family, *encoder, head, heldout_inputs, heldout_labels, offsets);
+  r.heldout_accuracy = mean(heldout);
+  r.train_accuracy = mean(accuracy(family, *encoder, head, train_inputs, train_labels, offsets));
+  std::vector<double> majority;
+  for (std::size_t t = 0; t < tasks.size(); ++t) {
+    const auto column = static_cast<std::int64_t>(t);
+    const auto commonest =
+        torch::bincount(train_labels.select(1, column), {}, tasks[t].classes).argmax().item<std::int64_t>();
+    majority.push_back((heldout_labels.select(1, column) == commonest).to(torch::kDouble).mean().item<double>());
+    if (several) r.by_task.push_back({tasks[t].name, heldout[t], majority[t]});
+  }
+  r.majority_accuracy = mean(majority);
   r.final_train_loss = final_loss;
   r.preparation_seconds = preparation_seconds;
   r.training_seconds = training_seconds;
@@ -137,7 +207,7 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
   pretraining::CheckpointDirectory out(s.output_directory);
   std::vector<std::pair<std::string, at::Tensor>> tensors(parameters.begin(), parameters.end());
   out.write_weights(tensors);
-  out.write_text("config.json", family.config_json(s.num_classes, s.class_names).dump(2) + "\n");
+  out.write_text("config.json", family.config_json(num_classes, class_names).dump(2) + "\n");
   const nlohmann::json report = {{"model", family.name()},
                                  {"trained_on", "labelled media only"},
                                  {"parameters", r.parameters},
@@ -151,7 +221,11 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
                                  {"schedule", pretraining::schedule_json(s.schedule)},
                                  {"preparation_seconds", r.preparation_seconds},
                                  {"training_seconds", r.training_seconds}};
-  out.write_text("pretraining.json", report.dump(2) + "\n");
+  auto written = report;
+  for (const auto& t : r.by_task) {
+    written["tasks"].push_back({{"task", t.task}, {"heldout_accuracy", t.heldout}, {"majority_accuracy", t.majority}});
+  }
+  out.write_text("pretraining.json", written.dump(2) + "\n");
   out.commit();
   return r;
 }

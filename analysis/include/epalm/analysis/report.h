@@ -24,6 +24,17 @@ struct ReportOptions {
 // Throws epalm::Error naming the known sweeps when there is none by that name.
 std::string sweep_report_html(registry::ResultsStore& store, const std::string& sweep, const ReportOptions& options);
 
+// One page for several sweeps (a study): a title, paragraphs of text before
+// them, then each sweep's section as sweep_report_html gives it, under its
+// own heading.
+struct ReportSection {
+  std::string heading;
+  std::string sweep;
+  ReportOptions options;
+};
+std::string sweeps_report_html(registry::ResultsStore& store, const std::string& title,
+                               const std::vector<std::string>& paragraphs, const std::vector<ReportSection>& sections);
+
 // Text safe inside HTML elements and attributes.
 std::string html_escape(const std::string& text);
 

@@ -1,5 +1,5 @@
 // Starting a job of several ranks on this node from a plain `epalm` process,
-// for commands (the demo) that run under mpirun by default.
+// for commands (the self-check, the demo's cells) that run under mpirun by default.
 #pragma once
 
 #include <string>
@@ -12,6 +12,10 @@ namespace epalm::distributed {
 // and, when running as root, --allow-run-as-root.
 std::vector<std::string> local_mpirun_command(int ranks, const std::string& program,
                                               const std::vector<std::string>& arguments);
+
+// The same mpirun and flags without the program: a sweep's launcher, with
+// `ranks` as text (e.g. "{ranks}", which the sweep replaces by each cell's).
+std::vector<std::string> local_mpirun_prefix(const std::string& ranks);
 
 // This process's executable (/proc/self/exe).
 std::string current_executable();

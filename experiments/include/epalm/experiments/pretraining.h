@@ -106,6 +106,16 @@ void write_opt_tokenizer_config(const std::string& directory);
 struct LabelledMedia {
   std::string path;  // an image, video or audio file (core media.h decodes it)
   std::int64_t label = 0;  // in [0, num_classes)
+  std::vector<std::int64_t> labels;  // with several tasks: one per task, in [0, its classes)
+};
+
+// One of several classification tasks an encoder learns at once (what is in
+// each quadrant, how many shapes, ...): a [CLS] token that serves them all
+// describes the whole scene, as the questions about it need.
+struct LabelTask {
+  std::string name;
+  std::int64_t classes = 0;
+  std::vector<std::string> class_names;  // empty, or `classes` names
 };
 
 // The architecture picks the family: ViT (images), TimeSformer (videos), AST (audio).
@@ -117,6 +127,11 @@ struct EncoderPretraining {
   std::vector<LabelledMedia> train, heldout;
   std::int64_t num_classes = 0;
   std::vector<std::string> class_names;  // empty, or num_classes names (config.json's id2label)
+  // Several tasks instead of one (num_classes and class_names then unused):
+  // the head's outputs are their classes side by side (config.json's
+  // id2label "task: class"), the loss the mean of their cross-entropies, the
+  // media's `labels` one class per task.
+  std::vector<LabelTask> tasks;
   // Random horizontal flips of training images (ViT only; never for videos,
   // whose labels may be directions of motion).
   bool horizontal_flip = false;
@@ -130,9 +145,17 @@ struct EncoderPretrainingReport {
   std::string family;
   std::int64_t parameters = 0;  // the encoder's, without the head
   std::int64_t train_samples = 0, heldout_samples = 0, num_classes = 0;
-  double heldout_accuracy = 0;  // argmax of the classifier on the held-out media
+  // Argmax of the classifier on the held-out media (with several tasks: the
+  // mean over tasks of each task's argmax over its classes).
+  double heldout_accuracy = 0;
   double train_accuracy = 0;
   double majority_accuracy = 0;  // held-out accuracy of always answering the commonest training label
+  // With several tasks, per task: {name, held-out accuracy, majority accuracy}.
+  struct TaskAccuracy {
+    std::string task;
+    double heldout = 0, majority = 0;
+  };
+  std::vector<TaskAccuracy> by_task;
   double final_train_loss = 0;
   double preparation_seconds = 0, training_seconds = 0;
 };

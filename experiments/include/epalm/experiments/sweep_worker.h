@@ -4,11 +4,22 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "epalm/registry/sweep.h"
 
 namespace epalm::experiments {
+
+// A cell starting or ending in this worker, for progress displays.
+struct CellEvent {
+  std::int64_t index = 0;
+  int attempt = 0;
+  bool ended = false;  // false: starting
+  bool ok = false;     // when ended
+  std::string note;    // when ended
+  double seconds = 0;  // when ended: how long it ran
+};
 
 struct SweepWorkerOptions {
   std::string results;    // the database
@@ -16,6 +27,7 @@ struct SweepWorkerOptions {
   int workers = 1;        // cells run at the same time by this process
   int max_cells = 0;      // stop after claiming this many (0: until none is left)
   bool force = false;     // rerun cells whose configuration already finished
+  std::function<void(const CellEvent&)> on_cell;  // called from the worker threads, one at a time
 };
 
 struct SweepWorkerReport {

@@ -1,4 +1,4 @@
-#include "epalm/experiments/demo.h"
+#include "epalm/experiments/self_check.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -39,7 +39,7 @@ struct Block {
   }
 };
 
-double flops_per_forward(const DemoSettings& s) {
+double flops_per_forward(const SelfCheckSettings& s) {
   const double t = static_cast<double>(s.batch) * s.tokens;
   const double w = s.width;
   return 2 * t * w * w * (3 + 1 + 8) + 2 * 2 * t * s.tokens * w / 2;  // matmuls + causal attention
@@ -55,9 +55,9 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
-DemoResult run_demo(const DemoSettings& s, const distributed::World& world) {
+SelfCheckResult run_self_check(const SelfCheckSettings& s, const distributed::World& world) {
   if (s.batch < 1 || s.tokens < 1 || s.width < 8 || s.width % 8 != 0 || s.iterations < 1) {
-    throw UsageError("demo", "batch, tokens and iterations must be >= 1 and width a positive multiple of 8");
+    throw UsageError("self-check", "batch, tokens and iterations must be >= 1 and width a positive multiple of 8");
   }
   const auto& topology = world.topology();
   const auto device = resolve_device(s.device, topology.local_rank);
@@ -88,10 +88,10 @@ DemoResult run_demo(const DemoSettings& s, const distributed::World& world) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double ms = 1e3 * seconds / s.iterations;
   const double gflops = flops_per_forward(s) / (seconds / s.iterations) / 1e9;
-  spdlog::info("demo: {} forward passes on {} in {:.1f} ms each ({:.1f} GFLOP/s)", s.iterations, device.str(), ms,
+  spdlog::info("self-check: {} forward passes on {} in {:.1f} ms each ({:.1f} GFLOP/s)", s.iterations, device.str(), ms,
                gflops);
 
-  DemoResult result;
+  SelfCheckResult result;
   const double lo = world.all_reduce_min(checksum);
   const double hi = world.all_reduce_max(checksum);
   result.relative_spread = (hi - lo) / std::max(std::abs(hi), 1e-30);

@@ -1,8 +1,7 @@
-// The embedded default run behind `epalm demo`: every rank seeds the same
+// The self-check behind `epalm self-check`: every rank seeds the same
 // attention block, runs it on its device, and the ranks check over MPI that
-// they computed the same numbers. It exercises the whole stack that exists
-// today (launcher, MPI, LibTorch, devices, logging, reports); later work grows
-// it into a training + evaluation study.
+// they computed the same numbers. It exercises the launcher, MPI, LibTorch,
+// the devices and the reports in seconds, before a long run.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +12,7 @@
 
 namespace epalm::experiments {
 
-struct DemoSettings {
+struct SelfCheckSettings {
   std::string device = "auto";
   int threads = 0;  // 0: share this node's cores among its ranks
   std::uint64_t seed = 0;
@@ -23,12 +22,12 @@ struct DemoSettings {
   int iterations = 20;
 };
 
-struct DemoResult {
+struct SelfCheckResult {
   bool ranks_agree = false;
   double relative_spread = 0;   // (max - min) / |max| of the ranks' checksums
   analysis::Table per_rank{{}};  // one row per rank, on rank 0 only
 };
 
-DemoResult run_demo(const DemoSettings& settings, const distributed::World& world);
+SelfCheckResult run_self_check(const SelfCheckSettings& settings, const distributed::World& world);
 
 }  // namespace epalm::experiments
