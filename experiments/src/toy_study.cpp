@@ -173,7 +173,11 @@ CellCounts run_sweep(registry::ResultsStore& store, const std::string& path, con
   const auto report = run_sweep_cells(spec, id, options);
   counts.run = report.done;
   counts.failed = report.failed;
-  counts.reused = static_cast<int>(cells.size() - pending);
+  // Done without running: finished before, here or in another sweep (the
+  // same configuration), e.g. the scaling sweep's cell at the study's ranks.
+  int done = 0;
+  for (const auto& c : registry::sweep_status(store, id)) done += c.state == "done";
+  counts.reused = done - report.done;
   return counts;
 }
 
@@ -245,27 +249,13 @@ StudyTask compare_task(const registry::ResultsStore& store, const TaskPlan& plan
     o.mean = cell.mean;
     o.std = cell.std;
     o.diff = cell.diff.value_or(0);
-    o.p_welch = cell.p_welch.value_or(1);
-    o.p_bootstrap = cell.p_bootstrap.value_or(1);
+    o.p_welch = cell.p_welch;
+    o.p_bootstrap = cell.p_bootstrap;
     auto score = [&](const std::string& key) { return run->scores.count(key) ? run->scores.at(key) : 0.0; };
     o.trainable_parameters = score("model.trainable_parameters");
     o.trainable_percent = score("model.trainable_percent");
   }
   return task;
-}
-
-// What each pretrained model knows, as a table.
-std::string models_table(const ToyModels& m) {
-  analysis::Table table({"model", "trained on", "held-out", "baseline"});
-  table.add_row({"decoder", "the world's text only", "perplexity " + format("%.3f", m.decoder_perplexity),
-                 "unigram " + format("%.3f", m.decoder_unigram_perplexity)});
-  table.add_row({"ViT", "pictures: count, each quadrant's colour and shape", "accuracy " + format("%.3f", m.vit_accuracy),
-                 "majority " + format("%.3f", m.vit_chance)});
-  table.add_row({"TimeSformer", "clips: direction, speed, shape, colour", "accuracy " + format("%.3f", m.timesformer_accuracy),
-                 "majority " + format("%.3f", m.timesformer_chance)});
-  table.add_row({"AST", "tones: count, each tone's pitch, length, loudness", "accuracy " + format("%.3f", m.ast_accuracy),
-                 "majority " + format("%.3f", m.ast_chance)});
-  return table.render(analysis::TableFormat::kText);
 }
 
 }  // namespace
@@ -301,7 +291,7 @@ StudyResult run_study(const StudySettings& s) {
   const auto models = ensure_toy_models(world, s.home, model_settings);
   result.models_directory = models.directory;
   result.pretrained_now = models.pretrained_now;
-  result.models_table = models_table(models);
+  result.models_table = knowledge_table(models).render(analysis::TableFormat::kText);
   say(models.pretrained_now.empty() ? "unimodal models: " + models.directory + " (cached)"
                                     : "unimodal models: " + models.directory + " (pretrained now: " +
                                           [&] {

@@ -31,6 +31,8 @@ std::string number(const char* pattern, double v) {
   return buffer;
 }
 
+std::string p_value(const std::optional<double>& p) { return p ? number("%.2g", *p) : "-"; }
+
 // One table per task: each variant's test score over seeds, its difference
 // to the baseline with p-values, and what it trains.
 std::string variants_table(const toy::StudyTask& task, analysis::TableFormat format) {
@@ -42,8 +44,8 @@ std::string variants_table(const toy::StudyTask& task, analysis::TableFormat for
       continue;
     }
     table.add_row({v.name, number("%.2f", v.mean) + " ± " + number("%.2f", v.std), std::to_string(v.scores.size()),
-                   v.baseline ? "baseline" : number("%+.2f", v.diff), v.baseline ? "" : number("%.2g", v.p_welch),
-                   v.baseline ? "" : number("%.2g", v.p_bootstrap), number("%.0f", v.trainable_parameters),
+                   v.baseline ? "baseline" : number("%+.2f", v.diff), p_value(v.p_welch), p_value(v.p_bootstrap),
+                   number("%.0f", v.trainable_parameters),
                    number("%.3f%%", v.trainable_percent)});
   }
   return table.render(format);

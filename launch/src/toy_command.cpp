@@ -100,16 +100,7 @@ int run_pretrain(const Invocation& in) {
   // Beside the worlds: $EPALM_HOME/toy-models/<world key>.
   const auto home = std::filesystem::path(toy::default_world_home()).parent_path().string();
   const auto models = toy::ensure_toy_models(world, home, settings);
-  analysis::Table table({"model", "checkpoint", "held-out", "baseline"});
-  table.add_row({"decoder (text only)", models.decoder, "perplexity " + std::to_string(models.decoder_perplexity),
-                 "unigram " + std::to_string(models.decoder_unigram_perplexity)});
-  table.add_row({"ViT (pictures: colour x shape)", models.vit, "accuracy " + std::to_string(models.vit_accuracy),
-                 "majority " + std::to_string(models.vit_chance)});
-  table.add_row({"TimeSformer (clips: direction)", models.timesformer,
-                 "accuracy " + std::to_string(models.timesformer_accuracy),
-                 "majority " + std::to_string(models.timesformer_chance)});
-  table.add_row({"AST (tones: first pitch)", models.ast, "accuracy " + std::to_string(models.ast_accuracy),
-                 "majority " + std::to_string(models.ast_chance)});
+  const auto table = toy::knowledge_table(models);
   std::cout << table.render(analysis::parse_table_format(o["format"].as<std::string>()));
   for (const auto& name : models.pretrained_now) std::cout << "pretrained now: " << name << "\n";
   return 0;

@@ -73,7 +73,13 @@ std::optional<ClaimedCell> claim_cell(ResultsStore& store, std::int64_t sweep_id
     Statement next(db, "SELECT c.cell_index, c.config_hash, c.config_json, c.attempts FROM sweep_cells c "
                        "JOIN sweeps s ON s.id = c.sweep_id WHERE c.sweep_id = ? AND (c.state = 'pending' OR "
                        "(c.state = 'failed' AND c.attempts <= s.max_retries)) ORDER BY c.cell_index LIMIT 1");
-    Statement done_before(db, "SELECT id FROM runs WHERE config_hash = ? AND status = 'finished' "
+    // A finished run of this configuration: its own settings hash to it (a
+    // command recording just the cell's settings), or it ran a cell of
+    // another sweep that had this configuration (`epalm train` records every
+    // resolved setting, defaults included, so its own hash differs).
+    Statement done_before(db, "SELECT id, started FROM runs WHERE config_hash = ?1 AND status = 'finished' "
+                              "UNION ALL SELECT r.id, r.started FROM sweep_cells c JOIN runs r ON r.sweep_id = c.sweep_id "
+                              "AND r.cell_index = c.cell_index WHERE c.config_hash = ?1 AND r.status = 'finished' "
                               "ORDER BY started LIMIT 1");
     Statement mark_done(db, "UPDATE sweep_cells SET state = 'done', run_id = ?, "
                             "note = 'done before by run ' || ? WHERE sweep_id = ? AND cell_index = ?");

@@ -114,14 +114,14 @@ TEST(Cli, BadConfigFilesAreNamed) {
   EXPECT_NE(r.err.find("missing.ini: cannot open config file"), std::string::npos) << r.err;
 }
 
-TEST(Cli, DemoRunsInOneProcess) {
+TEST(Cli, SelfCheckRunsInOneProcess) {
   const auto r = epalm({"self-check", "--ranks", "1", "--device", "cpu", "--width", "32", "--tokens", "8",
                         "--iterations", "2", "--format", "csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("rank,host,local rank,device"), std::string::npos) << r.out;
 }
 
-TEST(Cli, DemoOnAMissingDeviceFailsCleanly) {
+TEST(Cli, SelfCheckOnAMissingDeviceFailsCleanly) {
   const auto r = epalm({"self-check", "--ranks", "1", "--device", "cuda:42"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--device: 'cuda:42' requested"), std::string::npos) << r.err;

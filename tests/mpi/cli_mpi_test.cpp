@@ -22,7 +22,7 @@ TEST(CliMpi, EnvReportsEveryRank) {
   }
 }
 
-TEST(CliMpi, DemoStartsItsOwnRanksAndTheyAgree) {
+TEST(CliMpi, SelfCheckStartsItsOwnRanksAndTheyAgree) {
   const auto r = testing::run_process({EPALM_EXECUTABLE, "self-check", "--ranks", "2", "--width", "64", "--tokens", "16",
                                        "--iterations", "3"},
                                       90);

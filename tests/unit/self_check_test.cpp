@@ -18,7 +18,7 @@ SelfCheckSettings small() {
 }
 }  // namespace
 
-TEST(Demo, OneRankAgreesWithItselfAndReportsOneRow) {
+TEST(SelfCheck, OneRankAgreesWithItselfAndReportsOneRow) {
   distributed::World world;
   const auto result = run_self_check(small(), world);
   EXPECT_TRUE(result.ranks_agree);
@@ -27,7 +27,7 @@ TEST(Demo, OneRankAgreesWithItselfAndReportsOneRow) {
   EXPECT_EQ(result.per_rank.rows()[0][3], "cpu");
 }
 
-TEST(Demo, SameSeedSameChecksumOtherSeedOther) {
+TEST(SelfCheck, SameSeedSameChecksumOtherSeedOther) {
   distributed::World world;
   auto s = small();
   const auto a = run_self_check(s, world).per_rank.rows()[0][5];
@@ -38,7 +38,7 @@ TEST(Demo, SameSeedSameChecksumOtherSeedOther) {
   EXPECT_NE(a, c);
 }
 
-TEST(Demo, RejectsBadShapes) {
+TEST(SelfCheck, RejectsBadShapes) {
   distributed::World world;
   auto s = small();
   s.width = 12;

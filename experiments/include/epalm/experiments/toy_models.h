@@ -6,6 +6,8 @@
 // <home>/toy-models/<world key>/, made on first use and reused after.
 #pragma once
 
+#include "epalm/analysis/table.h"
+
 #include <functional>
 #include <string>
 
@@ -32,5 +34,10 @@ struct ToyModelSettings {
 
 // <home>/toy-models/<world.key>; pretrains only what is missing.
 ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, const ToyModelSettings& settings);
+
+// What each model knows on held-out data against its baseline (the decoder's
+// perplexity against the unigram one; each encoder's accuracy, the mean over
+// its label tasks, against always answering the commonest label).
+analysis::Table knowledge_table(const ToyModels& models);
 
 }  // namespace epalm::experiments::toy

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,7 @@ struct VariantOutcome {
   double trainable_parameters = 0, trainable_percent = 0;
   bool baseline = false;
   double diff = 0;  // mean - the baseline's mean
-  double p_welch = 1, p_bootstrap = 1;  // against the baseline (1 where there is none)
+  std::optional<double> p_welch, p_bootstrap;  // against the baseline (none with fewer than 2 seeds)
 };
 
 struct StudyTask {

@@ -1,0 +1,96 @@
+// `epalm demo --reduced true` end to end, as a user runs it: a small toy
+// world, its unimodal models pretrained, one task per modality (image QA,
+// video QA, audio captioning) with the no-perception baseline and eP-ALM,
+// every cell trained, validated and tested under mpirun -np 2 and recorded in
+// a real results store; the tables, the scaling over ranks, the report. A
+// rerun finishes at once and runs nothing.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "process.h"
+
+namespace epalm {
+namespace {
+
+testing::ProcessResult demo(const std::string& home, int timeout) {
+  return testing::run_process({EPALM_EXECUTABLE, "demo", "--reduced", "true", "--ranks", "2", "--results",
+                               home + "/results.sqlite"},
+                              timeout, {{"EPALM_HOME", home}});
+}
+
+std::string query(const std::string& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK) << db;
+  sqlite3_stmt* statement = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(handle, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sqlite3_errmsg(handle);
+  std::string out;
+  if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr) {
+    out = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(handle);
+  return out;
+}
+
+std::string line_with(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos) return line;
+  }
+  return "";
+}
+
+TEST(DemoCli, TheReducedStudyRunsEndToEndUnderMpirunAndResumes) {
+  testing::TempDir home;
+  const auto first = demo(home.path(), 900);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const auto& out = first.out;
+  // What the pretrained models know, then one table per task.
+  for (const char* part : {"What the unimodal models know", "perplexity", "image QA (sweep toy-image-qa-",
+                           "video QA (sweep toy-video-qa-", "audio captioning (sweep toy-audio-caption-",
+                           "Scaling (the headline image-QA cell)", "cells: 7 run now, 1 finished before, 0 failed"}) {
+    EXPECT_NE(out.find(part), std::string::npos) << part << "\n" << out;
+  }
+  // Each task's baseline and eP-ALM rows: a score over one seed, a trainable share.
+  const auto baseline = line_with(out, "no perception (soft prompt only)");
+  EXPECT_NE(baseline.find("baseline"), std::string::npos) << out;
+  EXPECT_NE(baseline.find("%"), std::string::npos) << out;
+  const auto headline = line_with(out, "eP-ALM: 1 level, shared");
+  EXPECT_NE(headline.find("  1  "), std::string::npos) << headline;  // one seed
+  // The eP-ALM variant trains more than the baseline (the connector).
+  const auto db = home.path() + "/results.sqlite";
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), "7");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND world_size = 2"), "6");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM sweeps"), "4");
+  // Scaling: the 2-rank cell is image QA's eP-ALM seed 0, taken as done before.
+  EXPECT_EQ(query(db, "SELECT count(*) FROM sweep_cells c JOIN sweeps s ON s.id = c.sweep_id "
+                      "WHERE s.name LIKE 'toy-scaling-%' AND c.state = 'done' AND c.attempts = 0"),
+            "1");
+  // Every cell validated and tested: test scores in the store.
+  EXPECT_EQ(query(db, "SELECT count(DISTINCT run_id) FROM scores WHERE split = 'test'"), "7");
+  const auto report = line_with(out, "report: ").substr(8);
+  ASSERT_TRUE(std::filesystem::exists(report)) << out;
+  std::ifstream in(report);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* part : {"<svg", "Scaling", "no perception against eP-ALM", "p(t)"}) {
+    EXPECT_NE(html.find(part), std::string::npos) << part;
+  }
+
+  // A rerun: nothing runs, the same tables print.
+  const auto start = std::chrono::steady_clock::now();
+  const auto again = demo(home.path(), 300);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("cells: 0 run now, 8 finished before, 0 failed"), std::string::npos) << again.out;
+  EXPECT_EQ(line_with(again.out, "eP-ALM: 1 level, shared"), headline);
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs"), "7");
+  EXPECT_LT(seconds, 60) << "a finished study reran its cells";
+}
+
+}  // namespace
+}  // namespace epalm
