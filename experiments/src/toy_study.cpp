@@ -202,10 +202,30 @@ bool run_matches(const analysis::RunRecord& run, const Json& settings) {
   return true;
 }
 
+// The baseline as every row setting of its runs (perception=false, levels=1,
+// ...): each variant is then compared with that one row, not with a
+// no-perception run of its own settings (which the study does not run).
+std::map<std::string, std::string> baseline_settings(const std::vector<analysis::RunRecord>& runs,
+                                                     const std::vector<std::string>& rows) {
+  std::map<std::string, std::string> out = {{"perception", "false"}};
+  for (const auto& r : runs) {
+    if (!run_matches(r, kBaseline)) continue;
+    for (const auto& key : rows) {
+      if (const auto it = r.params.find(key); it != r.params.end()) out[key] = it->second;
+    }
+    break;
+  }
+  return out;
+}
+
 // The comparison of a task's variants on its test metric.
 StudyTask compare_task(const registry::ResultsStore& store, const TaskPlan& plan, const std::string& sweep,
                        const std::string& file) {
-  StudyTask task{plan.name, sweep, file, plan.metric, {}, ""};
+  StudyTask task;
+  task.name = plan.name;
+  task.sweep = sweep;
+  task.sweep_file = file;
+  task.metric = plan.metric;
   const auto runs = finished_runs(store, sweep);
   const auto value = "test." + plan.metric;
   // The settings any variant sets: the comparison's rows.
@@ -218,8 +238,9 @@ StudyTask compare_task(const registry::ResultsStore& store, const TaskPlan& plan
   analysis::ComparisonSpec spec;
   spec.rows = rows;
   spec.values = {"score." + value};
-  spec.baseline = {{"perception", "false"}};
+  spec.baseline = baseline_settings(runs, rows);
   const auto comparison = analysis::compare_runs(runs, spec);
+  task.baseline = spec.baseline;
   task.table = analysis::comparison_table(comparison).render(analysis::TableFormat::kText) + comparison.footer() + "\n";
 
   for (const auto& v : plan.variants) {
@@ -333,7 +354,7 @@ StudyResult run_study(const StudySettings& s) {
     result.tasks.push_back(compare_task(store, plan, sweep["name"].get<std::string>(), file));
     analysis::ReportOptions options;
     options.values = {"score.test." + plan.metric, "score.model.trainable_parameters"};
-    options.baseline = {{"perception", "false"}};
+    options.baseline = result.tasks.back().baseline;
     sections.push_back({plan.name + ": no perception against eP-ALM and its ablations", sweep["name"].get<std::string>(), options});
   }
 

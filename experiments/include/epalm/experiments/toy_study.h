@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ struct StudyTask {
   std::string sweep;   // its sweep's name in the store
   std::string sweep_file;
   std::string metric;  // the test score compared, e.g. vqa_accuracy
+  std::map<std::string, std::string> baseline;  // the baseline row's settings
   std::vector<VariantOutcome> variants;
   std::string table;   // the comparison as text (analysis' renderer), with its footer
 };
