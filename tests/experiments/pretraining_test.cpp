@@ -363,7 +363,7 @@ std::vector<LabelledMedia> colour_pictures(const std::string& dir, std::size_t n
     }
     const auto path = dir + "/" + std::to_string(i) + ".png";
     write_png(path, size, size, rgb);
-    items.push_back({path, label});
+    items.push_back({path, label, {}});
   }
   return items;
 }
@@ -387,7 +387,7 @@ std::vector<LabelledMedia> pitch_tones(const std::string& dir, std::size_t n, st
     }
     const auto path = dir + "/" + std::to_string(i) + ".wav";
     write_wav(path, 16000, samples);
-    items.push_back({path, label});
+    items.push_back({path, label, {}});
   }
   return items;
 }
@@ -494,7 +494,7 @@ TEST(EncoderPretraining, TimesformerLearnsTheAxisOfMotion) {
   const auto labels = nlohmann::json::parse(read_bytes(std::string(EPALM_MOTION_VIDEOS) + "/labels.json"));
   EncoderPretraining s;
   for (const auto& record : labels) {
-    LabelledMedia item{record["path"].get<std::string>(), record["label"].get<std::int64_t>()};
+    LabelledMedia item{record["path"].get<std::string>(), record["label"].get<std::int64_t>(), {}};
     (record["split"] == "train" ? s.train : s.heldout).push_back(item);
   }
   TempDir dir;

@@ -15,6 +15,7 @@
 
 #include "epalm/core/datasets.h"
 #include "epalm/core/error.h"
+#include "epalm/core/text_objective.h"
 #include "process.h"
 #include "toy_world_support.h"
 
@@ -315,7 +316,10 @@ TEST(ToyWorld, TheCorpusIsTheTrainingLanguage) {
                                          3 * sizes.train_audio);
   spec.task = "msrvtt-qa";
   spec.split = "msrvtt_vqa_train";
-  for (const auto& s : read_dataset(spec).samples) ASSERT_TRUE(lines.count(s.question + " " + s.answers[0]));
+  // A question's line is eP-ALM's question-answering text: question, answer token, answer.
+  for (const auto& s : read_dataset(spec).samples) {
+    ASSERT_TRUE(lines.count(TextObjective{}.generation_prompt(s.question) + s.answers[0])) << s.question;
+  }
 }
 
 }  // namespace
