@@ -191,15 +191,17 @@ std::string sweep_section(registry::ResultsStore& store, const std::string& swee
   page << "<" << h << ">" << html_escape(heading) << "</" << h << ">\n<p>sweep " << html_escape(sweep) << ", experiment " << html_escape(spec.experiment) << ", planned "
        << utc(created) << " UTC; " << cells.size() << " cells, " << runs.size() << " runs (" << finished.size()
        << " finished). ";
-  if (!spec.variants.empty()) page << spec.variants.size() << " variants × ";
-  page << "Axes: ";
+  // What the cells cross: "6 variants × levels ∈ {1, 3} × 3 seeds".
+  std::vector<std::string> factors;
+  if (!spec.variants.empty()) factors.push_back(std::to_string(spec.variants.size()) + " variants");
   for (const auto& [name, values] : spec.axes) {
-    page << html_escape(name) << " ∈ {";
-    for (size_t i = 0; i < values.size(); ++i) page << (i ? ", " : "") << html_escape(values[i]);
-    page << "} ";
+    std::string axis = html_escape(name) + " ∈ {";
+    for (size_t i = 0; i < values.size(); ++i) axis += (i ? ", " : "") + html_escape(values[i]);
+    factors.push_back(axis + "}");
   }
-  if (!spec.seeds.empty()) page << "× " << spec.seeds.size() << " seeds";
-  page << ".</p>\n";
+  if (!spec.seeds.empty()) factors.push_back(std::to_string(spec.seeds.size()) + " seeds");
+  for (size_t i = 0; i < factors.size(); ++i) page << (i ? " × " : "Cells: ") << factors[i];
+  page << (factors.empty() ? "</p>\n" : ".</p>\n");
 
   // The comparison.
   std::vector<std::string> values = options.values;
