@@ -162,12 +162,22 @@ TEST(EpalmConfig, TheReferenceScheduleMapsLayersToLevels) {
   EXPECT_THROW(c.validate(12, 32), UsageError);
 }
 
-// Generation with the KV cache equals generation that reruns everything.
+// Generation with the KV cache equals generation that reruns everything,
+// also with the token injected from the first layer on (start_layer 0: then
+// every layer's cache holds its column; the text's own count says where the
+// mask stands).
 TEST(EpalmGeneration, CachedDecodingEqualsRecomputing) {
+  for (const bool from_layer_0 : {false, true}) {
+  SCOPED_TRACE(from_layer_0 ? "start_layer 0" : "the fixture's layers");
   Fixture f("per_level_6_prompt_mlp");
   const auto decoder = models::OptModel::from_pretrained(f.dir);
   const auto features = f.inputs.load("features");
-  EpalmModel model(f.config, decoder, features.size(2), 12, 0);
+  auto config = f.config;
+  if (from_layer_0) {
+    config.end_layer -= config.start_layer;
+    config.start_layer = 0;
+  }
+  EpalmModel model(config, decoder, features.size(2), 12, 0);
   model.load_parameters(f.initial_trainables(), f.dir);
   const auto ids = torch::tensor({{1, 1, 2, 17, 30}, {2, 40, 41, 9, 12}, {1, 2, 5, 6, 7}});
   const auto mask = (ids != 1).to(torch::kLong);
@@ -190,6 +200,7 @@ TEST(EpalmGeneration, CachedDecodingEqualsRecomputing) {
   } recompute(model, features);
   const auto b = generate(recompute, ids, mask, settings);
   EXPECT_TRUE(torch::equal(a, b)) << a << "\n" << b;
+  }
 }
 
 TEST(EpalmModel, RejectsMismatchedTrainables) {

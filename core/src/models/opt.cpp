@@ -274,7 +274,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   const std::int64_t batch = input_ids.size(0);
   const std::int64_t tokens = input_ids.size(1);
   const bool cached = o.cache != nullptr && !o.cache->empty();
-  const std::int64_t past_text = cached ? o.cache->length(0) - o.cache->prefix_length : 0;
+  const std::int64_t past_text = cached ? o.cache->text_length : 0;
 
   auto mask = o.attention_mask.defined() ? o.attention_mask.to(device())
                                          : torch::ones({batch, past_text + tokens}, input_ids.options());
@@ -313,7 +313,8 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   // the row attends uniformly to the padded keys at or before itself, never
   // to future tokens (docs/epalm.md, "Masks of fully padded rows").
   const std::int64_t queries = hidden.size(1);
-  const std::int64_t keys = (cached ? o.cache->length(0) : 0) + queries;
+  // Layer 0's keys as the text sees them (a hook adds its own columns).
+  const std::int64_t keys = (cached ? prefix + past_text : 0) + queries;
   auto key_mask = torch::cat({torch::ones({batch, prefix}, mask.options()), mask}, 1).to(torch::kBool);
   auto query_index = torch::arange(keys - queries, keys, mask.options()).unsqueeze(1);
   auto causal = torch::arange(keys, mask.options()).unsqueeze(0) <= query_index;  // [Q, K]
@@ -377,6 +378,7 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
     auto positions_for_logits = o.last_position_logits_only ? h.slice(1, h.size(1) - 1) : h;
     out.logits = lm_head(positions_for_logits);
   }
+  if (o.cache) o.cache->text_length = past_text + tokens;
   return out;
 }
 

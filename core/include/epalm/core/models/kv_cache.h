@@ -16,6 +16,10 @@ struct KvCache {
   // Tokens placed before the text on the first step (soft prompts): they hold
   // cache entries but no attention-mask columns of the caller's.
   std::int64_t prefix_length = 0;
+  // Text positions cached: the caller's attention-mask columns so far. Not
+  // length(0) - prefix_length: a layer may hold extra columns (eP-ALM's
+  // perceptual token, injected from the first layer on when start_layer is 0).
+  std::int64_t text_length = 0;
 
   bool empty() const { return keys.empty() || !keys.front().defined(); }
   std::int64_t length(int layer) const;
