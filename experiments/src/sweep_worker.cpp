@@ -88,8 +88,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
 ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& spec,
                      const registry::ClaimedCell& cell, const std::string& owner, const SweepWorkerOptions& options) {
   const auto hash = registry::config_hash(cell.config);
-  const auto dir = fs::path(sweep_output_root(spec, options.results)) /
-                   (std::to_string(cell.index) + "-" + hash.substr(0, 8));
+  const fs::path dir = cell_directory(spec, options.results, cell.index, cell.config);
   fs::create_directories(dir);
   auto config = cell.config;
   config["output-dir"] = dir.string();
@@ -115,7 +114,7 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
     a = replace_all(a, "{attempt}", std::to_string(cell.attempt));
     for (const auto& [key, value] : cell.config) a = replace_all(a, "{" + key + "}", value);
   }
-  const auto log = (dir / ("attempt-" + std::to_string(cell.attempt) + ".log")).string();
+  const auto log = attempt_log(dir.string(), cell.attempt);
   std::map<std::string, std::string> environment = {{"EPALM_RESULTS", options.results},
                                                           {"EPALM_SWEEP", spec.name},
                                                           {"EPALM_EXPERIMENT", spec.experiment},
@@ -173,6 +172,17 @@ std::string sweep_output_root(const registry::SweepSpec& spec, const std::string
   return (fs::absolute(results).parent_path() / "sweeps" / spec.name).string();
 }
 
+std::string cell_directory(const registry::SweepSpec& spec, const std::string& results, std::int64_t index,
+                           const registry::Config& config) {
+  return (fs::path(sweep_output_root(spec, results)) /
+          (std::to_string(index) + "-" + registry::config_hash(config).substr(0, 8)))
+      .string();
+}
+
+std::string attempt_log(const std::string& cell_directory, int attempt) {
+  return (fs::path(cell_directory) / ("attempt-" + std::to_string(attempt) + ".log")).string();
+}
+
 SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t sweep_id,
                                   const SweepWorkerOptions& options) {
   char host[256] = {};
@@ -207,13 +217,14 @@ SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t 
           std::lock_guard<std::mutex> lock(event_mutex);
           options.on_cell(e);
         };
-        event({cell->index, cell->attempt, false, false, "", 0});
+        const auto log = attempt_log(cell_directory(spec, options.results, cell->index, cell->config), cell->attempt);
+        event({cell->index, cell->attempt, false, false, "", 0, log});
         const auto started = std::chrono::steady_clock::now();
         const auto result = run_cell(store, spec, *cell, owner, options);
         registry::complete_cell(store, sweep_id, cell->index, owner, result.ok, result.note, result.dead_run_status);
         (result.ok ? done : failed)++;
         event({cell->index, cell->attempt, true, result.ok, result.note,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), log});
         spdlog::info("sweep {}: cell {} attempt {} {} ({})", spec.name, cell->index, cell->attempt,
                      result.ok ? "done" : "failed", result.note);
       }

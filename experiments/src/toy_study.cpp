@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "epalm/analysis/comparison.h"
 #include "epalm/analysis/comparison_export.h"
@@ -120,8 +124,53 @@ std::string sweep_name(const std::string& slug, const std::string& world_key, co
   return "toy-" + slug + "-" + world_key + "-" + registry::sha256_hex(body.dump()).substr(0, 8);
 }
 
-// Runs a sweep's cells, saying which cell runs and the ETA from the cells
-// this call ran.
+// The last progress line a running cell wrote to its log ("step 366/732
+// loss 0.55 lr 0.003 1416.46 samples/s ETA 0:00:09", or its validation), or
+// "" when none yet.
+std::string last_progress(const std::string& log) {
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    for (const char* marker : {"train: step", "validation after"}) {
+      const auto at = line.find(marker);
+      if (at != std::string::npos) last = line.substr(at + (std::string(marker) == "train: step" ? 7 : 0));
+    }
+  }
+  return last;
+}
+
+// While a cell runs, shows its last progress line every second (a terminal
+// only: these lines are transient).
+class CellWatcher {
+ public:
+  CellWatcher(std::string log, std::string label, std::function<void(const std::string&)> show)
+      : thread_([this, log = std::move(log), label = std::move(label), show = std::move(show)] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          while (!stop_) {
+            cv_.wait_for(lock, std::chrono::seconds(1));
+            if (stop_) break;
+            const auto progress = last_progress(log);
+            if (!progress.empty()) show(label + ": " + progress);
+          }
+        }) {}
+  ~CellWatcher() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+// Runs a sweep's cells, saying which cell runs (its step, rate and ETA on a
+// terminal) and the ETA over the cells this call ran.
 struct CellCounts {
   int run = 0, reused = 0, failed = 0;
 };
@@ -153,17 +202,21 @@ CellCounts run_sweep(registry::ResultsStore& store, const std::string& path, con
   options.epalm = s.epalm;
   int ended = 0;
   double seconds = 0;
+  std::unique_ptr<CellWatcher> watcher;
   options.on_cell = [&](const CellEvent& e) {
     if (!e.ended) {
       std::string eta;
       if (ended > 0) {
-        eta = ", ETA " + duration(seconds / ended * static_cast<double>(pending - static_cast<std::size_t>(ended)));
+        eta = ", all cells ETA " +
+              duration(seconds / ended * static_cast<double>(pending - static_cast<std::size_t>(ended)));
       }
-      say(label + ": cell " + std::to_string(ended + 1) + "/" + std::to_string(pending) + " (" + axes[e.index] +
-              ") training, validating, testing under mpirun" + eta,
-          true);
+      const auto cell = label + ": cell " + std::to_string(ended + 1) + "/" + std::to_string(pending) + " (" +
+                        axes[e.index] + ")" + eta;
+      say(cell + ": starting under mpirun", true);
+      watcher = std::make_unique<CellWatcher>(e.log, cell, [&say](const std::string& line) { say(line, true); });
       return;
     }
+    watcher.reset();
     ++ended;
     seconds += e.seconds;
     say(label + ": cell " + std::to_string(ended) + "/" + std::to_string(pending) + " (" + axes[e.index] + ") " +

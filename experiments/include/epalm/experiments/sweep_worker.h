@@ -19,6 +19,7 @@ struct CellEvent {
   bool ok = false;     // when ended
   std::string note;    // when ended
   double seconds = 0;  // when ended: how long it ran
+  std::string log;     // the attempt's output (its processes' stdout and stderr)
 };
 
 struct SweepWorkerOptions {
@@ -37,6 +38,11 @@ struct SweepWorkerReport {
 
 // The folder holding a sweep's cell folders.
 std::string sweep_output_root(const registry::SweepSpec& spec, const std::string& results);
+// A cell's folder, <root>/<index>-<first 8 hex digits of its configuration hash>.
+std::string cell_directory(const registry::SweepSpec& spec, const std::string& results, std::int64_t index,
+                           const registry::Config& config);
+// The output of a cell's attempt k: <cell folder>/attempt-<k>.log.
+std::string attempt_log(const std::string& cell_directory, int attempt);
 
 SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t sweep_id,
                                   const SweepWorkerOptions& options);
