@@ -10,7 +10,9 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <set>
+#include <type_traits>
 #include <thread>
 
 #include "epalm/core/error.h"
@@ -284,13 +286,34 @@ void RunRecorder::finish(RunStatus status, std::optional<int> exit_code, const s
 
 namespace {
 
+// An integer of type T from a JSON number that is one and fits: nlohmann's
+// get<T>() casts a float (3.3e54) to T, undefined behaviour (found by the
+// spool fuzz target).
+template <typename T>
+T integer_of(const json& v, const std::string& what, const std::string& where) {
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+                               : (v.get<std::int64_t>() >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                                  v.get<std::int64_t>() <= static_cast<std::int64_t>(std::numeric_limits<T>::max()))) {
+      return static_cast<T>(v.is_number_unsigned() ? static_cast<std::int64_t>(v.get<std::uint64_t>())
+                                                   : v.get<std::int64_t>());
+    }
+    throw Error(where, what + " is out of range: " + v.dump());
+  }
+  throw Error(where, what + " must be an integer, not " + v.dump());
+}
+
 template <typename T>
 T field(const json& j, const char* name, const std::string& where) {
   if (!j.contains(name)) throw Error(where, std::string("record has no '") + name + "'");
-  try {
-    return j.at(name).get<T>();
-  } catch (const json::exception& e) {
-    throw Error(where, std::string("record field '") + name + "' has the wrong type: " + e.what());
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return integer_of<T>(j.at(name), std::string("record field '") + name + "'", where);
+  } else {
+    try {
+      return j.at(name).get<T>();
+    } catch (const json::exception& e) {
+      throw Error(where, std::string("record field '") + name + "' has the wrong type: " + e.what());
+    }
   }
 }
 
@@ -353,8 +376,8 @@ IngestReport ingest_spool(ResultsStore& store, const std::string& spool_path) {
       for (const auto& row : field<json>(j, "points", where)) {
         if (!row.is_array() || row.size() != 4) throw Error(where, "a metric point must be [key, step, value, wall]");
         try {
-          points.push_back({row[0].get<std::string>(), row[1].get<std::int64_t>(), row[2].get<double>(),
-                            row[3].get<double>()});
+          points.push_back({row[0].get<std::string>(), integer_of<std::int64_t>(row[1], "a metric point's step", where),
+                            row[2].get<double>(), row[3].get<double>()});
         } catch (const json::exception& e) {
           throw Error(where, std::string("a metric point has the wrong types: ") + e.what());
         }
