@@ -24,6 +24,7 @@
 #include "epalm/experiments/sweep_worker.h"
 #include "epalm/experiments/toy_models.h"
 #include "epalm/experiments/toy_world.h"
+#include "epalm/registry/experiments.h"
 #include "epalm/registry/hashing.h"
 #include "epalm/registry/results_store.h"
 #include "epalm/registry/sweep.h"
@@ -412,7 +413,8 @@ StudyResult run_study(const StudySettings& s) {
   }
 
   // Scaling: the headline image-QA cell at 1 and `ranks` ranks (the latter
-  // is the image-QA sweep's seed 0, taken as done).
+  // is the image-QA sweep's seed 0, taken as done), at one global batch: the
+  // 1-rank cell takes every rank's share, so samples/s compare the same work.
   {
     Json set = common;
     set.erase("ranks");
@@ -422,16 +424,22 @@ StudyResult run_study(const StudySettings& s) {
     if (s.ranks > 1) ranks.push_back(s.ranks);
     Json body = {{"experiment", "toy-image-qa"}, {"set", set}, {"axes", {{"ranks", ranks}}},
                  {"launcher", launcher}, {"output-dir", study_dir + "/scaling"}};
+    if (s.ranks > 1) {
+      const auto per_rank = std::stoll(registry::find_experiment("toy-image-qa").base.at("batch-size"));
+      body["overrides"] = Json::array({{{"match", {{"ranks", 1}}}, {"set", {{"batch-size", per_rank * s.ranks}}}}});
+    }
     Json sweep = {{"name", sweep_name("scaling", world.key, body)}};
     sweep.update(body);
     const auto file = write_sweep_file(study_dir + "/scaling.json", sweep);
     add(run_sweep(store, file, "scaling", s));
-    analysis::Table table({"ranks", "samples/s", "test vqa_accuracy"});
+    analysis::Table table({"ranks", "batch per rank", "samples/s", "test vqa_accuracy"});
     auto runs = finished_runs(store, sweep["name"].get<std::string>());
     std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.world_size < b.world_size; });
     for (const auto& r : runs) {
       auto score = [&](const std::string& k) { return r.scores.count(k) ? format("%.2f", r.scores.at(k)) : "-"; };
-      table.add_row({std::to_string(r.world_size), score("train.samples_per_second"), score("test.vqa_accuracy")});
+      const auto batch = r.params.find("batch-size");
+      table.add_row({std::to_string(r.world_size), batch == r.params.end() ? "-" : batch->second,
+                     score("train.samples_per_second"), score("test.vqa_accuracy")});
     }
     result.scaling_table = table.render(analysis::TableFormat::kText);
     analysis::ReportOptions options;
