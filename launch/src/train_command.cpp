@@ -116,8 +116,8 @@ int run_train(const Invocation& in) {
   // (score.model.trainable_parameters against a task score).
   const auto all_parameters = outcome.trainable_parameters + outcome.frozen_parameters + outcome.encoder_parameters;
   if (elapsed > 0) {
-    // Every rank consumes its own batch per step; rank 0's step times bound them all (they synchronise).
-    recorder.log_scores("train", {{"samples_per_second", static_cast<double>(samples) * in.world.size() / elapsed},
+    // A step's samples are the global batch's (every rank's); the ranks synchronise every step.
+    recorder.log_scores("train", {{"samples_per_second", static_cast<double>(samples) / elapsed},
                                   {"step_seconds", elapsed}});
   }
   recorder.log_scores("model", {{"trainable_parameters", static_cast<double>(outcome.trainable_parameters)},

@@ -66,6 +66,22 @@ TEST(SweepTraining, TheWorldSizeIsASweepAxis) {
                        "WHERE k.name = 'samples_per_second'");
   ASSERT_TRUE(throughput.step());
   EXPECT_EQ(throughput.integer(0), 2);
+  // The run's throughput counts every rank's samples once: throughput x step
+  // time is the samples trained, at most max-steps 2 x ranks x batch 1 (the
+  // last step may hold fewer where the split ends), and 1 rank trains 2.
+  Statement trained(store,
+                    "SELECT r.world_size, a.value * b.value FROM runs r "
+                    "JOIN scores a ON a.run_id = r.id AND a.split = 'train' AND a.metric = 'samples_per_second' "
+                    "JOIN scores b ON b.run_id = r.id AND b.split = 'train' AND b.metric = 'step_seconds' "
+                    "ORDER BY r.world_size");
+  std::vector<double> samples;
+  while (trained.step()) samples.push_back(trained.real(1));
+  ASSERT_EQ(samples.size(), 2u);
+  // (n / t) * t: two fp64 roundings, each within 2^-53 relative.
+  const double rounding = 4 * 0x1p-53 * 4;
+  EXPECT_NEAR(samples[0], 2, rounding);
+  EXPECT_GT(samples[1], samples[0]);
+  EXPECT_LE(samples[1], 4 + rounding);
 }
 
 // A run started on another number of ranks than it asks for is refused.
