@@ -132,9 +132,11 @@ std::string last_progress(const std::string& log) {
   std::ifstream in(log);
   std::string line, last;
   while (std::getline(in, line)) {
-    for (const char* marker : {"train: step", "validation after"}) {
-      const auto at = line.find(marker);
-      if (at != std::string::npos) last = line.substr(at + (std::string(marker) == "train: step" ? 7 : 0));
+    // train's log lines: "[time] [info] train: step ..." and "[time] [info] validation after ...".
+    if (const auto at = line.find("train: step"); at != std::string::npos) {
+      last = line.substr(at + std::string("train: ").size());
+    } else if (const auto v = line.find("validation after"); v != std::string::npos) {
+      last = line.substr(v);
     }
   }
   return last;
@@ -356,12 +358,7 @@ StudyResult run_study(const StudySettings& s) {
   ToyModelSettings model_settings;
   model_settings.reduced = s.reduced;
   model_settings.progress = [&](const PretrainingProgress& p) {
-    if (!s.pretraining) return;
-    char line[200];
-    std::snprintf(line, sizeof line, "pretraining %s: %s %lld/%lld  loss %.4f  %.1f/s  ETA %.0f s", p.model.c_str(),
-                  p.phase.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.rate,
-                  p.eta_seconds);
-    s.pretraining(line, p.step == p.steps);
+    if (s.pretraining) s.pretraining(progress_line(p), p.step == p.steps);
   };
   const auto models = ensure_toy_models(world, s.home, model_settings);
   result.models_directory = models.directory;

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -87,11 +86,7 @@ int run_pretrain(const Invocation& in) {
   // Step, loss, rate and ETA on a terminal; one log line per finished phase.
   Progress progress(isatty(STDERR_FILENO) != 0);
   settings.progress = [&progress](const experiments::PretrainingProgress& p) {
-    char line[200];
-    std::snprintf(line, sizeof line, "pretraining %s: %s %lld/%lld  loss %.4f  %.1f/s  ETA %.0f s", p.model.c_str(),
-                  p.phase.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.rate,
-                  p.eta_seconds);
-    progress.say(line);
+    progress.say(experiments::progress_line(p));
     if (p.step == p.steps) {
       progress.clear();
       spdlog::info("pretraining {}: {} done", p.model, p.phase);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "epalm/core/error.h"
 
@@ -17,6 +18,14 @@ void PretrainingSchedule::validate(const std::string& where) const {
   if (!(weight_decay >= 0)) throw UsageError(where, "weight decay must be >= 0");
   if (!(grad_clip >= 0)) throw UsageError(where, "gradient clip must be >= 0");
   if (progress_every < 1) throw UsageError(where, "progress interval must be positive");
+}
+
+std::string progress_line(const PretrainingProgress& p) {
+  char line[200];
+  std::snprintf(line, sizeof line, "pretraining %s: %s %lld/%lld  loss %.4f  %.1f/s  ETA %.0f s", p.model.c_str(),
+                p.phase.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.rate,
+                p.eta_seconds);
+  return line;
 }
 
 namespace pretraining {
