@@ -250,11 +250,12 @@ std::vector<RegisteredExperiment> build() {
   // validated every epoch, its best checkpoint tested at the end. Unlike the
   // paper's runs, the loss is on the answer only (the question costs the
   // tiny decoder what it costs; the answer is what the connector can change)
-  // at a rate of 1e-2: measured on the default world, image QA after one
-  // epoch 39.8 against 36.1 with the whole-sequence loss at 3e-3 (the
-  // no-perception baseline: 33.5); captions at 3e-3 (at 1e-2 they drift into
-  // the corpus's questions on some seeds). Batches of 8 per rank: the demo's
-  // 2 ranks take 16 a step.
+  // at a rate of 1e-2 (single image-QA runs of eP-ALM on the default world
+  // with an earlier, weaker ViT: 36.1 with the whole-sequence loss at 3e-3
+  // over two epochs, 44.4 with the answer-only loss at 1e-2 over two, 39.8
+  // over one; the no-perception baseline 33.5); captions at 3e-3 (at 1e-2
+  // they drifted into the corpus's questions on some seeds). Batches of 8 per
+  // rank: the demo's 2 ranks take 16 a step.
   const Config toy_common = {{"decoder", "decoder"},      {"levels", "1"},          {"shared-connector", "true"},
                              {"start-layer", "1"},        {"end-layer", "4"},       {"text-step", "1"},
                              {"prompt-length", "10"},     {"prompt-mlp", "true"},   {"adapters", "none"},
