@@ -113,9 +113,15 @@ TEST(Drills, AStaleRunLastsUntilItsLastSignOfLife) {
   const auto db = dir.path() + "/results.sqlite";
   testing::ChildProcess train(epalm_argv({"train", "--config", cfg, "--max-steps", "100000"}), quiet(),
                               dir.path() + "/train");
-  ASSERT_TRUE(testing::wait_until(
-      [&] { return !train.running() || (fs::exists(db) && query_one(db, "SELECT count(*) FROM metrics") != "0"); }, 120))
-      << train.err();
+  // The database file appears before its tables do: until they exist, no metrics yet.
+  auto has_metrics = [&] {
+    try {
+      return fs::exists(db) && query_one(db, "SELECT count(*) FROM metrics") != "0";
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  ASSERT_TRUE(testing::wait_until([&] { return !train.running() || has_metrics(); }, 120)) << train.err();
   ASSERT_TRUE(train.running()) << train.err();
   train.signal(SIGKILL);
   train.wait(30);
