@@ -265,6 +265,24 @@ std::string training_config_text(const po::variables_map& options) {
   return out.str();
 }
 
+std::string training_config_problem(const std::map<std::string, std::string>& config) {
+  po::options_description settings;
+  add_training_settings(settings);
+  std::ostringstream text;
+  for (const auto& [key, value] : config) text << key << " = " << value << "\n";
+  std::istringstream in(text.str());
+  try {
+    po::variables_map vm;
+    po::store(po::parse_config_file(in, settings), vm);
+    po::notify(vm);  // the range checks
+  } catch (const po::error& e) {
+    return e.what();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 po::variables_map checkpoint_settings(const std::string& checkpoint) {
   const auto text = read_checkpoint_config(checkpoint);
   po::options_description settings;

@@ -42,6 +42,12 @@ std::map<std::string, std::string> training_config_values(const po::variables_ma
 // line each), what checkpoints keep.
 std::string training_config_text(const po::variables_map& options);
 
+// What `epalm train` would refuse in a configuration (a value of the wrong
+// type or out of its option's range, an unknown key), as the message the
+// option gives, or "" when it resolves. The options' own checks, so that a
+// sweep refuses a bad cell when it is planned, not when each attempt fails.
+std::string training_config_problem(const std::map<std::string, std::string>& config);
+
 // A checkpoint's stored configuration parsed against add_training_settings
 // (defaults for keys it lacks). Throws epalm::Error naming the checkpoint.
 po::variables_map checkpoint_settings(const std::string& checkpoint);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -420,6 +421,77 @@ TEST(StoreCommands, TheTrainingSettingsAreOneSet) {
   }
   const auto& keys = epalm::registry::training_keys();
   EXPECT_EQ(options, std::set<std::string>(keys.begin(), keys.end()));
+}
+
+// Any training setting is a sweep axis: one variant per setting of
+// `epalm train`, each a value other than epalm-vqa's and the default, plans
+// (dry run) into one cell per setting with that value. A value the option's
+// range refuses stops the plan, naming the cells and the reason.
+TEST(StoreCommands, ASweepVariesEverySettingAndRefusesABadValueAtPlan) {
+  const std::map<std::string, std::string> values = {
+      {"task", "gqa"}, {"data-root", "/data"}, {"train-split", "train"}, {"val-split", "val"},
+      {"test-split", "test"}, {"data-fraction", "0.5"}, {"skip-missing-media", "true"}, {"augment", "false"},
+      {"rand-augment", "false"}, {"feature-cache", "off"}, {"loader-threads", "2"}, {"device", "cpu"},
+      {"plan", "shard"}, {"memory-budget", "2"}, {"shard-threshold", "1000"}, {"reference-noncausal-token", "true"},
+      {"reference-dropout", "0.1"}, {"reference-question-mark", "true"}, {"task-prompt", "A picture of"},
+      {"checkpoint-every", "100"}, {"resume", "false"}, {"resume-with-changes", "true"}, {"tokenizer", "tok"},
+      {"decoder", "opt-125m"}, {"encoder", "vit-small"}, {"model-dir", "/models"}, {"perception", "false"},
+      {"levels", "3"}, {"shared-connector", "true"}, {"start-layer", "2"}, {"end-layer", "20"}, {"text-step", "2"},
+      {"prompt-length", "5"}, {"prompt-mlp", "false"}, {"adapters", "ffn"}, {"adapter-reduction", "8"},
+      {"lr", "0.001"}, {"prompt-lr", "0.002"}, {"weight-decay", "0.1"}, {"warmup-steps", "10"},
+      {"warmup-lr", "0.003"}, {"min-lr", "0.004"}, {"epochs", "2"}, {"max-steps", "50"}, {"batch-size", "4"},
+      {"accumulation", "2"}, {"clip-norm", "1"}, {"seed", "7"}, {"loss", "token-mean"}, {"loss-weight", "1"},
+      {"answer-only-loss", "true"}, {"reference-fixed-prompt-lr", "false"}, {"precision", "bf16"}, {"ranks", "2"},
+      {"validate-every", "100"}, {"select-by", "accuracy"}, {"test-at-end", "false"}, {"num-beams", "1"},
+      {"max-new-tokens", "5"}, {"output-dir", "/tmp/out"}, {"results", "/tmp/results.sqlite"},
+      {"collective-timeout", "60"}};
+  const auto& keys = epalm::registry::training_keys();
+  std::set<std::string> covered;
+  for (const auto& [k, v] : values) covered.insert(k);
+  ASSERT_EQ(covered, std::set<std::string>(keys.begin(), keys.end())) << "give every setting a value here";
+
+  // Where a run writes is no part of what it computes (not in the
+  // configuration's hash), so it is no axis: the sweep gives each cell its own.
+  const std::set<std::string> bookkeeping{"output-dir", "results"};
+  TempDir dir;
+  nlohmann::json variants = nlohmann::json::array();
+  for (const auto& [k, v] : values) {
+    if (!bookkeeping.count(k)) variants.push_back({{k, v}});
+  }
+  const auto file = dir.write("every.json", nlohmann::json{{"name", "every-setting"}, {"experiment", "epalm-vqa"},
+                                                           {"variants", variants}}.dump());
+  const auto plan = run_process({kEpalm, "sweep", "plan", file, "--dry-run", "--format", "json", "--results",
+                                 dir.path() + "/r.sqlite"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  const auto cells = nlohmann::json::parse(plan.out);
+  ASSERT_EQ(cells.size(), values.size() - bookkeeping.size()) << plan.out;
+  std::set<std::string> seen, hashes;
+  for (const auto& cell : cells) {
+    const auto axes = cell.at("axes").get<std::string>();
+    const auto eq = axes.find('=');
+    ASSERT_NE(eq, std::string::npos) << axes;
+    const auto key = axes.substr(0, eq);
+    ASSERT_TRUE(values.count(key)) << axes;
+    EXPECT_EQ(axes.substr(eq + 1), values.at(key)) << axes;
+    seen.insert(key);
+    hashes.insert(cell.at("config").get<std::string>());
+  }
+  for (const auto& k : bookkeeping) covered.erase(k);
+  EXPECT_EQ(seen, covered);
+  EXPECT_EQ(hashes.size(), covered.size());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/r.sqlite")) << "a dry run records nothing";
+
+  // Integer-typed and so past the registry's check, but out of the option's range.
+  const auto bad = dir.write("bad.json", R"({"name": "bad", "experiment": "epalm-vqa",
+      "axes": {"levels": [0, 2], "data-fraction": [0.5]}, "seeds": [0, 1]})");
+  for (const char* action : {"plan", "run"}) {
+    const auto refused = run_process({kEpalm, "sweep", action, bad, "--results", dir.path() + "/bad.sqlite"});
+    EXPECT_EQ(refused.exit_code, 2) << action << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("2 of 4 cells are not valid training configurations"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("cell 1 (data-fraction=0.5 levels=0 seed=1): --levels: must be >= 1, not 0"),
+              std::string::npos)
+        << refused.err;
+  }
 }
 
 TEST(StoreCommands, ExperimentsListAndShow) {
