@@ -8,6 +8,7 @@
 
 #include "epalm/core/communicator.h"
 #include "epalm/core/error.h"
+#include "epalm/core/models/architecture.h"
 #include "epalm/core/models/ast.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/timesformer.h"
@@ -33,19 +34,14 @@ std::string config_path(const std::string& directory) { return (fs::path(directo
 TensorShapes encoder_shapes(const std::string& directory, bool& shardable) {
   const auto path = config_path(directory);
   if (!fs::exists(path)) throw Error(directory, "has no config.json (not an encoder checkpoint directory)");
-  std::string type = "vit";
-  {
-    // model_type decides, as load_encoder does; absent means timm's ViT.
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    const auto s = text.str();
-    if (s.find("\"timesformer\"") != std::string::npos) type = "timesformer";
-    if (s.find("\"audio-spectrogram-transformer\"") != std::string::npos) type = "ast";
+  const auto architecture = models::architecture_of_config(path).id;
+  // Only ViT's blocks shard so far (load_encoder refuses the others').
+  shardable = architecture == models::Architecture::kVit;
+  if (architecture == models::Architecture::kTimesformer) {
+    return models::timesformer_tensor_shapes(models::TimesformerConfig::from_json_file(path));
   }
-  shardable = type == "vit";
-  if (type == "timesformer") return models::timesformer_tensor_shapes(models::TimesformerConfig::from_json_file(path));
-  if (type == "ast") return models::ast_tensor_shapes(models::AstConfig::from_json_file(path));
+  if (architecture == models::Architecture::kAst) return models::ast_tensor_shapes(models::AstConfig::from_json_file(path));
+  if (architecture != models::Architecture::kVit) throw Error(path, "is a decoder's config, not an encoder's");
   const auto shapes = models::vit_tensor_shapes(models::VitConfig::from_json_file(path));
   // timm checkpoints fuse qkv: held whole.
   const safetensors::Checkpoint checkpoint(directory);

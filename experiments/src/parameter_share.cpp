@@ -36,17 +36,7 @@ struct EncoderShape {
 
 EncoderShape encoder_shape(const std::map<std::string, std::string>& s, const std::string& name) {
   if (const auto dir = checkpoint_directory(s, name); !dir.empty()) {
-    const auto path = (fs::path(dir) / "config.json").string();
-    const auto parameters = models::encoder_parameter_count(dir);
-    try {
-      return {models::VitConfig::from_json_file(path).hidden_size, parameters};
-    } catch (const std::exception&) {
-    }
-    try {
-      return {models::TimesformerConfig::from_json_file(path).hidden_size, parameters};
-    } catch (const std::exception&) {
-    }
-    return {models::AstConfig::from_json_file(path).hidden_size, parameters};
+    return {models::encoder_hidden_size(dir), models::encoder_parameter_count(dir)};
   }
   try {
     const auto c = models::VitConfig::preset(name);

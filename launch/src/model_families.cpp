@@ -3,11 +3,10 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
 
-#include <nlohmann/json.hpp>
 
 #include "epalm/core/error.h"
+#include "epalm/core/models/architecture.h"
 #include "epalm/core/safetensors.h"
 
 namespace epalm::cli {
@@ -45,27 +44,7 @@ ModelSource resolve_model_source(const std::string& spec) {
   std::error_code ec;
   if (fs::is_directory(spec, ec)) {
     source.directory = spec;
-    const auto config = source.config_path();
-    std::ifstream in(config);
-    if (!in) throw Error(config, "cannot open: a model directory needs the Hugging Face config.json");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number no JSON type holds
-      throw Error(config, std::string("malformed JSON: ") + e.what());
-    }
-    if (j.is_object() && !j.contains("model_type")) {
-      for (const auto& family : model_families()) {
-        if (family.claims_untyped_config && family.claims_untyped_config(config)) {
-          source.model_type = family.model_type;  // e.g. timm's ViT config.json
-          return source;
-        }
-      }
-    }
-    if (!j.is_object() || !j.contains("model_type") || !j["model_type"].is_string()) {
-      throw Error(config, "no \"model_type\" string (known: " + known_families() + ")");
-    }
-    source.model_type = j["model_type"].get<std::string>();
+    source.model_type = models::architecture_of_config(source.config_path()).model_type;
     family_of(source);  // known?
     return source;
   }

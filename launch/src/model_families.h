@@ -87,8 +87,6 @@ struct ModelFamily {
   bool generates = false;  // accepts RunSettings::generation
   // What `model run` reads and writes, for its help and errors ("input_ids [B, T]").
   std::string inputs;
-  // Optional: claims a config.json that has no model_type (timm's ViT configs).
-  std::function<bool(const std::string& config_path)> claims_untyped_config;
   std::function<ModelSummary(const ModelSource&)> describe;
   // Every weight's shape, and the hidden width (`epalm plan`).
   std::function<TensorShapes(const ModelSource&)> tensor_shapes;

@@ -1,10 +1,8 @@
 // ViT in `epalm model`: google/vit-* and timm vit_* checkpoints, and presets.
 #include <torch/torch.h>
 
-#include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/vit.h"
@@ -24,16 +22,6 @@ models::VitModel load_vit(const ModelSource& source, c10::ScalarType dtype, c10:
 }
 
 namespace {
-
-// timm's own config.json ({"architecture": "vit_base_patch16_224", ...}) has
-// no model_type; VitConfig::from_json_file reads it as timm's when
-// "architecture" is there and "model_type" is not.
-bool claims_timm_config(const std::string& path) {
-  std::ifstream in(path);
-  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return j.is_object() && !j.contains("model_type") && j.contains("architecture") && j["architecture"].is_string() &&
-         j["architecture"].get<std::string>().rfind("vit_", 0) == 0;
-}
 
 std::string eps_text(double eps) {
   std::ostringstream s;
@@ -94,7 +82,6 @@ ModelFamily vit_family() {
   f.name = "ViT";
   f.presets = models::VitConfig::preset_names();
   f.inputs = "pixel_values [B, 3, H, W] (preprocessed; other sizes than the model's interpolate the positions)";
-  f.claims_untyped_config = claims_timm_config;
   f.describe = describe;
   f.tensor_shapes = [](const ModelSource& source) { return models::vit_tensor_shapes(vit_config_of(source)); };
   f.hidden_size = [](const ModelSource& source) { return vit_config_of(source).hidden_size; };

@@ -1,6 +1,6 @@
 // Any encoder eP-ALM supports, from a Hugging Face checkpoint directory, by
-// its config.json's model_type: "vit" (or timm's untyped ViT configs),
-// "timesformer", "audio-spectrogram-transformer".
+// its config.json's model_type (architecture.h): "vit" (or timm's untyped
+// ViT configs), "timesformer", "audio-spectrogram-transformer".
 #pragma once
 
 #include <c10/core/Device.h>
@@ -25,6 +25,8 @@ std::unique_ptr<Encoder> load_encoder(const std::string& directory, c10::ScalarT
 
 // The parameters of the encoder in `directory`, from its config.json alone.
 std::int64_t encoder_parameter_count(const std::string& directory);
+// Its hidden size (the width of the [CLS] token the connector reads).
+std::int64_t encoder_hidden_size(const std::string& directory);
 
 // The input an encoder checkpoint was made for, from its config.json: the
 // side of its pictures or frames (ViT, TimeSformer; 0 for AST) and the mel
