@@ -14,7 +14,7 @@
 #include "failure.h"
 #include "progress.h"
 #include "run_recording.h"
-#include "setting_checks.h"
+#include "epalm/registry/setting_checks.h"
 #include "training_settings.h"
 
 namespace epalm::cli {
@@ -91,9 +91,9 @@ Command eval_command() {
                 ("predictions", po::value<std::string>(), "where predictions go (default: <output-dir>/predictions-<split>.json)")  //
                 ("output-dir", po::value<std::string>(), "where outputs go (default: the checkpoint's folder)")  //
                 ("data-root", po::value<std::string>(), "the datasets' root directory (default: the checkpoint's)")  //
-                ("batch-size", po::value<std::int64_t>()->default_value(8)->notifier(at_least<std::int64_t>("batch-size", 1)), "samples per generation batch")  //
-                ("num-beams", po::value<int>()->default_value(3)->notifier(at_least<int>("num-beams", 1)), "beam width (default: the checkpoint's)")  //
-                ("max-new-tokens", po::value<int>()->default_value(30)->notifier(at_least<int>("max-new-tokens", 1)), "generated tokens at most (default: the checkpoint's)")  //
+                ("batch-size", po::value<std::int64_t>()->default_value(8)->notifier(registry::at_least<std::int64_t>("batch-size", 1)), "samples per generation batch")  //
+                ("num-beams", po::value<int>()->default_value(3)->notifier(registry::at_least<int>("num-beams", 1)), "beam width (default: the checkpoint's)")  //
+                ("max-new-tokens", po::value<int>()->default_value(30)->notifier(registry::at_least<int>("max-new-tokens", 1)), "generated tokens at most (default: the checkpoint's)")  //
                 ("device", po::value<std::string>()->default_value("auto"), "cpu, cuda, cuda:N or auto")     //
                 ("frame-sampling", po::value<std::string>()->default_value("middle"),
                  "video frames: middle, or rand as the reference's evaluation (random, seeded)")  //

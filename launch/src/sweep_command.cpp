@@ -10,7 +10,6 @@
 #include "epalm/core/error.h"
 #include "epalm/registry/sweep_store.h"
 #include "results_settings.h"
-#include "training_settings.h"
 #include "epalm/experiments/sweep_worker.h"
 
 namespace epalm::cli {
@@ -25,31 +24,6 @@ std::string this_executable() {
   return ec ? std::string("epalm") : p.string();
 }
 
-// The cells of a sweep file, each checked by `epalm train`'s own options:
-// a value the registry's type check lets through but the option's range
-// refuses (levels = 0) stops the plan here, naming every such cell, instead
-// of failing each of its attempts.
-std::vector<registry::SweepCell> checked_cells(const registry::SweepSpec& spec) {
-  auto cells = registry::expand_sweep(spec);
-  std::string problems;
-  int bad = 0;
-  for (const auto& c : cells) {
-    const auto problem = training_config_problem(c.config);
-    if (problem.empty()) continue;
-    if (++bad <= 5) {
-      std::string axes;
-      for (const auto& [k, v] : c.axes) axes += (axes.empty() ? "" : " ") + k + "=" + v;
-      problems += "\n  cell " + std::to_string(c.index) + " (" + axes + "): " + problem;
-    }
-  }
-  if (bad > 0) {
-    throw UsageError("sweep " + spec.name, std::to_string(bad) + " of " + std::to_string(cells.size()) +
-                                               " cells are not valid training configurations" + problems +
-                                               (bad > 5 ? "\n  ..." : ""));
-  }
-  return cells;
-}
-
 // The planned sweep: from a sweep file (planned now if new) or by name.
 std::pair<registry::SweepSpec, std::int64_t> planned_sweep(registry::ResultsStore& store, const std::string& target) {
   registry::SweepSpec spec;
@@ -58,7 +32,7 @@ std::pair<registry::SweepSpec, std::int64_t> planned_sweep(registry::ResultsStor
   } else {
     spec = registry::load_sweep(store, target);
   }
-  const auto cells = checked_cells(spec);
+  const auto cells = registry::expand_sweep(spec);
   const auto id = registry::plan_sweep(store, spec, cells);
   return {spec, id};
 }
@@ -83,7 +57,7 @@ std::string counts(const std::vector<registry::CellStatus>& cells) {
 int plan(const Invocation& in, const std::string& file) {
   const auto& o = in.options;
   auto spec = registry::parse_sweep_file(file);
-  const auto cells = checked_cells(spec);
+  const auto cells = registry::expand_sweep(spec);
   if (!o["dry-run"].as<bool>()) {
     auto store = registry::ResultsStore::open(results_path(o));
     registry::plan_sweep(store, spec, cells);

@@ -12,23 +12,22 @@
 #include <string>
 
 #include "epalm/experiments/training_run.h"
+#include "epalm/registry/training_settings.h"
 
 namespace epalm::cli {
 
 namespace po = boost::program_options;
 
+// The run's settings (registry/training_settings.h defines them) and
+// --experiment, whose registered base configuration they layer over.
 void add_training_settings(po::options_description& settings);
+using registry::add_collective_settings;
+using registry::add_plan_settings;
 
-// The frozen-weight plan: --plan, --memory-budget, --shard-threshold (part of
-// the training settings; eval and generate add them on their own, since the
-// checkpoint's run planned for training).
-void add_plan_settings(po::options_description& settings);
 // Sets the plan fields of `s` from `options`; UsageError names a bad option.
 void apply_plan_settings(const po::variables_map& options, experiments::TrainingRunSettings& s);
 
-// --collective-timeout, on every command that runs under several ranks: a
-// collective not finished within it aborts the whole job with a message.
-void add_collective_settings(po::options_description& settings);
+// --collective-timeout's value.
 std::chrono::milliseconds collective_timeout(const po::variables_map& options);
 
 // Values as given; device and precision resolved for `local_rank`.
@@ -41,12 +40,6 @@ std::map<std::string, std::string> training_config_values(const po::variables_ma
 // The training settings' resolved values as config text (one "key = value"
 // line each), what checkpoints keep.
 std::string training_config_text(const po::variables_map& options);
-
-// What `epalm train` would refuse in a configuration (a value of the wrong
-// type or out of its option's range, an unknown key), as the message the
-// option gives, or "" when it resolves. The options' own checks, so that a
-// sweep refuses a bad cell when it is planned, not when each attempt fails.
-std::string training_config_problem(const std::map<std::string, std::string>& config);
 
 // A checkpoint's stored configuration parsed against add_training_settings
 // (defaults for keys it lacks). Throws epalm::Error naming the checkpoint.

@@ -6,102 +6,11 @@
 #include <set>
 
 #include "epalm/core/error.h"
+#include "epalm/registry/training_settings.h"
 
 namespace epalm::registry {
 
 namespace {
-
-enum class Kind { kText, kInteger, kReal, kFraction, kBool, kEnum };
-
-struct KeySpec {
-  std::string key;
-  Kind kind;
-  std::vector<std::string> choices = {};
-};
-
-const std::vector<KeySpec>& key_specs() {
-  static const std::vector<KeySpec> specs = {
-      {"task", Kind::kEnum,
-       {"vqa", "gqa", "coco-caption", "msrvtt-qa", "msvd-qa", "msrvtt-caption", "msvd-caption", "audiocaps"}},
-      {"data-root", Kind::kText},
-      {"train-split", Kind::kText},
-      {"val-split", Kind::kText},
-      {"test-split", Kind::kText},
-      {"data-fraction", Kind::kFraction},
-      {"skip-missing-media", Kind::kBool},
-      {"augment", Kind::kBool},
-      {"rand-augment", Kind::kBool},
-      {"feature-cache", Kind::kText},
-      {"loader-threads", Kind::kInteger},
-      {"device", Kind::kText},
-      {"plan", Kind::kEnum, {"auto", "shard", "replicate"}},
-      {"memory-budget", Kind::kReal},
-      {"shard-threshold", Kind::kInteger},
-      {"reference-noncausal-token", Kind::kBool},
-      {"reference-dropout", Kind::kReal},
-      {"reference-question-mark", Kind::kBool},
-      {"task-prompt", Kind::kText},
-      {"checkpoint-every", Kind::kInteger},
-      {"resume", Kind::kBool},
-      {"resume-with-changes", Kind::kBool},
-      {"tokenizer", Kind::kText},
-      {"decoder", Kind::kText},
-      {"encoder", Kind::kText},
-      {"model-dir", Kind::kText},
-      {"perception", Kind::kBool},
-      {"levels", Kind::kInteger},
-      {"shared-connector", Kind::kBool},
-      {"start-layer", Kind::kInteger},
-      {"end-layer", Kind::kInteger},
-      {"text-step", Kind::kInteger},
-      {"prompt-length", Kind::kInteger},
-      {"prompt-mlp", Kind::kBool},
-      {"adapters", Kind::kEnum, {"none", "ffn", "attention", "both"}},
-      {"adapter-reduction", Kind::kInteger},
-      {"lr", Kind::kReal},
-      {"prompt-lr", Kind::kReal},
-      {"weight-decay", Kind::kReal},
-      {"warmup-steps", Kind::kInteger},
-      {"warmup-lr", Kind::kReal},
-      {"min-lr", Kind::kReal},
-      {"epochs", Kind::kInteger},
-      {"max-steps", Kind::kInteger},
-      {"batch-size", Kind::kInteger},
-      {"accumulation", Kind::kInteger},
-      {"clip-norm", Kind::kReal},
-      {"seed", Kind::kInteger},
-      {"loss", Kind::kEnum, {"reference", "token-mean"}},
-      {"loss-weight", Kind::kReal},
-      {"answer-only-loss", Kind::kBool},
-      {"reference-fixed-prompt-lr", Kind::kBool},
-      {"precision", Kind::kEnum, {"auto", "fp32", "bf16", "fp16"}},
-      {"ranks", Kind::kInteger},
-      {"validate-every", Kind::kText},
-      {"select-by", Kind::kText},
-      {"test-at-end", Kind::kBool},
-      {"num-beams", Kind::kInteger},
-      {"max-new-tokens", Kind::kInteger},
-      {"output-dir", Kind::kText},
-      {"results", Kind::kText},
-      {"collective-timeout", Kind::kReal},
-  };
-  return specs;
-}
-
-bool parses_as_integer(const std::string& v) {
-  if (v.empty()) return false;
-  char* end = nullptr;
-  std::strtoll(v.c_str(), &end, 10);
-  return *end == '\0';
-}
-
-bool parses_as_real(const std::string& v, double* out = nullptr) {
-  if (v.empty()) return false;
-  char* end = nullptr;
-  const double d = std::strtod(v.c_str(), &end);
-  if (out) *out = d;
-  return *end == '\0';
-}
 
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
   std::string out;
@@ -308,49 +217,14 @@ const RegisteredExperiment& find_experiment(const std::string& name) {
                                      "; `epalm experiments list` describes them)");
 }
 
-const std::vector<std::string>& training_keys() {
-  static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k;
-    for (const auto& spec : key_specs()) k.push_back(spec.key);
-    return k;
-  }();
-  return keys;
-}
-
 void check_training_config(const Config& config, const std::string& where) {
-  for (const auto& entry : config) {
-    const auto& key = entry.first;  // named, not a structured binding: lambdas below capture them
-    const auto& value = entry.second;
-    const auto spec = std::find_if(key_specs().begin(), key_specs().end(), [&](const KeySpec& s) { return s.key == key; });
-    if (spec == key_specs().end()) {
+  for (const auto& [key, value] : config) {
+    const auto problem = training_setting_problem(key, value);
+    if (problem.empty()) continue;
+    if (std::find(training_keys().begin(), training_keys().end(), key) == training_keys().end()) {
       throw UsageError(where, "unknown training setting '" + key + "' (settings: " + join(training_keys()) + ")");
     }
-    auto bad = [&](const std::string& expected) {
-      throw UsageError(where, "setting '" + key + "' = '" + value + "' is not " + expected);
-    };
-    double real = 0;
-    switch (spec->kind) {
-      case Kind::kText: break;
-      case Kind::kInteger:
-        if (!parses_as_integer(value)) bad("an integer");
-        break;
-      case Kind::kReal:
-        if (!parses_as_real(value)) bad("a number");
-        break;
-      case Kind::kFraction:
-        if (!parses_as_real(value, &real) || real <= 0 || real > 1) bad("a fraction in (0, 1]");
-        break;
-      case Kind::kBool:
-        if (value != "true" && value != "false" && value != "1" && value != "0" && value != "yes" && value != "no") {
-          bad("true or false");
-        }
-        break;
-      case Kind::kEnum:
-        if (std::find(spec->choices.begin(), spec->choices.end(), value) == spec->choices.end()) {
-          bad("one of " + join(spec->choices));
-        }
-        break;
-    }
+    throw UsageError(where, "setting '" + key + "' = '" + value + "': " + problem);
   }
 }
 

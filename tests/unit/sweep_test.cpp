@@ -56,6 +56,15 @@ TEST(Experiments, TrainingSettingsAreChecked) {
   EXPECT_THROW(check_training_config({{"levels", "six"}}, "x"), epalm::UsageError);
   EXPECT_THROW(check_training_config({{"data-fraction", "1.5"}}, "x"), epalm::UsageError);
   EXPECT_THROW(check_training_config({{"precision", "fp8"}}, "x"), epalm::UsageError);
+  // The options' own ranges, not only their types.
+  EXPECT_THROW(check_training_config({{"levels", "0"}}, "x"), epalm::UsageError);
+  EXPECT_THROW(check_training_config({{"reference-dropout", "1"}}, "x"), epalm::UsageError);
+  try {
+    check_training_config({{"lr", "1e-4"}, {"loss", "mse"}}, "cell 3");
+    ADD_FAILURE() << "loss = mse accepted";
+  } catch (const epalm::UsageError& e) {
+    EXPECT_STREQ(e.what(), "cell 3: setting 'loss' = 'mse': --loss: must be one of reference, token-mean, not 'mse'");
+  }
 }
 
 TEST(Sweeps, AxesTimesSeedsWithOverridesInAStableOrder) {

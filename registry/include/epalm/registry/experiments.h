@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "epalm/registry/training_settings.h"
+
 namespace epalm::registry {
 
 using Config = std::map<std::string, std::string>;
@@ -36,10 +38,9 @@ const std::vector<RegisteredExperiment>& registered_experiments();
 // Throws UsageError naming the known experiments.
 const RegisteredExperiment& find_experiment(const std::string& name);
 
-// The training configuration keys `epalm train` accepts, in a stable order.
-const std::vector<std::string>& training_keys();
-// Checks every key is a training key and every value has its key's type
-// (numbers, booleans, enumerations). Throws UsageError naming `where` and the key.
+// Checks every key is a training setting and every value one `epalm train`
+// accepts (training_settings.h: type, range, choices). Throws UsageError
+// naming `where`, the key and the reason.
 void check_training_config(const Config& config, const std::string& where);
 
 // The base configuration as an INI file loadable with `--config`.

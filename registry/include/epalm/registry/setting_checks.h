@@ -9,10 +9,11 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "epalm/core/error.h"
 
-namespace epalm::cli {
+namespace epalm::registry {
 
 namespace setting_checks_detail {
 template <class T>
@@ -45,4 +46,16 @@ inline std::function<void(const double&)> fraction_below_one(const std::string& 
   };
 }
 
-}  // namespace epalm::cli
+// One of `choices` (an enumeration's values).
+inline std::function<void(const std::string&)> one_of(const std::string& option, std::vector<std::string> choices) {
+  return [=](const std::string& v) {
+    for (const auto& c : choices) {
+      if (v == c) return;
+    }
+    std::string all;
+    for (const auto& c : choices) all += (all.empty() ? "" : ", ") + c;
+    throw UsageError("--" + option, "must be one of " + all + ", not '" + v + "'");
+  };
+}
+
+}  // namespace epalm::registry
