@@ -488,6 +488,10 @@ bool Query::matches(const RunRecord& run) const { return root_ == nullptr || roo
 
 void Query::add_needs(FieldNeeds& needs) const { collect(root_.get(), needs); }
 
+void keep_matching(std::vector<RunRecord>& runs, const Query& query) {
+  runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const RunRecord& r) { return !query.matches(r); }), runs.end());
+}
+
 std::vector<SortKey> parse_sort(const std::vector<std::string>& keys, const std::string& option) {
   std::vector<SortKey> out;
   for (const auto& k : keys) {

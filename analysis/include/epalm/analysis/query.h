@@ -90,6 +90,10 @@ class Query {
   std::unique_ptr<Node> root_;
 };
 
+// Drops the runs `query` does not match, in place: the kept ones stay in
+// order and are not copied.
+void keep_matching(std::vector<RunRecord>& runs, const Query& query);
+
 // "field" ascending or "-field" descending; missing values sort last.
 struct SortKey {
   Field field;
