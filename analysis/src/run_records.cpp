@@ -79,15 +79,26 @@ class RunIndex {
 // The runs themselves, newest first (started, then id, descending). Sorted
 // here rather than by SQL's ORDER BY, which copies every whole row into a
 // temporary B-tree first; read into a deque, which never moves what it holds.
-std::vector<RunRecord> read_runs(registry::Database& db, const RunWhere& w) {
+std::vector<RunRecord> read_runs(registry::Database& db, const RunWhere& w, bool details) {
   std::deque<RunRecord> loaded;
-  {
+  if (details) {
     Statement s(db, std::string("SELECT ") + registry::kRunRowColumns + ", r.world_size" + registry::kRunRowFrom + w.sql);
     bind_all(s, w.binds);
     while (s.step()) {
       RunRecord rec;
       rec.run = registry::read_run_row(s);
       rec.world_size = static_cast<int>(s.integer(13));  // after the RunRow's 13 columns
+      loaded.push_back(std::move(rec));
+    }
+  } else {
+    Statement s(db, "SELECT r.id, r.status, r.started, r.seed" + std::string(registry::kRunRowFrom) + w.sql);
+    bind_all(s, w.binds);
+    while (s.step()) {
+      RunRecord rec;
+      rec.run.id = s.text(0);
+      rec.run.status = s.text(1);
+      rec.run.started = s.real(2);
+      rec.run.seed = s.optional_integer(3);
       loaded.push_back(std::move(rec));
     }
   }
@@ -203,7 +214,7 @@ void read_tags(registry::Database& db, const RunWhere& w, const RunIndex& index)
 std::vector<RunRecord> load_runs(const registry::ResultsStore& store, const RunSelection& selection) {
   auto& db = store.database();
   const auto w = run_where(selection);
-  auto records = read_runs(db, w);
+  auto records = read_runs(db, w, selection.run_details);
   if (records.empty()) return records;
   const RunIndex index(records);
   if (!selection.params || !selection.params->empty()) read_params(db, w, selection, index);

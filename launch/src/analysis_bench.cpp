@@ -162,6 +162,7 @@ int run_analysis_bench(const Invocation& in, const AnalysisBenchSettings& s) {
     analysis::FieldNeeds needs;
     for (const auto& k : analysis::comparison_settings(spec)) needs.params.insert(k);
     for (const auto& v : spec.values) analysis::Field::parse(v, "--metric").add_needs(needs);
+    selection.run_details = false;  // as runs compare without --where
     needs.apply(selection);
     selection.tags = false;
     auto finished = analysis::load_runs(store, selection);

@@ -263,6 +263,7 @@ std::vector<analysis::RunRecord> comparison_runs(const registry::ResultsStore& s
   for (const auto& s : analysis::comparison_settings(spec)) needs.params.insert(s);
   for (const auto& v : spec.values) analysis::Field::parse(v, "--metric").add_needs(needs);
   auto sel = selection(o);
+  sel.run_details = false;  // ids, seeds and start times, unless --where reads more of the run
   needs.apply(sel);
   sel.tags = o.count("tag") || o.count("where");
   auto kept = analysis::load_runs(store, sel);

@@ -159,6 +159,27 @@ TEST(RunRecords, NamedKeysLoadWhatTheWholeLoadHolds) {
     }
     EXPECT_TRUE(named[i].tags.empty());
   }
+  // Without the run's details: what a comparison reads, the rest left at its defaults.
+  s.run_details = false;
+  const auto lean = load_runs(store, s);
+  ASSERT_EQ(lean.size(), want.size());
+  for (size_t i = 0; i < lean.size(); ++i) {
+    EXPECT_EQ(std::make_tuple(lean[i].run.id, lean[i].run.status, lean[i].run.started, lean[i].run.seed),
+              std::make_tuple(want[i].run.id, want[i].run.status, want[i].run.started, want[i].run.seed));
+    EXPECT_EQ(lean[i].params, named[i].params);
+    EXPECT_TRUE(lean[i].run.experiment.empty() && lean[i].run.config_hash.empty() && !lean[i].run.ended);
+  }
+  // A query on more of the run asks for the details; one on id, status, started and seed does not.
+  for (const auto& [where, details] : std::vector<std::pair<std::string, bool>>{
+           {"seed = 1 and status = finished and started > 0 and id ~ '0'", false},
+           {"duration > 0", true}, {"host = x", true}, {"experiment = ties", true}, {"world_size > 1", true}}) {
+    FieldNeeds needs;
+    Query::parse(where).add_needs(needs);
+    RunSelection selection;
+    selection.run_details = false;
+    needs.apply(selection);
+    EXPECT_EQ(selection.run_details, details) << where;
+  }
 }
 
 TEST(Query, TheIssuesExampleAndEveryOperator) {

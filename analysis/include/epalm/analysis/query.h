@@ -48,6 +48,8 @@ struct Value {
 struct FieldNeeds {
   std::set<std::string> params, metrics, scores;
   bool all_params = false;
+  bool run_details = false;  // a field of the run beyond id, status, started, seed
+  // Sets the key lists; run_details only ever on (a listing shows them all).
   void apply(RunSelection& selection) const;
 };
 
