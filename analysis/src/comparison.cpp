@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <sstream>
+#include <tuple>
+#include <unordered_map>
 
 #include "epalm/analysis/query.h"
 #include "epalm/analysis/statistics.h"
@@ -16,16 +18,45 @@ const std::string kUnset = "(unset)";
 
 using Key = std::vector<std::string>;
 
-std::string setting_value(const RunRecord& run, const std::string& setting) {
-  const auto it = run.params.find(setting);
-  return it == run.params.end() ? kUnset : registry::canonical_value(it->second);
-}
+// Settings' canonical values, each distinct text canonicalised once (ten
+// thousand runs spell their settings in a handful of ways) and each value
+// numbered once, so that runs group by comparing numbers, not texts.
+class CanonicalValues {
+ public:
+  using Ids = std::vector<size_t>;
+  size_t id_of(const RunRecord& run, const std::string& setting) {
+    const auto it = run.params.find(setting);
+    if (it == run.params.end()) return 0;  // kUnset
+    auto known = by_text_.find(it->second);
+    if (known == by_text_.end()) {
+      auto value = registry::canonical_value(it->second);
+      auto id = ids_.find(value);
+      if (id == ids_.end()) {
+        id = ids_.emplace(value, values_.size()).first;
+        values_.push_back(std::move(value));
+      }
+      known = by_text_.emplace(it->second, id->second).first;
+    }
+    return known->second;
+  }
+  const std::string& of(const RunRecord& run, const std::string& setting) { return values_[id_of(run, setting)]; }
+  Ids key_of(const RunRecord& run, const std::vector<std::string>& settings) {
+    Ids k;
+    k.reserve(settings.size());
+    for (const auto& s : settings) k.push_back(id_of(run, s));
+    return k;
+  }
+  Key text(const Ids& k) const {
+    Key out;
+    for (const size_t id : k) out.push_back(values_[id]);
+    return out;
+  }
 
-Key key_of(const RunRecord& run, const std::vector<std::string>& settings) {
-  Key k;
-  for (const auto& s : settings) k.push_back(setting_value(run, s));
-  return k;
-}
+ private:
+  std::vector<std::string> values_{kUnset};
+  std::unordered_map<std::string, size_t> ids_{{kUnset, 0}};  // canonical value -> its number
+  std::unordered_map<std::string, size_t> by_text_;           // setting's text -> its value's number
+};
 
 std::optional<double> number(const std::string& text) {
   char* end = nullptr;
@@ -142,12 +173,17 @@ Comparison compare_runs(const std::vector<RunRecord>& runs, const ComparisonSpec
   for (const auto& v : spec.values) fields.push_back(Field::parse(v, "--metric"));
   Comparison c;
   c.spec = spec;
+  // The runs by their exact (row, column) values first, compared as numbers
+  // per run; then the few distinct values in key_less's order, which parses them.
+  CanonicalValues canonical;
+  std::map<std::pair<CanonicalValues::Ids, CanonicalValues::Ids>, std::vector<const RunRecord*>> exact;
+  for (const auto& r : runs) exact[{canonical.key_of(r, spec.rows), canonical.key_of(r, spec.columns)}].push_back(&r);
   std::map<Key, std::map<Key, std::vector<const RunRecord*>>, decltype(&key_less)> groups(&key_less);
   std::vector<Key> column_keys;
-  for (const auto& r : runs) {
-    const auto rk = key_of(r, spec.rows), ck = key_of(r, spec.columns);
-    auto& by_column = groups[rk];
-    by_column[ck].push_back(&r);
+  for (auto& [keys, members] : exact) {
+    const auto rk = canonical.text(keys.first), ck = canonical.text(keys.second);
+    auto& cell = groups[rk][ck];
+    cell.insert(cell.end(), members.begin(), members.end());
     if (std::find(column_keys.begin(), column_keys.end(), ck) == column_keys.end()) column_keys.push_back(ck);
   }
   std::sort(column_keys.begin(), column_keys.end(), key_less);
@@ -220,17 +256,25 @@ Comparison compare_runs(const std::vector<RunRecord>& runs, const ComparisonSpec
     return key;
   };
   bool any = false;
+  // Most cells share their baseline (every row of a column, when the
+  // baseline names all row settings): each baseline cell is made once.
+  std::map<std::tuple<Key, Key, size_t>, ComparisonCell> bases;
   for (size_t r = 0; r < c.rows.size(); ++r) {
     const auto base_row = substitute(c.rows[r], spec.rows);
     for (size_t k = 0; k < c.columns.size(); ++k) {
       const auto base_col = substitute(c.columns[k].key, spec.columns);
-      std::vector<const RunRecord*> base_runs;
-      for (const auto* run : runs_of(base_row, base_col)) {
-        bool ok = true;
-        for (const auto& [s, v] : extra) ok = ok && setting_value(*run, s) == v;
-        if (ok) base_runs.push_back(run);
+      const size_t field = k / column_keys.size();
+      auto made = bases.find({base_row, base_col, field});
+      if (made == bases.end()) {
+        std::vector<const RunRecord*> base_runs;
+        for (const auto* run : runs_of(base_row, base_col)) {
+          bool ok = true;
+          for (const auto& [s, v] : extra) ok = ok && canonical.of(*run, s) == v;
+          if (ok) base_runs.push_back(run);
+        }
+        made = bases.emplace(std::make_tuple(base_row, base_col, field), make_cell(base_runs, fields[field])).first;
       }
-      const auto base = make_cell(base_runs, fields[k / column_keys.size()]);
+      const auto& base = made->second;
       any = any || base.n() > 0;
       test_against(c.cells[r][k], base, spec);
     }

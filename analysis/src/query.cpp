@@ -76,6 +76,7 @@ void FieldNeeds::apply(RunSelection& selection) const {
   if (!all_params) selection.params = std::vector<std::string>(params.begin(), params.end());
   selection.metrics = std::vector<std::string>(metrics.begin(), metrics.end());
   selection.scores = std::vector<std::string>(scores.begin(), scores.end());
+  selection.run_details = selection.run_details || run_details;
 }
 
 // --- fields ---------------------------------------------------------------------
@@ -133,6 +134,9 @@ void Field::add_needs(FieldNeeds& needs) const {
     case Kind::kParam: needs.params.insert(key_); break;
     case Kind::kMetric: needs.metrics.insert(key_); break;
     case Kind::kScore: needs.scores.insert(key_); break;
+    case Kind::kRun:
+      if (key_ != "id" && key_ != "status" && key_ != "started" && key_ != "seed") needs.run_details = true;
+      break;
     default: break;
   }
 }
@@ -487,6 +491,10 @@ Query Query::parse(const std::string& text, const std::string& option) {
 bool Query::matches(const RunRecord& run) const { return root_ == nullptr || root_->eval(run); }
 
 void Query::add_needs(FieldNeeds& needs) const { collect(root_.get(), needs); }
+
+void keep_matching(std::vector<RunRecord>& runs, const Query& query) {
+  runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const RunRecord& r) { return !query.matches(r); }), runs.end());
+}
 
 std::vector<SortKey> parse_sort(const std::vector<std::string>& keys, const std::string& option) {
   std::vector<SortKey> out;

@@ -162,13 +162,13 @@ int run_analysis_bench(const Invocation& in, const AnalysisBenchSettings& s) {
     analysis::FieldNeeds needs;
     for (const auto& k : analysis::comparison_settings(spec)) needs.params.insert(k);
     for (const auto& v : spec.values) analysis::Field::parse(v, "--metric").add_needs(needs);
+    selection.run_details = false;  // as runs compare without --where
     needs.apply(selection);
     selection.tags = false;
-    auto runs = analysis::load_runs(store, selection);
-    std::vector<analysis::RunRecord> finished;
-    for (auto& r : runs) {
-      if (r.run.status == "finished") finished.push_back(std::move(r));
-    }
+    auto finished = analysis::load_runs(store, selection);
+    finished.erase(std::remove_if(finished.begin(), finished.end(),
+                                  [](const analysis::RunRecord& r) { return r.run.status != "finished"; }),
+                   finished.end());
     load_ms.push_back(ms_since(t0));
     const auto t1 = Clock::now();
     const auto c = analysis::compare_runs(finished, spec);

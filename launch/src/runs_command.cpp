@@ -149,11 +149,8 @@ int list(const Invocation& in) {
   for (const auto& k : sort) k.field.add_needs(needs);
   auto sel = selection(o);
   needs.apply(sel);
-  auto runs = analysis::load_runs(store, sel);
-  std::vector<analysis::RunRecord> kept;
-  for (auto& r : runs) {
-    if (query.matches(r)) kept.push_back(std::move(r));
-  }
+  auto kept = analysis::load_runs(store, sel);
+  analysis::keep_matching(kept, query);
   analysis::sort_runs(kept, sort);
   const int limit = o["limit"].as<int>();
   if (limit > 0 && kept.size() > static_cast<size_t>(limit)) kept.resize(static_cast<size_t>(limit));
@@ -266,13 +263,11 @@ std::vector<analysis::RunRecord> comparison_runs(const registry::ResultsStore& s
   for (const auto& s : analysis::comparison_settings(spec)) needs.params.insert(s);
   for (const auto& v : spec.values) analysis::Field::parse(v, "--metric").add_needs(needs);
   auto sel = selection(o);
+  sel.run_details = false;  // ids, seeds and start times, unless --where reads more of the run
   needs.apply(sel);
   sel.tags = o.count("tag") || o.count("where");
-  auto runs = analysis::load_runs(store, sel);
-  std::vector<analysis::RunRecord> kept;
-  for (auto& r : runs) {
-    if (query.matches(r)) kept.push_back(std::move(r));
-  }
+  auto kept = analysis::load_runs(store, sel);
+  analysis::keep_matching(kept, query);
   return kept;
 }
 
@@ -298,11 +293,8 @@ int plot(const Invocation& in) {
   auto store = open_reaped(o);
   const auto query = where_query(o, "finished");
   auto sel = selection(o);
-  auto runs = analysis::load_runs(store, sel);
-  std::vector<analysis::RunRecord> kept;
-  for (auto& r : runs) {
-    if (query.matches(r)) kept.push_back(std::move(r));
-  }
+  auto kept = analysis::load_runs(store, sel);
+  analysis::keep_matching(kept, query);
   const std::optional<std::string> group =
       o.count("group-by") ? std::optional<std::string>(o["group-by"].as<std::string>()) : std::nullopt;
   analysis::PlotSpec spec;

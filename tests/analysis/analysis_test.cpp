@@ -7,6 +7,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "epalm/analysis/comparison.h"
 #include "epalm/analysis/comparison_export.h"
@@ -91,6 +92,94 @@ TEST(RunRecords, LoadEverythingTheStoreHolds) {
   EXPECT_EQ(few[0].scores.size(), 1u);
   s.experiment = "no-such-experiment";
   EXPECT_TRUE(load_runs(store, s).empty());
+}
+
+// Runs started at the same second, colliding score keys ("a.b" + "c" and
+// "a" + "b.c" both spell a.b.c), settings and metrics some runs lack: a load
+// of named keys holds exactly what the whole load holds for those keys.
+TEST(RunRecords, NamedKeysLoadWhatTheWholeLoadHolds) {
+  testing::TempDir dir;
+  const auto db = dir.path() + "/r.sqlite";
+  {
+    auto store = registry::ResultsStore::open(db);
+    for (int i = 0; i < 8; ++i) {
+      registry::RunStart start;
+      start.run_id = registry::new_run_id();
+      start.experiment = i % 4 == 3 ? "other" : "ties";
+      start.params = {{"shared-connector", i % 2 ? "true" : "false"}, {"x", std::to_string(i)}};
+      if (i % 3) start.params["levels"] = std::to_string(i % 3);
+      start.started = i < 4 ? 100.0 : 200.0;  // ties: the id decides
+      store.start_run(start);
+      store.append_metrics(start.run_id, {{"loss", 1, 1.0 / (i + 1), 100}, {"loss", 2, 0.5 / (i + 1), 101}});
+      if (i % 2) store.append_metrics(start.run_id, {{"acc", 1, 0.1 * i, 100}});
+      store.record_scores(start.run_id, "val", {{"cider", 1.0 + i}}, 100);
+      store.record_scores(start.run_id, "a.b", {{"c", 10.0 + i}}, 100);
+      if (i % 2) store.record_scores(start.run_id, "a", {{"b.c", 20.0 + i}}, 100);
+      store.finish_run(start.run_id, registry::RunStatus::kFinished, 0, "", 300);
+    }
+  }
+  auto store = registry::ResultsStore::open(db, registry::ResultsStore::Access::kReadOnly);
+  const auto all = load_runs(store, {});
+  ASSERT_EQ(all.size(), 8u);
+  for (size_t i = 1; i < all.size(); ++i) {
+    const auto &a = all[i - 1].run, &b = all[i].run;
+    EXPECT_TRUE(a.started > b.started || (a.started == b.started && a.id > b.id)) << i;
+  }
+  for (const auto& r : all) {
+    // Of two rows spelling one key, the one later in the table's key order (split "a.b" after "a").
+    EXPECT_EQ(r.scores.at("a.b.c"), 10.0 + std::stoi(r.params.at("x")));
+  }
+  RunSelection s;
+  s.experiment = "ties";
+  s.params = std::vector<std::string>{"levels", "nope"};
+  s.metrics = std::vector<std::string>{"acc", "nope"};
+  s.scores = std::vector<std::string>{"a.b.c", "val.cider", "nodot", "a.b"};
+  s.tags = false;
+  const auto named = load_runs(store, s);
+  std::vector<RunRecord> want;
+  for (const auto& r : all) {
+    if (r.run.experiment == "ties") want.push_back(r);
+  }
+  ASSERT_EQ(named.size(), want.size());
+  auto only = [](auto map, const std::vector<std::string>& keys) {
+    for (auto it = map.begin(); it != map.end();) {
+      it = std::count(keys.begin(), keys.end(), it->first) ? std::next(it) : map.erase(it);
+    }
+    return map;
+  };
+  for (size_t i = 0; i < named.size(); ++i) {
+    EXPECT_EQ(named[i].run.id, want[i].run.id);
+    EXPECT_EQ(named[i].params, only(want[i].params, *s.params));
+    EXPECT_EQ(named[i].scores, only(want[i].scores, *s.scores));
+    ASSERT_EQ(named[i].metrics.size(), only(want[i].metrics, *s.metrics).size());
+    for (const auto& [key, m] : named[i].metrics) {
+      const auto& w = want[i].metrics.at(key);
+      EXPECT_EQ(std::make_tuple(m.last, m.min, m.max, m.best, m.last_step, m.best_step, m.n, m.lower_is_better),
+                std::make_tuple(w.last, w.min, w.max, w.best, w.last_step, w.best_step, w.n, w.lower_is_better));
+    }
+    EXPECT_TRUE(named[i].tags.empty());
+  }
+  // Without the run's details: what a comparison reads, the rest left at its defaults.
+  s.run_details = false;
+  const auto lean = load_runs(store, s);
+  ASSERT_EQ(lean.size(), want.size());
+  for (size_t i = 0; i < lean.size(); ++i) {
+    EXPECT_EQ(std::make_tuple(lean[i].run.id, lean[i].run.status, lean[i].run.started, lean[i].run.seed),
+              std::make_tuple(want[i].run.id, want[i].run.status, want[i].run.started, want[i].run.seed));
+    EXPECT_EQ(lean[i].params, named[i].params);
+    EXPECT_TRUE(lean[i].run.experiment.empty() && lean[i].run.config_hash.empty() && !lean[i].run.ended);
+  }
+  // A query on more of the run asks for the details; one on id, status, started and seed does not.
+  for (const auto& [where, details] : std::vector<std::pair<std::string, bool>>{
+           {"seed = 1 and status = finished and started > 0 and id ~ '0'", false},
+           {"duration > 0", true}, {"host = x", true}, {"experiment = ties", true}, {"world_size > 1", true}}) {
+    FieldNeeds needs;
+    Query::parse(where).add_needs(needs);
+    RunSelection selection;
+    selection.run_details = false;
+    needs.apply(selection);
+    EXPECT_EQ(selection.run_details, details) << where;
+  }
 }
 
 TEST(Query, TheIssuesExampleAndEveryOperator) {

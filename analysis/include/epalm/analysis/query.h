@@ -48,6 +48,8 @@ struct Value {
 struct FieldNeeds {
   std::set<std::string> params, metrics, scores;
   bool all_params = false;
+  bool run_details = false;  // a field of the run beyond id, status, started, seed
+  // Sets the key lists; run_details only ever on (a listing shows them all).
   void apply(RunSelection& selection) const;
 };
 
@@ -89,6 +91,10 @@ class Query {
  private:
   std::unique_ptr<Node> root_;
 };
+
+// Drops the runs `query` does not match, in place: the kept ones stay in
+// order and are not copied.
+void keep_matching(std::vector<RunRecord>& runs, const Query& query);
 
 // "field" ascending or "-field" descending; missing values sort last.
 struct SortKey {

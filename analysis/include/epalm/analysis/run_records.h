@@ -38,6 +38,10 @@ struct RunSelection {
   std::optional<std::vector<std::string>> metrics;
   std::optional<std::vector<std::string>> scores;  // "split.metric"
   bool tags = true;
+  // false: of the run itself only what a comparison reads (run.id,
+  // run.status, run.started, run.seed); the other RunRow fields and
+  // world_size keep their defaults. Ten fewer columns per run.
+  bool run_details = true;
 };
 
 // Newest first (started, then id, descending), as `epalm runs list` shows them.

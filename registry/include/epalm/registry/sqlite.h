@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "epalm/core/error.h"
 
@@ -54,6 +55,9 @@ class Statement {
 
   bool is_null(int column) const;
   std::string text(int column) const;
+  // The text without a copy; valid until the next step() or reset(). For
+  // looking rows up while reading thousands of them.
+  std::string_view text_view(int column) const;
   std::int64_t integer(int column) const;
   double real(int column) const;
   std::optional<std::string> optional_text(int column) const;
