@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -25,6 +26,7 @@
 #include "epalm/core/safetensors.h"
 #include "epalm/core/tokenizer.h"
 #include "epalm/experiments/pretraining.h"
+#include "../parity/forward_depth.h"
 #include "process.h"
 
 namespace epalm::experiments {
@@ -141,14 +143,17 @@ testing::ProcessResult run_peer(const std::string& kind, const std::string& chec
   return testing::run_process({EPALM_PYTHON, EPALM_PRETRAINED_PEER, kind, checkpoint, inputs, output}, 300);
 }
 
-// Both sides are fp32 with the same operations in the same order up to
-// kernel choices: differences are rounding, eps (1.2e-7) times sums of at
-// most a few hundred terms of magnitude <= ~10, over <= 4 layers: 1e-4 holds
-// them with room, while any wrong weight or name moves outputs by 1e-2 or more.
-constexpr double kFp32Tolerance = 1e-4;
-
 double max_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().max().item<double>();
+}
+
+// Ours and transformers run the same fp32 operations with other kernels and
+// orders: each output within 2 gamma(depth) times its scale of theirs, the
+// depth the longest chain of roundings to it (tests/parity/forward_depth.h).
+::testing::AssertionResult within_rounding(const at::Tensor& ours, const at::Tensor& theirs, double depth,
+                                           const std::string& what) {
+  return testing::within(ours.to(torch::kFloat), theirs,
+                         torch::tensor(testing::forward_bound(theirs, depth), torch::kDouble), what);
 }
 
 TEST(DecoderPretraining, LearnsTheGrammarBeyondUnigramsAndLoadsInOursAndTransformers) {
@@ -233,9 +238,9 @@ TEST(DecoderPretraining, LearnsTheGrammarBeyondUnigramsAndLoadsInOursAndTransfor
   const auto peer = run_peer("opt", ckpt, dir.path() + "/inputs.safetensors", dir.path() + "/peer.safetensors");
   ASSERT_EQ(peer.exit_code, 0) << peer.out << peer.err;
   safetensors::SafetensorsFile theirs(dir.path() + "/peer.safetensors");
-  const double diff = max_diff(ours, theirs.load("logits"));
-  std::cout << "decoder logits vs transformers: max abs difference " << diff << "\n";
-  EXPECT_LE(diff, kFp32Tolerance);
+  const auto their_logits = theirs.load("logits");
+  std::cout << "decoder logits vs transformers: max abs difference " << max_diff(ours, their_logits) << "\n";
+  EXPECT_TRUE(within_rounding(ours, their_logits, testing::opt_depth(model.config(), input_ids.size(1), -1), "logits"));
   for (std::size_t i = 0; i < lines.size(); ++i) {
     auto expected = ids[i];
     expected.pop_back();  // the tokenizer adds BOS, not EOS
@@ -413,27 +418,50 @@ void expect_transformers_agree(const std::string& kind, const std::string& check
   const auto encoder = models::load_encoder(checkpoint);
   torch::NoGradGuard no_grad;
   const auto ours = encoder->forward(inputs, /*output_hidden_states=*/true);
+  const auto tokens = ours.last_hidden_state.size(1);
+  // The depth of hidden state `index` (-1: last_hidden_state) of this family.
+  const std::function<double(std::int64_t)> depth = [&]() -> std::function<double(std::int64_t)> {
+    if (kind == "vit") {
+      const auto c = models::VitModel::from_pretrained(checkpoint).config();
+      return [c, tokens](std::int64_t i) { return testing::vit_depth(c, tokens, i); };
+    }
+    if (kind == "timesformer") {
+      const auto c = models::TimesformerModel::from_pretrained(checkpoint).config();
+      return [c, tokens](std::int64_t i) { return testing::timesformer_depth(c, tokens, i); };
+    }
+    const auto c = models::AstModel::from_pretrained(checkpoint).config();
+    return [c, tokens](std::int64_t i) { return testing::ast_depth(c, tokens, i); };
+  }();
   double worst = 0;
   for (std::int64_t i = 0; i < encoder->num_layers(); ++i) {
-    worst = std::max(worst, max_diff(ours.hidden_states[static_cast<std::size_t>(i)],
-                                     theirs.load("hidden_state_" + std::to_string(i))));
+    const auto name = "hidden_state_" + std::to_string(i);
+    const auto& mine = ours.hidden_states[static_cast<std::size_t>(i)];
+    EXPECT_TRUE(within_rounding(mine, theirs.load(name), depth(i), kind + " " + name));
+    worst = std::max(worst, max_diff(mine, theirs.load(name)));
   }
+  EXPECT_TRUE(within_rounding(ours.last_hidden_state, theirs.load("last_hidden_state"), depth(-1),
+                              kind + " last_hidden_state"));
   worst = std::max(worst, max_diff(ours.last_hidden_state, theirs.load("last_hidden_state")));
   safetensors::Checkpoint weights(checkpoint);
   const auto& last = ours.last_hidden_state;
+  const auto hidden = last.size(2);
   at::Tensor logits;
+  double head_depth = 0;  // the classifier's roundings on top of last_hidden_state
   if (kind == "ast") {
     const auto pooled = (last.select(1, 0) + last.select(1, 1)) / 2;
     const auto normed = torch::layer_norm(pooled, {last.size(2)}, weights.load("classifier.layernorm.weight"),
                                           weights.load("classifier.layernorm.bias"), 1e-12);
     logits = torch::linear(normed, weights.load("classifier.dense.weight"), weights.load("classifier.dense.bias"));
+    // The mean of two tokens, the LayerNorm, the linear layer (a sum over hidden, the bias).
+    head_depth = 2 + testing::layer_norm_depth(hidden) + static_cast<double>(hidden + 1);
   } else {
     logits = torch::linear(last.select(1, 0), weights.load("classifier.weight"), weights.load("classifier.bias"));
+    head_depth = static_cast<double>(hidden + 1);  // the linear layer on [CLS]
   }
-  const double logit_diff = max_diff(logits, theirs.load("logits"));
-  std::cout << kind << " vs transformers: hidden states " << worst << ", logits " << logit_diff << "\n";
-  EXPECT_LE(worst, kFp32Tolerance);
-  EXPECT_LE(logit_diff, kFp32Tolerance);
+  const auto their_logits = theirs.load("logits");
+  std::cout << kind << " vs transformers: hidden states " << worst << ", logits " << max_diff(logits, their_logits)
+            << "\n";
+  EXPECT_TRUE(within_rounding(logits, their_logits, depth(-1) + head_depth, kind + " logits"));
 }
 
 // The checkpoint's classifier config: transformers' labels and architecture.
