@@ -301,24 +301,38 @@ TEST(ToyWorld, TheCorpusIsTheTrainingLanguage) {
   std::ifstream in(root + "/corpus/train.txt");
   std::set<std::string> lines;
   std::size_t count = 0;
-  for (std::string line; std::getline(in, line); ++count) lines.insert(line);
+  std::size_t answered = 0;  // lines with the answer token
+  for (std::string line; std::getline(in, line); ++count) {
+    answered += line.find(TextObjective{}.answer_token) != std::string::npos;
+    lines.insert(line);
+  }
   EXPECT_EQ(static_cast<int>(count), testing::default_world().counts.at("corpus lines"));
   DatasetSpec spec;
   spec.root = root;
   spec.task = "coco-caption";
   spec.split = "karpathy_train";
   for (const auto& s : read_dataset(spec).samples) ASSERT_TRUE(lines.count(s.answers[0])) << s.answers[0];
-  // One line per training caption and training question (with its answer), nothing else.
+  // Per training scene: its three descriptions and one restating another;
+  // per training question: the bare question with its answer, and the same
+  // after the scene's fullest description. Nothing else.
   const auto& counts = testing::default_world().counts;
   const toy::WorldSizes sizes;
-  EXPECT_EQ(static_cast<int>(count), 3 * sizes.train_images + counts.at("vqa/karpathy_train questions") +
-                                         3 * sizes.train_videos + counts.at("msrvtt-qa/msrvtt_vqa_train questions") +
-                                         3 * sizes.train_audio);
+  const int questions = counts.at("vqa/karpathy_train questions") + counts.at("msrvtt-qa/msrvtt_vqa_train questions");
+  EXPECT_EQ(static_cast<int>(count),
+            4 * sizes.train_images + 4 * sizes.train_videos + 4 * sizes.train_audio + 2 * questions);
+  EXPECT_EQ(static_cast<int>(answered), 2 * questions);
   spec.task = "msrvtt-qa";
   spec.split = "msrvtt_vqa_train";
   // A question's line is eP-ALM's question-answering text: question, answer token, answer.
   for (const auto& s : read_dataset(spec).samples) {
-    ASSERT_TRUE(lines.count(TextObjective{}.generation_prompt(s.question) + s.answers[0])) << s.question;
+    const auto bare = TextObjective{}.generation_prompt(s.question) + s.answers[0];
+    ASSERT_TRUE(lines.count(bare)) << s.question;
+    // And after a description of its clip: some longer line ends with it.
+    const bool in_context = std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+      return l.size() > bare.size() + 2 && l.compare(l.size() - bare.size() - 1, std::string::npos, " " + bare) == 0;
+    });
+    ASSERT_TRUE(in_context) << s.question;
+    break;  // one question suffices for the format; the counts above cover every line
   }
 }
 

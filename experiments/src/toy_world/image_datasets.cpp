@@ -84,12 +84,14 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
       Json record = {{"filepath", folder}, {"sentids", Json::array()}, {"filename", std::string(name) + ".jpg"},
                      {"imgid", image_id - 1}, {"split", split.name}, {"sentences", Json::array()},
                      {"cocoid", image_id}};
-      for (const auto& caption : image_captions(scene, rng)) {
+      const auto captions = image_captions(scene, rng);
+      for (const auto& caption : captions) {
         record["sentids"].push_back(sentence_id);
         record["sentences"].push_back(
             {{"tokens", words(caption)}, {"raw", caption}, {"imgid", image_id - 1}, {"sentid", sentence_id++}});
         if (split.name == "train") out.corpus.push_back(caption);
       }
+      if (split.name == "train" && captions.size() > 1) out.corpus.push_back(restated_corpus_line(captions[1], captions[0]));
       karpathy["images"].push_back(std::move(record));
 
       const auto asked = image_questions(scene, rng);
@@ -105,7 +107,10 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
         official_annotations[folder]["annotations"].push_back(
             {{"question_type", q.type}, {"multiple_choice_answer", q.answer}, {"answers", std::move(answers)},
              {"image_id", image_id}, {"answer_type", q.answer_type}, {"question_id", question_id}});
-        if (split.name == "train") out.corpus.push_back(qa_corpus_line(q.text, q.answer));
+        if (split.name == "train") {
+          out.corpus.push_back(qa_corpus_line(q.text, q.answer));
+          out.corpus.push_back(context_qa_corpus_line(fullest_description(captions), q.text, q.answer));
+        }
         ++questions;
       }
 

@@ -1,6 +1,7 @@
 // A whole world: the three modalities side by side (each item draws from its
 // own random stream, so the threads cannot change the result), then the
 // corpus of the training splits' language and the tokenizer trained on it.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -27,6 +28,29 @@ void write_json(const std::string& path, const Json& value) {
 
 std::string qa_corpus_line(const std::string& question, const std::string& answer) {
   return TextObjective{}.generation_prompt(question) + answer;
+}
+
+namespace {
+
+// Descriptions end with a full stop or not (clips' captions do not).
+std::string as_sentence(const std::string& text) {
+  return !text.empty() && text.back() == '.' ? text : text + ".";
+}
+
+}  // namespace
+
+std::string context_qa_corpus_line(const std::string& context, const std::string& question, const std::string& answer) {
+  return as_sentence(context) + " " + qa_corpus_line(question, answer);
+}
+
+std::string restated_corpus_line(const std::string& first, const std::string& second) {
+  return as_sentence(first) + " " + second;
+}
+
+const std::string& fullest_description(const std::vector<std::string>& descriptions) {
+  const auto words = [](const std::string& s) { return std::count(s.begin(), s.end(), ' '); };
+  return *std::max_element(descriptions.begin(), descriptions.end(),
+                           [&](const std::string& a, const std::string& b) { return words(a) < words(b); });
 }
 
 std::map<std::string, int> write_world_files(const WorldSpec& spec, const std::string& root) {

@@ -31,6 +31,20 @@ struct SplitSize {
 // answers after it from text alone, as a pretrained LM answers a prompt.
 std::string qa_corpus_line(const std::string& question, const std::string& answer);
 
+// The same question after a description of the scene it asks about: reading
+// comprehension from text alone, so that the decoder learns to answer from
+// what came before in the sequence (where eP-ALM puts the perceptual token),
+// not only from the question's prior. A pretrained LM has such circuits; a
+// decoder trained on bare question-answer lines has none to adapt.
+std::string context_qa_corpus_line(const std::string& context, const std::string& question, const std::string& answer);
+
+// Two descriptions of the same scene in a row: the second restates what the
+// first said, in another template (what a caption conditioned on the scene does).
+std::string restated_corpus_line(const std::string& first, const std::string& second);
+
+// The description that says the most (the most words): every attribute a question asks about.
+const std::string& fullest_description(const std::vector<std::string>& descriptions);
+
 // What a modality adds besides its files: corpus lines (train split only) and counts.
 struct ModalityOutput {
   std::vector<std::string> corpus;
