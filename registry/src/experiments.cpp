@@ -218,13 +218,14 @@ const RegisteredExperiment& find_experiment(const std::string& name) {
 }
 
 void check_training_config(const Config& config, const std::string& where) {
+  const auto& keys = training_keys();
   for (const auto& [key, value] : config) {
-    const auto problem = training_setting_problem(key, value);
-    if (problem.empty()) continue;
-    if (std::find(training_keys().begin(), training_keys().end(), key) == training_keys().end()) {
-      throw UsageError(where, "unknown training setting '" + key + "' (settings: " + join(training_keys()) + ")");
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      throw UsageError(where, "unknown training setting '" + key + "' (settings: " + join(keys) + ")");
     }
-    throw UsageError(where, "setting '" + key + "' = '" + value + "': " + problem);
+    if (const auto problem = training_setting_problem(key, value); !problem.empty()) {
+      throw UsageError(where, "setting '" + key + "' = '" + value + "': " + problem);
+    }
   }
 }
 

@@ -132,20 +132,29 @@ void add_training_settings(po::options_description& settings) {
   add_collective_settings(settings);
 }
 
+namespace {
+
+// The description, built once: every check parses against the same one.
+const po::options_description& training_settings_description() {
+  static po::options_description settings;
+  static const bool built = (add_training_settings(settings), true);
+  (void)built;
+  return settings;
+}
+
+}  // namespace
+
 const std::vector<std::string>& training_keys() {
   static const std::vector<std::string> keys = [] {
-    po::options_description settings;
-    add_training_settings(settings);
     std::vector<std::string> k;
-    for (const auto& option : settings.options()) k.push_back(option->long_name());
+    for (const auto& option : training_settings_description().options()) k.push_back(option->long_name());
     return k;
   }();
   return keys;
 }
 
 std::string training_setting_problem(const std::string& key, const std::string& value) {
-  po::options_description settings;
-  add_training_settings(settings);
+  const auto& settings = training_settings_description();
   if (settings.find_nothrow(key, false) == nullptr) return "is no training setting";
   std::istringstream in(key + " = " + value + "\n");
   try {
@@ -156,13 +165,6 @@ std::string training_setting_problem(const std::string& key, const std::string& 
     return po_error_message(e);
   } catch (const UsageError& e) {
     return e.what();
-  }
-  return "";
-}
-
-std::string training_config_problem(const std::map<std::string, std::string>& config) {
-  for (const auto& [key, value] : config) {
-    if (auto problem = training_setting_problem(key, value); !problem.empty()) return problem;
   }
   return "";
 }

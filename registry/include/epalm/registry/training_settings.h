@@ -9,7 +9,6 @@
 
 #include <boost/program_options.hpp>
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -37,7 +36,5 @@ const std::vector<std::string>& training_keys();
 // of the wrong type, out of its range or not one of its choices), as the
 // option's message, or "" when it resolves.
 std::string training_setting_problem(const std::string& key, const std::string& value);
-// The first such problem of a configuration, or "".
-std::string training_config_problem(const std::map<std::string, std::string>& config);
 
 }  // namespace epalm::registry
