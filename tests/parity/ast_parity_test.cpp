@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bf16_stages.h"
 #include "forward_depth.h"
 #include "parity_util.h"
 #include "epalm/core/audio_features.h"
@@ -61,18 +62,18 @@ TEST_P(AstParity, SdpaKernelAgreesWithEager) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, AstParity, ::testing::Values("strides_10", "overlap_6_4", "no_overlap"));
 
-// As for TimeSformer: ours in bf16 within HF bf16's own distance from fp32.
-TEST(AstModel, Bf16MatchesTransformersBf16WithinItsRoundingError) {
+// bf16 against HF in bf16, stage by stage (bf16_stages.h), each within the
+// bound its roundings derive (forward_depth.h: ast_depth and
+// ast_bf16_roundings).
+TEST(AstModel, Bf16MatchesTransformersBf16WithinItsRoundings) {
   const auto dir = fixture("strides_10");
   const auto model = AstModel::from_pretrained(dir, c10::kBFloat16);
-  torch::NoGradGuard no_grad;
-  const auto out = model.forward(load(dir + "/inputs.safetensors", "input_values"), true);
-  const auto expected = dir + "/expected.safetensors";
-  for (size_t i = 0; i < out.hidden_states.size(); ++i) {
-    const auto name = "hidden_state_" + std::to_string(i);
-    const double bf16_error = max_abs_diff(load(expected, "bf16_" + name), load(expected, name));
-    expect_close(out.hidden_states[i], load(expected, "bf16_" + name), std::max(bf16_error, 1e-2), "bf16 " + name);
-  }
+  EXPECT_EQ(model.dtype(), c10::kBFloat16);
+  const auto& c = model.config();
+  testing::Chains chains{[&](std::int64_t i) { return testing::ast_depth(c, c.num_tokens(), i); },
+                         [&](std::int64_t i) { return testing::ast_bf16_roundings(c, i); }};
+  testing::expect_bf16_stages_match(model, load(dir + "/inputs.safetensors", "input_values"),
+                                    dir + "/expected.safetensors", "bf16_", chains, "bf16");
 }
 
 TEST(AstModel, HookSeesEveryBlockAndTokensAreClsDistillationPatches) {

@@ -63,4 +63,36 @@ inline double ast_depth(const models::AstConfig& c, std::int64_t tokens, std::in
   return embedding + static_cast<double>(index) * block;
 }
 
+// The bf16 roundings along the same chains (tolerance.h: mixed_gamma; every
+// op output rounded once to bf16, a convolution's or linear layer's product
+// and bias counted apart), cumulative over `index` as the *_depth functions.
+// ViT: the patch convolution (2) and the position sum, `extra` more for
+// interpolated positions; a pre-LN block each; the final LayerNorm for -1.
+inline double vit_bf16_roundings(const models::VitConfig& c, std::int64_t index, double extra = 0) {
+  const double embedding = 3 + extra;
+  if (index < 0) return embedding + static_cast<double>(c.num_layers) * kBlockBf16Roundings + 1;
+  return embedding + static_cast<double>(index) * kBlockBf16Roundings;
+}
+
+// TimeSformer: the tubelet convolution (2), the space and time sums. A
+// divided block: the temporal attention (kAttentionBf16Roundings) with
+// temporal_dense (2) before its residual sum; the spatial attention without
+// its residual sum (9), the mean of the [CLS] rows over frames and the
+// merging sum; the feed-forward. Joint and space-only blocks are plain.
+inline double timesformer_bf16_roundings(const models::TimesformerConfig& c, std::int64_t index) {
+  const double embedding = c.has_time_embeddings() ? 4 : 3;
+  const double block = c.divided() ? (kAttentionBf16Roundings + 2) + (kAttentionBf16Roundings - 1 + 2) +
+                                         kMlpBf16Roundings
+                                   : kBlockBf16Roundings;
+  if (index < 0) return embedding + static_cast<double>(c.num_layers) * block + 1;
+  return embedding + static_cast<double>(index) * block;
+}
+
+// AST: the patch convolution (2) and the position sum; a pre-LN block each;
+// the final LayerNorm for -1.
+inline double ast_bf16_roundings(const models::AstConfig& c, std::int64_t index) {
+  if (index < 0) return 3 + static_cast<double>(c.num_layers) * kBlockBf16Roundings + 1;
+  return 3 + static_cast<double>(index) * kBlockBf16Roundings;
+}
+
 }  // namespace epalm::testing

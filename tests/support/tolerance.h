@@ -71,6 +71,23 @@ inline double forward_bound(const at::Tensor& expected, double depth, double u =
   return two_orders(depth, u) * expected.detach().abs().max().item<double>();
 }
 
+// The same in bf16, as LibTorch's CPU kernels compute it: bf16 values in,
+// every reduction accumulated in fp32 (u_fp32 per term, the *_depth
+// functions), each op's output rounded once to bf16 (u_bf16 each, the
+// *_bf16_roundings functions). Along a chain of `depth` fp32 roundings and
+// `roundings` bf16 ones, each relative, one side is within
+// (1 + gamma(depth, u_fp32)) (1 + gamma(roundings, u_bf16)) - 1 of the exact
+// value (on the same bf16 weights and inputs, which both sides round alike),
+// relative to the output's scale; two sides within twice that. Two sides
+// rounding at the same points gain nothing in the worst case: values a hair
+// apart can round to neighbouring bf16 values, one step apart.
+inline double mixed_gamma(double depth, double roundings) {
+  return (1 + gamma_n(depth, kUnitFp32)) * (1 + gamma_n(roundings, kUnitBf16)) - 1;
+}
+inline double bf16_forward_bound(const at::Tensor& expected, double depth, double roundings) {
+  return 2 * mixed_gamma(depth, roundings) * expected.detach().abs().max().item<double>();
+}
+
 // LayerNorm over `width`: the mean and the variance (a sum each), the
 // reciprocal square root, the scale and shift.
 inline double layer_norm_depth(std::int64_t width) { return static_cast<double>(2 * width + 3); }
@@ -96,6 +113,15 @@ inline double block_depth(std::int64_t hidden, std::int64_t intermediate, std::i
                           bool fused = false) {
   return attention_depth(hidden, keys, head_dim, fused) + mlp_depth(hidden, intermediate);
 }
+
+// The bf16 roundings of the same sub-blocks in eager order (one per op
+// output; a linear layer's product and bias counted apart): attention's
+// LayerNorm, projection (2), scores, scaling, softmax, weighted values,
+// output projection (2), residual sum; the feed-forward's LayerNorm, fc1
+// (2), activation, fc2 (2), residual sum.
+constexpr double kAttentionBf16Roundings = 10;
+constexpr double kMlpBf16Roundings = 7;
+constexpr double kBlockBf16Roundings = kAttentionBf16Roundings + kMlpBf16Roundings;
 
 // The element of `got` farthest outside `bound` (elementwise, broadcast):
 // the largest |got - want| / bound, where it is and the values there.
