@@ -63,24 +63,6 @@ inline double ast_depth(const models::AstConfig& c, std::int64_t tokens, std::in
   return embedding + static_cast<double>(index) * block;
 }
 
-// OPT's in bf16 against an fp32 run on the unrounded weights
-// (`rounded_weights`): each weight's rounding to bf16 is one more relative
-// rounding of the terms of the sum it enters, as is each fp32 input cast to
-// bf16 (an injected token, a soft prompt). The embeddings: the lookup's (or
-// prompt's) rounding and the position sum (projected in: the projection, 2,
-// and its weights); a block: the pre-LN block's roundings with the mask's
-// sum, plus its four weight matrices (q|k|v, out, fc1, fc2); for -1 the
-// logits: the final LayerNorm (and the projection out), the tied
-// projection (product and weights).
-inline double opt_bf16_roundings(const models::OptConfig& c, std::int64_t index, bool rounded_weights) {
-  const double w = rounded_weights ? 1 : 0;
-  const bool projected = c.word_embed_proj_dim != c.hidden_size;
-  const double embedding = 1 + w + (projected ? 2 + w : 0);
-  const double block = kBlockBf16Roundings + 1 + 4 * w;
-  if (index >= 0) return embedding + static_cast<double>(index) * block;
-  return embedding + static_cast<double>(c.num_layers) * block + 1 + (projected ? 2 + w : 0) + 1 + w;
-}
-
 // The bf16 roundings along the same chains (tolerance.h: mixed_gamma; every
 // op output rounded once to bf16, a convolution's or linear layer's product
 // and bias counted apart), cumulative over `index` as the *_depth functions.
@@ -111,6 +93,24 @@ inline double timesformer_bf16_roundings(const models::TimesformerConfig& c, std
 inline double ast_bf16_roundings(const models::AstConfig& c, std::int64_t index) {
   if (index < 0) return 3 + static_cast<double>(c.num_layers) * kBlockBf16Roundings + 1;
   return 3 + static_cast<double>(index) * kBlockBf16Roundings;
+}
+
+// OPT's bf16 roundings; against an fp32 run on the unrounded weights
+// (`rounded_weights`): each weight's rounding to bf16 is one more relative
+// rounding of the terms of the sum it enters, as is each fp32 input cast to
+// bf16 (an injected token, a soft prompt). The embeddings: the lookup's (or
+// prompt's) rounding and the position sum (projected in: the projection, 2,
+// and its weights); a block: the pre-LN block's roundings with the mask's
+// sum, plus its four weight matrices (q|k|v, out, fc1, fc2); for -1 the
+// logits: the final LayerNorm (and the projection out), the tied
+// projection (product and weights).
+inline double opt_bf16_roundings(const models::OptConfig& c, std::int64_t index, bool rounded_weights) {
+  const double w = rounded_weights ? 1 : 0;
+  const bool projected = c.word_embed_proj_dim != c.hidden_size;
+  const double embedding = 1 + w + (projected ? 2 + w : 0);
+  const double block = kBlockBf16Roundings + 1 + 4 * w;
+  if (index >= 0) return embedding + static_cast<double>(index) * block;
+  return embedding + static_cast<double>(c.num_layers) * block + 1 + (projected ? 2 + w : 0) + 1 + w;
 }
 
 }  // namespace epalm::testing
