@@ -139,16 +139,20 @@ TEST(EpalmTrainingMemory, Bf16FrozenWeightsTrainFp32Trainables) {
             << " of bound " << logit_bound << " (" << roundings << " bf16 roundings)\n";
   a.loss.backward();
   b.loss.backward();
-  // The gradients: backward through each op rounds at most as often as its
-  // forward (one rounding per input gradient; the residual's and q/k/v's
-  // branch sums count as the forward's sums), so each trainable's chain is
-  // at most the forward's to the logits and back, plus the logits'
-  // gradient's cast to bf16 and, in fp32, the prompt MLP's two sums over the
-  // width both ways and the sum over the batch.
-  const double back_depth = 2 * depth + 4 * static_cast<double>(c.hidden_size) +
+  // The gradients. At the logits, weight / B * (softmax(z) - onehot): the
+  // two sides' logits differ by at most logit_bound, so each softmax value
+  // by at most expm1(2 logit_bound) of itself. Back from there, each
+  // product reads the forward's activations (within `relative`) and rounds
+  // at most as often as its forward op (one rounding per input gradient;
+  // the residual's and q/k/v's branch sums count as the forward's sums):
+  // the forward's roundings again, the logits' gradient's cast to bf16, and
+  // in fp32 the softmax's sum over the vocabulary, the prompt MLP's two sums
+  // over the width both ways and the sum over the batch.
+  const double back_depth = depth + static_cast<double>(c.vocab_size) + 4 * static_cast<double>(c.hidden_size) +
                             static_cast<double>(in.ids.size(0));
-  const double back_relative =
-      testing::mixed_gamma(back_depth, 2 * roundings + 1) + testing::gamma_n(back_depth);
+  const double back_relative = (1 + std::expm1(2 * logit_bound)) * (1 + relative) *
+                                   (1 + testing::mixed_gamma(back_depth, roundings + 1)) -
+                               1 + testing::gamma_n(back_depth);
   const auto pa = exact.named_parameters();
   const auto pb = mixed.named_parameters();
   ASSERT_EQ(pa.size(), pb.size());
