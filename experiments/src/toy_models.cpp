@@ -67,7 +67,7 @@ LabelledSplit picture_labels(const WorldInfo& world, const std::string& split) {
   const auto& colors = j.at("classes").at("color");
   const auto& positions = j.at("classes").at("position");
   LabelledSplit out;
-  out.tasks.push_back({"count", 4, {"1", "2", "3", "4"}});
+  out.tasks.push_back(named_task("count", j.at("classes").at("count"), false));
   for (const auto& p : positions) {
     out.tasks.push_back(named_task(p.get<std::string>() + " colour", colors, true));
     out.tasks.push_back(named_task(p.get<std::string>() + " shape", shapes, true));
@@ -247,7 +247,7 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     auto c = small_encoder<models::VitConfig>();
     c.image_size = 64;
     c.patch_size = 16;
-    encoder(m.vit, c, picture_labels(world, "train"), picture_labels(world, "val"), 2500);
+    encoder(m.vit, c, picture_labels(world, "pretrain"), picture_labels(world, "val"), 1000);
   };
   auto timesformer = [&] {
     // 4 frames: enough to see where a shape goes, half the tokens of 8 (a
@@ -258,13 +258,13 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     c.image_size = 64;
     c.patch_size = 16;
     c.num_frames = 4;
-    encoder(m.timesformer, c, clip_labels(world, "train"), clip_labels(world, "val"), 600);
+    encoder(m.timesformer, c, clip_labels(world, "pretrain"), clip_labels(world, "val"), 600);
   };
   auto ast = [&] {
     auto c = small_encoder<models::AstConfig>();
     c.num_mel_bins = 64;
     c.max_length = 160;
-    encoder(m.ast, c, tone_labels(world, "train"), tone_labels(world, "val"), 300);
+    encoder(m.ast, c, tone_labels(world, "pretrain"), tone_labels(world, "val"), 300);
   };
   // Two lanes of about equal length (measured on a quiet 2-core machine:
   // decoder 163 s + AST 37 s, ViT 80 s + TimeSformer 121 s).

@@ -78,7 +78,7 @@ std::vector<TaskPlan> task_plans(bool reduced) {
 WorldSizes reduced_sizes() {
   return parse_sizes(
       "train-images=240,val-images=24,test-images=24,train-videos=48,val-videos=8,test-videos=8,"
-      "train-audio=48,val-audio=8,test-audio=8");
+      "train-audio=48,val-audio=8,test-audio=8,pretrain-images=480,pretrain-videos=96,pretrain-audio=96");
 }
 
 std::string format(const char* pattern, double value) {

@@ -15,7 +15,7 @@ namespace {
 
 const char* kSmall =
     "train-images=40,val-images=8,test-images=8,train-videos=8,val-videos=4,test-videos=4,"
-    "train-audio=8,val-audio=4,test-audio=4";
+    "train-audio=8,val-audio=4,test-audio=4,pretrain-images=16,pretrain-videos=4,pretrain-audio=4";
 
 testing::ProcessResult epalm(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
                              int timeout = 120) {

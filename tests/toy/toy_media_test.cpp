@@ -46,7 +46,7 @@ TEST(ToyWorldMedia, EveryImageShowsItsObjectsAtTheirCentres) {
   const auto& root = testing::default_world().root;
   const auto colors = palette();
   std::size_t images = 0, objects = 0;
-  for (const char* split : {"train", "val", "test"}) {
+  for (const char* split : {"train", "val", "test", "pretrain"}) {
     const auto labels = read_json_file(root + "/labels/image_" + std::string(split) + ".json");
     for (const auto& item : labels["items"]) {
       const auto image = media::read_image(root + "/" + item["media"].get<std::string>());
@@ -68,7 +68,7 @@ TEST(ToyWorldMedia, EveryImageShowsItsObjectsAtTheirCentres) {
       ASSERT_EQ(count, item["count"].get<int>());
     }
   }
-  EXPECT_EQ(images, 2500u);
+  EXPECT_EQ(images, 8500u);  // 2000 + 250 + 250, and 6000 for pretraining
   EXPECT_GT(objects, images * 2);
 }
 
@@ -93,7 +93,7 @@ TEST(ToyWorldMedia, EveryClipsShapeMovesAsStated) {
   const auto& root = testing::default_world().root;
   const auto colors = palette();
   std::size_t clips = 0;
-  for (const char* split : {"train", "val", "test"}) {
+  for (const char* split : {"train", "val", "test", "pretrain"}) {
     const auto labels = read_json_file(root + "/labels/video_" + std::string(split) + ".json");
     for (const auto& item : labels["items"]) {
       const auto path = root + "/" + item["media"].get<std::string>();
@@ -131,7 +131,7 @@ TEST(ToyWorldMedia, EveryClipsShapeMovesAsStated) {
       ++clips;
     }
   }
-  EXPECT_EQ(clips, 500u);
+  EXPECT_EQ(clips, 2100u);  // 400 + 50 + 50, and 1600 for pretraining
 }
 
 // |sum_n x[n] e^{-2 pi i f n / rate}| over [begin, end).
@@ -148,7 +148,7 @@ double dft_magnitude(const std::vector<float>& x, std::int64_t begin, std::int64
 TEST(ToyWorldMedia, EveryToneHasItsPitchLengthAndLoudness) {
   const auto& root = testing::default_world().root;
   std::size_t tones = 0;
-  for (const char* split : {"train", "val", "test"}) {
+  for (const char* split : {"train", "val", "test", "pretrain"}) {
     const auto labels = read_json_file(root + "/labels/audio_" + std::string(split) + ".json");
     const auto names = labels["classes"]["pitch"].get<std::vector<std::string>>();
     const auto hertz = labels["pitch_hertz"].get<std::vector<double>>();

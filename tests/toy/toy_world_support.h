@@ -19,7 +19,7 @@ inline experiments::toy::WorldSpec small_world_spec(std::uint64_t seed = 11) {
   spec.seed = seed;
   spec.sizes = experiments::toy::parse_sizes(
       "train-images=60,val-images=12,test-images=12,train-videos=12,val-videos=4,test-videos=4,"
-      "train-audio=12,val-audio=4,test-audio=4");
+      "train-audio=12,val-audio=4,test-audio=4,pretrain-images=24,pretrain-videos=6,pretrain-audio=6");
   return spec;
 }
 

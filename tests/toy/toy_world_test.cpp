@@ -148,7 +148,7 @@ TEST(ToyWorld, SizesParseAndNameTheWorld) {
       EXPECT_EQ(e.where(), "--sizes") << bad;
     }
   }
-  EXPECT_EQ(toy::size_values(defaults).size(), 14u);
+  EXPECT_EQ(toy::size_values(defaults).size(), 17u);
 }
 
 // Every task's splits through read_dataset, as a training run reads them.

@@ -17,6 +17,7 @@
 #include "epalm/core/models/encoder.h"
 #include "epalm/core/state_dict.h"
 #include "epalm/experiments/pretraining.h"
+#include "pretraining/position_tables.h"
 
 namespace epalm::experiments::pretraining {
 
@@ -25,6 +26,9 @@ class EncoderFamily {
   explicit EncoderFamily(EncoderConfig config);  // throws UsageError for a config media cannot feed
   std::string name() const { return encoder_family_name(config_); }
   TensorShapes encoder_shapes() const;
+  // The encoder's position-embedding tensors (by name) and the token layout
+  // each covers: pretraining starts them from sine-cosine tables.
+  std::map<std::string, PositionLayout> position_layouts() const;
   std::int64_t hidden_size() const;
   // The evaluation-time transforms at the config's sizes.
   MediaSettings media_settings() const;

@@ -150,6 +150,17 @@ EncoderPretrainingReport pretrain_encoder(const EncoderPretraining& s) {
   const double preparation_seconds = preparing.seconds();
 
   auto weights = pretraining::initial_weights(family.encoder_shapes(), s.schedule.seed);
+  // Position embeddings start from sine-cosine tables rather than noise of
+  // std 0.02, which is small beside a patch's embedding: the models then know
+  // where each patch, frame and time slice is from the first step, and the
+  // questions are about where things are (EncoderFamily::position_layouts).
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, layout] : family.position_layouts()) {
+      auto& t = weights.at(name);
+      t.copy_(pretraining::sincos_position_table(layout, family.hidden_size()).view_as(t));
+    }
+  }
   auto head = pretraining::initial_weights(family.head_shapes(num_classes), s.schedule.seed + 1);
   const auto encoder = family.build(weights);
   std::map<std::string, at::Tensor> parameters = head;

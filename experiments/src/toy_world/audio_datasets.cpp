@@ -9,6 +9,53 @@
 
 namespace epalm::experiments::toy {
 
+namespace {
+
+Json tone_classes() {
+  return {{"pitch", pitch_names()}, {"length", length_names()}, {"loudness", loudness_names()}};
+}
+
+// What labels/audio_<split>.json says of one clip.
+Json tone_label(const ToneClip& clip, const std::string& media) {
+  Json tones = Json::array();
+  for (const auto& t : clip.tones) {
+    tones.push_back({{"pitch", pitch_names()[static_cast<std::size_t>(t.pitch)]},
+                     {"length", length_names()[static_cast<std::size_t>(t.length)]},
+                     {"loudness", loudness_names()[static_cast<std::size_t>(t.loudness)]},
+                     {"start", t.start},
+                     {"end", t.end}});
+  }
+  return {{"media", media},
+          {"first_pitch", pitch_names()[static_cast<std::size_t>(clip.tones.front().pitch)]},
+          {"first_pitch_id", clip.tones.front().pitch},
+          {"tone_count", static_cast<int>(clip.tones.size())},
+          {"tones", tones}};
+}
+
+Json tone_labels_file() {
+  return {{"classes", tone_classes()}, {"pitch_hertz", pitch_hertz()}, {"sample_rate", kAudioRate}, {"items", Json::array()}};
+}
+
+// The AST's own clips, as AudioSet is a real one's: labels only, no
+// language, in no caption split.
+void write_pretraining_tones(const WorldSpec& spec, const std::string& root, std::int64_t samples, ModalityOutput& out) {
+  make_directories(root + "/pretrain/audio");
+  auto labels = tone_labels_file();
+  for (int i = 0; i < spec.sizes.pretrain_audio; ++i) {
+    Rng rng(spec.seed, "audio/pretrain", static_cast<std::uint64_t>(i));
+    const auto clip = sample_tone_clip(rng);
+    char name[32];
+    std::snprintf(name, sizeof name, "toy%06d.wav", i);
+    const std::string relative = std::string("pretrain/audio/") + name;
+    write_wav(synthesize(clip, samples), kAudioRate, root + "/" + relative);
+    labels["items"].push_back(tone_label(clip, relative));
+  }
+  write_json(root + "/labels/audio_pretrain.json", labels);
+  out.counts["audios/pretrain"] = spec.sizes.pretrain_audio;
+}
+
+}  // namespace
+
 ModalityOutput write_audio_datasets(const WorldSpec& spec, const std::string& root) {
   const auto& sizes = spec.sizes;
   const std::vector<SplitSize> splits = {
@@ -18,10 +65,7 @@ ModalityOutput write_audio_datasets(const WorldSpec& spec, const std::string& ro
   for (const auto& split : splits) {
     make_directories(root + "/audios/" + split.name);
     Json captions = Json::array();
-    Json labels = {{"classes", {{"pitch", pitch_names()}, {"length", length_names()}, {"loudness", loudness_names()}}},
-                   {"pitch_hertz", pitch_hertz()},
-                   {"sample_rate", kAudioRate},
-                   {"items", Json::array()}};
+    auto labels = tone_labels_file();
     for (int i = 0; i < split.count; ++i) {
       Rng rng(spec.seed, "audio/" + split.name, static_cast<std::uint64_t>(i));
       const auto clip = sample_tone_clip(rng);
@@ -38,24 +82,13 @@ ModalityOutput write_audio_datasets(const WorldSpec& spec, const std::string& ro
       } else {
         captions.push_back({{"audio", file}, {"caption", described}});
       }
-      Json tones = Json::array();
-      for (const auto& t : clip.tones) {
-        tones.push_back({{"pitch", pitch_names()[static_cast<std::size_t>(t.pitch)]},
-                         {"length", length_names()[static_cast<std::size_t>(t.length)]},
-                         {"loudness", loudness_names()[static_cast<std::size_t>(t.loudness)]},
-                         {"start", t.start},
-                         {"end", t.end}});
-      }
-      labels["items"].push_back({{"media", "audios/" + file},
-                                 {"first_pitch", pitch_names()[static_cast<std::size_t>(clip.tones.front().pitch)]},
-                                 {"first_pitch_id", clip.tones.front().pitch},
-                                 {"tone_count", static_cast<int>(clip.tones.size())},
-                                 {"tones", tones}});
+      labels["items"].push_back(tone_label(clip, "audios/" + file));
     }
     write_json(root + "/annotation/audiocaps_caption_" + split.name + ".json", captions);
     write_json(root + "/labels/audio_" + split.name + ".json", labels);
     out.counts["audios/" + split.name] = split.count;
   }
+  write_pretraining_tones(spec, root, samples, out);
   return out;
 }
 

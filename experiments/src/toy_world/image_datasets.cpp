@@ -40,8 +40,47 @@ Json object_label(const ShapeObject& o) {
 Json class_lists() {
   Json color_names = Json::array();
   for (const auto& c : colors()) color_names.push_back(c.name);
+  Json counts = Json::array();
+  for (int n = 1; n <= kMaxPictureShapes; ++n) counts.push_back(std::to_string(n));
   return {{"shape", shape_names()}, {"color", color_names}, {"size", size_names()}, {"position", quadrant_names()},
-          {"count", {"1", "2", "3", "4"}}};
+          {"count", counts}};
+}
+
+// What labels/image_<split>.json says of one picture (its image_id apart).
+Json picture_label(const ImageScene& scene, const std::string& media) {
+  Json shape_counts = Json::array(), color_counts = Json::array();
+  for (int s = 0; s < static_cast<int>(shape_names().size()); ++s) {
+    int n = 0;
+    for (const auto& o : scene.objects) n += o.shape == s;
+    shape_counts.push_back(n);
+  }
+  for (int c = 0; c < static_cast<int>(colors().size()); ++c) {
+    int n = 0;
+    for (const auto& o : scene.objects) n += o.color == c;
+    color_counts.push_back(n);
+  }
+  Json objects = Json::array();
+  for (const auto& o : scene.objects) objects.push_back(object_label(o));
+  return {{"media", media}, {"count", static_cast<int>(scene.objects.size())}, {"shape_counts", shape_counts},
+          {"color_counts", color_counts}, {"objects", objects}};
+}
+
+// The ViT's own pictures, as ImageNet is a real ViT's: labels only, no
+// language, in no caption or question split.
+void write_pretraining_pictures(const WorldSpec& spec, const std::string& root, ModalityOutput& out) {
+  make_directories(root + "/pretrain/images");
+  Json labels = {{"classes", class_lists()}, {"items", Json::array()}};
+  for (int i = 0; i < spec.sizes.pretrain_images; ++i) {
+    Rng rng(spec.seed, "image/pretrain", static_cast<std::uint64_t>(i));
+    const auto scene = sample_image_scene(rng, spec.sizes.image_size);
+    char name[32];
+    std::snprintf(name, sizeof name, "toy%08d.jpg", i);
+    const std::string relative = std::string("pretrain/images/") + name;
+    write_jpeg(render_image(scene, spec.sizes.image_size), root + "/" + relative);
+    labels["items"].push_back(picture_label(scene, relative));
+  }
+  write_json(root + "/labels/image_pretrain.json", labels);
+  out.counts["images/pretrain"] = spec.sizes.pretrain_images;
 }
 
 }  // namespace
@@ -114,22 +153,9 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
         ++questions;
       }
 
-      Json shape_counts = Json::array(), color_counts = Json::array();
-      for (int s = 0; s < static_cast<int>(shape_names().size()); ++s) {
-        int n = 0;
-        for (const auto& o : scene.objects) n += o.shape == s;
-        shape_counts.push_back(n);
-      }
-      for (int c = 0; c < static_cast<int>(colors().size()); ++c) {
-        int n = 0;
-        for (const auto& o : scene.objects) n += o.color == c;
-        color_counts.push_back(n);
-      }
-      Json objects = Json::array();
-      for (const auto& o : scene.objects) objects.push_back(object_label(o));
-      labels["items"].push_back({{"media", relative}, {"image_id", image_id},
-                                 {"count", static_cast<int>(scene.objects.size())}, {"shape_counts", shape_counts},
-                                 {"color_counts", color_counts}, {"objects", objects}});
+      auto label = picture_label(scene, relative);
+      label["image_id"] = image_id;
+      labels["items"].push_back(std::move(label));
     }
     write_json(root + "/vqa/karpathy_" + split.name + ".json", vlt5);
     write_json(root + "/labels/image_" + split.name + ".json", labels);
@@ -141,6 +167,7 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
     write_json(root + "/vqa/v2_mscoco_" + std::string(folder) + "_annotations.json", official_annotations[folder]);
   }
   write_json(root + "/COCO/dataset_coco.json", karpathy);
+  write_pretraining_pictures(spec, root, out);
   out.counts["coco-caption captions"] = sentence_id;
   return out;
 }

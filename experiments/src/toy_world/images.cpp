@@ -66,7 +66,7 @@ std::string compress(const Canvas& canvas, unsigned char** data, unsigned long* 
 
 ImageScene sample_image_scene(Rng& rng, int image_size) {
   ImageScene scene;
-  const int count = rng.between(1, 4);
+  const int count = rng.between(1, kMaxPictureShapes);
   std::vector<int> quadrants = {0, 1, 2, 3};
   rng.shuffle(quadrants);
   const double cell = image_size / 2.0;

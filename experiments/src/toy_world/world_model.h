@@ -51,6 +51,9 @@ struct ShapeObject {
   int shape = 0, color = 0, size = 0, quadrant = 0;  // indices into the name lists
   double cx = 0, cy = 0, radius = 0;                 // pixels
 };
+// A picture holds one to this many shapes, each in its own quadrant.
+inline constexpr int kMaxPictureShapes = 3;
+
 struct ImageScene {
   std::vector<ShapeObject> objects;  // 1..4, each in its own quadrant, (color, shape) pairs distinct
 };

@@ -16,7 +16,7 @@
 namespace epalm::experiments::toy {
 
 // Bumped whenever the same seed and sizes would give different files.
-inline constexpr int kGeneratorVersion = 3;
+inline constexpr int kGeneratorVersion = 4;
 
 struct WorldSizes {
   // Images (each with captions and questions), per split.
@@ -25,6 +25,10 @@ struct WorldSizes {
   int train_videos = 400, val_videos = 50, test_videos = 50;
   // Audio clips, per split.
   int train_audio = 400, val_audio = 50, test_audio = 50;
+  // The encoders' own labelled media (no language), as ImageNet, Kinetics and
+  // AudioSet are real encoders': what the toy ViT, TimeSformer and AST
+  // pretrain on, apart from every caption and question split.
+  int pretrain_images = 6000, pretrain_videos = 1600, pretrain_audio = 1600;
   int image_size = 64;    // pixels per side (a multiple of 2, at least 32)
   int video_size = 64;    // pixels per side (a multiple of 2, at least 48)
   int video_frames = 16;  // frames per clip (at least 4)
