@@ -190,10 +190,16 @@ int run_plan(const Invocation& in) {
   // As a run holds them (the same estimate as `epalm train --plan`): decoder
   // layers and ViT blocks (Hugging Face names) can be sharded, the embeddings
   // and other encoders stay whole.
+  // A checkpoint directory as a run reads it (a timm ViT's fused blocks stay
+  // whole); one without weights yet, and a preset, by its config's shapes.
   bool encoder_shardable = encoder_family.model_type == "vit";
-  const auto encoder_shapes = encoder.is_directory()
-                                  ? experiments::encoder_plan_shapes(encoder.directory, encoder_shardable)
-                                  : encoder_family.tensor_shapes(encoder);
+  TensorShapes encoder_shapes;
+  try {
+    if (encoder.is_directory()) encoder_shapes = experiments::encoder_plan_shapes(encoder.directory, encoder_shardable);
+  } catch (const Error&) {
+    encoder_shardable = encoder_family.model_type == "vit";
+  }
+  if (encoder_shapes.empty()) encoder_shapes = encoder_family.tensor_shapes(encoder);
   const auto estimate =
       experiments::estimate_frozen_plan(opt_config_of(decoder), encoder_shapes, encoder_shardable, planned.epalm, planned.run);
   const auto& s = estimate.settings;

@@ -3,6 +3,7 @@
 // plan of a registered experiment from its presets alone.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <iomanip>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -163,6 +164,24 @@ TEST(PlanCli, PlansARegisteredExperiment) {
   const auto bad = epalm({"plan", "--experiment", "no-such-experiment"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--experiment: unknown experiment 'no-such-experiment'"), std::string::npos) << bad.err;
+}
+
+// The README's `epalm plan` lines, as written (presets only: no weights needed).
+TEST(PlanCli, ReadmePlanLinesRun) {
+  std::ifstream readme(EPALM_README);
+  ASSERT_TRUE(readme) << EPALM_README;
+  const std::string prefix = "build/launch/epalm plan ";
+  int ran = 0;
+  for (std::string line; std::getline(readme, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    std::vector<std::string> args{"plan"};
+    std::istringstream words(line.substr(prefix.size()));
+    for (std::string word; words >> word;) args.push_back(word);
+    const auto r = epalm(args);
+    EXPECT_EQ(r.exit_code, 0) << line << "\n" << r.out << r.err;
+    ++ran;
+  }
+  EXPECT_GE(ran, 2);
 }
 
 }  // namespace epalm
