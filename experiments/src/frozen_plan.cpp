@@ -25,13 +25,11 @@ namespace fs = std::filesystem;
 const std::string kDecoderLayers = "decoder.layers.";
 const std::string kEncoderBlocks = "encoder.layer.";
 
-// The text tokens per sequence the activation estimate assumes.
-constexpr std::int64_t kTokensEstimate = 64;
-
 std::string config_path(const std::string& directory) { return (fs::path(directory) / "config.json").string(); }
 
-// The encoder's tensors by its model_type, and whether its blocks can be sharded.
-TensorShapes encoder_shapes(const std::string& directory, bool& shardable) {
+}  // namespace
+
+TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable) {
   const auto path = config_path(directory);
   if (!fs::exists(path)) throw Error(directory, "has no config.json (not an encoder checkpoint directory)");
   const auto architecture = models::architecture_of_config(path).id;
@@ -48,6 +46,8 @@ TensorShapes encoder_shapes(const std::string& directory, bool& shardable) {
   if (checkpoint.contains("cls_token") || checkpoint.contains("blocks.0.attn.qkv.weight")) shardable = false;
   return shapes;
 }
+
+namespace {
 
 // Units the run cannot shard keep their matrices whole whatever the mode.
 void hold_whole(PlanUnit& u) {
@@ -118,47 +118,62 @@ std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorS
   return units;
 }
 
-FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& communicator, bool training) {
-  const auto decoder_config = models::OptConfig::from_json_file(config_path(s.decoder));
-  bool encoder_shardable = false;
-  const auto encoder_tensors = encoder_shapes(s.encoder, encoder_shardable);
-  const auto& e = s.epalm;
+PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const TensorShapes& encoder,
+                                  bool encoder_shardable, const EpalmConfig& e, const PlanRunSettings& run) {
   const bool adapters = e.adapters.on_attention || e.adapters.on_ffn;
   const auto schedule = e.injection_schedule();
   const int first_injected = schedule.empty() ? 0 : schedule.front().first;
 
+  PlanEstimate estimate;
   // Backward reaches a layer when its input carries the prompt or the
   // injected token, or when its adapters train.
-  const auto units = shardable_units(models::opt_tensor_shapes(decoder_config), encoder_tensors, encoder_shardable,
-                                     s.shard_threshold, [&](std::int64_t layer) {
-                                       const bool backward =
-                                           training && (e.prompt_length > 0 || adapters || layer >= first_injected);
-                                       return backward ? 2 : 1;
-                                     });
+  estimate.units = shardable_units(models::opt_tensor_shapes(decoder), encoder, encoder_shardable,
+                                   run.shard_threshold, [&](std::int64_t layer) {
+                                     const bool backward =
+                                         run.training && (e.prompt_length > 0 || adapters || layer >= first_injected);
+                                     return backward ? 2 : 1;
+                                   });
 
-  PlanSettings p;
-  p.world = communicator.size();
-  p.element_bytes = static_cast<std::int64_t>(c10::elementSize(s.dtype));
-  p.budget_bytes = s.memory_budget;
-  p.mode = s.plan;
+  auto& p = estimate.settings;
+  p.world = run.world;
+  p.element_bytes = run.element_bytes;
+  p.budget_bytes = run.memory_budget;
+  p.mode = run.mode;
   // The training step builds its gather buffers per forward (two, the next
   // layer in flight) plus one in backward.
   p.gather_buffers = 3;
   std::int64_t encoder_hidden = 0;
-  for (const auto& [name, shape] : encoder_tensors) {
+  for (const auto& [name, shape] : encoder) {
     if (name == "embeddings.cls_token") encoder_hidden = shape.back();
   }
-  p.trainable_parameters = count_trainable(e, encoder_hidden, decoder_config.hidden_size,
-                                           decoder_config.word_embed_proj_dim, decoder_config.num_layers)
-                               .total();
-  const auto d = decoder_config.hidden_size;
-  const std::int64_t tokens = s.batch_size * (kTokensEstimate + e.prompt_length + 1);
-  p.activation_bytes = training ? tokens * (10 * d * decoder_config.num_layers * p.element_bytes +
-                                            4 * decoder_config.vocab_size)
-                                : 0;
+  p.trainable_parameters =
+      count_trainable(e, encoder_hidden, decoder.hidden_size, decoder.word_embed_proj_dim, decoder.num_layers).total();
+  // Decoder activations kept for backward, per token (the injected one, the
+  // prompt and the text): ~10 d values per layer (LayerNorm inputs, q/k/v/out,
+  // the MLP's hidden) and the fp32 logits.
+  const auto d = decoder.hidden_size;
+  const std::int64_t tokens = run.batch_size * (run.text_tokens + e.prompt_length + 1);
+  p.activation_bytes =
+      run.training ? tokens * (10 * d * decoder.num_layers * p.element_bytes + 4 * decoder.vocab_size) : 0;
+  estimate.memory = plan_memory(estimate.units, p);
+  return estimate;
+}
+
+FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& communicator, bool training) {
+  const auto decoder_config = models::OptConfig::from_json_file(config_path(s.decoder));
+  bool encoder_shardable = false;
+  const auto encoder_tensors = encoder_plan_shapes(s.encoder, encoder_shardable);
+  PlanRunSettings run;
+  run.world = communicator.size();
+  run.element_bytes = static_cast<std::int64_t>(c10::elementSize(s.dtype));
+  run.batch_size = s.batch_size;
+  run.memory_budget = s.memory_budget;
+  run.shard_threshold = s.shard_threshold;
+  run.mode = s.plan;
+  run.training = training;
 
   FrozenPlan plan;
-  plan.memory = plan_memory(units, p);
+  plan.memory = estimate_frozen_plan(decoder_config, encoder_tensors, encoder_shardable, s.epalm, run).memory;
   plan.decoder.threshold = plan.encoder.threshold = s.shard_threshold;
   plan.decoder.layers.assign(static_cast<size_t>(decoder_config.num_layers), false);
   bool any = false;

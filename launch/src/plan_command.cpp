@@ -1,6 +1,7 @@
 // `epalm plan`: which frozen units to shard for a decoder + encoder on N
 // ranks within a memory budget, the memory each rank then needs and the
 // communication it does per micro-batch and per optimizer step.
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,10 +13,14 @@
 #include "epalm/core/memory_plan.h"
 #include "epalm/experiments/frozen_plan.h"
 #include "model_families.h"
+#include "opt_family.h"
+#include "training_settings.h"
 
 namespace epalm::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kMiB = 1024.0 * 1024.0;
@@ -63,71 +68,156 @@ std::vector<Row> group_rows(const std::vector<UnitPlan>& units) {
   return rows;
 }
 
+bool given(const po::variables_map& o, const char* key) { return o.count(key) && !o[key].defaulted(); }
+
+// A model a registered experiment names: a path, a checkpoint directory under
+// its model-dir, or else a preset (planned from the preset's shapes, no
+// weights needed).
+std::string experiment_model(const po::variables_map& t, const std::string& key) {
+  const auto name = t[key].as<std::string>();
+  if (name.find('/') != std::string::npos || name.empty()) return name;
+  const auto dir = fs::path(t["model-dir"].as<std::string>()) / name;
+  std::error_code ec;
+  return fs::exists(dir / "config.json", ec) ? dir.string() : name;
+}
+
+// What is planned: the models, the eP-ALM settings and the run's.
+struct PlannedRun {
+  std::string decoder, encoder;
+  EpalmConfig epalm;
+  c10::ScalarType dtype = c10::kBFloat16;
+  std::string mode;
+  double memory_gib = 0;
+  int ranks = 8;
+  experiments::PlanRunSettings run;
+};
+
+// --connectors N: one shared connector (N = 1) or one per level.
+void set_connectors(EpalmConfig& e, int connectors) {
+  e.shared_connector = connectors == 1;
+  if (connectors > 1) e.levels = connectors;
+}
+
+AdapterSettings adapters_option(const std::string& where) {
+  AdapterSettings a;
+  a.on_ffn = where == "ffn" || where == "both";
+  a.on_attention = where == "attention" || where == "both";
+  if (where != "none" && !a.on_ffn && !a.on_attention) {
+    throw UsageError("--adapters", "must be none, ffn, attention or both, not '" + where + "'");
+  }
+  return a;
+}
+
+// The registered experiment's run (--experiment), or eP-ALM's defaults; the
+// plan's own options, where given, override either.
+PlannedRun planned_run(const po::variables_map& o) {
+  PlannedRun p;
+  const auto experiment = o["experiment"].as<std::string>();
+  const bool from_experiment = !experiment.empty();
+  if (from_experiment) {
+    po::variables_map t;
+    try {
+      t = experiment_settings(experiment);
+    } catch (const UsageError& e) {
+      throw UsageError("--experiment", e.reason());
+    }
+    p.decoder = experiment_model(t, "decoder");
+    p.encoder = experiment_model(t, "encoder");
+    p.epalm = epalm_config_from(t);
+    // "auto" is bf16 on the GPUs a planned run is for.
+    const auto precision = t["precision"].as<std::string>();
+    p.dtype = precision == "auto" ? c10::kBFloat16 : parse_dtype(precision, "--precision");
+    p.mode = t["plan"].as<std::string>();
+    p.memory_gib = t["memory-budget"].as<double>();
+    p.run.shard_threshold = t["shard-threshold"].as<std::int64_t>();
+    p.run.batch_size = t["batch-size"].as<std::int64_t>();
+    if (t["ranks"].as<int>() > 0) p.ranks = t["ranks"].as<int>();
+  } else {
+    p.epalm.prompt_mlp = false;  // as the option's default
+  }
+  // Without an experiment every option applies (its default included).
+  const auto use = [&](const char* key) { return !from_experiment || given(o, key); };
+  if (use("model")) p.decoder = o["model"].as<std::string>();
+  if (use("encoder")) p.encoder = o["encoder"].as<std::string>();
+  if (use("ranks")) p.ranks = o["ranks"].as<int>();
+  if (use("batch")) p.run.batch_size = o["batch"].as<int>();
+  if (use("prompt-len")) p.epalm.prompt_length = o["prompt-len"].as<int>();
+  if (use("prompt-mlp")) p.epalm.prompt_mlp = o["prompt-mlp"].as<bool>();
+  if (use("connectors")) {
+    const int connectors = o["connectors"].as<int>();
+    if (connectors < 1) throw UsageError("--connectors", "must be >= 1");
+    set_connectors(p.epalm, connectors);
+  }
+  if (use("adapters")) p.epalm.adapters = adapters_option(o["adapters"].as<std::string>());
+  if (use("memory")) p.memory_gib = o["memory"].as<double>();
+  if (use("dtype")) p.dtype = parse_dtype(o["dtype"].as<std::string>());
+  if (use("mode")) p.mode = o["mode"].as<std::string>();
+  if (use("threshold")) p.run.shard_threshold = o["threshold"].as<std::int64_t>();
+  p.run.text_tokens = o["tokens"].as<int>();
+
+  if (p.ranks < 1) throw UsageError("--ranks", "must be >= 1");
+  if (p.run.batch_size < 1 || p.run.text_tokens < 1) throw UsageError("--batch", "--batch and --tokens must be >= 1");
+  if (p.epalm.prompt_length < 0) throw UsageError("--prompt-len", "must be >= 0");
+  if (p.memory_gib < 0) throw UsageError("--memory", "must be >= 0 (0: no limit)");
+  p.run.world = p.ranks;
+  p.run.element_bytes = static_cast<std::int64_t>(c10::elementSize(p.dtype));
+  p.run.memory_budget = static_cast<std::int64_t>(p.memory_gib * kGiB);
+  p.run.mode = parse_plan_mode(p.mode, from_experiment && !given(o, "mode") ? "--plan" : "--mode");
+  p.run.training = true;
+  return p;
+}
+
 int run_plan(const Invocation& in) {
   const auto& o = in.options;
-  const auto decoder = resolve_model_source(o["model"].as<std::string>());
+  const auto planned = planned_run(o);
+  const auto decoder = resolve_model_source(planned.decoder);
   const auto& decoder_family = family_of(decoder);
   if (decoder_family.model_type != "opt") {
     throw UsageError("--model", "'" + decoder.spec + "' is a " + decoder_family.name + "; the decoder must be OPT");
   }
-  const auto encoder = resolve_model_source(o["encoder"].as<std::string>());
+  const auto encoder = resolve_model_source(planned.encoder);
   const auto& encoder_family = family_of(encoder);
   if (!encoder_family.tensor_shapes || encoder_family.generates) {
     throw UsageError("--encoder", "'" + encoder.spec + "' is not an encoder (ViT, TimeSformer, AST)");
   }
-  const int ranks = o["ranks"].as<int>();
-  const int batch = o["batch"].as<int>();
-  const int tokens = o["tokens"].as<int>();
-  const int prompt = o["prompt-len"].as<int>();
-  const int connectors = o["connectors"].as<int>();
-  const double memory_gib = o["memory"].as<double>();
-  const auto threshold = o["threshold"].as<std::int64_t>();
-  if (ranks < 1) throw UsageError("--ranks", "must be >= 1");
-  if (batch < 1 || tokens < 1) throw UsageError("--batch", "--batch and --tokens must be >= 1");
-  if (prompt < 0 || connectors < 1) throw UsageError("--connectors", "need --connectors >= 1 and --prompt-len >= 0");
-  if (memory_gib < 0) throw UsageError("--memory", "must be >= 0 (0: no limit)");
-  const auto dtype = parse_dtype(o["dtype"].as<std::string>());
   const auto format = analysis::parse_table_format(o["format"].as<std::string>());
+  const int ranks = planned.ranks;
+  const auto batch = planned.run.batch_size;
+  const auto tokens = planned.run.text_tokens;
+  const int prompt = planned.epalm.prompt_length;
+  const auto dtype = planned.dtype;
 
-  const auto decoder_shapes = decoder_family.tensor_shapes(decoder);
-  const auto encoder_shapes = encoder_family.tensor_shapes(encoder);
-  const auto d = decoder_family.hidden_size(decoder);
-  const auto e = encoder_family.hidden_size(encoder);
-  const auto vocab = decoder_shapes.at("decoder.embed_tokens.weight").at(0);
-
-  // Backward runs through every decoder layer (the soft prompt enters at the
-  // bottom): decoder units are gathered twice per micro-batch, the frozen
-  // encoder (forward only) once.
-  // As a run holds them: decoder layers and ViT blocks can be sharded, the
-  // embeddings and other encoders stay whole.
-  const auto units = experiments::shardable_units(decoder_shapes, encoder_shapes, encoder_family.model_type == "vit",
-                                                  threshold, [](std::int64_t) { return 2; });
-  std::int64_t decoder_layers = 0;
-  for (const auto& u : units) decoder_layers += u.name.rfind("decoder.layers.", 0) == 0;
-
-  PlanSettings s;
-  s.world = ranks;
-  s.element_bytes = static_cast<std::int64_t>(c10::elementSize(dtype));
-  s.budget_bytes = static_cast<std::int64_t>(memory_gib * kGiB);
-  s.mode = parse_plan_mode(o["mode"].as<std::string>(), "--mode");
-  // eP-ALM's trainables: connectors encoder width -> decoder width (with
-  // bias) and the soft prompt.
-  s.trainable_parameters = connectors * (e * d + d) + prompt * d;
-  // Decoder activations kept for backward, per token: ~10 d values per layer
-  // (LayerNorm inputs, q/k/v/out, the MLP's hidden) and the fp32 logits.
-  const std::int64_t sequence_tokens = static_cast<std::int64_t>(batch) * (tokens + prompt);
-  s.activation_bytes = sequence_tokens * (10 * d * decoder_layers * s.element_bytes + 4 * vocab);
-  const auto plan = plan_memory(units, s);
+  // As a run holds them (the same estimate as `epalm train --plan`): decoder
+  // layers and ViT blocks (Hugging Face names) can be sharded, the embeddings
+  // and other encoders stay whole.
+  // A checkpoint directory as a run reads it (a timm ViT's fused blocks stay
+  // whole); one without weights yet, and a preset, by its config's shapes.
+  bool encoder_shardable = encoder_family.model_type == "vit";
+  TensorShapes encoder_shapes;
+  try {
+    if (encoder.is_directory()) encoder_shapes = experiments::encoder_plan_shapes(encoder.directory, encoder_shardable);
+  } catch (const Error&) {
+    encoder_shardable = encoder_family.model_type == "vit";
+  }
+  if (encoder_shapes.empty()) encoder_shapes = encoder_family.tensor_shapes(encoder);
+  const auto estimate =
+      experiments::estimate_frozen_plan(opt_config_of(decoder), encoder_shapes, encoder_shardable, planned.epalm, planned.run);
+  const auto& s = estimate.settings;
+  const auto& plan = estimate.memory;
 
   const auto gib = [](std::int64_t b) { return fixed(static_cast<double>(b) / kGiB, 2); };
   const auto mib = [](std::int64_t b) { return fixed(static_cast<double>(b) / kMiB, 1); };
   if (format == analysis::TableFormat::kJson) {
     nlohmann::ordered_json j;
+    if (!o["experiment"].as<std::string>().empty()) j["experiment"] = o["experiment"].as<std::string>();
     j["decoder"] = decoder.spec;
     j["encoder"] = encoder.spec;
     j["ranks"] = ranks;
+    j["batch"] = batch;
+    j["tokens"] = tokens;
+    j["prompt"] = prompt;
     j["dtype"] = dtype_label(dtype);
-    j["mode"] = o["mode"].as<std::string>();
+    j["mode"] = planned.mode;
     j["budget_bytes"] = plan.budget_bytes;
     j["fits"] = plan.fits;
     for (const auto& u : plan.units) {
@@ -163,7 +253,7 @@ int run_plan(const Invocation& in) {
       std::cout << "\n"
                 << decoder.spec << " + " << encoder.spec << " on " << ranks << " rank(s), " << dtype_label(dtype)
                 << " frozen weights, micro-batch " << batch << " x " << tokens << " tokens (+" << prompt
-                << " prompt), mode " << o["mode"].as<std::string>() << "\n"
+                << " prompt), mode " << planned.mode << "\n"
                 << "per rank: frozen " << gib(plan.frozen_resident_bytes) << " GiB (whole model "
                 << gib(plan.frozen_total_bytes) << ") + gather buffers " << gib(plan.gather_buffer_bytes)
                 << " + trainables " << mib(plan.trainable_bytes) << " MiB (" << s.trainable_parameters
@@ -192,10 +282,15 @@ Command plan_command() {
           "Choose per frozen unit (a decoder layer, a ViT block) between Replicate and\n"
           "Shard for a decoder + encoder on N ranks within a per-rank memory budget (largest units\n"
           "sharded first, only as far as memory demands), and print the plan with each rank's memory\n"
-          "and communication per micro-batch and per optimizer step. The embeddings (tied to the LM head)\n"
-          "and TimeSformer/AST blocks stay whole, as in epalm train --plan.",
+          "and communication per micro-batch and per optimizer step. The estimate is the one\n"
+          "epalm train --plan makes (its trainables, activations and all-gathers); the embeddings (tied\n"
+          "to the LM head) and TimeSformer/AST blocks stay whole, as in a run. --experiment NAME plans\n"
+          "that registered experiment's run (its models, prompt, connectors, adapters, batch size,\n"
+          "precision, plan mode and budget; presets need no weights); options given override it.",
           [](po::options_description& settings) {
             settings.add_options()                                                                              //
+                ("experiment", po::value<std::string>()->default_value(""),
+                 "a registered experiment (epalm experiments list) whose training run to plan")  //
                 ("model", po::value<std::string>()->default_value("opt-6.7b"), "the OPT decoder: a preset or a checkpoint directory")  //
                 ("encoder", po::value<std::string>()->default_value("vit-large-patch16-224"),
                  "the encoder: a ViT, TimeSformer or AST preset or checkpoint directory")                        //
@@ -203,7 +298,10 @@ Command plan_command() {
                 ("batch", po::value<int>()->default_value(2), "sequences per rank and micro-batch")           //
                 ("tokens", po::value<int>()->default_value(64), "text tokens per sequence")                    //
                 ("prompt-len", po::value<int>()->default_value(10), "soft-prompt tokens")                     //
-                ("connectors", po::value<int>()->default_value(1), "connector matrices (1: shared)")          //
+                ("prompt-mlp", po::value<bool>()->default_value(false), "the prompt reparameterised by an MLP")  //
+                ("connectors", po::value<int>()->default_value(1), "connector matrices (1: shared, else one per level)")  //
+                ("adapters", po::value<std::string>()->default_value("none"),
+                 "decoder adapters (reduction 4): none, ffn, attention or both")  //
                 ("memory", po::value<double>()->default_value(0), "GiB per rank for weights, buffers, trainables "
                                                                    "and activations (0: no limit)")  //
                 ("dtype", po::value<std::string>()->default_value("bf16"), "the frozen weights: fp32, bf16 or fp16")  //

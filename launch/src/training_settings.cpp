@@ -8,6 +8,7 @@
 #include "epalm/core/memory_plan.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/registry/config.h"
+#include "epalm/registry/experiments.h"
 #include "epalm/registry/results_store.h"
 #include "command.h"
 #include "model_families.h"
@@ -65,6 +66,22 @@ void add_training_settings(po::options_description& settings) {
   settings.add(experiment);
 }
 
+EpalmConfig epalm_config_from(const po::variables_map& o) {
+  EpalmConfig e;
+  e.perception = flag(o, "perception");
+  e.levels = o["levels"].as<int>();
+  e.shared_connector = flag(o, "shared-connector");
+  e.start_layer = o["start-layer"].as<int>();
+  e.end_layer = o["end-layer"].as<int>();
+  e.text_step = o["text-step"].as<int>();
+  e.prompt_length = o["prompt-length"].as<int>();
+  e.prompt_mlp = flag(o, "prompt-mlp");
+  e.adapters = adapters_from(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
+  e.reference_noncausal_token = flag(o, "reference-noncausal-token");
+  e.reference_dropout = o["reference-dropout"].as<double>();
+  return e;
+}
+
 experiments::TrainingRunSettings training_settings_from(const po::variables_map& o, int local_rank) {
   experiments::TrainingRunSettings s;
   s.data.task = o["task"].as<std::string>();
@@ -89,18 +106,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   if (s.dtype != c10::kFloat && !s.device.is_cuda()) {
     throw UsageError("--precision", "bf16/fp16 frozen weights are for GPUs; the CPU trains in fp32");
   }
-  auto& e = s.epalm;
-  e.perception = flag(o, "perception");
-  e.levels = o["levels"].as<int>();
-  e.shared_connector = flag(o, "shared-connector");
-  e.start_layer = o["start-layer"].as<int>();
-  e.end_layer = o["end-layer"].as<int>();
-  e.text_step = o["text-step"].as<int>();
-  e.prompt_length = o["prompt-length"].as<int>();
-  e.prompt_mlp = flag(o, "prompt-mlp");
-  e.adapters = adapters_from(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
-  e.reference_noncausal_token = flag(o, "reference-noncausal-token");
-  e.reference_dropout = o["reference-dropout"].as<double>();
+  s.epalm = epalm_config_from(o);
   s.objective.answer_only_loss = flag(o, "answer-only-loss");
   s.objective.reference_question_mark = flag(o, "reference-question-mark");
   s.objective.task_prompt = o["task-prompt"].as<std::string>();
@@ -156,6 +162,17 @@ std::string training_config_text(const po::variables_map& options) {
   std::ostringstream out;
   for (const auto& [name, value] : training_config_values(options)) out << name << " = " << value << "\n";
   return out.str();
+}
+
+po::variables_map experiment_settings(const std::string& name) {
+  std::stringstream text;
+  registry::write_config_ini(registry::find_experiment(name).base, text);
+  po::options_description settings;
+  add_training_settings(settings);
+  po::variables_map vm;
+  po::store(po::parse_config_file(text, settings, /*allow_unregistered=*/false), vm);
+  po::notify(vm);
+  return vm;
 }
 
 po::variables_map checkpoint_settings(const std::string& checkpoint) {

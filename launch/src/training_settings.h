@@ -33,6 +33,14 @@ std::chrono::milliseconds collective_timeout(const po::variables_map& options);
 // Values as given; device and precision resolved for `local_rank`.
 experiments::TrainingRunSettings training_settings_from(const po::variables_map& options, int local_rank);
 
+// The eP-ALM settings of `options`: perception, levels, connectors, injected
+// layers, prompt, adapters and the reference flags.
+EpalmConfig epalm_config_from(const po::variables_map& options);
+
+// The training settings a registered experiment starts from: its base
+// configuration over the defaults (UsageError for an unknown name).
+po::variables_map experiment_settings(const std::string& name);
+
 // The training settings' resolved values by name (a run's parameters in the
 // results store).
 std::map<std::string, std::string> training_config_values(const po::variables_map& options);

@@ -16,7 +16,11 @@
 
 namespace epalm {
 class Communicator;
+struct EpalmConfig;
+namespace models {
+struct OptConfig;
 }
+}  // namespace epalm
 
 namespace epalm::experiments {
 
@@ -35,6 +39,40 @@ struct FrozenPlan {
 // ("encoder.layer.<i>", once); the embeddings and the rest stay whole.
 std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorShapes& encoder, bool encoder_shardable,
                                       std::int64_t threshold, const std::function<int(std::int64_t)>& decoder_gathers);
+
+// The text tokens per sequence the activation estimate assumes.
+constexpr std::int64_t kPlanTextTokens = 64;
+
+// What the estimate needs of a run besides its models and eP-ALM settings.
+struct PlanRunSettings {
+  int world = 1;
+  std::int64_t element_bytes = 4;  // the frozen weights' dtype
+  std::int64_t batch_size = 8;     // sequences per rank and micro-batch
+  std::int64_t text_tokens = kPlanTextTokens;
+  std::int64_t memory_budget = 0;  // bytes per rank; 0: no limit
+  std::int64_t shard_threshold = 100000;
+  PlanMode mode = PlanMode::kAuto;
+  bool training = true;
+};
+
+struct PlanEstimate {
+  std::vector<PlanUnit> units;
+  PlanSettings settings;
+  MemoryPlan memory;
+};
+
+// The one estimate behind a run's plan and `epalm plan`, from shapes alone:
+// the run's trainables (count_trainable), its decoder activations kept for
+// backward, and per decoder layer two all-gathers where backward reaches it
+// (training, and the layer's input carries the prompt or the injected token,
+// or its adapters train), one elsewhere. `encoder` holds the encoder's
+// tensors (its width from embeddings.cls_token).
+PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const TensorShapes& encoder,
+                                  bool encoder_shardable, const EpalmConfig& epalm, const PlanRunSettings& run);
+
+// An encoder checkpoint directory's tensors as its config.json gives them,
+// and whether a run can shard its blocks (ViT with Hugging Face names).
+TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable);
 
 // `training`: backward passes through the decoder layers whose input or
 // adapters need gradients (two all-gathers per micro-batch there, one
