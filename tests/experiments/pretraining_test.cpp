@@ -290,6 +290,12 @@ TEST(DecoderPretraining, BadSettingsAreErrorsAndLeaveNoCheckpoint) {
   bad = s;
   bad.tokenizer_directory = dir.path() + "/nowhere";
   expect_usage(bad, "nowhere");
+  bad = s;
+  bad.answer_token = "<nope>";
+  expect_usage(bad, "the answer token '<nope>' is not one of the tokenizer's");
+  bad = s;
+  bad.answer_weight = 0;
+  expect_usage(bad, "answer weight must be > 0");
   // A vocabulary without OPT's tokens cannot take OPT's settings.
   fs::create_directories(dir.path() + "/plain");
   std::ofstream(dir.path() + "/plain/vocab.json") << R"({"a": 0, "b": 1})";

@@ -67,6 +67,30 @@ std::pair<at::Tensor, std::int64_t> next_token_loss(const models::OptModel& mode
   return {loss, (b.labels != -100).sum().item<std::int64_t>()};
 }
 
+// The training loss: the mean of the next-token cross-entropies, each token
+// after `answer` in its line weighted `weight` times (answer < 0: none).
+at::Tensor weighted_next_token_loss(const models::OptModel& model, const TokenBatch& b, std::int64_t answer,
+                                    double weight) {
+  if (answer < 0 || weight == 1) {
+    const auto [loss, count] = next_token_loss(model, b);
+    return loss / static_cast<double>(count);
+  }
+  models::OptForwardOptions options;
+  options.attention_mask = b.attention_mask;
+  const auto logits = model.forward(b.input_ids, options).logits;  // [B, T, V]
+  const auto v = logits.size(-1);
+  const auto per_token = torch::nn::functional::cross_entropy(
+      logits.slice(1, 0, logits.size(1) - 1).reshape({-1, v}), b.labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kNone));
+  // Position t predicts token t + 1, which follows the answer token when
+  // that token is at t or before.
+  const auto ids = b.input_ids.slice(1, 0, b.input_ids.size(1) - 1);
+  const auto after = (ids == answer).cumsum(1).gt(0).reshape({-1});
+  const auto counted = (b.labels.reshape({-1}) != -100).to(torch::kFloat);
+  const auto weights = counted * (1 + (weight - 1) * after.to(torch::kFloat));
+  return (per_token * weights).sum() / weights.sum();
+}
+
 double perplexity(const models::OptModel& model, const TokenCorpus& corpus, std::int64_t batch_size) {
   torch::NoGradGuard no_grad;
   // Lines of like length together, so little padding is computed.
@@ -114,12 +138,19 @@ DecoderPretrainingReport pretrain_decoder(const DecoderPretraining& s) {
   }
   const models::OptModel model(config, weights);
 
+  if (!(s.answer_weight > 0)) throw UsageError(kWhere, "answer weight must be > 0");
+  std::int64_t answer = -1;
+  if (!s.answer_token.empty()) {
+    const auto id = tokenizer.token_to_id(s.answer_token);
+    if (!id) throw UsageError(kWhere, "the answer token '" + s.answer_token + "' is not one of the tokenizer's");
+    answer = static_cast<std::int64_t>(*id);
+  }
   pretraining::BatchOrder order(train.size(), s.schedule.seed);
   const double final_loss = pretraining::train(
       "decoder", s.schedule, weights,
       [&](std::int64_t) {
-        const auto [loss, count] = next_token_loss(model, train.batch(order.next(s.schedule.batch_size)));
-        return loss / static_cast<double>(count);
+        return weighted_next_token_loss(model, train.batch(order.next(s.schedule.batch_size)), answer,
+                                        s.answer_weight);
       },
       s.progress);
 

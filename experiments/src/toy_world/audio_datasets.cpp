@@ -78,7 +78,6 @@ ModalityOutput write_audio_datasets(const WorldSpec& spec, const std::string& ro
       if (split.name == "train") {
         for (const auto& c : described) captions.push_back({{"audio", file}, {"caption", c}});
         out.corpus.insert(out.corpus.end(), described.begin(), described.end());
-        if (described.size() > 1) out.corpus.push_back(restated_corpus_line(described[1], described[0]));
       } else {
         captions.push_back({{"audio", file}, {"caption", described}});
       }

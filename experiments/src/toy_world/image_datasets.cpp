@@ -130,7 +130,6 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
             {{"tokens", words(caption)}, {"raw", caption}, {"imgid", image_id - 1}, {"sentid", sentence_id++}});
         if (split.name == "train") out.corpus.push_back(caption);
       }
-      if (split.name == "train" && captions.size() > 1) out.corpus.push_back(restated_corpus_line(captions[1], captions[0]));
       karpathy["images"].push_back(std::move(record));
 
       const auto asked = image_questions(scene, rng);
@@ -147,7 +146,6 @@ ModalityOutput write_image_datasets(const WorldSpec& spec, const std::string& ro
             {{"question_type", q.type}, {"multiple_choice_answer", q.answer}, {"answers", std::move(answers)},
              {"image_id", image_id}, {"answer_type", q.answer_type}, {"question_id", question_id}});
         if (split.name == "train") {
-          out.corpus.push_back(qa_corpus_line(q.text, q.answer));
           out.corpus.push_back(context_qa_corpus_line(fullest_description(captions), q.text, q.answer));
         }
         ++questions;

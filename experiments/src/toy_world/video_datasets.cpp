@@ -85,7 +85,6 @@ ModalityOutput write_video_datasets(const WorldSpec& spec, const std::string& ro
       if (split.name == "train") {
         for (const auto& c : described) captions.push_back({{"video", file}, {"caption", c}});
         out.corpus.insert(out.corpus.end(), described.begin(), described.end());
-        if (described.size() > 1) out.corpus.push_back(restated_corpus_line(described[1], described[0]));
       } else {
         captions.push_back({{"video", file}, {"caption", described}});
       }
@@ -96,7 +95,6 @@ ModalityOutput write_video_datasets(const WorldSpec& spec, const std::string& ro
                       {"question_id", static_cast<std::int64_t>(clip_number) * 10 + static_cast<std::int64_t>(k)},
                       {"label", {{q.answer, 1.0}}}, {"question_type", q.type}, {"answer_type", q.answer_type}});
         if (split.name == "train") {
-          out.corpus.push_back(qa_corpus_line(q.text, q.answer));
           out.corpus.push_back(context_qa_corpus_line(fullest_description(described), q.text, q.answer));
         }
       }

@@ -43,10 +43,6 @@ std::string context_qa_corpus_line(const std::string& context, const std::string
   return as_sentence(context) + " " + qa_corpus_line(question, answer);
 }
 
-std::string restated_corpus_line(const std::string& first, const std::string& second) {
-  return as_sentence(first) + " " + second;
-}
-
 const std::string& fullest_description(const std::vector<std::string>& descriptions) {
   const auto words = [](const std::string& s) { return std::count(s.begin(), s.end(), ' '); };
   return *std::max_element(descriptions.begin(), descriptions.end(),

@@ -25,22 +25,18 @@ struct SplitSize {
   int count;
 };
 
-// A training question and its answer as a corpus line: the text eP-ALM
-// trains on for question answering (TextObjective: question, the answer
-// token "</a>", answer), so the decoder learns the answer token's row and
-// answers after it from text alone, as a pretrained LM answers a prompt.
+// A training question and its answer as eP-ALM's question-answering text
+// (TextObjective: question, the answer token "</a>", answer).
 std::string qa_corpus_line(const std::string& question, const std::string& answer);
 
-// The same question after a description of the scene it asks about: reading
-// comprehension from text alone, so that the decoder learns to answer from
-// what came before in the sequence (where eP-ALM puts the perceptual token),
-// not only from the question's prior. A pretrained LM has such circuits; a
-// decoder trained on bare question-answer lines has none to adapt.
+// A training question's corpus line: the question and its answer after a
+// description of the scene it asks about, reading comprehension from text
+// alone, so that the decoder learns the answer token's row and to answer
+// from what came before in the sequence (where eP-ALM puts the perceptual
+// token), as a pretrained LM has learnt to. The corpus holds no bare
+// question lines: beside them the toy decoder learnt to answer from the
+// question's prior only (docs/toy-world.md).
 std::string context_qa_corpus_line(const std::string& context, const std::string& question, const std::string& answer);
-
-// Two descriptions of the same scene in a row: the second restates what the
-// first said, in another template (what a caption conditioned on the scene does).
-std::string restated_corpus_line(const std::string& first, const std::string& second);
 
 // The description that says the most (the most words): every attribute a question asks about.
 const std::string& fullest_description(const std::vector<std::string>& descriptions);

@@ -69,6 +69,13 @@ struct DecoderPretraining {
   // answer token "</a>" (TextObjective): each takes the next id after the
   // vocabulary, a row of the embedding the decoder then learns.
   std::vector<std::string> added_special_tokens;
+  // The training loss weighs every token after `answer_token` (when set: one
+  // of the tokenizer's or of added_special_tokens) `answer_weight` times a
+  // token before it: a line's answer is one token among a sentence's, and
+  // reading it from what came before is what the lines are there to teach.
+  // The held-out perplexity stays unweighted.
+  std::string answer_token;
+  double answer_weight = 1;
   // The architecture. vocab_size 0: the vocabulary's size plus one spare row
   // (eP-ALM's added "</a>" takes the next free id), rounded up to a multiple
   // of 8 as OPT's; pad/bos/eos ids are taken from the tokenizer.
