@@ -66,14 +66,6 @@ inline double ast_depth(const models::AstConfig& c, std::int64_t tokens, std::in
 // The bf16 roundings along the same chains (tolerance.h: mixed_gamma; every
 // op output rounded once to bf16, a convolution's or linear layer's product
 // and bias counted apart), cumulative over `index` as the *_depth functions.
-// ViT: the patch convolution (2) and the position sum, `extra` more for
-// interpolated positions; a pre-LN block each; the final LayerNorm for -1.
-inline double vit_bf16_roundings(const models::VitConfig& c, std::int64_t index, double extra = 0) {
-  const double embedding = 3 + extra;
-  if (index < 0) return embedding + static_cast<double>(c.num_layers) * kBlockBf16Roundings + 1;
-  return embedding + static_cast<double>(index) * kBlockBf16Roundings;
-}
-
 // TimeSformer: the tubelet convolution (2), the space and time sums. A
 // divided block: the temporal attention (kAttentionBf16Roundings) with
 // temporal_dense (2) before its residual sum; the spatial attention without

@@ -54,41 +54,39 @@ models::OptConfig decoder_config(models::OptConfig c, const Tokenizer& tokenizer
   return c;
 }
 
-// Summed cross-entropy of a batch's next-token predictions and their count.
-std::pair<at::Tensor, std::int64_t> next_token_loss(const models::OptModel& model, const TokenBatch& b) {
+// The cross-entropy of each of a batch's next-token predictions, [B * (T - 1)]
+// (0 where the label is padding), and the count of real ones.
+std::pair<at::Tensor, std::int64_t> next_token_losses(const models::OptModel& model, const TokenBatch& b) {
   models::OptForwardOptions options;
   options.attention_mask = b.attention_mask;
   const auto logits = model.forward(b.input_ids, options).logits;  // [B, T, V]
   const auto v = logits.size(-1);
   const auto predicted = logits.slice(1, 0, logits.size(1) - 1).reshape({-1, v});
-  const auto loss = torch::nn::functional::cross_entropy(
+  const auto losses = torch::nn::functional::cross_entropy(
       predicted, b.labels.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
-  return {loss, (b.labels != -100).sum().item<std::int64_t>()};
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kNone));
+  return {losses, (b.labels != -100).sum().item<std::int64_t>()};
+}
+
+// Summed cross-entropy of a batch's next-token predictions and their count.
+std::pair<at::Tensor, std::int64_t> next_token_loss(const models::OptModel& model, const TokenBatch& b) {
+  const auto [losses, count] = next_token_losses(model, b);
+  return {losses.sum(), count};
 }
 
 // The training loss: the mean of the next-token cross-entropies, each token
 // after `answer` in its line weighted `weight` times (answer < 0: none).
 at::Tensor weighted_next_token_loss(const models::OptModel& model, const TokenBatch& b, std::int64_t answer,
                                     double weight) {
-  if (answer < 0 || weight == 1) {
-    const auto [loss, count] = next_token_loss(model, b);
-    return loss / static_cast<double>(count);
-  }
-  models::OptForwardOptions options;
-  options.attention_mask = b.attention_mask;
-  const auto logits = model.forward(b.input_ids, options).logits;  // [B, T, V]
-  const auto v = logits.size(-1);
-  const auto per_token = torch::nn::functional::cross_entropy(
-      logits.slice(1, 0, logits.size(1) - 1).reshape({-1, v}), b.labels.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kNone));
+  const auto [losses, count] = next_token_losses(model, b);
+  if (answer < 0 || weight == 1) return losses.sum() / static_cast<double>(count);
   // Position t predicts token t + 1, which follows the answer token when
   // that token is at t or before.
   const auto ids = b.input_ids.slice(1, 0, b.input_ids.size(1) - 1);
   const auto after = (ids == answer).cumsum(1).gt(0).reshape({-1});
   const auto counted = (b.labels.reshape({-1}) != -100).to(torch::kFloat);
   const auto weights = counted * (1 + (weight - 1) * after.to(torch::kFloat));
-  return (per_token * weights).sum() / weights.sum();
+  return (losses * weights).sum() / weights.sum();
 }
 
 double perplexity(const models::OptModel& model, const TokenCorpus& corpus, std::int64_t batch_size) {

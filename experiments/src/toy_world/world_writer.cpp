@@ -26,11 +26,13 @@ void write_json(const std::string& path, const Json& value) {
   if (!file.flush()) throw Error(path, "cannot write");
 }
 
+namespace {
+
+// A question and its answer as eP-ALM's question-answering text
+// (TextObjective: question, the answer token "</a>", answer).
 std::string qa_corpus_line(const std::string& question, const std::string& answer) {
   return TextObjective{}.generation_prompt(question) + answer;
 }
-
-namespace {
 
 // Descriptions end with a full stop or not (clips' captions do not).
 std::string as_sentence(const std::string& text) {

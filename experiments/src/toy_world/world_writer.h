@@ -25,10 +25,6 @@ struct SplitSize {
   int count;
 };
 
-// A training question and its answer as eP-ALM's question-answering text
-// (TextObjective: question, the answer token "</a>", answer).
-std::string qa_corpus_line(const std::string& question, const std::string& answer);
-
 // A training question's corpus line: the question and its answer after a
 // description of the scene it asks about, reading comprehension from text
 // alone, so that the decoder learns the answer token's row and to answer
