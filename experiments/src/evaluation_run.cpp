@@ -21,6 +21,7 @@
 #include "epalm/distributed/watchdog.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/epalm_models.h"
+#include "frozen_features.h"
 
 namespace epalm::experiments {
 
@@ -114,7 +115,8 @@ std::string official_metric(const Dataset& dataset) {
 EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& s, const Dataset& dataset,
                                  const GenerationSettings& settings, const MediaSettings& media,
                                  const std::string& predictions_path, int rank, int world_size,
-                                 const TextGather& gather, const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
+                                 const TextGather& gather, FeatureCache* features,
+                                 const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
   torch::NoGradGuard no_grad;
   LoaderSettings loading;
   loading.batch_size = s.batch_size;
@@ -133,18 +135,33 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
   // This rank's predictions as [[sample index, text], ...]; repeats that pad
   // the shard are left out so every sample counts once.
   nlohmann::json mine = nlohmann::json::array();
-  loader.start_epoch(0);
-  std::int64_t done = 0;
-  while (auto batch = loader.next()) {
+  const auto answer = [&](const std::vector<std::size_t>& indices, const std::vector<bool>& padding,
+                          const at::Tensor& encoded) {
     std::vector<std::string> questions;
-    for (auto i : batch->indices) questions.push_back(dataset.samples[i].question);
-    const auto features = EpalmModel::select_features(*loaded.encoder, batch->inputs.to(s.device), s.epalm.levels);
-    const auto texts = generate_text(loaded.model, features, loaded.tokenizer, objective, questions, generation);
+    for (auto i : indices) questions.push_back(dataset.samples[i].question);
+    const auto texts = generate_text(loaded.model, encoded, loaded.tokenizer, objective, questions, generation);
     for (std::size_t j = 0; j < texts.size(); ++j) {
-      if (j < batch->padding.size() && batch->padding[j]) continue;
-      mine.push_back({batch->indices[j], texts[j]});
+      if (j < padding.size() && padding[j]) continue;
+      mine.push_back({indices[j], texts[j]});
     }
-    if (on_batch) on_batch(++done, loader.batches_per_epoch());
+  };
+  const auto batches = loader.batches_per_epoch();
+  if (features != nullptr) {
+    for (std::int64_t index = 0; index < batches; ++index) {
+      std::vector<bool> padding;
+      const auto indices = loader.batch_indices(0, index, &padding);
+      answer(indices, padding,
+             cached_features(*features, dataset, indices, media, *loaded.encoder, s.epalm.levels, s.device));
+      if (on_batch) on_batch(index + 1, batches);
+    }
+  } else {
+    loader.start_epoch(0);
+    std::int64_t done = 0;
+    while (auto batch = loader.next()) {
+      answer(batch->indices, batch->padding,
+             EpalmModel::select_features(*loaded.encoder, batch->inputs.to(s.device), s.epalm.levels));
+      if (on_batch) on_batch(++done, batches);
+    }
   }
   const auto gathered = gather(mine.dump());
   EvaluationOutcome outcome;
@@ -205,8 +222,11 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
     watchdog.end(id);
     return gathered;
   };
+  // Each rank plans alone (above), so no encoder is sharded across ranks here.
+  const auto features = open_feature_cache(s, media, *loaded.encoder, /*augmented=*/false, /*encoder_sharded=*/false,
+                                           world.size());
   return evaluate_split(loaded, s, dataset, settings.generation, media, settings.predictions, world.rank(), world.size(),
-                        gather, on_batch);
+                        gather, features.get(), on_batch);
 }
 
 }  // namespace epalm::experiments

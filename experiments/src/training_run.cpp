@@ -18,6 +18,7 @@
 #include "epalm/core/stop_signal.h"
 #include "epalm/core/tokenizer.h"
 #include "epalm/experiments/epalm_models.h"
+#include "frozen_features.h"
 #include "validator.h"
 
 namespace epalm::experiments {
@@ -37,14 +38,6 @@ std::string draw_answer(const Sample& sample, std::uint64_t seed, std::int64_t e
   std::mt19937_64 rng(seq);
   std::discrete_distribution<std::size_t> pick(sample.scores.begin(), sample.scores.end());
   return sample.answers[pick(rng)];
-}
-
-// What the cache key's preprocessing names: everything that changes an input.
-std::string preprocessing_key(const std::string& task, const MediaSettings& m, c10::ScalarType dtype) {
-  return std::string("task-media ") + modality_name(m.modality) + " size " + std::to_string(m.image_size) +
-         " frames " + std::to_string(m.num_frames) + " sampling " + std::to_string(static_cast<int>(m.frame_sampling)) +
-         " mel " + std::to_string(m.mel_bins) + " length " + std::to_string(m.target_length) + " dtype " +
-         c10::toString(dtype) + " (" + task + ")";
 }
 
 // Micro-batches of the training split: position p is batch p % B of epoch
@@ -91,19 +84,7 @@ class TrainingBatches : public BatchSource {
       const auto media = loader_.batch(epoch, index);
       return EpalmModel::select_features(encoder_, media.inputs.to(s_.device), s_.epalm.levels);
     }
-    std::vector<std::string> media_ids;
-    for (auto i : indices) media_ids.push_back(dataset_.samples[i].media_id);
-    return cache_
-        ->features(media_ids,
-                   [&](const std::vector<std::size_t>& missing) {
-                     std::vector<at::Tensor> inputs;
-                     for (auto m : missing) {
-                       inputs.push_back(media_input(dataset_.samples[indices[m]], loader_.media(), /*seed=*/0));
-                     }
-                     return EpalmModel::select_features(encoder_, torch::stack(inputs).to(s_.device),
-                                                        s_.epalm.levels);
-                   })
-        .to(s_.device);
+    return cached_features(*cache_, dataset_, indices, loader_.media(), encoder_, s_.epalm.levels, s_.device);
   }
 
   const TrainingRunSettings& s_;
@@ -166,15 +147,12 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   const auto micro_batches = s.max_steps > 0 ? s.max_steps * s.train.accumulation : s.epochs * per_epoch;
   s.schedule.total_steps = std::max<std::int64_t>(1, micro_batches / s.train.accumulation);
 
-  std::unique_ptr<FeatureCache> cache;
   const bool encoder_sharded = loaded.plan.encoder.communicator != nullptr;
-  if (!s.augment && !s.feature_cache.empty() && encoder_sharded && comm.size() > 1) {
-    // Hits differ between ranks, and a sharded encoder runs only when every rank runs it.
-    spdlog::warn("frozen-feature cache off: the encoder is sharded, so every rank must run it on every batch");
-  } else if (!s.augment && !s.feature_cache.empty()) {
-    cache = std::make_unique<FeatureCache>(
-        s.feature_cache, FeatureKey{encoder->fingerprint(), s.epalm.levels, preprocessing_key(s.data.task, media, s.dtype)});
+  auto cache = open_feature_cache(s, media, *encoder, s.augment, encoder_sharded, comm.size());
+  if (cache) {
     spdlog::info("frozen-feature cache: {}", cache->directory());
+  } else if (!s.augment && !s.feature_cache.empty()) {
+    spdlog::warn("frozen-feature cache off: the encoder is sharded, so every rank must run it on every batch");
   }
   Validator validator(s, loaded, comm);  // reads the validation and test splits before training starts
   TrainingBatches batches(s, dataset, loader, *encoder, tokenizer, cache.get());
@@ -235,9 +213,10 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     outcome.test_predictions = tested.predictions;
     outcome.notes = tested.notes;
   }
-  if (cache) {
-    outcome.cache_hits = cache->hits();
-    outcome.cache_misses = cache->misses();
+  for (const FeatureCache* used : {static_cast<const FeatureCache*>(cache.get()), validator.features()}) {
+    if (used == nullptr) continue;
+    outcome.cache_hits += used->hits();
+    outcome.cache_misses += used->misses();
   }
   return outcome;
 }

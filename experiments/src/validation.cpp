@@ -11,6 +11,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/trainer.h"
 #include "epalm/experiments/epalm_models.h"
+#include "frozen_features.h"
 #include "validator.h"
 
 namespace epalm::experiments {
@@ -106,6 +107,8 @@ Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, Communic
     test_ = read_split(s, v.test_split);
   }
   media_ = media_settings(s, /*train=*/false);
+  features_ = open_feature_cache(s, media_, *loaded.encoder, /*augmented=*/false,
+                                 loaded.plan.encoder.communicator != nullptr, comm.size());
 }
 
 void Validator::start(bool resumed) {
@@ -155,7 +158,7 @@ ValidationRecord Validator::validate(std::int64_t step, const Trainer& trainer, 
   const auto predictions = (fs::path(s_.output_dir) / ("predictions-val-step" + std::to_string(step) + ".json")).string();
   const auto outcome =
       evaluate_split(loaded_, s_, val_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
-                     [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); });
+                     [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); }, features_.get());
   ValidationRecord record{step, outcome.scores};
   is_best = false;
   if (comm_.rank() == 0) {
@@ -182,7 +185,8 @@ EvaluationOutcome Validator::test() {
   if (s_.validation.enabled() && fs::exists(best)) load_trainables(best, loaded_.model);
   const auto predictions = (fs::path(s_.output_dir) / "predictions-test.json").string();
   return evaluate_split(loaded_, s_, test_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
-                        [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); });
+                        [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); },
+                        features_.get());
 }
 
 void Validator::save_history() const {

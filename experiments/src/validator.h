@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "epalm/core/datasets.h"
+#include "epalm/core/feature_cache.h"
 #include "epalm/core/media_inputs.h"
 #include "epalm/experiments/evaluation_run.h"
 #include "epalm/experiments/training_run.h"
@@ -39,6 +40,8 @@ class Validator {
   EvaluationOutcome test();
 
   const std::string& metric() const { return metric_; }
+  // The frozen-feature cache validation and testing read, or null.
+  const FeatureCache* features() const { return features_.get(); }
   const std::optional<ValidationRecord>& best() const { return best_; }
 
  private:
@@ -49,6 +52,7 @@ class Validator {
   Communicator& comm_;
   Dataset val_, test_;
   MediaSettings media_;
+  std::unique_ptr<FeatureCache> features_;  // the run's frozen-feature cache, where one serves
   std::string metric_;
   std::vector<ValidationRecord> history_;
   std::optional<ValidationRecord> best_;

@@ -201,6 +201,35 @@ TEST(ValidationCli, TwoRanksValidateTogether) {
       << two.out;
 }
 
+// With a frozen-feature cache, validation and the test at the end read the
+// encoder's features from it (computing and storing those missing) instead
+// of decoding the media and running the encoder: the same answers, and the
+// cache then holds the validation and test splits' media too.
+TEST(ValidationCli, TheFeatureCacheServesValidationAndTestWithTheSameAnswers) {
+  testing::TempDir dir;
+  const auto cfg = config(dir, "vqa", "karpathy_train");
+  const auto cache = dir.path() + "/cache";
+  auto cached = epalm(train_args(cfg, 2, {{"--feature-cache", cache}, {"--output-dir", dir.path() + "/cached"}}));
+  ASSERT_EQ(cached.exit_code, 0) << cached.err;
+  auto plain = epalm(train_args(cfg, 2, {{"--output-dir", dir.path() + "/plain"}}));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  for (const char* file : {"predictions-val-step2.json", "predictions-test.json", "validation.json"}) {
+    EXPECT_EQ(file_text(dir.path() + "/cached/" + file), file_text(dir.path() + "/plain/" + file)) << file;
+  }
+  EXPECT_EQ(score_lines(cached.out, "test "), score_lines(plain.out, "test "));
+  // Two steps of batch 2 look up 4 training pictures; validation and the
+  // test look up one per question of their splits.
+  std::smatch lookups;
+  ASSERT_TRUE(std::regex_search(cached.out, lookups, std::regex("frozen-feature cache: ([0-9]+) hits, ([0-9]+) computed")))
+      << cached.out;
+  EXPECT_GT(std::stoi(lookups[1]) + std::stoi(lookups[2]), 4) << cached.out;
+  // Run again on the filled cache: nothing computed.
+  auto again = epalm(train_args(cfg, 2, {{"--feature-cache", cache}, {"--output-dir", dir.path() + "/again"}}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find(" hits, 0 computed"), std::string::npos) << again.out;
+  EXPECT_EQ(file_text(dir.path() + "/again/predictions-test.json"), file_text(dir.path() + "/plain/predictions-test.json"));
+}
+
 TEST(ValidationCli, BadSettingsAreNamedBeforeTraining) {
   testing::TempDir dir;
   const auto cfg = config(dir, "vqa", "karpathy_train");

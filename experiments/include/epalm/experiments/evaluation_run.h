@@ -24,6 +24,7 @@ class World;
 }
 
 namespace epalm {
+class FeatureCache;
 struct MediaSettings;
 }
 
@@ -60,10 +61,13 @@ using TextGather = std::function<std::vector<std::string>(const std::string&)>;
 // training): every rank generates for its shard of `dataset` (no gradients),
 // rank 0 gathers the predictions, writes `predictions` and scores the whole
 // split with the task's official metric; other ranks' outcomes have no scores.
-// Every rank must call it (sharded layers need all of them).
+// Every rank must call it (sharded layers need all of them). With `features`
+// (a frozen-feature cache for `media`), the encoder's features are read from
+// it and only the missing ones computed: no media decoded for a cached split.
 EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& run, const Dataset& dataset,
                                  const GenerationSettings& generation, const MediaSettings& media,
                                  const std::string& predictions, int rank, int world_size, const TextGather& gather,
+                                 FeatureCache* features = nullptr,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch = {});
 
 // The metric that says which checkpoint is best on a task's split: VQA

@@ -74,7 +74,7 @@ struct TrainingRunOutcome {
   std::int64_t trainable_parameters = 0;
   std::int64_t frozen_parameters = 0;   // the decoder's
   std::int64_t encoder_parameters = 0;  // frozen too
-  std::int64_t cache_hits = 0, cache_misses = 0;
+  std::int64_t cache_hits = 0, cache_misses = 0;  // frozen-feature lookups: training, validation, test
   bool resumed = false;
   bool stopped = false;  // SIGTERM or SIGINT: checkpointed and stopped early (exit stop_exit_code())
   // With validation (rank 0's): the metric, the best validation and its
