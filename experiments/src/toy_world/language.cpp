@@ -86,11 +86,6 @@ std::vector<Question> image_questions(const ImageScene& scene, Rng& rng) {
     out.push_back({"Where is the " + named(o) + "?", quadrant_names()[static_cast<std::size_t>(o.quadrant)],
                    "where is the", "other"});
   }
-  {
-    const auto& o = pick(objects, rng);
-    out.push_back({"What size is the " + named(o) + "?", size_names()[static_cast<std::size_t>(o.size)],
-                   "what size is the", "other"});
-  }
   // Half the time an object that is there, else a (color, shape) that is not.
   if (rng.coin()) {
     out.push_back({"Is there a " + named(pick(objects, rng)) + "?", "yes", "is there a", "yes/no"});

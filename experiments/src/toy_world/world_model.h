@@ -100,6 +100,9 @@ struct Question {
   std::string answer_type;  // "other", "number" or "yes/no"
 };
 std::vector<std::string> image_captions(const ImageScene& scene, Rng& rng);
+// The VQA-style questions about a picture: colour, shape, count, position and
+// yes/no. Sizes are in the captions but not asked: a question the encoders'
+// labels do not cover would only dilute the comparison with answers at the prior.
 std::vector<Question> image_questions(const ImageScene& scene, Rng& rng);
 std::vector<std::string> video_captions(const MotionClip& clip, Rng& rng);
 std::vector<Question> video_questions(const MotionClip& clip, Rng& rng);

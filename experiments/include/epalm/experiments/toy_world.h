@@ -16,7 +16,7 @@
 namespace epalm::experiments::toy {
 
 // Bumped whenever the same seed and sizes would give different files.
-inline constexpr int kGeneratorVersion = 4;
+inline constexpr int kGeneratorVersion = 5;
 
 struct WorldSizes {
   // Images (each with captions and questions), per split.
@@ -24,7 +24,7 @@ struct WorldSizes {
   // Video clips, per split.
   int train_videos = 400, val_videos = 50, test_videos = 50;
   // Audio clips, per split.
-  int train_audio = 400, val_audio = 50, test_audio = 50;
+  int train_audio = 400, val_audio = 150, test_audio = 150;
   // The encoders' own labelled media (no language), as ImageNet, Kinetics and
   // AudioSet are real encoders': what the toy ViT, TimeSformer and AST
   // pretrain on, apart from every caption and question split.
