@@ -9,6 +9,17 @@
 
 namespace epalm {
 
+AdapterSettings adapter_settings(const std::string& where, int reduction) {
+  AdapterSettings a;
+  a.reduction = reduction;
+  a.on_ffn = where == "ffn" || where == "both";
+  a.on_attention = where == "attention" || where == "both";
+  if (where != "none" && !a.on_ffn && !a.on_attention) {
+    throw UsageError("--adapters", "must be none, ffn, attention or both, not '" + where + "'");
+  }
+  return a;
+}
+
 // ---------------------------------------------------------------- config
 
 void EpalmConfig::validate(std::int64_t encoder_blocks, std::int64_t decoder_layers) const {

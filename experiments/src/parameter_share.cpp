@@ -71,10 +71,8 @@ ParameterShare parameter_share(const std::map<std::string, std::string>& s) {
   e.shared_connector = truthy(value_or(s, "shared-connector", e.shared_connector ? "true" : "false"));
   e.prompt_length = std::stoi(value_or(s, "prompt-length", std::to_string(e.prompt_length)));
   e.prompt_mlp = truthy(value_or(s, "prompt-mlp", e.prompt_mlp ? "true" : "false"));
-  const auto adapters = value_or(s, "adapters", "none");
-  e.adapters.on_ffn = adapters == "ffn" || adapters == "both";
-  e.adapters.on_attention = adapters == "attention" || adapters == "both";
-  e.adapters.reduction = std::stoi(value_or(s, "adapter-reduction", std::to_string(e.adapters.reduction)));
+  e.adapters = adapter_settings(value_or(s, "adapters", "none"),
+                                std::stoi(value_or(s, "adapter-reduction", std::to_string(e.adapters.reduction))));
 
   ParameterShare share;
   share.trainable =

@@ -118,11 +118,13 @@ std::string write_sweep_file(const std::string& path, const Json& sweep) {
   return path;
 }
 
-// The sweep's name: the task, the world, and a hash of the file, so that a
-// study whose settings changed plans a new sweep (its unchanged cells are
-// still taken from the store).
+// The sweep's name: the task, the world, and a hash of the file and of the
+// registered experiment's settings it names, so that a study whose settings
+// changed (in the file or in the registry, by a newer epalm) plans a new
+// sweep; its unchanged cells are still taken from the store.
 std::string sweep_name(const std::string& slug, const std::string& world_key, const Json& body) {
-  return "toy-" + slug + "-" + world_key + "-" + registry::sha256_hex(body.dump()).substr(0, 8);
+  const Json base = registry::find_experiment(body.at("experiment").get<std::string>()).base;
+  return "toy-" + slug + "-" + world_key + "-" + registry::sha256_hex(body.dump() + base.dump()).substr(0, 8);
 }
 
 // The last progress line a running cell wrote to its log ("step 366/732

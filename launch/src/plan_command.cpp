@@ -98,16 +98,6 @@ void set_connectors(EpalmConfig& e, int connectors) {
   if (connectors > 1) e.levels = connectors;
 }
 
-AdapterSettings adapters_option(const std::string& where) {
-  AdapterSettings a;
-  a.on_ffn = where == "ffn" || where == "both";
-  a.on_attention = where == "attention" || where == "both";
-  if (where != "none" && !a.on_ffn && !a.on_attention) {
-    throw UsageError("--adapters", "must be none, ffn, attention or both, not '" + where + "'");
-  }
-  return a;
-}
-
 // The registered experiment's run (--experiment), or eP-ALM's defaults; the
 // plan's own options, where given, override either.
 PlannedRun planned_run(const po::variables_map& o) {
@@ -148,7 +138,7 @@ PlannedRun planned_run(const po::variables_map& o) {
     if (connectors < 1) throw UsageError("--connectors", "must be >= 1");
     set_connectors(p.epalm, connectors);
   }
-  if (use("adapters")) p.epalm.adapters = adapters_option(o["adapters"].as<std::string>());
+  if (use("adapters")) p.epalm.adapters = adapter_settings(o["adapters"].as<std::string>());
   if (use("memory")) p.memory_gib = o["memory"].as<double>();
   if (use("dtype")) p.dtype = parse_dtype(o["dtype"].as<std::string>());
   if (use("mode")) p.mode = o["mode"].as<std::string>();

@@ -20,15 +20,6 @@ namespace {
 
 bool flag(const po::variables_map& o, const char* key) { return o[key].as<bool>(); }
 
-AdapterSettings adapters_from(const std::string& where, int reduction) {
-  AdapterSettings a;
-  a.reduction = reduction;
-  if (where == "none") return a;
-  if (where == "ffn" || where == "both") a.on_ffn = true;
-  if (where == "attention" || where == "both") a.on_attention = true;
-  if (!a.on_ffn && !a.on_attention) throw UsageError("--adapters", "must be none, ffn, attention or both, not '" + where + "'");
-  return a;
-}
 
 // Where epalm keeps per-user data: $EPALM_HOME, else ~/.cache/epalm.
 std::string epalm_home() {
@@ -76,7 +67,7 @@ EpalmConfig epalm_config_from(const po::variables_map& o) {
   e.text_step = o["text-step"].as<int>();
   e.prompt_length = o["prompt-length"].as<int>();
   e.prompt_mlp = flag(o, "prompt-mlp");
-  e.adapters = adapters_from(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
+  e.adapters = adapter_settings(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
   e.reference_noncausal_token = flag(o, "reference-noncausal-token");
   e.reference_dropout = o["reference-dropout"].as<double>();
   return e;

@@ -30,6 +30,10 @@ struct AdapterSettings {
   bool layer_norm = false;    // a LayerNorm before the bottleneck (MAGMA's add_layernorm)
 };
 
+// The --adapters setting: "none", "ffn", "attention" or "both", with the
+// bottleneck's reduction; anything else is a UsageError naming --adapters.
+AdapterSettings adapter_settings(const std::string& where, int reduction = AdapterSettings{}.reduction);
+
 struct EpalmConfig {
   // false: the no-perception baseline the paper compares against: no
   // connector and no injected token, only the soft prompt (and adapters)
