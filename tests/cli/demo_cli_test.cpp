@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "process.h"
@@ -73,12 +74,35 @@ TEST(DemoCli, TheReducedStudyRunsEndToEndUnderMpirunAndResumes) {
             "1");
   // Every cell validated and tested: test scores in the store.
   EXPECT_EQ(query(db, "SELECT count(DISTINCT run_id) FROM scores WHERE split = 'test'"), "7");
-  const auto report = line_with(out, "report: ").substr(8);
-  ASSERT_TRUE(std::filesystem::exists(report)) << out;
-  std::ifstream in(report);
+  const auto report_path = line_with(out, "report: ").substr(8);
+  ASSERT_TRUE(std::filesystem::exists(report_path)) << out;
+  std::ifstream in(report_path);
   const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const char* part : {"<svg", "Scaling", "no perception against eP-ALM", "p(t)"}) {
     EXPECT_NE(html.find(part), std::string::npos) << part;
+  }
+
+  // What the decoder reads from a description, measured by transformers on
+  // its checkpoint (the script docs/toy-world.md's figures come from): it
+  // runs on the reduced world and reports the count questions at least.
+  const auto decoder_line = line_with(out, "the world's text only");
+  const auto decoder = decoder_line.substr(decoder_line.rfind(' ') + 1);
+  ASSERT_TRUE(std::filesystem::exists(decoder + "/config.json")) << decoder_line;
+  // The demo's log names the world's root: "demo: toy world: <root> (generated now)".
+  const auto world_line = line_with(first.err + first.out, "toy world: ");
+  const auto from = world_line.find("toy world: ") + 11;
+  const auto world = world_line.substr(from, world_line.find(" (", from) - from);
+  ASSERT_TRUE(std::filesystem::exists(world + "/corpus/train.txt")) << world_line;
+  const auto reading_json = home.path() + "/reading.json";
+  const auto reading = testing::run_process({EPALM_PYTHON, DECODER_READING, decoder, world, reading_json}, 300);
+  ASSERT_EQ(reading.exit_code, 0) << reading.out << reading.err;
+  std::ifstream reading_in(reading_json);
+  const auto report = nlohmann::json::parse(reading_in);
+  ASSERT_TRUE(report.contains("how many shapes")) << report.dump();
+  for (const auto& [kind, r] : report.items()) {
+    EXPECT_GT(r["lines"].get<int>(), 0) << kind;
+    EXPECT_GE(r["accuracy"].get<double>(), 0.0) << kind;
+    EXPECT_LE(r["accuracy"].get<double>(), 1.0) << kind;
   }
 
   // A rerun: nothing runs, the same tables print.
