@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -59,6 +60,12 @@ TableFormat table_format_for_file(const std::string& path, const std::string& op
   if (ext == ".txt") return TableFormat::kText;
   throw UsageError(option, "'" + path + "': the extension picks the format (.csv, .json, .md, .tex or .txt); "
                            "or give --format");
+}
+
+std::string fixed(double value, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << value;
+  return s.str();
 }
 
 std::string latex_escape(const std::string& text) {

@@ -96,11 +96,7 @@ Row measure_one(Communicator& comm, const distributed::World& world, Collective 
   return row;
 }
 
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
+using analysis::fixed;
 
 std::string human_bytes(std::int64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};

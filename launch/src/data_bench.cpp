@@ -16,16 +16,13 @@
 #include "epalm/core/models/timesformer.h"
 #include "epalm/core/models/vit.h"
 #include "model_families.h"
+#include "epalm/analysis/table.h"
 
 namespace epalm::cli {
 
 namespace {
 
-std::string rate(double v) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(1) << v;
-  return s.str();
-}
+std::string rate(double v) { return analysis::fixed(v, 1); }
 
 struct DataCase {
   std::string kind;       // the peer's --kind: image or video

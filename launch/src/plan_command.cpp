@@ -25,11 +25,7 @@ namespace fs = std::filesystem;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kMiB = 1024.0 * 1024.0;
 
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
+using analysis::fixed;
 
 // Consecutive layers with the same size and policy share a row ("decoder.layers.0-31").
 struct Row {

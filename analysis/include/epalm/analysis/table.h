@@ -40,6 +40,10 @@ class Table {
   std::string footer_;
 };
 
+// `value` with `digits` digits after the point ("12.35" for 12.345, 2): how
+// measurements print in tables and reports.
+std::string fixed(double value, int digits);
+
 // LaTeX for text: the special characters escaped; ±, −, Δ and — as math/dashes.
 std::string latex_escape(const std::string& text);
 
