@@ -105,6 +105,23 @@ TEST(DemoCli, TheReducedStudyRunsEndToEndUnderMpirunAndResumes) {
     EXPECT_LE(r["accuracy"].get<double>(), 1.0) << kind;
   }
 
+  // Whether the AST's cached features hold each tone's attributes: the probe
+  // docs/toy-world.md's figures come from, on the audio cells' cache folder
+  // (which an eP-ALM cell's log names).
+  std::string audio_features;
+  const auto study = std::filesystem::path(report_path).parent_path();
+  for (const auto& cell : std::filesystem::directory_iterator(study / "audio-caption")) {
+    if (!cell.is_directory()) continue;
+    std::ifstream log(cell.path() / "attempt-1.log");
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    const auto at = text.find("frozen-feature cache: /");
+    if (at != std::string::npos) audio_features = text.substr(at + 22, text.find('\n', at) - at - 22);
+  }
+  ASSERT_FALSE(audio_features.empty()) << "no audio cell used the feature cache";
+  const auto probe = testing::run_process({EPALM_PYTHON, PROBE_TONE_FEATURES, audio_features, world}, 300);
+  ASSERT_EQ(probe.exit_code, 0) << probe.out << probe.err;
+  EXPECT_NE(probe.out.find("tone 1 loudness  probe "), std::string::npos) << probe.out;
+
   // A rerun: nothing runs, the same tables print.
   const auto start = std::chrono::steady_clock::now();
   const auto again = demo(home.path(), 300);
