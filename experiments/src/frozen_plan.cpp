@@ -29,6 +29,13 @@ std::string config_path(const std::string& directory) { return (fs::path(directo
 
 }  // namespace
 
+std::string checkpoint_directory(const std::string& name, const std::string& model_dir) {
+  if (name.empty()) return "";
+  const auto path = name.find('/') != std::string::npos ? fs::path(name) : fs::path(model_dir) / name;
+  std::error_code ec;
+  return fs::exists(path / "config.json", ec) ? path.string() : "";
+}
+
 TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable) {
   const auto path = config_path(directory);
   if (!fs::exists(path)) throw Error(directory, "has no config.json (not an encoder checkpoint directory)");

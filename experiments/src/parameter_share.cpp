@@ -1,7 +1,5 @@
 #include "epalm/experiments/parameter_share.h"
 
-#include <filesystem>
-
 #include "epalm/core/epalm_model.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
@@ -9,10 +7,9 @@
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/timesformer.h"
 #include "epalm/core/models/vit.h"
+#include "epalm/experiments/frozen_plan.h"
 
 namespace epalm::experiments {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -25,9 +22,7 @@ bool truthy(const std::string& v) { return v == "true" || v == "1" || v == "yes"
 
 // A name that is a checkpoint directory (as a path, or under model-dir), else "".
 std::string checkpoint_directory(const std::map<std::string, std::string>& s, const std::string& name) {
-  const auto model_dir = value_or(s, "model-dir", "models");
-  const auto path = name.find('/') != std::string::npos ? fs::path(name) : fs::path(model_dir) / name;
-  return fs::exists(path / "config.json") ? path.string() : "";
+  return experiments::checkpoint_directory(name, value_or(s, "model-dir", "models"));
 }
 
 struct EncoderShape {

@@ -22,7 +22,7 @@ namespace epalm::cli {
 
 namespace {
 
-std::string rate(double v) { return analysis::fixed(v, 1); }
+using analysis::fixed;
 
 struct DataCase {
   std::string kind;       // the peer's --kind: image or video
@@ -113,10 +113,10 @@ BenchResult run_data_case(const DataCase& c, const BenchSettings& s, Progress& p
                 {"batch", std::to_string(batch)},
                 {"loader threads (peer workers)", std::to_string(s.loader_threads)},
                 {"device", s.device.str() + (settings.pin_memory ? " (pinned batches)" : "")},
-                {"encoder forward per batch", rate(step.median_s * 1e3) + " ms = " + rate(step_rate) + " " + c.unit +
+                {"encoder forward per batch", fixed(step.median_s * 1e3, 1) + " ms = " + fixed(step_rate, 1) + " " + c.unit +
                                                   "/s (" + (c.kind == "image" ? "ViT-B/16" : "TimeSformer-base") + ", " +
                                                   dtype_label(s.dtype) + ", the least one training step does)"},
-                {"loader / encoder", rate(step_rate > 0 ? loader_rate / step_rate : 0) + " x"},
+                {"loader / encoder", fixed(step_rate > 0 ? loader_rate / step_rate : 0, 1) + " x"},
                 {"warmup", std::to_string(s.warmup)},
                 {"repetitions", std::to_string(s.repetitions)}};
   r.check = "every pass yields " + std::to_string(seen) + " " + c.unit;

@@ -1,7 +1,6 @@
 // `epalm plan`: which frozen units to shard for a decoder + encoder on N
 // ranks within a memory budget, the memory each rank then needs and the
 // communication it does per micro-batch and per optimizer step.
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -19,8 +18,6 @@
 namespace epalm::cli {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kMiB = 1024.0 * 1024.0;
@@ -71,10 +68,8 @@ bool given(const po::variables_map& o, const char* key) { return o.count(key) &&
 // weights needed).
 std::string experiment_model(const po::variables_map& t, const std::string& key) {
   const auto name = t[key].as<std::string>();
-  if (name.find('/') != std::string::npos || name.empty()) return name;
-  const auto dir = fs::path(t["model-dir"].as<std::string>()) / name;
-  std::error_code ec;
-  return fs::exists(dir / "config.json", ec) ? dir.string() : name;
+  const auto dir = experiments::checkpoint_directory(name, t["model-dir"].as<std::string>());
+  return dir.empty() ? name : dir;
 }
 
 // What is planned: the models, the eP-ALM settings and the run's.

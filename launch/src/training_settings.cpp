@@ -20,7 +20,6 @@ namespace {
 
 bool flag(const po::variables_map& o, const char* key) { return o[key].as<bool>(); }
 
-
 // Where epalm keeps per-user data: $EPALM_HOME, else ~/.cache/epalm.
 std::string epalm_home() {
   if (const char* home = std::getenv("EPALM_HOME"); home != nullptr && *home != '\0') return home;

@@ -169,7 +169,8 @@ std::vector<RegisteredExperiment> build() {
   // enough for the longest caption (32 and 24 tokens). Audio captions train
   // 12 epochs (seeds 0-1: CIDEr-D 2.09 and 2.02 against 1.85 and 1.63 after
   // 6; the best validation came after 8-9; validating every other epoch
-  // instead gave 1.98 +- 0.12 against 2.05 +- 0.03 and no time). Batches of 8 per
+  // instead gave 1.98 +- 0.12 against 2.05 +- 0.03, and its cells took as
+  // long in the one run measured). Batches of 8 per
   // rank: the demo's 2 ranks take 16 a step.
   const Config toy_common = {{"decoder", "decoder"},      {"levels", "1"},          {"shared-connector", "true"},
                              {"start-layer", "1"},        {"end-layer", "4"},       {"text-step", "1"},

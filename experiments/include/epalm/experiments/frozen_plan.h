@@ -26,6 +26,11 @@ namespace epalm::experiments {
 
 struct TrainingRunSettings;
 
+// The checkpoint directory a model name in a run's settings points at: the
+// name itself when it is a path, else <model_dir>/<name>; "" when that holds
+// no config.json (the name is then a preset, planned from its shapes).
+std::string checkpoint_directory(const std::string& name, const std::string& model_dir);
+
 struct FrozenPlan {
   MemoryPlan memory;
   models::LayerSharding decoder, encoder;
