@@ -350,36 +350,13 @@ class RecomputingDecoder : public StepDecoder {
   at::Tensor ids_;
 };
 
-class CachedEpalmDecoder : public StepDecoder {
- public:
-  CachedEpalmDecoder(const models::OptModel& decoder, models::OptForwardOptions options)
-      : decoder_(decoder), options_(std::move(options)) {}
-  at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& mask) override {
-    auto o = options_;
-    o.cache = &cache_;
-    o.attention_mask = mask;
-    o.last_position_logits_only = true;
-    if (!cache_.empty()) o.prefix_embeds = at::Tensor();
-    else if (o.prefix_embeds.defined()) {
-      o.prefix_embeds = o.prefix_embeds.repeat_interleave(new_tokens.size(0) / o.prefix_embeds.size(0), 0);
-    }
-    return decoder_.forward(new_tokens, o).logits.select(1, 0);
-  }
-  void reorder(const at::Tensor& rows) override { cache_.reorder(rows); }
-
- private:
-  const models::OptModel& decoder_;
-  models::OptForwardOptions options_;
-  models::KvCache cache_;
-};
-
 }  // namespace
 
 std::unique_ptr<StepDecoder> EpalmModel::step_decoder(const at::Tensor& features) const {
   const auto& m = *impl_;
   torch::NoGradGuard no_grad;
   auto options = m.options(features, features.size(0));
-  if (!m.config.reference_noncausal_token) return std::make_unique<CachedEpalmDecoder>(*m.decoder, options);
+  if (!m.config.reference_noncausal_token) return make_opt_step_decoder(*m.decoder, options);
   const auto batch = features.size(0);
   return std::make_unique<RecomputingDecoder>([this, features, batch](const at::Tensor& ids, const at::Tensor& mask) {
     const auto rows = ids.size(0);

@@ -135,27 +135,28 @@ at::Tensor beam_search(StepDecoder& decoder, const at::Tensor& input_ids, const 
 
 class OptStepDecoder : public StepDecoder {
  public:
-  OptStepDecoder(const models::OptModel& model, at::Tensor prefix, models::LayerHook hook)
-      : model_(model), prefix_(std::move(prefix)), hook_(std::move(hook)) {}
+  OptStepDecoder(const models::OptModel& model, models::OptForwardOptions options)
+      : model_(model), options_(std::move(options)) {}
 
   at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& attention_mask) override {
-    models::OptForwardOptions options;
-    options.attention_mask = attention_mask;
-    options.cache = &cache_;
-    options.hook = hook_;
-    options.last_position_logits_only = true;
-    if (cache_.empty() && prefix_.defined()) {
-      options.prefix_embeds = prefix_.repeat_interleave(new_tokens.size(0) / prefix_.size(0), 0);
+    auto o = options_;
+    o.attention_mask = attention_mask;
+    o.cache = &cache_;
+    o.last_position_logits_only = true;
+    // The prefix enters once, with the prompt; each sample's for each of its beams.
+    if (!cache_.empty()) {
+      o.prefix_embeds = at::Tensor();
+    } else if (o.prefix_embeds.defined()) {
+      o.prefix_embeds = o.prefix_embeds.repeat_interleave(new_tokens.size(0) / o.prefix_embeds.size(0), 0);
     }
-    return model_.forward(new_tokens, options).logits.select(1, 0);
+    return model_.forward(new_tokens, o).logits.select(1, 0);
   }
 
   void reorder(const at::Tensor& rows) override { cache_.reorder(rows); }
 
  private:
   const models::OptModel& model_;
-  at::Tensor prefix_;
-  models::LayerHook hook_;
+  models::OptForwardOptions options_;
   models::KvCache cache_;
 };
 
@@ -169,7 +170,15 @@ void GenerationSettings::validate() const {
 
 std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model, at::Tensor prefix_embeds,
                                                    models::LayerHook hook) {
-  return std::make_unique<OptStepDecoder>(model, std::move(prefix_embeds), std::move(hook));
+  models::OptForwardOptions options;
+  options.prefix_embeds = std::move(prefix_embeds);
+  options.hook = std::move(hook);
+  return make_opt_step_decoder(model, options);
+}
+
+std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model,
+                                                   const models::OptForwardOptions& options) {
+  return std::make_unique<OptStepDecoder>(model, options);
 }
 
 at::Tensor generate(StepDecoder& decoder, const at::Tensor& input_ids, const at::Tensor& attention_mask,

@@ -1,9 +1,6 @@
 #include "epalm/experiments/sweep_worker.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,13 +13,12 @@
 #include <fstream>
 #include <thread>
 
+#include "epalm/core/child_process.h"
 #include "epalm/core/error.h"
 #include "epalm/registry/hashing.h"
 #include "epalm/registry/results_store.h"
 #include "epalm/registry/run_recorder.h"
 #include "epalm/registry/sweep_store.h"
-
-extern char** environ;
 
 namespace epalm::experiments {
 
@@ -45,44 +41,15 @@ struct ChildResult {
 
 // Starts argv with `environment` added, stdout and stderr into `log`, and
 // SIGKILL on our death (so a killed worker leaves no cell running unseen).
-pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& environment,
-            const std::string& log) {
-  // Everything the child needs is built before fork: after it only
-  // async-signal-safe calls are allowed in a threaded process.
-  std::vector<std::string> env_text;
-  for (char** e = environ; e && *e; ++e) {
-    const std::string entry = *e;
-    if (!environment.count(entry.substr(0, entry.find('=')))) env_text.push_back(entry);
-  }
-  for (const auto& [k, v] : environment) env_text.push_back(k + "=" + v);
-  std::vector<char*> envp, args;
-  for (auto& e : env_text) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& a : argv_copy) args.push_back(a.data());
-  args.push_back(nullptr);
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw Error(log, "cannot create the cell's log file");
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    throw Error("sweep", std::string("fork failed: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    const int null_fd = ::open("/dev/null", O_RDONLY);
-    dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    execvpe(args[0], args.data(), envp.data());
-    const char message[] = "epalm sweep: cannot execute the cell's command\n";
-    (void)!write(STDERR_FILENO, message, sizeof message - 1);
-    _exit(127);
-  }
-  ::close(log_fd);
-  return pid;
+ChildOptions cell_process(const std::map<std::string, std::string>& environment, const std::string& log) {
+  ChildOptions options;
+  options.environment = environment;
+  options.search_path = true;
+  options.die_with_parent = true;
+  options.in = ChildStream::kNull;
+  options.out = options.err = ChildStream::kFile;
+  options.out_file = options.err_file = log;
+  return options;
 }
 
 ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& spec,
@@ -123,31 +90,28 @@ ChildResult run_cell(registry::ResultsStore& store, const registry::SweepSpec& s
   const auto spool = (dir / ("attempt-" + std::to_string(cell.attempt) + ".jsonl")).string();
   if (spec.spool) environment["EPALM_SPOOL"] = spool;
   const auto started = std::chrono::steady_clock::now();
-  const pid_t pid = spawn(argv, environment, log);
-  spdlog::info("sweep {}: cell {} attempt {} started (pid {}, log {})", spec.name, cell.index, cell.attempt, pid, log);
+  ChildProcess child(argv, cell_process(environment, log), "sweep " + spec.name + ", cell " + std::to_string(cell.index));
+  spdlog::info("sweep {}: cell {} attempt {} started (pid {}, log {})", spec.name, cell.index, cell.attempt,
+               child.pid(), log);
   auto last_renewal = started;
   const auto renew_every = std::chrono::duration<double>(spec.lease_seconds / 3);
   ChildResult result;
   for (;;) {
-    int status = 0;
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      if (WIFEXITED(status)) {
-        result.ok = WEXITSTATUS(status) == 0;
-        result.note = "exit " + std::to_string(WEXITSTATUS(status));
+    if (const auto status = child.poll()) {
+      if (status->signal == 0) {
+        result.ok = status->code == 0;
+        result.note = "exit " + std::to_string(status->code);
       } else {
-        result.note = std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+        result.note = "killed by signal " + std::to_string(status->signal);
         result.dead_run_status = registry::RunStatus::kKilled;
       }
       break;
     }
-    if (done < 0 && errno != EINTR) throw Error("sweep", std::string("waitpid failed: ") + std::strerror(errno));
     const auto now = std::chrono::steady_clock::now();
     if (now - last_renewal >= renew_every) {
       if (!registry::renew_lease(store, cell.sweep_id, cell.index, owner, spec.lease_seconds)) {
         // Our lease was expired by someone (we were stopped too long): the cell is no longer ours.
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        child.kill();
         result.note = "lost its lease; stopped";
         return result;
       }

@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 #include <sstream>
 
 #include "epalm/build_config.h"
+#include "epalm/core/child_process.h"
 #include "epalm/core/error.h"
 
 #if EPALM_HAVE_CUDA
@@ -145,43 +144,17 @@ Measurement run_peer(const BenchSettings& s, const std::string& script_name, con
   std::vector<std::string> argv = {s.python, script};
   argv.insert(argv.end(), args.begin(), args.end());
 
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) throw Error("peer", "pipe() failed");
-  const pid_t pid = fork();
-  if (pid < 0) throw Error("peer", "fork() failed");
-  if (pid == 0) {
-    const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int null_fd = open("/dev/null", O_RDONLY);
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
-    std::vector<char*> c_argv;
-    for (auto& a : argv) c_argv.push_back(a.data());
-    c_argv.push_back(nullptr);
-    execv(c_argv[0], c_argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  std::string out;
-  char buffer[4096];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-  close(pipe_fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  ChildOptions options;
+  options.in = ChildStream::kNull;
+  options.out = ChildStream::kPipe;
+  options.err = ChildStream::kFile;
+  options.err_file = err_path;
+  ChildProcess peer(argv, options, script);
+  const auto out = peer.read_all();
+  const auto status = peer.wait();
   progress.clear();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    const auto code = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                        : "signal " + std::to_string(WTERMSIG(status));
-    throw Error(script, "peer failed (" + code + ", " + s.python + "): " + tail_of(err_path, 1500));
+  if (!status.ok()) {
+    throw Error(script, "peer failed (" + status.describe() + ", " + s.python + "): " + tail_of(err_path, 1500));
   }
   nlohmann::json j;
   try {

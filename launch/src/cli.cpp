@@ -174,6 +174,19 @@ int fail(const std::string& command, const std::string& message, int code, const
 
 }  // namespace
 
+int run_action(const Invocation& in, const Actions& actions, const std::string& fallback) {
+  std::string names;
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    names += (i == 0 ? "" : i + 1 == actions.size() ? " or " : ", ") + actions[i].first;
+  }
+  const auto action = in.options.count("action") ? in.options["action"].as<std::string>() : fallback;
+  if (action.empty()) throw UsageError("action", "give one: " + names);
+  for (const auto& [name, run] : actions) {
+    if (name == action) return run(in);
+  }
+  throw UsageError("action", "unknown action '" + action + "' (" + names + ")");
+}
+
 bool is_experiment_base(const po::options_description& settings, const std::string& name) {
   const auto* option = settings.find_nothrow(name, false);
   return option != nullptr && dynamic_cast<const ExperimentBaseValue*>(option->semantic().get()) != nullptr;

@@ -36,6 +36,14 @@ struct Command {
 
 const std::vector<Command>& commands();
 
+// A command's actions (`epalm runs list|show|...`), in the order its help
+// lists them.
+using Action = std::function<int(const Invocation& invocation)>;
+using Actions = std::vector<std::pair<std::string, Action>>;
+// Runs the action the `action` setting names, or `fallback` when none is
+// given ("": one must be); any other is a usage error that lists them.
+int run_action(const Invocation& in, const Actions& actions, const std::string& fallback = "");
+
 // The value of a setting that names a registered experiment to start from
 // (`epalm train --experiment E`): run_command layers that experiment's base
 // configuration above the defaults and below config files and options. Only

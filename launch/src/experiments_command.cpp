@@ -25,41 +25,41 @@ std::string axes_text(const registry::RegisteredExperiment& e) {
   return out;
 }
 
-int run_experiments(const Invocation& in) {
+int list(const Invocation& in) {
   const auto& o = in.options;
-  const std::string action = o.count("action") ? o["action"].as<std::string>() : "list";
-  if (action == "list") {
-    analysis::Table t({"name", "tags", "axes", "description"});
-    for (const auto& e : registry::registered_experiments()) {
-      t.add_row({e.name, join(e.tags, ","), axes_text(e), e.description});
-    }
-    if (in.world.rank() == 0) std::cout << t.render(table_format(o));
-    return kExitOk;
+  analysis::Table t({"name", "tags", "axes", "description"});
+  for (const auto& e : registry::registered_experiments()) {
+    t.add_row({e.name, join(e.tags, ","), axes_text(e), e.description});
   }
-  if (action == "show") {
-    const auto& e = registry::find_experiment(required(o, "name", "epalm experiments show <name>"));
-    if (in.world.rank() != 0) return kExitOk;
-    std::cout << "# experiment: " << e.name << "\n# " << e.description << "\n# tags: " << join(e.tags, ", ") << "\n";
-    if (!e.axes.empty() || !e.transfer_tasks.empty()) std::cout << "# ablation: " << axes_text(e) << "\n";
-    for (const auto& ov : e.overrides) {
-      std::string match, set;
-      for (const auto& [k, v] : ov.match) match += (match.empty() ? "" : ", ") + k + "=" + v;
-      for (const auto& [k, v] : ov.set) set += (set.empty() ? "" : ", ") + k + "=" + v;
-      std::cout << "# where " << match << ": " << set << "\n";
-    }
-    try {
-      const auto share = experiments::parameter_share(e.base);
-      std::cout << "# trainable parameters: " << share.trainable << " of " << share.total() << " (" << share.percent()
-                << "%): frozen decoder " << share.decoder << ", frozen encoder " << share.encoder << "\n";
-    } catch (const Error& error) {  // models named by a folder that is not there (yet)
-      std::cout << "# trainable parameters: counted once its models exist (" << error.what() << ")\n";
-    }
-    std::cout << "# base configuration (load with --config FILE)\n";
-    registry::write_config_ini(e.base, std::cout);
-    return kExitOk;
-  }
-  throw UsageError("action", "unknown action '" + action + "' (list or show)");
+  if (in.world.rank() == 0) std::cout << t.render(table_format(o));
+  return kExitOk;
 }
+
+int show(const Invocation& in) {
+  const auto& o = in.options;
+  const auto& e = registry::find_experiment(required(o, "name", "epalm experiments show <name>"));
+  if (in.world.rank() != 0) return kExitOk;
+  std::cout << "# experiment: " << e.name << "\n# " << e.description << "\n# tags: " << join(e.tags, ", ") << "\n";
+  if (!e.axes.empty() || !e.transfer_tasks.empty()) std::cout << "# ablation: " << axes_text(e) << "\n";
+  for (const auto& ov : e.overrides) {
+    std::string match, set;
+    for (const auto& [k, v] : ov.match) match += (match.empty() ? "" : ", ") + k + "=" + v;
+    for (const auto& [k, v] : ov.set) set += (set.empty() ? "" : ", ") + k + "=" + v;
+    std::cout << "# where " << match << ": " << set << "\n";
+  }
+  try {
+    const auto share = experiments::parameter_share(e.base);
+    std::cout << "# trainable parameters: " << share.trainable << " of " << share.total() << " (" << share.percent()
+              << "%): frozen decoder " << share.decoder << ", frozen encoder " << share.encoder << "\n";
+  } catch (const Error& error) {  // models named by a folder that is not there (yet)
+    std::cout << "# trainable parameters: counted once its models exist (" << error.what() << ")\n";
+  }
+  std::cout << "# base configuration (load with --config FILE)\n";
+  registry::write_config_ini(e.base, std::cout);
+  return kExitOk;
+}
+
+int run_experiments(const Invocation& in) { return run_action(in, {{"list", list}, {"show", show}}, "list"); }
 
 }  // namespace
 

@@ -199,11 +199,7 @@ int run_run(const Invocation& in) {
 }
 
 int run_model(const Invocation& in) {
-  if (!in.options.count("action")) throw UsageError("action", "give one: info or run (epalm model info --model ...)");
-  const auto action = in.options["action"].as<std::string>();
-  if (action == "info") return run_info(in);
-  if (action == "run") return run_run(in);
-  throw UsageError("action", "unknown action '" + action + "' (use info or run)");
+  return run_action(in, {{"info", run_info}, {"run", run_run}});
 }
 
 std::string summary() {

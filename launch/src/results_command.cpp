@@ -29,57 +29,62 @@ std::vector<std::string> spool_files(const std::string& target) {
   return files;
 }
 
+int tag(const Invocation& in) {
+  const auto& o = in.options;
+  auto store = registry::ResultsStore::open(results_path(o));
+  const auto id = store.resolve_run_id(required(o, "target", "epalm results tag <run> key[=value]"));
+  const auto text = required(o, "value", "epalm results tag <run> key[=value]");
+  const auto eq = text.find('=');
+  store.tag_run(id, text.substr(0, eq), eq == std::string::npos ? "" : text.substr(eq + 1));
+  std::cout << "tagged " << id << " " << text << "\n";
+  return kExitOk;
+}
+
+int note(const Invocation& in) {
+  const auto& o = in.options;
+  auto store = registry::ResultsStore::open(results_path(o));
+  const auto id = store.resolve_run_id(required(o, "target", "epalm results note <run> \"text\""));
+  store.note_run(id, required(o, "value", "epalm results note <run> \"text\""));
+  std::cout << "noted " << id << "\n";
+  return kExitOk;
+}
+
+int ingest(const Invocation& in) {
+  const auto& o = in.options;
+  const auto target = required(o, "target", "epalm results ingest <spool.jsonl or folder>");
+  auto store = registry::ResultsStore::open(results_path(o));
+  analysis::Table t({"spool", "runs", "metric rows", "note"});
+  for (const auto& file : spool_files(target)) {
+    const auto report = registry::ingest_spool(store, file);
+    t.add_row({file, std::to_string(report.runs), std::to_string(report.metric_rows),
+               report.truncated_tail ? "last line cut off (run killed mid-write); the rest loaded" : ""});
+  }
+  const double stale_after = o["stale-after"].as<double>();
+  if (stale_after > 0) store.reap_stale(stale_after);
+  std::cout << t.render(table_format(o));
+  return kExitOk;
+}
+
+int check(const Invocation& in) {
+  const auto& o = in.options;
+  // Opened as a plain SQLite file: the store itself refuses a damaged one.
+  const auto path = results_path(o);
+  if (!std::filesystem::is_regular_file(path)) throw Error(path, "no results database here");
+  registry::Database db(path, registry::Database::Mode::kReadOnly);
+  const auto problems = registry::integrity_problems(db, /*full=*/true);
+  if (problems.empty()) {
+    std::cout << path << ": ok (SQLite's integrity check found no problem)\n";
+    return kExitOk;
+  }
+  std::cout << path << ": " << problems.size() << (problems.size() >= 100 ? "+" : "")
+            << " problems (SQLite's integrity check):\n";
+  for (const auto& p : problems) std::cout << "  " << p << "\n";
+  throw Error(path, "the results database file is corrupt; " + registry::recovery_advice(path));
+}
+
 int run_results(const Invocation& in) {
   if (in.world.rank() != 0) return kExitOk;
-  const auto& o = in.options;
-  const std::string action = o.count("action") ? o["action"].as<std::string>() : "";
-  if (action == "tag") {
-    auto store = registry::ResultsStore::open(results_path(o));
-    const auto id = store.resolve_run_id(required(o, "target", "epalm results tag <run> key[=value]"));
-    const auto tag = required(o, "value", "epalm results tag <run> key[=value]");
-    const auto eq = tag.find('=');
-    store.tag_run(id, tag.substr(0, eq), eq == std::string::npos ? "" : tag.substr(eq + 1));
-    std::cout << "tagged " << id << " " << tag << "\n";
-    return kExitOk;
-  }
-  if (action == "note") {
-    auto store = registry::ResultsStore::open(results_path(o));
-    const auto id = store.resolve_run_id(required(o, "target", "epalm results note <run> \"text\""));
-    store.note_run(id, required(o, "value", "epalm results note <run> \"text\""));
-    std::cout << "noted " << id << "\n";
-    return kExitOk;
-  }
-  if (action == "ingest") {
-    const auto target = required(o, "target", "epalm results ingest <spool.jsonl or folder>");
-    auto store = registry::ResultsStore::open(results_path(o));
-    analysis::Table t({"spool", "runs", "metric rows", "note"});
-    for (const auto& file : spool_files(target)) {
-      const auto report = registry::ingest_spool(store, file);
-      t.add_row({file, std::to_string(report.runs), std::to_string(report.metric_rows),
-                 report.truncated_tail ? "last line cut off (run killed mid-write); the rest loaded" : ""});
-    }
-    const double stale_after = o["stale-after"].as<double>();
-    if (stale_after > 0) store.reap_stale(stale_after);
-    std::cout << t.render(table_format(o));
-    return kExitOk;
-  }
-  if (action == "check") {
-    // Opened as a plain SQLite file: the store itself refuses a damaged one.
-    const auto path = results_path(o);
-    if (!std::filesystem::is_regular_file(path)) throw Error(path, "no results database here");
-    registry::Database db(path, registry::Database::Mode::kReadOnly);
-    const auto problems = registry::integrity_problems(db, /*full=*/true);
-    if (problems.empty()) {
-      std::cout << path << ": ok (SQLite's integrity check found no problem)\n";
-      return kExitOk;
-    }
-    std::cout << path << ": " << problems.size() << (problems.size() >= 100 ? "+" : "")
-              << " problems (SQLite's integrity check):\n";
-    for (const auto& p : problems) std::cout << "  " << p << "\n";
-    throw Error(path, "the results database file is corrupt; " + registry::recovery_advice(path));
-  }
-  throw UsageError("action", action.empty() ? "give one: tag, note, ingest or check"
-                                            : "unknown action '" + action + "' (tag, note, ingest or check)");
+  return run_action(in, {{"tag", tag}, {"note", note}, {"ingest", ingest}, {"check", check}});
 }
 
 }  // namespace

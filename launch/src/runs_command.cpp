@@ -332,13 +332,8 @@ int report(const Invocation& in) {
 
 int run_runs(const Invocation& in) {
   if (in.world.rank() != 0) return kExitOk;
-  const std::string action = in.options.count("action") ? in.options["action"].as<std::string>() : "list";
-  if (action == "list") return list(in);
-  if (action == "show") return show(in);
-  if (action == "compare") return compare(in);
-  if (action == "plot") return plot(in);
-  if (action == "report") return report(in);
-  throw UsageError("action", "unknown action '" + action + "' (list, show, compare, plot or report)");
+  return run_action(in, {{"list", list}, {"show", show}, {"compare", compare}, {"plot", plot}, {"report", report}},
+                    "list");
 }
 
 }  // namespace

@@ -126,14 +126,14 @@ int status(const Invocation& in, const std::string& target) {
 
 int run_sweep(const Invocation& in) {
   if (in.world.rank() != 0) return kExitOk;
-  const auto& o = in.options;
-  const std::string action = o.count("action") ? o["action"].as<std::string>() : "";
-  const std::string usage = "epalm sweep plan|run|status|resume <sweep.json or planned sweep name>";
-  if (action == "plan") return plan(in, required(o, "sweep", usage));
-  if (action == "run" || action == "resume") return run(in, required(o, "sweep", usage));
-  if (action == "status") return status(in, required(o, "sweep", usage));
-  throw UsageError("action", action.empty() ? "give one: plan, run, status or resume"
-                                            : "unknown action '" + action + "' (plan, run, status or resume)");
+  // Each action takes the sweep: a sweep file or a planned sweep's name.
+  const auto on_sweep = [](int (*action)(const Invocation&, const std::string&)) -> Action {
+    return [action](const Invocation& i) {
+      return action(i, required(i.options, "sweep", "epalm sweep plan|run|status|resume <sweep.json or planned sweep name>"));
+    };
+  };
+  return run_action(in, {{"plan", on_sweep(plan)}, {"run", on_sweep(run)}, {"status", on_sweep(status)},
+                         {"resume", on_sweep(run)}});
 }
 
 }  // namespace

@@ -102,13 +102,10 @@ int run_pretrain(const Invocation& in) {
 }
 
 int run_toy(const Invocation& in) {
-  const auto& o = in.options;
-  const auto action = o.count("action") ? o["action"].as<std::string>() : std::string();
-  if (action == "world") return run_world(in, analysis::parse_table_format(o["format"].as<std::string>()));
-  if (action == "tokenizer") return run_tokenizer(in);
-  if (action == "pretrain") return run_pretrain(in);
-  throw UsageError("action", action.empty() ? "missing: world, tokenizer or pretrain"
-                                            : "'" + action + "' is not world, tokenizer or pretrain");
+  const auto world = [](const Invocation& i) {
+    return run_world(i, analysis::parse_table_format(i.options["format"].as<std::string>()));
+  };
+  return run_action(in, {{"world", world}, {"tokenizer", run_tokenizer}, {"pretrain", run_pretrain}});
 }
 
 }  // namespace

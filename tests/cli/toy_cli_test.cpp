@@ -68,7 +68,7 @@ TEST(ToyCli, AnOutputDirectoryAndBadSettings) {
   EXPECT_NE(r.err.find("--sizes: unknown size 'train-imgs'"), std::string::npos) << r.err;
   r = epalm({"toy", "planet"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("'planet' is not world, tokenizer or pretrain"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown action 'planet' (world, tokenizer or pretrain)"), std::string::npos) << r.err;
 }
 
 TEST(ToyCli, TrainsATokenizerFromACorpusFile) {

@@ -46,13 +46,4 @@ JavaTool find_java_tool(const std::string& metric, const std::string& explicit_j
   return tool;
 }
 
-void exec_in(const std::string& cwd, const std::vector<std::string>& argv) {
-  if (chdir(cwd.c_str()) != 0) _exit(126);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execv(args[0], args.data());
-  _exit(127);
-}
-
 }  // namespace epalm::eval

@@ -1,16 +1,10 @@
 #include "epalm/core/meteor.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
+#include "epalm/core/child_process.h"
 #include "epalm/core/error.h"
 
 namespace epalm::eval {
@@ -19,77 +13,33 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A child process fed and read line by line, as pycocoevalcap's Popen. Its
-// stdin is a socket so that writing to a dead child fails (MSG_NOSIGNAL)
-// instead of raising SIGPIPE in the caller.
+// The scorer fed and read line by line, as pycocoevalcap's Popen.
 class LineProcess {
  public:
-  LineProcess(const std::vector<std::string>& argv, const std::string& cwd, const std::string& where) : where_(where) {
-    int in[2], out[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || pipe2(out, O_CLOEXEC) != 0) {
-      throw Error(where_, "cannot create the pipes to the tool");
-    }
-    pid_ = fork();
-    if (pid_ < 0) throw Error(where_, "fork() failed");
-    if (pid_ == 0) {
-      dup2(in[0], STDIN_FILENO);
-      dup2(out[1], STDOUT_FILENO);
-      const int null_fd = open("/dev/null", O_WRONLY);
-      if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
-      close(in[0]);
-      close(in[1]);
-      close(out[0]);
-      close(out[1]);
-      exec_in(cwd, argv);
-    }
-    close(in[0]);
-    close(out[1]);
-    to_child_ = in[1];
-    from_child_ = out[0];
-  }
-  ~LineProcess() {
-    if (to_child_ >= 0) close(to_child_);
-    if (from_child_ >= 0) close(from_child_);
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-  LineProcess(const LineProcess&) = delete;
-  LineProcess& operator=(const LineProcess&) = delete;
+  LineProcess(const std::vector<std::string>& argv, const std::string& cwd, const std::string& where)
+      : where_(where), child_(argv, options(cwd), where) {}
 
   void write_line(const std::string& line) {
-    std::string data = line + "\n";
-    for (std::size_t done = 0; done < data.size();) {
-      const auto n = ::send(to_child_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw Error(where_, "the tool stopped reading its input (did it start? is Java working?)");
-      done += static_cast<std::size_t>(n);
+    if (!child_.write(line + "\n")) {
+      throw Error(where_, "the tool stopped reading its input (did it start? is Java working?)");
     }
   }
   std::string read_line() {
-    while (true) {
-      const auto end = buffer_.find('\n');
-      if (end != std::string::npos) {
-        auto line = buffer_.substr(0, end);
-        buffer_.erase(0, end + 1);
-        return line;
-      }
-      char chunk[4096];
-      const auto n = ::read(from_child_, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw Error(where_, "the tool ended without answering (did it start? is Java working?)");
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
+    auto line = child_.read_line();
+    if (!line) throw Error(where_, "the tool ended without answering (did it start? is Java working?)");
+    return *line;
   }
 
  private:
+  static ChildOptions options(const std::string& cwd) {
+    ChildOptions o;
+    o.cwd = cwd;
+    o.in = o.out = ChildStream::kPipe;
+    o.err = ChildStream::kNull;
+    return o;
+  }
   std::string where_;
-  pid_t pid_ = -1;
-  int to_child_ = -1, from_child_ = -1;
-  std::string buffer_;
+  ChildProcess child_;
 };
 
 std::string strip(const std::string& s) {

@@ -1,7 +1,5 @@
 #include "epalm/core/spice.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "epalm/core/child_process.h"
 #include "epalm/core/error.h"
 #include "numpy_sum.h"
 
@@ -63,22 +62,11 @@ std::string nan_as_null(const std::string& text) {
 // Runs argv in `cwd` to completion, output to `log`; the exit status.
 int run_to_completion(const std::vector<std::string>& argv, const std::string& cwd, const fs::path& log,
                       const std::string& where) {
-  const pid_t pid = fork();
-  if (pid < 0) throw Error(where, "fork() failed");
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      close(fd);
-    }
-    exec_in(cwd, argv);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw Error(where, "waitpid() failed");
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ChildOptions options;
+  options.cwd = cwd;
+  options.out = options.err = ChildStream::kFile;
+  options.out_file = options.err_file = log.string();
+  return ChildProcess(argv, options, where).wait().shell_code();
 }
 
 std::string tail(const std::string& text, std::size_t n) {

@@ -17,6 +17,7 @@ namespace epalm {
 
 namespace models {
 class OptModel;
+struct OptForwardOptions;
 }
 
 enum class EarlyStopping {
@@ -51,6 +52,10 @@ class StepDecoder {
 // and a layer hook are repeated for every beam of their sample.
 std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model, at::Tensor prefix_embeds = {},
                                                    models::LayerHook hook = {});
+// The same with every forward option given (eP-ALM: its prompt, hook and
+// injected tokens); the cache, mask and last-position logits are the step's.
+std::unique_ptr<StepDecoder> make_opt_step_decoder(const models::OptModel& model,
+                                                   const models::OptForwardOptions& options);
 
 // input_ids / attention_mask: [B, T], left-padded. Returns [B, T + n]: the
 // prompt, then the generated tokens, finished rows filled with pad_token_id.

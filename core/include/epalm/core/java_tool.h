@@ -24,8 +24,4 @@ std::string find_java();
 JavaTool find_java_tool(const std::string& metric, const std::string& explicit_jar, const char* jar_variable,
                         const std::string& example_jar);
 
-// In a forked child: changes to `cwd` and executes argv (argv[0] a path);
-// exits 126 / 127 when either fails. Never returns.
-[[noreturn]] void exec_in(const std::string& cwd, const std::vector<std::string>& argv);
-
 }  // namespace epalm::eval
