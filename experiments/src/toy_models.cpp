@@ -276,17 +276,17 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     c.max_length = 160;
     encoder(m.ast, c, tone_labels(world, "pretrain"), tone_labels(world, "val"), 300);
   };
-  // Two lanes of about equal length (measured on a quiet 2-core machine:
-  // decoder 163 s + AST 37 s, ViT 80 s + TimeSformer 121 s).
+  // Two lanes of about equal length (world version 6 on a 2-core machine:
+  // decoder 262 s; ViT 33 s + TimeSformer 157 s + AST 40 s).
   auto lane = std::async(std::launch::async, [&] {
     at::set_num_threads(1);  // OpenMP's thread count is per thread
     decoder();
-    ast();
   });
   std::exception_ptr failure;
   try {
     vit();
     timesformer();
+    ast();
   } catch (...) {
     failure = std::current_exception();
   }

@@ -1,5 +1,8 @@
-// Clips of one to three sine tones (pitch, length, loudness, in order) with
-// silence around them, and their WAV files.
+// Clips of one to three sine tones in order, with silence around them, and
+// their WAV files. Each tone has its own pitch; a clip's tones share one length
+// and one loudness (docs/toy-world.md: with each tone's own, eP-ALM's one
+// perceptual token named the number of tones but not which tone was loud or
+// long, though the AST's features held both).
 #include <sndfile.h>
 
 #include <algorithm>
@@ -24,12 +27,13 @@ constexpr std::int64_t kFade = kAudioRate / 100;                      // 10 ms r
 ToneClip sample_tone_clip(Rng& rng) {
   ToneClip clip;
   const int count = rng.between(1, 3);
+  const int length = rng.below(2), loudness = rng.below(2);
   std::int64_t at = kLead;
   for (int k = 0; k < count; ++k) {
     Tone t;
     t.pitch = rng.below(static_cast<int>(pitch_names().size()));
-    t.length = rng.below(2);
-    t.loudness = rng.below(2);
+    t.length = length;
+    t.loudness = loudness;
     t.start = at;
     t.end = at + kLength[t.length];
     at = t.end + kGap;

@@ -16,7 +16,7 @@
 namespace epalm::experiments::toy {
 
 // Bumped whenever the same seed and sizes would give different files.
-inline constexpr int kGeneratorVersion = 5;
+inline constexpr int kGeneratorVersion = 6;
 
 struct WorldSizes {
   // Images (each with captions and questions), per split.
