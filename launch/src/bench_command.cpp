@@ -22,11 +22,13 @@
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
 #include "epalm/launch_paths.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 #include "store_bench.h"
 #include "epalm/registry/results_store.h"
 
 namespace epalm::cli {
+
+using experiments::parse_dtype;
 
 namespace {
 

@@ -22,10 +22,12 @@
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/local_launch.h"
 #include "epalm/distributed/world.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 #include "shard_step_bench.h"
 
 namespace epalm::cli {
+
+using experiments::parse_dtype;
 
 namespace {
 

@@ -15,10 +15,12 @@
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
 #include "epalm/core/models/vit.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 #include "epalm/analysis/table.h"
 
 namespace epalm::cli {
+
+using experiments::dtype_label;
 
 namespace {
 

@@ -19,12 +19,18 @@
 #include "epalm/core/models/vit.h"
 #include "epalm/core/safetensors.h"
 #include "epalm/core/trainer.h"
-#include "model_families.h"
-#include "opt_family.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/opt_family.h"
 #include "peer_checkpoints.h"
-#include "vit_family.h"
+#include "epalm/experiments/model_families/vit_family.h"
 
 namespace epalm::cli {
+
+using experiments::dtype_label;
+using experiments::load_opt;
+using experiments::load_vit;
+using experiments::resolve_model_source;
+using experiments::vit_config_of;
 
 namespace {
 

@@ -16,9 +16,17 @@
 #include "epalm/core/runtime_info.h"
 #include "epalm/core/safetensors.h"
 #include "epalm/distributed/world.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 
 namespace epalm::cli {
+
+using experiments::InputFile;
+using experiments::RunSettings;
+using experiments::dtype_label;
+using experiments::family_of;
+using experiments::model_families;
+using experiments::parse_dtype;
+using experiments::resolve_model_source;
 
 namespace {
 

@@ -12,11 +12,16 @@
 #include "epalm/core/error.h"
 #include "epalm/core/generation.h"
 #include "epalm/core/safetensors.h"
-#include "model_families.h"
-#include "opt_family.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/opt_family.h"
 #include "peer_checkpoints.h"
 
 namespace epalm::cli {
+
+using experiments::ModelSource;
+using experiments::dtype_label;
+using experiments::load_opt;
+using experiments::resolve_model_source;
 
 namespace {
 

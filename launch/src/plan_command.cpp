@@ -11,11 +11,17 @@
 #include "epalm/core/error.h"
 #include "epalm/core/memory_plan.h"
 #include "epalm/experiments/frozen_plan.h"
-#include "model_families.h"
-#include "opt_family.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/opt_family.h"
 #include "training_settings.h"
 
 namespace epalm::cli {
+
+using experiments::dtype_label;
+using experiments::family_of;
+using experiments::opt_config_of;
+using experiments::parse_dtype;
+using experiments::resolve_model_source;
 
 namespace {
 

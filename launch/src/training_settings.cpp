@@ -11,10 +11,12 @@
 #include "epalm/registry/experiments.h"
 #include "epalm/registry/results_store.h"
 #include "command.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 #include "epalm/registry/training_settings.h"
 
 namespace epalm::cli {
+
+using experiments::parse_dtype;
 
 namespace {
 

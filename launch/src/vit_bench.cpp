@@ -14,11 +14,15 @@
 #include "bench.h"
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 #include "peer_checkpoints.h"
-#include "vit_family.h"
+#include "epalm/experiments/model_families/vit_family.h"
 
 namespace epalm::cli {
+
+using experiments::dtype_label;
+using experiments::resolve_model_source;
+using experiments::vit_config_of;
 
 namespace {
 

@@ -26,7 +26,7 @@ namespace epalm::safetensors {
 class SafetensorsFile;
 }
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
@@ -113,4 +113,4 @@ NamedTensors encoder_outputs(const InputFile& inputs, const std::function<models
 c10::ScalarType parse_dtype(const std::string& name, const std::string& option = "--dtype");
 std::string dtype_label(c10::ScalarType dtype);  // "fp32", "bf16", "fp16"
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

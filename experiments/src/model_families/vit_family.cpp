@@ -6,10 +6,10 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/vit.h"
-#include "model_families.h"
-#include "vit_family.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/vit_family.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 models::VitConfig vit_config_of(const ModelSource& source) {
   return source.is_directory() ? models::VitConfig::from_json_file(source.config_path())
@@ -89,4 +89,4 @@ ModelFamily vit_family() {
   return f;
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -4,12 +4,12 @@
 #include <cstdint>
 
 #include "epalm/core/models/ast.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 models::AstConfig ast_config_of(const ModelSource& source);
 // The checkpoint, or random weights drawn from `seed` for a preset.
 models::AstModel load_ast(const ModelSource& source, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

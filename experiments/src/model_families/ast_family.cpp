@@ -3,12 +3,12 @@
 
 #include <sstream>
 
-#include "ast_family.h"
+#include "epalm/experiments/model_families/ast_family.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 models::AstConfig ast_config_of(const ModelSource& source) {
   return source.is_directory() ? models::AstConfig::from_json_file(source.config_path())
@@ -79,4 +79,4 @@ ModelFamily ast_family() {
   return f;
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

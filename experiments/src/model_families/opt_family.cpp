@@ -3,10 +3,10 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
-#include "model_families.h"
-#include "opt_family.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/opt_family.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 models::OptConfig opt_config_of(const ModelSource& source) {
   return source.is_directory() ? models::OptConfig::from_json_file(source.config_path())
@@ -107,4 +107,4 @@ ModelFamily opt_family() {
   return f;
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -4,12 +4,12 @@
 #include <cstdint>
 
 #include "epalm/core/models/opt.h"
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 models::OptConfig opt_config_of(const ModelSource& source);
 // The checkpoint, or random weights drawn from `seed` for a preset.
 models::OptModel load_opt(const ModelSource& source, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

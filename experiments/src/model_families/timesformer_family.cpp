@@ -5,10 +5,10 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
-#include "model_families.h"
-#include "timesformer_family.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/timesformer_family.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 models::TimesformerConfig timesformer_config_of(const ModelSource& source) {
   return source.is_directory() ? models::TimesformerConfig::from_json_file(source.config_path())
@@ -82,4 +82,4 @@ ModelFamily timesformer_family() {
   return f;
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -1,4 +1,4 @@
-#include "model_families.h"
+#include "epalm/experiments/model_families.h"
 
 #include <torch/torch.h>
 
@@ -9,7 +9,7 @@
 #include "epalm/core/models/architecture.h"
 #include "epalm/core/safetensors.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace fs = std::filesystem;
 
@@ -143,4 +143,4 @@ std::string dtype_label(c10::ScalarType dtype) {
   }
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments
