@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "analysis_bench.h"
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "bench_store_record.h"
 #include "comm_bench.h"
 #include "command.h"
@@ -27,6 +27,19 @@
 #include "epalm/registry/results_store.h"
 
 namespace epalm::cli {
+
+using experiments::BenchCase;
+using experiments::BenchResult;
+using experiments::BenchSettings;
+using experiments::Measurement;
+using experiments::data_bench_cases;
+using experiments::epalm_bench_cases;
+using experiments::median;
+using experiments::metrics_bench_cases;
+using experiments::opt_bench_cases;
+using experiments::utc_now;
+using experiments::vit_bench_cases;
+using experiments::write_record;
 
 using experiments::parse_dtype;
 

@@ -4,7 +4,7 @@
 
 namespace epalm::cli {
 
-std::string record_bench_run(const std::string& results, const std::string& name, const BenchResult& result,
+std::string record_bench_run(const std::string& results, const std::string& name, const experiments::BenchResult& result,
                              const std::vector<std::string>& arguments, const distributed::World& world) {
   if (results.empty()) return "";
   std::map<std::string, std::string> params(result.settings.begin(), result.settings.end());

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 
 namespace epalm::distributed {
 class World;
@@ -16,7 +16,7 @@ namespace epalm::cli {
 
 // Records `result` (`arguments`: the command line after "epalm bench") into the database at `results` ("" records nothing);
 // returns the run id or "".
-std::string record_bench_run(const std::string& results, const std::string& name, const BenchResult& result,
+std::string record_bench_run(const std::string& results, const std::string& name, const experiments::BenchResult& result,
                              const std::vector<std::string>& arguments, const distributed::World& world);
 
 }  // namespace epalm::cli

@@ -14,7 +14,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "comm_bench.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
@@ -23,9 +23,16 @@
 #include "epalm/distributed/local_launch.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/model_families.h"
-#include "shard_step_bench.h"
+#include "epalm/experiments/bench/shard_step_bench.h"
 
 namespace epalm::cli {
+
+using experiments::StepRow;
+using experiments::StepSettings;
+using experiments::measure_shard_step;
+using experiments::median;
+using experiments::utc_now;
+using experiments::write_record;
 
 using experiments::parse_dtype;
 

@@ -16,7 +16,7 @@
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/toy_study.h"
 #include "epalm/experiments/toy_world.h"
-#include "progress.h"
+#include "epalm/core/progress.h"
 #include "results_settings.h"
 
 namespace epalm::cli {

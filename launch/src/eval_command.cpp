@@ -12,7 +12,7 @@
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/evaluation_run.h"
 #include "failure.h"
-#include "progress.h"
+#include "epalm/core/progress.h"
 #include "run_recording.h"
 #include "epalm/registry/setting_checks.h"
 #include "training_settings.h"

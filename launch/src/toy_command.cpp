@@ -16,7 +16,7 @@
 #include "epalm/experiments/bpe_trainer.h"
 #include "epalm/experiments/toy_models.h"
 #include "epalm/experiments/toy_world.h"
-#include "progress.h"
+#include "epalm/core/progress.h"
 
 namespace epalm::cli {
 

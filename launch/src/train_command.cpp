@@ -18,7 +18,7 @@
 #include "epalm/distributed/world.h"
 #include "failure.h"
 #include "output_dir_lock.h"
-#include "progress.h"
+#include "epalm/core/progress.h"
 #include "resume_check.h"
 #include "run_recording.h"
 #include "training_settings.h"

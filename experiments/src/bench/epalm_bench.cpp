@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "epalm/core/error.h"
 #include "epalm/core/feature_cache.h"
 #include "epalm/core/models/opt.h"
@@ -21,16 +21,11 @@
 #include "epalm/core/trainer.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
-#include "peer_checkpoints.h"
+#include "bench/peer_checkpoints.h"
 #include "epalm/experiments/model_families/vit_family.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
-using experiments::dtype_label;
-using experiments::load_opt;
-using experiments::load_vit;
-using experiments::resolve_model_source;
-using experiments::vit_config_of;
 
 namespace {
 
@@ -349,4 +344,4 @@ std::vector<BenchCase> epalm_bench_cases() {
   };
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

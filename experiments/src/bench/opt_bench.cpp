@@ -8,20 +8,16 @@
 #include <fstream>
 #include <sstream>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "epalm/core/error.h"
 #include "epalm/core/generation.h"
 #include "epalm/core/safetensors.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
-#include "peer_checkpoints.h"
+#include "bench/peer_checkpoints.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
-using experiments::ModelSource;
-using experiments::dtype_label;
-using experiments::load_opt;
-using experiments::resolve_model_source;
 
 namespace {
 
@@ -201,4 +197,4 @@ std::vector<BenchCase> opt_bench_cases() {
   };
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -1,8 +1,8 @@
-#include "progress.h"
+#include "epalm/core/progress.h"
 
 #include <iostream>
 
-namespace epalm::cli {
+namespace epalm {
 
 Progress::~Progress() { clear(); }
 
@@ -17,4 +17,4 @@ void Progress::clear() {
   shown_ = false;
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm

@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace epalm::cli {
+namespace epalm {
 
 // Lines on stderr, each overwriting the last, when enabled (a terminal).
 class Progress {
@@ -19,4 +19,4 @@ class Progress {
   bool shown_ = false;
 };
 
-}  // namespace epalm::cli
+}  // namespace epalm

@@ -9,7 +9,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "epalm/core/data_loader.h"
 #include "epalm/core/datasets.h"
 #include "epalm/core/error.h"
@@ -18,9 +18,8 @@
 #include "epalm/experiments/model_families.h"
 #include "epalm/analysis/table.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
-using experiments::dtype_label;
 
 namespace {
 
@@ -148,4 +147,4 @@ std::vector<BenchCase> data_bench_cases() {
   };
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -11,18 +11,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors.h"
 #include "epalm/experiments/model_families.h"
-#include "peer_checkpoints.h"
+#include "bench/peer_checkpoints.h"
 #include "epalm/experiments/model_families/vit_family.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
-using experiments::dtype_label;
-using experiments::resolve_model_source;
-using experiments::vit_config_of;
 
 namespace {
 
@@ -134,4 +131,4 @@ std::vector<BenchCase> vit_bench_cases() {
   };
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -1,4 +1,4 @@
-#include "peer_checkpoints.h"
+#include "bench/peer_checkpoints.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
@@ -11,7 +11,7 @@
 #include "epalm/core/models/vit.h"
 #include "epalm/core/safetensors.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace {
 
@@ -73,4 +73,4 @@ void write_vit_checkpoint(const models::VitConfig& config, const std::map<std::s
   safetensors::write_safetensors(directory + "/model.safetensors", tensors, {{"format", "pt"}});
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

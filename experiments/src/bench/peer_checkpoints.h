@@ -14,7 +14,7 @@ class OptModel;
 struct VitConfig;
 }  // namespace epalm::models
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 // "float32", "float16" or "bfloat16": config.json's torch_dtype.
 std::string torch_dtype_name(c10::ScalarType dtype);
@@ -32,4 +32,4 @@ std::map<std::string, at::Tensor> vit_random_weights(const models::VitConfig& co
 void write_vit_checkpoint(const models::VitConfig& config, const std::map<std::string, at::Tensor>& weights,
                           c10::ScalarType dtype, const std::string& directory);
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -8,12 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "epalm/core/caption_metrics.h"
 #include "epalm/core/error.h"
 #include "epalm/core/vqa_accuracy.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace {
 
@@ -244,4 +244,4 @@ std::vector<BenchCase> metrics_bench_cases() {
            metrics_case, ""}};
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

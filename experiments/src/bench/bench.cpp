@@ -1,4 +1,4 @@
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 
 #include <torch/torch.h>
 
@@ -22,7 +22,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace fs = std::filesystem;
 
@@ -217,4 +217,4 @@ void write_record(const std::string& path, const nlohmann::ordered_json& j) {
   if (ec) throw Error(path, "cannot write the benchmark record: " + ec.message());
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

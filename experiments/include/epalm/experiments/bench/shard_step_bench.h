@@ -20,7 +20,7 @@ namespace epalm::distributed {
 class World;
 }
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 struct StepSettings {
   int layers = 4;
@@ -44,4 +44,4 @@ struct StepRow {
 std::vector<StepRow> measure_shard_step(Communicator& communicator, const distributed::World& world,
                                         const StepSettings& settings);
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "epalm/core/models/attention_kernel.h"
-#include "progress.h"
+#include "epalm/core/progress.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 struct BenchSettings {
   std::string model;    // a preset (random weights) or a checkpoint directory
@@ -119,4 +119,4 @@ std::vector<BenchCase> epalm_bench_cases();
 std::vector<BenchCase> data_bench_cases();
 std::vector<BenchCase> metrics_bench_cases();
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

@@ -1,4 +1,4 @@
-#include "shard_step_bench.h"
+#include "epalm/experiments/bench/shard_step_bench.h"
 
 #include <torch/torch.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "bench.h"
+#include "epalm/experiments/bench/bench.h"
 #include "epalm/core/communicator.h"
 #include "epalm/core/gradient_bucket.h"
 #include "epalm/core/models/opt.h"
@@ -17,7 +17,7 @@
 #include "epalm/core/sharded_unit.h"
 #include "epalm/distributed/world.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace {
 
@@ -214,4 +214,4 @@ std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::W
   return rows;
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments
