@@ -12,7 +12,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "analysis_bench.h"
 #include "epalm/experiments/bench/bench.h"
 #include "bench_store_record.h"
 #include "comm_bench.h"
@@ -23,7 +22,7 @@
 #include "epalm/distributed/world.h"
 #include "epalm/launch_paths.h"
 #include "epalm/experiments/model_families.h"
-#include "store_bench.h"
+#include "epalm/experiments/bench/store_bench.h"
 #include "epalm/registry/results_store.h"
 
 namespace epalm::cli {
@@ -132,30 +131,23 @@ analysis::Table result_table(const std::string& name, const BenchResult& r) {
 int run_bench(const Invocation& in) {
   const auto& o = in.options;
   const auto name = o["case"].as<std::string>();
-  if (name == "store") {
-    StoreBenchSettings s;
-    s.runs = o["store-runs"].as<int>();
+  if (name == "store" || name == "analysis") {
+    experiments::StoreBenchSettings s;
+    s.runs = o[name == "store" ? "store-runs" : "analysis-runs"].as<int>();
     s.points = o["store-points"].as<int>();
     s.repetitions = std::max(o["repetitions"].as<int>(), 1);
     s.work_dir = o["work-dir"].as<std::string>();
     s.results = o["results"].as<std::string>();
-    s.format = o["format"].as<std::string>();
     s.progress = isatty(STDERR_FILENO);
     s.argv = {"epalm", "bench"};
     s.argv.insert(s.argv.end(), in.arguments.begin(), in.arguments.end());
-    return run_store_bench(in, s);
-  }
-  if (name == "analysis") {
-    AnalysisBenchSettings s;
-    s.runs = o["analysis-runs"].as<int>();
-    s.repetitions = std::max(o["repetitions"].as<int>(), 1);
-    s.work_dir = o["work-dir"].as<std::string>();
-    s.results = o["results"].as<std::string>();
-    s.format = o["format"].as<std::string>();
-    s.progress = isatty(STDERR_FILENO);
-    s.argv = {"epalm", "bench"};
-    s.argv.insert(s.argv.end(), in.arguments.begin(), in.arguments.end());
-    return run_analysis_bench(in, s);
+    const auto report = name == "store" ? experiments::run_store_bench(s, in.world)
+                                        : experiments::run_analysis_bench(s, in.world);
+    std::cout << report.table.render(analysis::parse_table_format(o["format"].as<std::string>()));
+    if (!report.run_id.empty()) {
+      std::cout << "recorded as run " << report.run_id << " (experiment bench-" << name << ") in " << s.results << "\n";
+    }
+    return kExitOk;
   }
   if (name == "comm") return run_comm_bench(in);
   const BenchCase* chosen = nullptr;

@@ -155,3 +155,29 @@ TEST(Cli, PlanPrintsTheShardPlanMemoryAndCommunication) {
 }
 
 }  // namespace epalm
+
+namespace epalm {
+
+// `epalm bench store` and `bench analysis` (experiments/bench/store_bench.h)
+// on a tiny store: the table, and the run they record where --results says.
+TEST(Cli, BenchStoreAndAnalysisPrintTheirTablesAndRecordTheirRuns) {
+  testing::TempDir dir;
+  const auto results = dir.path() + "/results.sqlite";
+  for (const std::string name : {"store", "analysis"}) {
+    const auto r = epalm({"bench", name, "--store-runs", "20", "--store-points", "10", "--analysis-runs", "30",
+                          "--repetitions", "2", "--work-dir", dir.path(), "--results", results, "--format", "csv"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("measure,value,target", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find(name == "store" ? "batched insert rows/s," : "runs compare: 2 axes"), std::string::npos)
+        << r.out;
+    const auto at = r.out.find("recorded as run ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(experiment bench-" + name + ") in " + results), std::string::npos) << r.out;
+    const auto id = r.out.substr(at + 16, 36);
+    const auto listed = epalm({"runs", "list", "--experiment", "bench-" + name, "--results", results, "--format", "csv"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    EXPECT_NE(listed.out.find(id + ",bench-" + name + ","), std::string::npos) << listed.out;
+  }
+}
+
+}  // namespace epalm

@@ -10,15 +10,14 @@
 #include <iostream>
 #include <sstream>
 
-#include "command.h"
 #include "epalm/distributed/world.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
 #include "epalm/registry/results_store.h"
 #include "epalm/registry/run_recorder.h"
-#include "store_bench.h"
+#include "epalm/experiments/bench/store_bench.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace {
 
@@ -29,26 +28,22 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 using analysis::fixed;
 
-struct Latency {
-  double median_ms = 0;
-  double max_ms = 0;
-};
 
-template <typename F>
-Latency time_query(int repetitions, F&& query) {
+}  // namespace
+
+Latency measure_latency(int repetitions, const std::function<void()>& body) {
   std::vector<double> ms;
   for (int i = 0; i < repetitions; ++i) {
     const auto start = Clock::now();
-    query();
+    body();
     ms.push_back(seconds_since(start) * 1e3);
   }
+  if (ms.empty()) return {};
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms.back()};
 }
 
-}  // namespace
-
-int run_store_bench(const Invocation& in, const StoreBenchSettings& s) {
+StoreBenchReport run_store_bench(const StoreBenchSettings& s, const distributed::World& world) {
   if (s.runs < 1 || s.points < 1) throw UsageError("--store-runs/--store-points", "must be >= 1");
   const auto dir = fs::path(s.work_dir.empty() ? fs::temp_directory_path().string() : s.work_dir) /
                    ("epalm-bench-store-" + std::to_string(getpid()));
@@ -102,19 +97,19 @@ int run_store_bench(const Invocation& in, const StoreBenchSettings& s) {
   const double rows_per_s = rows / insert_s;
 
   // The queries a researcher runs on a finished ablation.
-  const auto compare = time_query(s.repetitions, [&] {
+  const auto compare = measure_latency(s.repetitions, [&] {
     const auto result = store.compare("bench-ablation", "prompt-length", "loss", registry::Summary::kBest);
     if (result.size() != prompt_lengths.size() && s.runs >= 5) throw Error(db_path, "comparison returned a wrong row count");
   });
-  const auto compare_last = time_query(s.repetitions, [&] {
+  const auto compare_last = measure_latency(s.repetitions, [&] {
     store.compare("bench-ablation", "lr", "loss", registry::Summary::kLast);
   });
   registry::RunFilter filter;
   filter.experiment = "bench-ablation";
   filter.params["prompt-length"] = "10";
   filter.limit = 100;
-  const auto listing = time_query(s.repetitions, [&] { store.list_runs(filter); });
-  const auto show = time_query(s.repetitions, [&] { store.show_run(ids[ids.size() / 2]); });
+  const auto listing = measure_latency(s.repetitions, [&] { store.list_runs(filter); });
+  const auto show = measure_latency(s.repetitions, [&] { store.show_run(ids[ids.size() / 2]); });
   const auto db_bytes = fs::file_size(db_path) + (fs::exists(db_path + "-wal") ? fs::file_size(db_path + "-wal") : 0);
 
   analysis::Table t({"measure", "value", "target"});
@@ -128,14 +123,14 @@ int run_store_bench(const Invocation& in, const StoreBenchSettings& s) {
   t.add_row({"list runs where prompt-length=10 (100) median ms", fixed(listing.median_ms, 2), ""});
   t.add_row({"show one run median ms", fixed(show.median_ms, 2), ""});
   t.add_row({"database MiB", fixed(static_cast<double>(db_bytes) / (1 << 20), 1), ""});
-  std::cout << t.render(analysis::parse_table_format(s.format));
 
-  if (!s.results.empty() && in.world.rank() == 0) {
+  std::string run_id;
+  if (!s.results.empty() && world.rank() == 0) {
     registry::RunStart start;
     start.experiment = "bench-store";
     start.params = {{"runs", std::to_string(s.runs)}, {"points", std::to_string(s.points)},
                     {"batch-rows", std::to_string(s.points)}, {"repetitions", std::to_string(s.repetitions)}};
-    start.provenance = registry::collect_provenance(s.argv, in.world.size());
+    start.provenance = registry::collect_provenance(s.argv, world.size());
     registry::RecorderOptions options;
     options.heartbeat_seconds = 0;
     auto recorder = registry::RunRecorder::to_store(s.results, start, options);
@@ -147,9 +142,9 @@ int run_store_bench(const Invocation& in, const StoreBenchSettings& s) {
                                   {"show_median_ms", show.median_ms},
                                   {"database_mib", static_cast<double>(db_bytes) / (1 << 20)}});
     recorder.finish(registry::RunStatus::kFinished, 0);
-    std::cout << "recorded as run " << recorder.run_id() << " (experiment bench-store) in " << s.results << "\n";
+    run_id = recorder.run_id();
   }
-  return kExitOk;
+  return {t, run_id};
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments

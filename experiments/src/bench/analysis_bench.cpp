@@ -1,4 +1,4 @@
-#include "analysis_bench.h"
+#include "epalm/experiments/bench/store_bench.h"
 
 #include <unistd.h>
 
@@ -23,7 +23,7 @@
 #include "epalm/registry/sweep.h"
 #include "epalm/registry/sweep_store.h"
 
-namespace epalm::cli {
+namespace epalm::experiments {
 
 namespace {
 
@@ -34,21 +34,6 @@ double ms_since(Clock::time_point start) { return std::chrono::duration<double, 
 
 using analysis::fixed;
 
-struct Latency {
-  double median_ms = 0, max_ms = 0;
-};
-
-template <typename F>
-Latency time_it(int repetitions, F&& body) {
-  std::vector<double> ms;
-  for (int i = 0; i < repetitions; ++i) {
-    const auto start = Clock::now();
-    body();
-    ms.push_back(ms_since(start));
-  }
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms.back()};
-}
 
 // A grid like an ablation's: shared-connector x levels x seeds x
 // prompt-length (and reruns), each run with the settings a training run
@@ -123,7 +108,7 @@ void fill_sweep(registry::ResultsStore& store) {
 
 }  // namespace
 
-int run_analysis_bench(const Invocation& in, const AnalysisBenchSettings& s) {
+StoreBenchReport run_analysis_bench(const StoreBenchSettings& s, const distributed::World& world) {
   if (s.runs < 30) throw UsageError("--analysis-runs", "must be >= 30 (a full grid of seeds)");
   const auto dir = fs::path(s.work_dir.empty() ? fs::temp_directory_path().string() : s.work_dir) /
                    ("epalm-bench-analysis-" + std::to_string(getpid()));
@@ -151,7 +136,7 @@ int run_analysis_bench(const Invocation& in, const AnalysisBenchSettings& s) {
   size_t used = 0;
   std::string rendered;
   std::vector<double> load_ms, pivot_ms;
-  const auto compare = time_it(s.repetitions, [&] {
+  const auto compare = measure_latency(s.repetitions, [&] {
     const auto t0 = Clock::now();
     analysis::RunSelection selection;
     selection.experiment = "bench-ablation-grid";
@@ -176,7 +161,7 @@ int run_analysis_bench(const Invocation& in, const AnalysisBenchSettings& s) {
 
   fill_sweep(store);
   size_t report_bytes = 0;
-  const auto report = time_it(std::max(1, s.repetitions / 4), [&] {
+  const auto report = measure_latency(std::max(1, s.repetitions / 4), [&] {
     const auto path = (dir / "report.html").string();
     analysis::write_output(path, analysis::sweep_report_html(store, "bench-report", {}));
     report_bytes = fs::file_size(path);
@@ -193,22 +178,22 @@ int run_analysis_bench(const Invocation& in, const AnalysisBenchSettings& s) {
   t.add_row({"  of which pivot and tests: median ms", fixed(pivot_ms[pivot_ms.size() / 2], 1), ""});
   t.add_row({"runs report, 100-run sweep, written: median ms", fixed(report.median_ms, 1), "< 2000"});
   t.add_row({"report KiB", fixed(static_cast<double>(report_bytes) / 1024, 0), ""});
-  std::cout << t.render(analysis::parse_table_format(s.format));
 
-  if (!s.results.empty() && in.world.rank() == 0) {
+  std::string run_id;
+  if (!s.results.empty() && world.rank() == 0) {
     registry::RunStart start;
     start.experiment = "bench-analysis";
     start.params = {{"runs", std::to_string(s.runs)}, {"repetitions", std::to_string(s.repetitions)}};
-    start.provenance = registry::collect_provenance(s.argv, in.world.size());
+    start.provenance = registry::collect_provenance(s.argv, world.size());
     registry::RecorderOptions options;
     options.heartbeat_seconds = 0;
     auto recorder = registry::RunRecorder::to_store(s.results, start, options);
     recorder.log_scores("bench", {{"compare_median_ms", compare.median_ms}, {"compare_max_ms", compare.max_ms},
                                   {"report_median_ms", report.median_ms}, {"fill_s", fill_s}});
     recorder.finish(registry::RunStatus::kFinished, 0);
-    std::cout << "recorded as run " << recorder.run_id() << " (experiment bench-analysis) in " << s.results << "\n";
+    run_id = recorder.run_id();
   }
-  return kExitOk;
+  return {t, run_id};
 }
 
-}  // namespace epalm::cli
+}  // namespace epalm::experiments
