@@ -14,6 +14,7 @@
 
 #include "epalm/core/child_process.h"
 #include "epalm/core/error.h"
+#include "epalm/core/scratch_dir.h"
 #include "numpy_sum.h"
 
 namespace epalm::eval {
@@ -73,19 +74,6 @@ std::string tail(const std::string& text, std::size_t n) {
   return text.size() <= n ? text : "..." + text.substr(text.size() - n);
 }
 
-// A temporary directory removed with its contents when done.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "epalm-spice-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw Error(pattern, "cannot create a temporary directory");
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
 
 }  // namespace
 
@@ -168,8 +156,9 @@ std::optional<CorpusScores> spice(const std::vector<CaptionExample>& tokenized, 
   if (!tool.available()) return std::nullopt;
   if (tokenized.empty()) throw Error("caption predictions", "there are none to score");
   const auto jar = fs::absolute(tool.jar);
-  TempDir temp;
-  const auto in_path = temp.path / "input.json", out_path = temp.path / "output.json", log = temp.path / "spice.log";
+  const ScratchDir temp("", "epalm-spice-");
+  const fs::path dir = temp.path();
+  const auto in_path = dir / "input.json", out_path = dir / "output.json", log = dir / "spice.log";
   std::ofstream(in_path) << spice_input(tokenized);
   std::vector<std::string> argv = {tool.java, "-jar", "-Xmx8G", jar.string(), in_path.string()};
   if (!cache_dir.empty()) {

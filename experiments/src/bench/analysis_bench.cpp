@@ -17,6 +17,7 @@
 #include "epalm/analysis/run_records.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
+#include "epalm/core/scratch_dir.h"
 #include "epalm/distributed/world.h"
 #include "epalm/registry/results_store.h"
 #include "epalm/registry/run_recorder.h"
@@ -110,16 +111,8 @@ void fill_sweep(registry::ResultsStore& store) {
 
 StoreBenchReport run_analysis_bench(const StoreBenchSettings& s, const distributed::World& world) {
   if (s.runs < 30) throw UsageError("--analysis-runs", "must be >= 30 (a full grid of seeds)");
-  const auto dir = fs::path(s.work_dir.empty() ? fs::temp_directory_path().string() : s.work_dir) /
-                   ("epalm-bench-analysis-" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ignored;
-      fs::remove_all(dir, ignored);
-    }
-  } cleanup{dir};
+  const ScratchDir scratch(s.work_dir, "epalm-bench-analysis-");
+  const fs::path dir = scratch.path();
   const auto db_path = (dir / "bench.sqlite").string();
   auto store = registry::ResultsStore::open(db_path);
   const auto fill_start = Clock::now();

@@ -181,20 +181,6 @@ Measurement run_peer(const BenchSettings& s, const std::string& script_name, con
   return m;
 }
 
-ScratchDir::ScratchDir(const std::string& parent) {
-  const auto base = parent.empty() ? fs::temp_directory_path() : fs::path(parent);
-  std::error_code ec;
-  fs::create_directories(base, ec);
-  std::string pattern = (base / "epalm-bench-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) throw Error(base.string(), "cannot create a temporary directory");
-  path_ = pattern;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
 std::string utc_now() {
   const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};

@@ -13,6 +13,7 @@
 #include "epalm/distributed/world.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
+#include "epalm/core/scratch_dir.h"
 #include "epalm/registry/results_store.h"
 #include "epalm/registry/run_recorder.h"
 #include "epalm/experiments/bench/store_bench.h"
@@ -45,17 +46,9 @@ Latency measure_latency(int repetitions, const std::function<void()>& body) {
 
 StoreBenchReport run_store_bench(const StoreBenchSettings& s, const distributed::World& world) {
   if (s.runs < 1 || s.points < 1) throw UsageError("--store-runs/--store-points", "must be >= 1");
-  const auto dir = fs::path(s.work_dir.empty() ? fs::temp_directory_path().string() : s.work_dir) /
-                   ("epalm-bench-store-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const ScratchDir scratch(s.work_dir, "epalm-bench-store-");
+  const fs::path dir = scratch.path();
   const auto db_path = (dir / "bench.sqlite").string();
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ignored;
-      fs::remove_all(dir, ignored);
-    }
-  } cleanup{dir};
 
   auto store = registry::ResultsStore::open(db_path);
   const std::vector<std::string> prompt_lengths = {"0", "1", "5", "10", "20"};

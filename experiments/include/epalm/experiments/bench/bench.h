@@ -20,6 +20,7 @@
 
 #include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/progress.h"
+#include "epalm/core/scratch_dir.h"
 
 namespace epalm::experiments {
 
@@ -74,18 +75,6 @@ Measurement measure(const std::function<void()>& once, const BenchSettings& s, P
 Measurement run_peer(const BenchSettings& s, const std::string& script, const std::vector<std::string>& args,
                      Progress& progress);
 
-// A temporary directory under s.work_dir (or the system's), removed after.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& parent);
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct BenchResult {
   std::vector<std::pair<std::string, std::string>> settings;  // what ran: shapes, dtype, device, threads, model
