@@ -1,20 +1,9 @@
-// `epalm bench comm`: times all_gather, reduce_scatter and all_reduce over the
-// chosen backend for message sizes doubling from --min-bytes to --max-bytes,
-// and reports nccl-tests' algorithm and bus bandwidths (doc/PERFORMANCE.md):
-// algbw = S / t, with S the bytes of the whole message (the gathered tensor
-// for all_gather and reduce_scatter); busbw = algbw x 2(n-1)/n for all_reduce
-// and x (n-1)/n for all_gather and reduce_scatter: what each link carries, so
-// it compares with the hardware's bandwidth whatever the rank count. t is the
-// mean over --repetitions back-to-back collectives, the slowest rank's.
+// `epalm bench comm`: its options, the restart under mpirun, and the tables
+// (the measurement is experiments/bench/comm_bench.h).
 #include <torch/torch.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
-#include "epalm/experiments/bench/bench.h"
 #include "comm_bench.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
@@ -22,90 +11,21 @@
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/local_launch.h"
 #include "epalm/distributed/world.h"
+#include "epalm/experiments/bench/bench.h"
+#include "epalm/experiments/bench/comm_bench.h"
 #include "epalm/experiments/model_families.h"
-#include "epalm/experiments/bench/shard_step_bench.h"
 
 namespace epalm::cli {
 
-using experiments::StepRow;
-using experiments::StepSettings;
-using experiments::measure_shard_step;
-using experiments::median;
-using experiments::utc_now;
-using experiments::write_record;
-
 using experiments::parse_dtype;
+using experiments::write_record;
 
 namespace {
 
 namespace po = boost::program_options;
-using Clock = std::chrono::steady_clock;
-
-struct Row {
-  std::string op;
-  std::int64_t bytes = 0;
-  std::int64_t elements = 0;
-  double seconds = 0;
-  double algbw = 0;  // GB/s (1e9 bytes)
-  double busbw = 0;
-};
-
-std::vector<Collective> parse_ops(const std::string& list) {
-  std::vector<Collective> ops;
-  std::stringstream s(list);
-  std::string name;
-  while (std::getline(s, name, ',')) {
-    if (name == "all_gather") ops.push_back(Collective::kAllGather);
-    else if (name == "reduce_scatter") ops.push_back(Collective::kReduceScatter);
-    else if (name == "all_reduce") ops.push_back(Collective::kAllReduce);
-    else throw UsageError("--ops", "'" + name + "' is not one of all_gather, reduce_scatter, all_reduce");
-  }
-  if (ops.empty()) throw UsageError("--ops", "names no collective");
-  return ops;
-}
-
-double bus_factor(Collective op, int n) {
-  if (op == Collective::kAllReduce) return 2.0 * (n - 1) / n;
-  return static_cast<double>(n - 1) / n;
-}
-
-void synchronize(c10::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
-Row measure_one(Communicator& comm, const distributed::World& world, Collective op, std::int64_t bytes,
-                c10::ScalarType dtype, c10::Device device, int warmup, int repetitions) {
-  const int n = comm.size();
-  const auto element = static_cast<std::int64_t>(c10::elementSize(dtype));
-  // Whole elements, divisible by the ranks for the sharded collectives.
-  const std::int64_t quantum = op == Collective::kAllReduce ? element : element * n;
-  const std::int64_t total = std::max<std::int64_t>(1, bytes / quantum) * quantum / element;
-  const auto options = torch::TensorOptions().dtype(dtype).device(device);
-  auto full = torch::ones({total}, options);
-  auto shard = torch::ones({total / n}, options);
-  auto once = [&] {
-    if (op == Collective::kAllReduce) comm.all_reduce(full, ReduceOp::kSum)->wait();
-    else if (op == Collective::kAllGather) comm.all_gather(shard, full)->wait();
-    else comm.reduce_scatter(full, shard, ReduceOp::kSum)->wait();
-  };
-  for (int i = 0; i < warmup; ++i) once();
-  synchronize(device);
-  world.barrier();
-  const auto start = Clock::now();
-  for (int i = 0; i < repetitions; ++i) once();
-  synchronize(device);
-  const double local = std::chrono::duration<double>(Clock::now() - start).count() / repetitions;
-  Row row;
-  row.op = collective_name(op);
-  row.elements = total;
-  row.bytes = total * element;
-  row.seconds = world.all_reduce_max(local);
-  row.algbw = static_cast<double>(row.bytes) / row.seconds / 1e9;
-  row.busbw = row.algbw * bus_factor(op, n);
-  return row;
-}
 
 using analysis::fixed;
+using experiments::StepSettings;
 
 std::string human_bytes(std::int64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
@@ -151,7 +71,8 @@ int run_comm_bench(const Invocation& in) {
     distributed::exec_command(
         distributed::local_mpirun_command(ranks, distributed::current_executable(), arguments));
   }
-  const auto ops = parse_ops(o["ops"].as<std::string>());
+  experiments::CommBenchSettings s;
+  s.ops = experiments::parse_collectives(o["ops"].as<std::string>());
   const auto min_bytes = o["min-bytes"].as<std::int64_t>();
   const auto max_bytes = o["max-bytes"].as<std::int64_t>();
   if (min_bytes < 1 || max_bytes < min_bytes) throw UsageError("--min-bytes", "need 1 <= --min-bytes <= --max-bytes");
@@ -169,13 +90,7 @@ int run_comm_bench(const Invocation& in) {
   options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o["comm-timeout"].as<double>() * 1000));
   auto comm = distributed::make_communicator(in.world, device, options);
 
-  std::vector<Row> rows;
-  for (auto op : ops) {
-    for (std::int64_t bytes = min_bytes; bytes <= max_bytes; bytes *= 2) {
-      rows.push_back(measure_one(*comm, in.world, op, bytes, dtype, device, warmup, repetitions));
-    }
-  }
-  StepSettings step;
+  StepSettings& step = s.step;
   step.layers = o["step-layers"].as<int>();
   step.width = o["step-width"].as<int>();
   step.tokens = o["step-tokens"].as<int>();
@@ -185,52 +100,19 @@ int run_comm_bench(const Invocation& in) {
   if (step.layers < 0 || step.width < 1 || step.tokens < 1) {
     throw UsageError("--step-layers", "need --step-layers >= 0, --step-width and --step-tokens >= 1");
   }
-  std::vector<StepRow> steps;
   step.device = device;
-  if (step.layers > 0) steps = measure_shard_step(*comm, in.world, step);
+  s.min_bytes = min_bytes;
+  s.max_bytes = max_bytes;
+  s.dtype = dtype;
+  s.device = device;
+  s.warmup = warmup;
+  s.repetitions = repetitions;
+  const auto report = experiments::run_comm_bench(*comm, in.world, s);
   if (in.world.rank() != 0) return 0;
-  const double exposed = steps.size() == 3 && steps[1].step_s > 0
-                             ? std::max(0.0, steps[1].step_s - steps[2].step_s) / steps[1].step_s
-                             : 0;
-
-  nlohmann::ordered_json j;
-  j["name"] = "comm";
-  j["timestamp"] = utc_now();
-  j["settings"] = {{"backend", comm->backend()},
-                   {"ranks", comm->size()},
-                   {"device", device.str()},
-                   {"dtype", c10::toString(dtype)},
-                   {"warmup", warmup},
-                   {"repetitions", repetitions},
-                   {"busbw", "nccl-tests: all_reduce algbw x 2(n-1)/n, all_gather and reduce_scatter x (n-1)/n"}};
-  for (const auto& r : rows) {
-    j["results"].push_back({{"op", r.op},
-                            {"bytes", r.bytes},
-                            {"elements", r.elements},
-                            {"time_us", r.seconds * 1e6},
-                            {"algbw_GBps", r.algbw},
-                            {"busbw_GBps", r.busbw}});
-  }
-  for (const auto& r : steps) {
-    j["step"].push_back({{"mode", r.mode},
-                         {"step_ms", r.step_s * 1e3},
-                         {"all_gathers", r.all_gathers},
-                         {"gathered_bytes", r.gathered_bytes},
-                         {"all_reduces", r.all_reduces},
-                         {"frozen_bytes_per_rank", r.frozen_bytes}});
-  }
-  if (!steps.empty()) {
-    j["step_settings"] = {{"layers", step.layers}, {"width", step.width}, {"tokens_per_rank", step.tokens},
-                          {"decoder", step.decoder}};
-    j["step_exposed_communication"] = exposed;
-  }
-  const auto info = collect_runtime_info();
-  j["versions"] = {{"epalm", info.epalm_version},   {"build_type", info.build_type},
-                   {"compiler", info.compiler},     {"libtorch", info.torch_version},
-                   {"mpi", distributed::mpi_library_version()}, {"nccl", distributed::nccl_version()}};
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  j["host"] = host;
+  const auto& rows = report.rows;
+  const auto& steps = report.steps;
+  const auto& j = report.record;
+  const double exposed = report.exposed;
   if (o.count("output")) write_record(o["output"].as<std::string>(), j);
   if (format == analysis::TableFormat::kJson) {
     std::cout << j.dump(2) << "\n";
