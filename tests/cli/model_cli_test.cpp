@@ -253,6 +253,23 @@ TEST(BenchSmoke, OptForwardAgainstThePeerReportsARatio) {
   EXPECT_TRUE(j["versions"].contains("libtorch"));
 }
 
+// The paper's layout on OPT-125m + ViT-B/16 (random weights), a tiny batch:
+// the losses agree with the peer's, and the case says its work per sample
+// and what bounds it (the machine's GEMM rate).
+TEST(BenchSmoke, EpalmTrainStepAgreesWithThePeerAndSaysWhatBoundsIt) {
+  testing::TempDir dir;
+  const auto r = epalm({"bench", "epalm-train-step", "--batch", "2", "--tokens", "8", "--warmup", "0",
+                        "--repetitions", "1", "--threads", "2", "--results", dir.path() + "/results.sqlite"},
+                       300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ratio epalm/peer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("check: losses agree"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" GFLOP per step, the peer "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("; per sample "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bound: GEMM "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("% of the GEMM rate)"), std::string::npos) << r.out;
+}
+
 TEST(BenchSmoke, AMissingPythonIsAClearError) {
   const auto r = epalm({"bench", "opt-forward", "--model", fixture("pre_ln"), "--batch", "1", "--tokens", "4",
                         "--warmup", "0", "--repetitions", "1", "--python", "/nonexistent/python"});

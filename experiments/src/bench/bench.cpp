@@ -127,6 +127,22 @@ Measurement measure(const std::function<void()>& once, const BenchSettings& s, P
   return m;
 }
 
+double measure_gemm_rate(const BenchSettings& s, std::int64_t n) {
+  const auto options = torch::TensorOptions().dtype(s.dtype).device(s.device);
+  const auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+  auto c = torch::empty({n, n}, options);
+  torch::mm_out(c, a, b);  // warm the kernels and the allocator
+  synchronize(s.device);
+  std::vector<double> times;
+  for (int i = 0; i < std::max(3, s.repetitions); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    torch::mm_out(c, a, b);
+    synchronize(s.device);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / median(times);
+}
+
 Measurement run_peer(const BenchSettings& s, const std::string& script_name, const std::vector<std::string>& args,
                      Progress& progress) {
   if (s.python.empty() || access(s.python.c_str(), X_OK) != 0) {

@@ -157,6 +157,10 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
       "(tests/bench/epalm_torch.py), torch.optim.AdamW";
   r.ours = measure([&] { losses.push_back(trainer.step(source).loss); }, s, progress, "epalm epalm-train-step");
   r.ours.extra = {{"digest", {{"first_loss", losses.front()}, {"last_loss", losses.back()}}}};
+  const auto work = train_step_work(vit_config, oc, batch, tokens, layout.prompt_length,
+                                    (labels.slice(1, 1) != -100).sum().item<std::int64_t>());
+  progress.say("GEMM rate (1024^3 products)");
+  const double gemm_rate = measure_gemm_rate(s);
   r.settings = {
       {"decoder", s.model + " (random weights, seed " + std::to_string(s.seed) + ")"},
       {"encoder", s.encoder + " (random weights)"},
@@ -170,13 +174,24 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
       {"device", s.device.str()},
       {"threads", std::to_string(at::get_num_threads())},
       {"matmul work", [&] {
-         const auto targets = (labels.slice(1, 1) != -100).sum().item<std::int64_t>();
-         const auto w = train_step_work(vit_config, oc, batch, tokens, layout.prompt_length, targets);
          std::ostringstream text;
-         text << std::fixed << std::setprecision(1) << w.ours / 1e9 << " GFLOP per step, the peer " << w.peer / 1e9
-              << " (" << std::setprecision(3) << w.peer / w.ours
+         text << std::fixed << std::setprecision(1) << work.ours / 1e9 << " GFLOP per step, the peer " << work.peer / 1e9
+              << " (" << std::setprecision(3) << work.peer / work.ours
               << "x: the speed-up the same kernels would give; the peer's last encoder block on every token and LM "
-                 "head on every position are the difference)";
+                 "head on every position are the difference); per sample " << std::setprecision(2)
+              << work.ours / batch / 1e9 << " GFLOP, the peer " << work.peer / batch / 1e9;
+         return text.str();
+       }()},
+      {"bound", [&] {
+         // At the machine's own GEMM rate the step's matmuls alone take this
+         // long; the rest of the measured time is everything that is not a
+         // large GEMM (attention's small products, element-wise work, the optimizer).
+         const double floor_s = work.ours / gemm_rate;
+         std::ostringstream text;
+         text << std::fixed << std::setprecision(1) << "GEMM " << gemm_rate / 1e9 << " GFLOP/s (1024^3 products, "
+              << at::get_num_threads() << " threads): our matmuls take >= " << std::setprecision(2) << floor_s * 1e3
+              << " ms of the " << r.ours.median_s * 1e3 << " ms step (" << std::setprecision(0)
+              << 100 * floor_s / r.ours.median_s << "% of the GEMM rate)";
          return text.str();
        }()},
       {"warmup", std::to_string(s.warmup)},

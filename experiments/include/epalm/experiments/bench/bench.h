@@ -69,6 +69,11 @@ double median(const std::vector<double>& v);
 Measurement measure(const std::function<void()>& once, const BenchSettings& s, Progress& progress,
                     const std::string& label);
 
+// The machine's matrix-multiply rate in FLOP/s: the median of s.repetitions
+// products of two n x n matrices in s.dtype on s.device, with the current
+// compute threads (what bounds a step whose work is GEMMs).
+double measure_gemm_rate(const BenchSettings& s, std::int64_t n = 1024);
+
 // Runs `script` (in s.peer_scripts) with s.python and `args`; returns the JSON
 // object it prints on stdout as a Measurement. Throws epalm::Error with the
 // peer's own error when Python is missing or the script fails.
