@@ -29,9 +29,13 @@ std::string config_path(const std::string& directory) { return (fs::path(directo
 
 }  // namespace
 
+std::string model_path(const std::string& name, const std::string& model_dir) {
+  return name.find('/') != std::string::npos || name.empty() ? name : (fs::path(model_dir) / name).string();
+}
+
 std::string checkpoint_directory(const std::string& name, const std::string& model_dir) {
   if (name.empty()) return "";
-  const auto path = name.find('/') != std::string::npos ? fs::path(name) : fs::path(model_dir) / name;
+  const fs::path path = model_path(name, model_dir);
   std::error_code ec;
   return fs::exists(path / "config.json", ec) ? path.string() : "";
 }

@@ -7,6 +7,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/memory_plan.h"
 #include "epalm/core/runtime_info.h"
+#include "epalm/experiments/frozen_plan.h"
 #include "epalm/registry/config.h"
 #include "epalm/registry/experiments.h"
 #include "epalm/registry/results_store.h"
@@ -87,11 +88,8 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   s.feature_cache = cache == "off" ? "" : cache.empty() ? epalm_home() + "/features" : cache;
   s.loader_threads = o["loader-threads"].as<int>();
   const auto model_dir = o["model-dir"].as<std::string>();
-  auto model_path = [&](const std::string& name) {
-    return name.find('/') != std::string::npos || name.empty() ? name : model_dir + "/" + name;
-  };
-  s.decoder = model_path(o["decoder"].as<std::string>());
-  s.encoder = model_path(o["encoder"].as<std::string>());
+  s.decoder = experiments::model_path(o["decoder"].as<std::string>(), model_dir);
+  s.encoder = experiments::model_path(o["encoder"].as<std::string>(), model_dir);
   s.tokenizer = o["tokenizer"].as<std::string>();
   s.device = resolve_device(o["device"].as<std::string>(), local_rank);
   s.dtype = precision_of(o["precision"].as<std::string>(), s.device);

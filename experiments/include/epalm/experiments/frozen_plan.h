@@ -26,9 +26,13 @@ namespace epalm::experiments {
 
 struct TrainingRunSettings;
 
-// The checkpoint directory a model name in a run's settings points at: the
-// name itself when it is a path, else <model_dir>/<name>; "" when that holds
-// no config.json (the name is then a preset, planned from its shapes).
+// Where a model name in a run's settings (--decoder, --encoder) points: the
+// name itself when it is a path (it holds a '/') or empty, else
+// <model_dir>/<name>. The one rule for training, planning and the
+// trainable-share estimate.
+std::string model_path(const std::string& name, const std::string& model_dir);
+// model_path's directory when it holds a config.json; "" otherwise (the name
+// is then a preset, planned from its shapes).
 std::string checkpoint_directory(const std::string& name, const std::string& model_dir);
 
 struct FrozenPlan {
