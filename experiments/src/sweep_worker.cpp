@@ -7,8 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>

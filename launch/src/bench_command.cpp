@@ -8,9 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "epalm/experiments/bench/bench.h"
 #include "bench_store_record.h"

@@ -24,8 +24,9 @@ namespace {
 
 namespace toy = experiments::toy;
 
-int run_world(const Invocation& in, analysis::TableFormat format) {
+int run_world(const Invocation& in) {
   const auto& o = in.options;
+  const auto format = analysis::parse_table_format(o["format"].as<std::string>());
   toy::WorldSpec spec;
   spec.seed = o["seed"].as<std::uint64_t>();
   spec.sizes = toy::parse_sizes(o.count("sizes") ? o["sizes"].as<std::string>() : "");
@@ -102,10 +103,7 @@ int run_pretrain(const Invocation& in) {
 }
 
 int run_toy(const Invocation& in) {
-  const auto world = [](const Invocation& i) {
-    return run_world(i, analysis::parse_table_format(i.options["format"].as<std::string>()));
-  };
-  return run_action(in, {{"world", world}, {"tokenizer", run_tokenizer}, {"pretrain", run_pretrain}});
+  return run_action(in, {{"world", run_world}, {"tokenizer", run_tokenizer}, {"pretrain", run_pretrain}});
 }
 
 }  // namespace

@@ -169,7 +169,7 @@ std::vector<RegisteredExperiment> build() {
   // enough for the longest caption (32 and 24 tokens). Audio captions train
   // 8 epochs (world version 6, seeds 0-2: CIDEr-D 3.19, 3.28, 3.85; 2.94,
   // 2.98, 3.78 after 6, where the tone count began to slip; 3.87 +- 0.15
-  // after 12, a third longer). Batches of 8 per rank: the demo's 2 ranks take
+  // after 12, whose cells took 17-25 s against 14-19 s, single runs). Batches of 8 per rank: the demo's 2 ranks take
   // 16 a step.
   const Config toy_common = {{"decoder", "decoder"},      {"levels", "1"},          {"shared-connector", "true"},
                              {"start-layer", "1"},        {"end-layer", "4"},       {"text-step", "1"},

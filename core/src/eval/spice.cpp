@@ -1,9 +1,6 @@
 #include "epalm/core/spice.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -73,7 +70,6 @@ int run_to_completion(const std::vector<std::string>& argv, const std::string& c
 std::string tail(const std::string& text, std::size_t n) {
   return text.size() <= n ? text : "..." + text.substr(text.size() - n);
 }
-
 
 }  // namespace
 

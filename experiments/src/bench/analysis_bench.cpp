@@ -1,14 +1,9 @@
 #include "epalm/experiments/bench/store_bench.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <iomanip>
-#include <iostream>
-#include <sstream>
 
 #include "epalm/analysis/comparison.h"
 #include "epalm/analysis/comparison_export.h"
@@ -17,6 +12,7 @@
 #include "epalm/analysis/run_records.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
+#include "epalm/core/progress.h"
 #include "epalm/core/scratch_dir.h"
 #include "epalm/distributed/world.h"
 #include "epalm/registry/results_store.h"
@@ -35,12 +31,12 @@ double ms_since(Clock::time_point start) { return std::chrono::duration<double, 
 
 using analysis::fixed;
 
-
 // A grid like an ablation's: shared-connector x levels x seeds x
 // prompt-length (and reruns), each run with the settings a training run
 // records, a loss history and two scores. Every run is read by the
 // comparison; each cell keeps one value per seed (the newest run's).
-void fill(registry::ResultsStore& store, int runs, bool progress) {
+void fill(registry::ResultsStore& store, int runs, bool show_progress) {
+  Progress progress(show_progress);
   const auto provenance = registry::collect_provenance({"epalm", "bench", "analysis"}, 1);
   for (int r = 0; r < runs; ++r) {
     const bool shared = r % 2 == 0;
@@ -69,9 +65,8 @@ void fill(registry::ResultsStore& store, int runs, bool progress) {
                          {"cider", 1.1 + 0.05 * levels + 0.03 * std::cos(2 * phase)}},
                         start.started);
     store.finish_run(start.run_id, registry::RunStatus::kFinished, 0, "", registry::now_seconds());
-    if (progress && (r + 1) % 500 == 0) std::cerr << "\rbench analysis: " << r + 1 << "/" << runs << " runs written" << std::flush;
+    if ((r + 1) % 500 == 0) progress.say("bench analysis: " + std::to_string(r + 1) + "/" + std::to_string(runs) + " runs written");
   }
-  if (progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
 }
 
 // A finished 100-run sweep (prompt-length x lr x 5 seeds), each cell's run

@@ -62,14 +62,6 @@ bool reset_peak_rss() {
   return static_cast<bool>(out);
 }
 
-void synchronize(c10::Device device) {
-#if EPALM_HAVE_CUDA
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-#else
-  (void)device;
-#endif
-}
-
 std::string tail_of(const std::string& path, std::size_t max_chars) {
   std::ifstream in(path);
   std::stringstream s;
@@ -80,6 +72,14 @@ std::string tail_of(const std::string& path, std::size_t max_chars) {
 }
 
 }  // namespace
+
+void synchronize(c10::Device device) {
+#if EPALM_HAVE_CUDA
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+#else
+  (void)device;
+#endif
+}
 
 Measurement measure(const std::function<void()>& once, const BenchSettings& s, Progress& progress,
                     const std::string& label) {

@@ -18,18 +18,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 double bus_factor(Collective op, int n) {
   if (op == Collective::kAllReduce) return 2.0 * (n - 1) / n;
   return static_cast<double>(n - 1) / n;
 }
 
-void synchronize(c10::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
 CollectiveRow measure_one(Communicator& comm, const distributed::World& world, Collective op, std::int64_t bytes,
-                c10::ScalarType dtype, c10::Device device, int warmup, int repetitions) {
+                          c10::ScalarType dtype, c10::Device device, int warmup, int repetitions) {
   const int n = comm.size();
   const auto element = static_cast<std::int64_t>(c10::elementSize(dtype));
   // Whole elements, divisible by the ranks for the sharded collectives.

@@ -77,7 +77,7 @@ StepRow time_mode(const char* mode, Communicator& comm, const distributed::World
     world.barrier();
     const auto start = Clock::now();
     step();
-    if (s.device.is_cuda()) torch::cuda::synchronize(s.device.index());
+    synchronize(s.device);
     times.push_back(world.all_reduce_max(std::chrono::duration<double>(Clock::now() - start).count()));
   }
   StepRow row;

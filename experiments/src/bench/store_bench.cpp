@@ -1,18 +1,14 @@
 // `epalm bench store`: the results store's own numbers. Batched metric
 // inserts (rows/s) into a fresh database, then the latency of the comparison
 // queries over what was written; recorded in the results store like any run.
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <iomanip>
-#include <iostream>
-#include <sstream>
 
 #include "epalm/distributed/world.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
+#include "epalm/core/progress.h"
 #include "epalm/core/scratch_dir.h"
 #include "epalm/registry/results_store.h"
 #include "epalm/registry/run_recorder.h"
@@ -28,7 +24,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 using analysis::fixed;
-
 
 }  // namespace
 
@@ -59,6 +54,7 @@ StoreBenchReport run_store_bench(const StoreBenchSettings& s, const distributed:
   double insert_s = 0;
   std::int64_t rows = 0;
   std::vector<registry::MetricPoint> batch(static_cast<size_t>(s.points));
+  Progress progress(s.progress);
   const auto total_start = Clock::now();
   for (int r = 0; r < s.runs; ++r) {
     registry::RunStart start;
@@ -81,11 +77,9 @@ StoreBenchReport run_store_bench(const StoreBenchSettings& s, const distributed:
     rows += s.points;
     store.finish_run(start.run_id, registry::RunStatus::kFinished, 0, "", registry::now_seconds());
     ids.push_back(start.run_id);
-    if (s.progress && (r + 1) % 500 == 0) {
-      std::cerr << "\rbench store: " << r + 1 << "/" << s.runs << " runs written" << std::flush;
-    }
+    if ((r + 1) % 500 == 0) progress.say("bench store: " + std::to_string(r + 1) + "/" + std::to_string(s.runs) + " runs written");
   }
-  if (s.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
+  progress.clear();
   const double fill_s = seconds_since(total_start);
   const double rows_per_s = rows / insert_s;
 

@@ -69,8 +69,12 @@ double median(const std::vector<double>& v);
 Measurement measure(const std::function<void()>& once, const BenchSettings& s, Progress& progress,
                     const std::string& label);
 
-// The machine's matrix-multiply rate in FLOP/s: the median of s.repetitions
-// products of two n x n matrices in s.dtype on s.device, with the current
+// Waits for the work queued on a CUDA device; nothing on the CPU. Every
+// timed region of a benchmark ends with it.
+void synchronize(c10::Device device);
+
+// The machine's matrix-multiply rate in FLOP/s: the median of
+// max(3, s.repetitions) products of two n x n matrices in s.dtype on s.device, with the current
 // compute threads (what bounds a step whose work is GEMMs).
 double measure_gemm_rate(const BenchSettings& s, std::int64_t n = 1024);
 
@@ -79,7 +83,6 @@ double measure_gemm_rate(const BenchSettings& s, std::int64_t n = 1024);
 // peer's own error when Python is missing or the script fails.
 Measurement run_peer(const BenchSettings& s, const std::string& script, const std::vector<std::string>& args,
                      Progress& progress);
-
 
 struct BenchResult {
   std::vector<std::pair<std::string, std::string>> settings;  // what ran: shapes, dtype, device, threads, model
