@@ -136,10 +136,12 @@ struct EpalmModel::Impl {
     return [this, tokens = std::move(tokens)](models::LayerInput& in) {
       const auto it = std::find_if(schedule.begin(), schedule.end(), [&](auto& s) { return s.first == in.layer; });
       if (it == schedule.end()) return;
-      auto token = tokens[it->second];
-      if (token.size(0) != in.hidden.size(0)) token = token.repeat_interleave(in.hidden.size(0) / token.size(0), 0);
       const bool first = it == schedule.begin();
-      const bool cached_step = in.past_length > 0;
+      const bool cached_step = in.past_length > 0;  // the token's keys and values are cached
+      auto token = tokens[it->second];
+      if (!cached_step && token.size(0) != in.hidden.size(0)) {
+        token = token.repeat_interleave(in.hidden.size(0) / token.size(0), 0);
+      }
       if (first) {
         const double masked = models::masked_bias_value(in.attention_bias.scalar_type());
         auto bias = torch::constant_pad_nd(in.attention_bias, {1, 0}, 0.0);  // everyone sees the token
@@ -334,20 +336,25 @@ LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& i
 namespace {
 
 // Generation without a cache: every step reruns the whole sequence (needed
-// when the perceptual token attends to tokens that keep arriving).
+// when the perceptual token attends to tokens that keep arriving). Each row
+// remembers its sample, whose features it is given.
 class RecomputingDecoder : public StepDecoder {
  public:
-  using Forward = std::function<at::Tensor(const at::Tensor& ids, const at::Tensor& mask)>;
+  using Forward = std::function<at::Tensor(const at::Tensor& samples, const at::Tensor& ids, const at::Tensor& mask)>;
   explicit RecomputingDecoder(Forward forward) : forward_(std::move(forward)) {}
   at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& mask) override {
+    if (!ids_.defined()) samples_ = torch::arange(new_tokens.size(0), new_tokens.options().dtype(torch::kLong));
     ids_ = ids_.defined() ? torch::cat({ids_, new_tokens}, 1) : new_tokens;
-    return forward_(ids_, mask).select(1, -1);
+    return forward_(samples_, ids_, mask).select(1, -1);
   }
-  void reorder(const at::Tensor& rows) override { ids_ = ids_.index_select(0, rows.to(ids_.device())); }
+  void reorder(const at::Tensor& rows) override {
+    ids_ = ids_.index_select(0, rows.to(ids_.device()));
+    samples_ = samples_.index_select(0, rows.to(samples_.device()));
+  }
 
  private:
   Forward forward_;
-  at::Tensor ids_;
+  at::Tensor ids_, samples_;
 };
 
 }  // namespace
@@ -357,11 +364,9 @@ std::unique_ptr<StepDecoder> EpalmModel::step_decoder(const at::Tensor& features
   torch::NoGradGuard no_grad;
   auto options = m.options(features, features.size(0));
   if (!m.config.reference_noncausal_token) return make_opt_step_decoder(*m.decoder, options);
-  const auto batch = features.size(0);
-  return std::make_unique<RecomputingDecoder>([this, features, batch](const at::Tensor& ids, const at::Tensor& mask) {
-    const auto rows = ids.size(0);
-    auto expanded = features.repeat_interleave(rows / batch, 0);
-    auto o = impl_->options(expanded, rows);
+  return std::make_unique<RecomputingDecoder>([this, features](const at::Tensor& samples, const at::Tensor& ids,
+                                                                const at::Tensor& mask) {
+    auto o = impl_->options(features.index_select(0, samples.to(features.device())), ids.size(0));
     o.attention_mask = mask;
     return impl_->decoder->forward(ids, o).logits;
   });

@@ -25,15 +25,23 @@ at::Tensor greedy(StepDecoder& decoder, const at::Tensor& input_ids, const at::T
   auto sequences = input_ids;
   auto mask = mask_in;
   auto unfinished = torch::ones({input_ids.size(0)}, input_ids.options());
+  // Rows the decoder still runs, in cache order: a finished row only gains
+  // padding, so it leaves the work.
+  auto active = torch::arange(input_ids.size(0), input_ids.options());
   auto logits = decoder.step(input_ids, mask);
   for (int i = 0; i < s.max_new_tokens; ++i) {
-    auto next = logits.to(torch::kFloat32).argmax(-1);
-    next = next * unfinished + s.pad_token_id * (1 - unfinished);
+    auto next = torch::full({input_ids.size(0)}, s.pad_token_id, input_ids.options());
+    next.index_copy_(0, active, logits.to(torch::kFloat32).argmax(-1).to(next.device()));
     sequences = torch::cat({sequences, next.unsqueeze(1)}, 1);
     mask = torch::cat({mask, torch::ones({mask.size(0), 1}, mask.options())}, 1);
     unfinished = unfinished * ends_with_eos(next, s.eos_token_ids).logical_not().to(unfinished.scalar_type());
     if (unfinished.max().item<std::int64_t>() == 0 || i + 1 == s.max_new_tokens) break;
-    logits = decoder.step(next.unsqueeze(1), mask);
+    const auto still = unfinished.index_select(0, active).nonzero().view({-1});
+    if (still.size(0) < active.size(0)) {
+      active = active.index_select(0, still);
+      decoder.reorder(still);
+    }
+    logits = decoder.step(next.index_select(0, active).unsqueeze(1), mask.index_select(0, active));
   }
   return sequences;
 }
@@ -71,8 +79,17 @@ at::Tensor beam_search(StepDecoder& decoder, const at::Tensor& input_ids, const 
   auto top_beams = torch::cat({torch::ones({beams}, long_opts.dtype(torch::kBool)),
                                torch::zeros({keep - beams}, long_opts.dtype(torch::kBool))});
 
+  // Every beam of a sample starts from the same prompt: its rows are computed
+  // once and the cache is then repeated for the beams (exact: the rows HF
+  // computes per beam are equal).
   auto mask = attention_mask.repeat_interleave(beams, 0);
-  auto logits = decoder.step(input_ids.repeat_interleave(beams, 0), mask);
+  auto logits = decoder.step(input_ids, attention_mask);
+  const auto each_beam = torch::arange(batch, long_opts).repeat_interleave(beams);
+  decoder.reorder(each_beam);
+  logits = logits.index_select(0, each_beam.to(logits.device()));
+  // Samples the decoder still runs, in cache order: one that can no longer
+  // improve (HF keeps computing its rows and then ignores them) leaves the work.
+  auto active = torch::arange(batch, long_opts);
   for (std::int64_t length = prompt;; ++length) {
     const std::int64_t vocab = logits.size(-1);
     auto log_probs = torch::log_softmax(logits.to(torch::kFloat32), -1).view({batch, beams, vocab});
@@ -125,9 +142,21 @@ at::Tensor beam_search(StepDecoder& decoder, const at::Tensor& input_ids, const 
     if (!(can_improve && open && continues)) break;
 
     auto flat_parent = (parent + torch::arange(batch, long_opts).unsqueeze(1) * beams).view({-1});
-    decoder.reorder(flat_parent);
     mask = torch::cat({mask.index_select(0, flat_parent), torch::ones({batch * beams, 1}, mask.options())}, 1);
-    logits = decoder.step(running.select(2, length).reshape({batch * beams, 1}), mask);
+    // The cache holds `active`'s rows; keep those of the samples still improvable.
+    const auto still = improvable.view({-1}).index_select(0, active).nonzero().view({-1});
+    const auto next_active = active.index_select(0, still);
+    decoder.reorder((still.unsqueeze(1) * beams + parent.index_select(0, next_active)).view({-1}));
+    active = next_active;
+    const auto rows = (active.unsqueeze(1) * beams + torch::arange(beams, long_opts).unsqueeze(0)).view({-1});
+    const auto step_logits =
+        decoder.step(running.select(2, length).reshape({batch * beams, 1}).index_select(0, rows), mask.index_select(0, rows));
+    if (active.size(0) == batch) {
+      logits = step_logits;
+    } else {  // the rest's scores are ruled out: any logits do
+      logits = torch::zeros({batch * beams, step_logits.size(-1)}, step_logits.options());
+      logits.index_copy_(0, rows.to(logits.device()), step_logits);
+    }
   }
   const std::int64_t generated = finished_lengths.select(1, 0).max().item<std::int64_t>();
   return finished_sequences.select(1, 0).slice(1, 0, prompt + generated);
@@ -143,7 +172,8 @@ class OptStepDecoder : public StepDecoder {
     o.attention_mask = attention_mask;
     o.cache = &cache_;
     o.last_position_logits_only = true;
-    // The prefix enters once, with the prompt; each sample's for each of its beams.
+    // The prefix enters once, with the prompt (one row per sample; a shared
+    // prefix of one row is repeated for every sample).
     if (!cache_.empty()) {
       o.prefix_embeds = at::Tensor();
     } else if (o.prefix_embeds.defined()) {

@@ -31,6 +31,7 @@ using experiments::BenchSettings;
 using experiments::Measurement;
 using experiments::data_bench_cases;
 using experiments::epalm_bench_cases;
+using experiments::epalm_eval_bench_cases;
 using experiments::median;
 using experiments::metrics_bench_cases;
 using experiments::opt_bench_cases;
@@ -49,6 +50,7 @@ const std::vector<BenchCase>& bench_cases() {
     for (auto&& c : opt_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : epalm_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : epalm_eval_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : data_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : metrics_bench_cases()) cases.push_back(std::move(c));
     return cases;

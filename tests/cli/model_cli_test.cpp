@@ -270,6 +270,22 @@ TEST(BenchSmoke, EpalmTrainStepAgreesWithThePeerAndSaysWhatBoundsIt) {
   EXPECT_NE(r.out.find("% of the GEMM rate)"), std::string::npos) << r.out;
 }
 
+// Evaluation decoding (KV cache, the prompt once per sample) against the
+// reference's generate without a cache, on the paper's layout: the same
+// tokens, fewer FLOPs, and what bounds ours.
+TEST(BenchSmoke, EpalmEvalPredictsWhatTheReferenceGenerationPredicts) {
+  testing::TempDir dir;
+  const auto r = epalm({"bench", "epalm-eval", "--batch", "3", "--tokens", "6", "--new-tokens", "5", "--warmup", "0",
+                        "--repetitions", "1", "--threads", "2", "--results", dir.path() + "/results.sqlite"},
+                       300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("check: predictions identical: 3 of 3 questions token for token"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ratio epalm/peer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decoder calls: 5 decoder calls: the prompt on 3 rows, then 9"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" GFLOP per batch, the peer "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" GB/s (2 threads): our matmuls take >= "), std::string::npos) << r.out;
+}
+
 TEST(BenchSmoke, AMissingPythonIsAClearError) {
   const auto r = epalm({"bench", "opt-forward", "--model", fixture("pre_ln"), "--batch", "1", "--tokens", "4",
                         "--warmup", "0", "--repetitions", "1", "--python", "/nonexistent/python"});

@@ -186,17 +186,22 @@ TEST(EpalmGeneration, CachedDecodingEqualsRecomputing) {
   settings.num_beams = 3;
   auto cached = model.step_decoder(features);
   const auto a = generate(*cached, ids, mask, settings);
-  // A full forward per step: the perceptual token recomputed with everything.
+  // A full forward per step: the perceptual token recomputed with everything
+  // (each row keeps its sample: the first step has one row per sample).
   struct Recompute : StepDecoder {
     const EpalmModel& m;
-    at::Tensor features, ids;
+    at::Tensor features, ids, samples;
     Recompute(const EpalmModel& model_, at::Tensor f_) : m(model_), features(std::move(f_)) {}
     at::Tensor step(const at::Tensor& t, const at::Tensor& mask_) override {
+      if (!ids.defined()) samples = torch::arange(t.size(0));
       ids = ids.defined() ? torch::cat({ids, t}, 1) : t;
       torch::NoGradGuard no_grad;
-      return m.forward(features.repeat_interleave(ids.size(0) / features.size(0), 0), ids, mask_).logits.select(1, -1);
+      return m.forward(features.index_select(0, samples), ids, mask_).logits.select(1, -1);
     }
-    void reorder(const at::Tensor& rows) override { ids = ids.index_select(0, rows); }
+    void reorder(const at::Tensor& rows) override {
+      ids = ids.index_select(0, rows);
+      samples = samples.index_select(0, rows);
+    }
   } recompute(model, features);
   const auto b = generate(recompute, ids, mask, settings);
   EXPECT_TRUE(torch::equal(a, b)) << a << "\n" << b;

@@ -143,6 +143,22 @@ double measure_gemm_rate(const BenchSettings& s, std::int64_t n) {
   return 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / median(times);
 }
 
+double measure_memory_rate(const BenchSettings& s, std::int64_t bytes) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(s.device);
+  const auto from = torch::randn({bytes / 4}, options);
+  auto to = torch::empty_like(from);
+  to.copy_(from);  // touch the pages first
+  synchronize(s.device);
+  std::vector<double> times;
+  for (int i = 0; i < std::max(3, s.repetitions); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    to.copy_(from);
+    synchronize(s.device);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return 2.0 * static_cast<double>(from.numel() * 4) / median(times);  // read once, written once
+}
+
 Measurement run_peer(const BenchSettings& s, const std::string& script_name, const std::vector<std::string>& args,
                      Progress& progress) {
   if (s.python.empty() || access(s.python.c_str(), X_OK) != 0) {

@@ -21,27 +21,13 @@
 #include "epalm/core/trainer.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
-#include "bench/peer_checkpoints.h"
+#include "bench/epalm_bench_models.h"
 #include "epalm/experiments/model_families/vit_family.h"
 
 namespace epalm::experiments {
 
 
 namespace {
-
-// The paper's ePALM layout scaled to the decoder's depth: six per-level
-// connectors into the last ~40% of the layers (19-31 of OPT-2.7B's 32), a
-// 10-token soft prompt with its MLP.
-EpalmConfig paper_layout(std::int64_t decoder_layers) {
-  EpalmConfig c;
-  c.levels = 6;
-  c.shared_connector = false;
-  c.start_layer = static_cast<int>(decoder_layers * 19 / 32);
-  c.end_layer = static_cast<int>(decoder_layers - decoder_layers / 32);
-  c.prompt_length = 10;
-  c.prompt_mlp = true;
-  return c;
-}
 
 // The batch every step trains on; its features are computed anew each step,
 // as a training step without the feature cache does.
@@ -98,24 +84,14 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   }
   const int batch = s.batch > 0 ? s.batch : 8;
   const int tokens = s.tokens > 0 ? s.tokens : 24;
-  const auto decoder_source = resolve_model_source(s.model);
-  const auto encoder_source = resolve_model_source(s.encoder);
-  if (decoder_source.model_type != "opt") throw UsageError("--model", "'" + s.model + "' is not an OPT model");
-  if (encoder_source.model_type != "vit" || encoder_source.is_directory()) {
-    throw UsageError("--encoder", "'" + s.encoder + "' is not a ViT preset");
-  }
   ScratchDir scratch(s.work_dir);
-  progress.say("random weights: " + s.model + " and " + s.encoder);
-  auto decoder = load_opt(decoder_source, s.dtype, s.device, s.seed);
-  const auto vit_config = vit_config_of(encoder_source);
-  const auto vit_weights = vit_random_weights(vit_config, s.seed + 2);
-  std::map<std::string, at::Tensor> on_device;
-  for (const auto& [name, t] : vit_weights) on_device[name] = t.to(s.device, s.dtype);
-  const models::VitModel encoder(vit_config, on_device);
-
+  const auto models = make_epalm_bench_models(s, progress);
+  const auto& decoder = models->decoder;
+  const auto& vit_config = models->vit_config;
+  const auto& encoder = models->encoder;
+  const auto& layout = models->layout;
+  auto& model = models->model;
   const auto& oc = decoder.config();
-  const auto layout = paper_layout(oc.num_layers);
-  EpalmModel model(layout, decoder, vit_config.hidden_size, vit_config.num_layers, s.seed + 3);
 
   // Questions of varied length, right-padded as the reference batches them.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed + 1);
@@ -127,17 +103,12 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   const auto labels = ids.masked_fill(mask == 0, -100);
   const auto pixels = torch::randn({batch, 3, vit_config.image_size, vit_config.image_size}, generator);
 
-  const std::string decoder_dir = scratch.path() + "/decoder", encoder_dir = scratch.path() + "/encoder";
-  const std::string inputs = scratch.path() + "/inputs.safetensors", trainables = scratch.path() + "/trainables.safetensors";
+  const std::string inputs = scratch.path() + "/inputs.safetensors";
   if (s.peer) {
     progress.say("writing the weights, trainables and inputs for the peer");
-    write_opt_checkpoint(decoder, decoder_dir);
-    write_vit_checkpoint(vit_config, vit_weights, s.dtype, encoder_dir);
+    models->write_for_peer(scratch.path(), s.dtype);
     safetensors::write_safetensors(
         inputs, {{"pixel_values", pixels}, {"input_ids", ids}, {"attention_mask", mask}, {"labels", labels}});
-    std::vector<std::pair<std::string, at::Tensor>> values;
-    for (const auto& [name, p] : model.named_parameters()) values.emplace_back(name, p.detach().cpu());
-    safetensors::write_safetensors(trainables, values);
   }
 
   OptimizerSettings optimizer;
@@ -197,12 +168,10 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
       {"warmup", std::to_string(s.warmup)},
       {"repetitions", std::to_string(s.repetitions)}};
   if (!s.peer) return r;
-  nlohmann::json variant = {{"levels", layout.levels},      {"shared", layout.shared_connector},
-                            {"start", layout.start_layer},  {"end", layout.end_layer},
-                            {"prompt", layout.prompt_length}, {"mlp", layout.prompt_mlp}};
   r.peer = run_peer(s, "epalm_train_peer.py",
-                    {"--checkpoint", decoder_dir, "--encoder", encoder_dir, "--inputs", inputs, "--trainables",
-                     trainables, "--variant", variant.dump(), "--lr", std::to_string(optimizer.lr), "--weight-decay",
+                    {"--checkpoint", scratch.path() + "/decoder", "--encoder", scratch.path() + "/encoder", "--inputs",
+                     inputs, "--trainables", scratch.path() + "/trainables.safetensors", "--variant",
+                     peer_variant(layout).dump(), "--lr", std::to_string(optimizer.lr), "--weight-decay",
                      std::to_string(optimizer.weight_decay), "--warmup", std::to_string(s.warmup), "--repetitions",
                      std::to_string(s.repetitions), "--threads", std::to_string(at::get_num_threads()), "--dtype",
                      dtype_label(s.dtype), "--device", s.device.str()},

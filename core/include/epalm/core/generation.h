@@ -37,14 +37,17 @@ struct GenerationSettings {
   void validate() const;  // throws UsageError
 };
 
-// A decoder as generation drives it: the first call gets the (beam-expanded,
-// left-padded) prompt, later calls one new token per row; each returns the
-// last position's logits [rows, vocab]. Implementations keep their own cache.
+// A decoder as generation drives it: the first call gets the left-padded
+// prompt, one row per sample; later calls one new token per row; each returns
+// the last position's logits [rows, vocab]. Between calls `reorder` says which
+// rows the next call continues: beam search repeats each sample's row for its
+// beams after the first call, follows the beams' parents, and drops the rows
+// of samples that are done. Implementations keep their own cache.
 class StepDecoder {
  public:
   virtual ~StepDecoder() = default;
   virtual at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& attention_mask) = 0;
-  // Keeps cache rows `rows` in that order (beam search).
+  // Keeps cache rows `rows` (indices into the last call's rows) in that order.
   virtual void reorder(const at::Tensor& rows) = 0;
 };
 

@@ -78,6 +78,12 @@ void synchronize(c10::Device device);
 // compute threads (what bounds a step whose work is GEMMs).
 double measure_gemm_rate(const BenchSettings& s, std::int64_t n = 1024);
 
+// The machine's memory rate in bytes/s: the median of max(3, s.repetitions)
+// copies of `bytes` (read and written, so 2 x bytes moved each) on s.device,
+// with the current compute threads (what bounds work that streams weights
+// through small products, as one decoding step does).
+double measure_memory_rate(const BenchSettings& s, std::int64_t bytes = std::int64_t{256} << 20);
+
 // Runs `script` (in s.peer_scripts) with s.python and `args`; returns the JSON
 // object it prints on stdout as a Measurement. Throws epalm::Error with the
 // peer's own error when Python is missing or the script fails.
@@ -113,6 +119,7 @@ void write_record(const std::string& path, const nlohmann::ordered_json& j);
 std::vector<BenchCase> opt_bench_cases();
 std::vector<BenchCase> vit_bench_cases();
 std::vector<BenchCase> epalm_bench_cases();
+std::vector<BenchCase> epalm_eval_bench_cases();
 std::vector<BenchCase> data_bench_cases();
 std::vector<BenchCase> metrics_bench_cases();
 

@@ -1,0 +1,74 @@
+#include "bench/epalm_bench_models.h"
+
+#include <torch/torch.h>
+
+#include "bench/peer_checkpoints.h"
+#include "epalm/core/error.h"
+#include "epalm/core/safetensors.h"
+#include "epalm/experiments/model_families.h"
+#include "epalm/experiments/model_families/opt_family.h"
+#include "epalm/experiments/model_families/vit_family.h"
+
+namespace epalm::experiments {
+
+EpalmConfig paper_layout(std::int64_t decoder_layers) {
+  EpalmConfig c;
+  c.levels = 6;
+  c.shared_connector = false;
+  c.start_layer = static_cast<int>(decoder_layers * 19 / 32);
+  c.end_layer = static_cast<int>(decoder_layers - decoder_layers / 32);
+  c.prompt_length = 10;
+  c.prompt_mlp = true;
+  return c;
+}
+
+nlohmann::json peer_variant(const EpalmConfig& layout) {
+  return {{"levels", layout.levels},           {"shared", layout.shared_connector}, {"start", layout.start_layer},
+          {"end", layout.end_layer},           {"prompt", layout.prompt_length},     {"mlp", layout.prompt_mlp}};
+}
+
+namespace {
+
+std::map<std::string, at::Tensor> on_device(const std::map<std::string, at::Tensor>& weights, c10::ScalarType dtype,
+                                            c10::Device device) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, t] : weights) out[name] = t.to(device, dtype);
+  return out;
+}
+
+}  // namespace
+
+EpalmBenchModels::EpalmBenchModels(models::OptModel decoder_, models::VitConfig vit_config_,
+                                   std::map<std::string, at::Tensor> vit_weights_, c10::ScalarType dtype,
+                                   c10::Device device, std::uint64_t seed)
+    : decoder(std::move(decoder_)),
+      vit_config(std::move(vit_config_)),
+      vit_weights(std::move(vit_weights_)),
+      encoder(vit_config, on_device(vit_weights, dtype, device)),
+      layout(paper_layout(decoder.config().num_layers)),
+      model(layout, decoder, vit_config.hidden_size, vit_config.num_layers, seed) {}
+
+void EpalmBenchModels::write_for_peer(const std::string& dir, c10::ScalarType dtype) const {
+  write_opt_checkpoint(decoder, dir + "/decoder");
+  write_vit_checkpoint(vit_config, vit_weights, dtype, dir + "/encoder");
+  std::vector<std::pair<std::string, at::Tensor>> values;
+  for (const auto& [name, p] : model.named_parameters()) values.emplace_back(name, p.detach().cpu());
+  safetensors::write_safetensors(dir + "/trainables.safetensors", values);
+}
+
+std::unique_ptr<EpalmBenchModels> make_epalm_bench_models(const BenchSettings& s, Progress& progress) {
+  const auto decoder_source = resolve_model_source(s.model);
+  const auto encoder_source = resolve_model_source(s.encoder);
+  if (decoder_source.model_type != "opt") throw UsageError("--model", "'" + s.model + "' is not an OPT model");
+  if (encoder_source.model_type != "vit" || encoder_source.is_directory()) {
+    throw UsageError("--encoder", "'" + s.encoder + "' is not a ViT preset");
+  }
+  progress.say("random weights: " + s.model + " and " + s.encoder);
+  auto decoder = load_opt(decoder_source, s.dtype, s.device, s.seed);
+  auto vit_config = vit_config_of(encoder_source);
+  auto vit_weights = vit_random_weights(vit_config, s.seed + 2);
+  return std::make_unique<EpalmBenchModels>(std::move(decoder), std::move(vit_config), std::move(vit_weights), s.dtype,
+                                            s.device, s.seed + 3);
+}
+
+}  // namespace epalm::experiments

@@ -1,0 +1,52 @@
+// What the eP-ALM benchmarks share: random OPT and ViT weights from presets,
+// the paper's layout scaled to the decoder, the model with its initial
+// trainables, and the same written as Hugging Face checkpoints for the peers.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "epalm/core/epalm_model.h"
+#include "epalm/core/models/opt.h"
+#include "epalm/core/models/vit.h"
+#include "epalm/experiments/bench/bench.h"
+
+namespace epalm::experiments {
+
+// The paper's ePALM layout scaled to the decoder's depth: six per-level
+// connectors into the last ~40% of the layers (19-31 of OPT-2.7B's 32), a
+// 10-token soft prompt with its MLP.
+EpalmConfig paper_layout(std::int64_t decoder_layers);
+
+// A layout as the peers' epalm_torch.py reads it (levels, shared, start, end, prompt, mlp).
+nlohmann::json peer_variant(const EpalmConfig& layout);
+
+// Not movable: the model points at the decoder.
+struct EpalmBenchModels {
+  models::OptModel decoder;
+  models::VitConfig vit_config;
+  std::map<std::string, at::Tensor> vit_weights;  // fp32 on the CPU, HF ViTModel names
+  models::VitModel encoder;
+  EpalmConfig layout;
+  EpalmModel model;
+
+  EpalmBenchModels(models::OptModel decoder, models::VitConfig vit_config, std::map<std::string, at::Tensor> vit_weights,
+                   c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
+  EpalmBenchModels(const EpalmBenchModels&) = delete;
+  EpalmBenchModels& operator=(const EpalmBenchModels&) = delete;
+
+  // config.json + model.safetensors of both models into <dir>/decoder and
+  // <dir>/encoder, the trainables into <dir>/trainables.safetensors.
+  void write_for_peer(const std::string& dir, c10::ScalarType dtype) const;
+};
+
+// s.model (an OPT preset or checkpoint) and s.encoder (a ViT preset) with
+// random weights on s.device in s.dtype.
+std::unique_ptr<EpalmBenchModels> make_epalm_bench_models(const BenchSettings& s, Progress& progress);
+
+}  // namespace epalm::experiments
