@@ -2,6 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <regex>
 
 #include "epalm/build_config.h"
@@ -40,6 +44,15 @@ RuntimeInfo collect_runtime_info() {
 void set_compute_threads(int threads) {
   if (threads < 0) throw UsageError("--threads", "must be >= 0 (0 keeps LibTorch's default)");
   if (threads > 0) at::set_num_threads(threads);
+}
+
+int shared_compute_threads(int local_ranks) {
+  if (local_ranks <= 1 || std::getenv("OMP_NUM_THREADS") != nullptr) return 0;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int available = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  if (available <= 0) return 0;
+  return std::max(1, available / local_ranks);
 }
 
 c10::Device resolve_device(const std::string& spec, int local_rank) {

@@ -15,6 +15,7 @@
 #include "epalm/build_config.h"
 #include "epalm/core/error.h"
 #include "epalm/core/log.h"
+#include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
 #include "epalm/registry/config.h"
 #include "epalm/registry/experiments.h"
@@ -219,6 +220,8 @@ int run_main(int argc, char** argv) {
     name = command->name;
     world = std::make_unique<distributed::World>();
     log::set_rank(world->rank(), world->size(), world->topology().host);
+    // Ranks on one machine share its cores (a command's own --threads still wins).
+    set_compute_threads(shared_compute_threads(world->topology().local_world));
     return run_command(*command, {args.begin() + 1, args.end()}, *world);
   } catch (const std::exception& e) {
     const auto failure = failure_of(e);

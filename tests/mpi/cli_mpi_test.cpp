@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "process.h"
 
@@ -19,6 +25,26 @@ TEST(CliMpi, EnvReportsEveryRank) {
     EXPECT_EQ(j["ranks"][i]["world"], "3");
     EXPECT_EQ(j["ranks"][i]["local rank"], std::to_string(i));
     EXPECT_EQ(j["ranks"][i]["launcher"], "openmpi");
+  }
+}
+
+// Ranks on one machine share its CPUs: without OMP_NUM_THREADS each takes
+// its share (at least one), with it each takes what it says.
+TEST(CliMpi, RanksOnOneMachineShareItsCpus) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  const int share = std::max(1, CPU_COUNT(&cpus) / 3);
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) GTEST_SKIP() << "OMP_NUM_THREADS is set for the whole suite";
+  const std::map<std::string, std::string> inherited, two_threads = {{"OMP_NUM_THREADS", "2"}};
+  for (const auto& [environment, expected] :
+       std::vector<std::pair<std::map<std::string, std::string>, int>>{{inherited, share}, {two_threads, 2}}) {
+    const auto r = testing::run_process({EPALM_MPIRUN_TEST, "60", "3", EPALM_EXECUTABLE, "env", "--format", "json"}, 90,
+                                        environment);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["ranks"].size(), 3u);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(j["ranks"][i]["threads"], std::to_string(expected)) << r.out;
   }
 }
 

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <torch/torch.h>
 
 #include "epalm/build_config.h"
@@ -29,6 +33,22 @@ TEST(RuntimeInfo, SetsComputeThreads) {
   EXPECT_EQ(at::get_num_threads(), 1);
   set_compute_threads(before);
   EXPECT_THROW(set_compute_threads(-1), UsageError);
+}
+
+TEST(RuntimeInfo, RanksSharingAMachineShareItsCpus) {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) {
+    EXPECT_EQ(shared_compute_threads(2), 0);  // the user's choice stands
+    return;
+  }
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  ASSERT_EQ(sched_getaffinity(0, sizeof cpus, &cpus), 0);
+  EXPECT_EQ(shared_compute_threads(1), 0);  // alone: LibTorch's default
+  EXPECT_EQ(shared_compute_threads(2), std::max(1, CPU_COUNT(&cpus) / 2));
+  EXPECT_EQ(shared_compute_threads(1000), 1);
+  setenv("OMP_NUM_THREADS", "3", 1);
+  EXPECT_EQ(shared_compute_threads(2), 0);
+  unsetenv("OMP_NUM_THREADS");
 }
 
 TEST(ResolveDevice, CpuAndAuto) {

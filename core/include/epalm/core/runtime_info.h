@@ -37,6 +37,15 @@ RuntimeInfo collect_runtime_info();
 // Sets LibTorch's intra-op threads; 0 keeps LibTorch's default.
 void set_compute_threads(int threads);
 
+// Intra-op threads for one of `local_ranks` processes sharing this machine:
+// the CPUs this process may run on (its affinity mask) shared evenly, at
+// least one. 0 (LibTorch's default) for a lone process, or when
+// OMP_NUM_THREADS says what the user wants. LibTorch would give every rank
+// all the CPUs; OpenMP threads that spin while others need the core then
+// slow every rank down (a 2-rank toy-study cell on 2 cores: 14.9 s against
+// 11.4 s with one thread each).
+int shared_compute_threads(int local_ranks);
+
 // Resolves "auto", "cpu", "cuda" or "cuda:N" for the given local rank: "auto"
 // and "cuda" pick device local_rank % count; "auto" falls back to the CPU.
 // Throws UsageError for a malformed spec or a CUDA device that is not there.
