@@ -80,12 +80,17 @@ void expect_batch_equals_each_alone(const at::Tensor& batch, const GenerationSet
   }
 }
 
-TEST(Generation, BeamSearchRunsThePromptOncePerSampleAndDropsSamplesThatAreDone) {
+GenerationSettings settings_of(int beams, int max_new_tokens) {
   GenerationSettings settings;
-  settings.num_beams = 3;
-  settings.max_new_tokens = 8;
+  settings.num_beams = beams;
+  settings.max_new_tokens = max_new_tokens;
   settings.eos_token_ids = {kEos};
   settings.pad_token_id = kPad;
+  return settings;
+}
+
+TEST(Generation, BeamSearchRunsThePromptOncePerSampleAndDropsSamplesThatAreDone) {
+  const auto settings = settings_of(3, 8);
   ScriptedDecoder decoder(0, kIds.size(1));
   const auto out = generate(decoder, kIds, kMask, settings);
   ASSERT_GE(decoder.rows.size(), 3u);
@@ -100,10 +105,7 @@ TEST(Generation, BeamSearchRunsThePromptOncePerSampleAndDropsSamplesThatAreDone)
 }
 
 TEST(Generation, GreedyDropsFinishedRows) {
-  GenerationSettings settings;
-  settings.max_new_tokens = 6;
-  settings.eos_token_ids = {kEos};
-  settings.pad_token_id = kPad;
+  const auto settings = settings_of(1, 6);
   ScriptedDecoder decoder(0, kIds.size(1));
   const auto out = generate(decoder, kIds, kMask, settings);
   ASSERT_GE(decoder.rows.size(), 3u);
