@@ -21,6 +21,7 @@ def main():
     epalm_arguments(p)
     p.add_argument("--lr", type=float, required=True)
     p.add_argument("--weight-decay", type=float, required=True)
+    p.add_argument("--save-outputs", default="", help="write the logits before the first step here (safetensors)")
     a = p.parse_args()
 
     import torch
@@ -31,6 +32,12 @@ def main():
     pixels = inputs["pixel_values"].to(dtype)
     optimizer = torch.optim.AdamW(list(trainables.values()), lr=a.lr, weight_decay=a.weight_decay)
     losses = []
+    if a.save_outputs:  # the forward both sides start from, compared logit by logit
+        from safetensors.torch import save_file
+        with torch.no_grad():
+            logits = epalm_forward(decoder, variant, trainables, cls_features(encoder, pixels, variant["levels"]).float(),
+                                   inputs["input_ids"], inputs["attention_mask"])
+        save_file({"logits": logits.float().cpu().contiguous()}, a.save_outputs)
 
     def once():
         with torch.no_grad():

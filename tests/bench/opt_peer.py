@@ -21,6 +21,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mode", choices=["forward", "generate"], required=True)
     p.add_argument("--new-tokens", type=int, default=32)
+    p.add_argument("--save-outputs", default="", help="forward: write the last position's logits here (safetensors)")
     common_arguments(p)
     a = p.parse_args()
 
@@ -52,6 +53,9 @@ def main():
         if a.mode == "forward":
             last = out[:, -1, :].float()
             result["digest"] = {"last_logits_sum": last.sum().item(), "last_logits_mean_abs": last.abs().mean().item()}
+            if a.save_outputs:
+                from safetensors.torch import save_file
+                save_file({"last_logits": last.cpu().contiguous()}, a.save_outputs)
         else:
             result["digest"] = {"generated": out.cpu().tolist()}
     json.dump(result, sys.stdout)

@@ -263,7 +263,7 @@ TEST(BenchSmoke, EpalmTrainStepAgreesWithThePeerAndSaysWhatBoundsIt) {
                        300);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("ratio epalm/peer"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("check: losses agree"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("check: logits and losses agree"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" GFLOP per step, the peer "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("; per sample "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bound: GEMM "), std::string::npos) << r.out;

@@ -49,21 +49,15 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
   return ((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-12)).item<double>();
 }
 
-// The longest chain of roundings to the logits (forward_depth.h): OPT's,
-// plus the prompt MLP (two products over the width), a connector (over the
-// encoder's width) and in every layer an adapter (LayerNorm, down and up).
+// The longest chain of roundings to the logits and the loss
+// (models/rounding_bounds.h); the gradients run the chain back (as long
+// again) and sum over every row (batch * tokens) into a trainable.
 double epalm_depth(const EpalmConfig& c, const models::OptConfig& o, std::int64_t tokens, std::int64_t encoder_hidden) {
-  const double adapter = testing::layer_norm_depth(o.hidden_size) +
-                         static_cast<double>(o.hidden_size + o.hidden_size / c.adapters.reduction + 1);
-  return testing::opt_depth(o, tokens, -1) + static_cast<double>(2 * o.word_embed_proj_dim + encoder_hidden) +
-         static_cast<double>(o.num_layers) * 2 * adapter;
+  return models::epalm_logits_depth(o, tokens, encoder_hidden, o.hidden_size / c.adapters.reduction);
 }
-// The loss: log-softmax over the vocabulary and the mean over the tokens on
-// top of the logits; its gradients run the chain back (as long again) and sum
-// over every row (batch * tokens) into a trainable.
 double loss_depth(const EpalmConfig& c, const models::OptConfig& o, std::int64_t rows, std::int64_t tokens,
                   std::int64_t encoder_hidden) {
-  return epalm_depth(c, o, tokens, encoder_hidden) + static_cast<double>(o.vocab_size + rows);
+  return models::epalm_loss_depth(o, rows, tokens, encoder_hidden, o.hidden_size / c.adapters.reduction);
 }
 
 class EpalmParity : public ::testing::TestWithParam<std::string> {};

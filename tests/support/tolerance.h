@@ -17,31 +17,19 @@
 #include <sstream>
 #include <string>
 
+#include "epalm/core/models/rounding_bounds.h"
+
 namespace epalm::testing {
 
-// Unit roundoff (half the machine epsilon): the relative error of one
-// correctly rounded operation.
-constexpr double kUnitFp64 = 0x1p-53;
-constexpr double kUnitFp32 = 0x1p-24;
-constexpr double kUnitFp16 = 0x1p-11;
-constexpr double kUnitBf16 = 0x1p-8;
-
-inline double unit_roundoff(c10::ScalarType dtype) {
-  switch (dtype) {
-    case c10::kDouble: return kUnitFp64;
-    case c10::kFloat: return kUnitFp32;
-    case c10::kHalf: return kUnitFp16;
-    case c10::kBFloat16: return kUnitBf16;
-    default: return 0;  // integers: exact
-  }
-}
-
-// gamma_n(n) = n u / (1 - n u): n roundings in a row, relative.
-inline double gamma_n(double n, double u = kUnitFp32) { return n * u / (1 - n * u); }
-
-// Two evaluations of sums of at most n terms, in different orders, differ by
-// at most this factor times sum|terms|.
-inline double two_orders(double n, double u = kUnitFp32) { return 2 * gamma_n(n, u); }
+// The unit roundoffs, gamma_n and two_orders: core's rounding model
+// (epalm/core/models/rounding_bounds.h), which the benchmarks use too.
+using models::kUnitBf16;
+using models::kUnitFp16;
+using models::kUnitFp32;
+using models::kUnitFp64;
+using models::gamma_n;
+using models::two_orders;
+using models::unit_roundoff;
 
 // Two AdamW steps with eps >= 1 from the same value, whose gradients (at
 // every step so far) differed by at most `gradient_bound` and were at most
@@ -81,47 +69,19 @@ inline double forward_bound(const at::Tensor& expected, double depth, double u =
 // relative to the output's scale; two sides within twice that. Two sides
 // rounding at the same points gain nothing in the worst case: values a hair
 // apart can round to neighbouring bf16 values, one step apart.
-inline double mixed_gamma(double depth, double roundings) {
-  return (1 + gamma_n(depth, kUnitFp32)) * (1 + gamma_n(roundings, kUnitBf16)) - 1;
-}
+using models::mixed_gamma;
 inline double bf16_forward_bound(const at::Tensor& expected, double depth, double roundings) {
   return 2 * mixed_gamma(depth, roundings) * expected.detach().abs().max().item<double>();
 }
 
-// LayerNorm over `width`: the mean and the variance (a sum each), the
-// reciprocal square root, the scale and shift.
-inline double layer_norm_depth(std::int64_t width) { return static_cast<double>(2 * width + 3); }
-
-// A pre- or post-LN self-attention sub-block: LayerNorm, the Q/K/V
-// projection (a sum over `hidden`), the scores (over `head_dim`), the
-// softmax and the weighted values (each over `keys`), the output projection
-// (over `hidden`), the residual sum. A fused kernel's online softmax
-// rescales its running sums once per key: `fused` adds `keys`.
-inline double attention_depth(std::int64_t hidden, std::int64_t keys, std::int64_t head_dim, bool fused = false) {
-  return layer_norm_depth(hidden) + static_cast<double>(2 * hidden + head_dim + 2 * keys + 1) +
-         (fused ? static_cast<double>(keys) : 0.0);
-}
-
-// The feed-forward sub-block: LayerNorm, fc1 (over `hidden`), the
-// activation, fc2 (over `intermediate`), the residual sum.
-inline double mlp_depth(std::int64_t hidden, std::int64_t intermediate) {
-  return layer_norm_depth(hidden) + static_cast<double>(hidden + 1 + intermediate + 1);
-}
-
-// One standard transformer block (attention then feed-forward).
-inline double block_depth(std::int64_t hidden, std::int64_t intermediate, std::int64_t keys, std::int64_t head_dim,
-                          bool fused = false) {
-  return attention_depth(hidden, keys, head_dim, fused) + mlp_depth(hidden, intermediate);
-}
-
-// The bf16 roundings of the same sub-blocks in eager order (one per op
-// output; a linear layer's product and bias counted apart): attention's
-// LayerNorm, projection (2), scores, scaling, softmax, weighted values,
-// output projection (2), residual sum; the feed-forward's LayerNorm, fc1
-// (2), activation, fc2 (2), residual sum.
-constexpr double kAttentionBf16Roundings = 10;
-constexpr double kMlpBf16Roundings = 7;
-constexpr double kBlockBf16Roundings = kAttentionBf16Roundings + kMlpBf16Roundings;
+// The sub-blocks' rounding chains (rounding_bounds.h).
+using models::attention_depth;
+using models::block_depth;
+using models::kAttentionBf16Roundings;
+using models::kBlockBf16Roundings;
+using models::kMlpBf16Roundings;
+using models::layer_norm_depth;
+using models::mlp_depth;
 
 // The element of `got` farthest outside `bound` (elementwise, broadcast):
 // the largest |got - want| / bound, where it is and the values there.

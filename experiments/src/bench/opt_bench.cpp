@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "epalm/experiments/bench/bench.h"
+#include "epalm/core/models/rounding_bounds.h"
 #include "epalm/core/error.h"
 #include "epalm/core/generation.h"
 #include "epalm/core/safetensors.h"
@@ -112,19 +113,30 @@ BenchResult forward_case(const BenchSettings& s, Progress& progress) {
   const double ours_mean_abs = last.abs().mean().item<double>();
   r.ours.extra = {{"digest", {{"last_logits_sum", ours_sum}, {"last_logits_mean_abs", ours_mean_abs}}}};
   if (s.peer) {
-    r.peer = run_peer(s, "opt_peer.py", peer_args(s, p, "forward", 0), progress);
+    const auto peer_logits_path = scratch.path() + "/peer_last_logits.safetensors";
+    auto args = peer_args(s, p, "forward", 0);
+    args.insert(args.end(), {"--save-outputs", peer_logits_path});
+    r.peer = run_peer(s, "opt_peer.py", args, progress);
     const auto& d = r.peer->extra["digest"];
     const double peer_sum = d.value("last_logits_sum", kNoValue);
     const double peer_mean_abs = d.value("last_logits_mean_abs", kNoValue);
-    const double tolerance = s.dtype == c10::kFloat ? 1e-4 : 3e-2;
-    const double scale = std::max(1e-12, peer_mean_abs * static_cast<double>(last.numel()));
-    const double sum_error = std::abs(ours_sum - peer_sum) / scale;
-    const double mean_error = std::abs(ours_mean_abs - peer_mean_abs) / std::max(1e-12, peer_mean_abs);
-    r.agree = sum_error <= tolerance && mean_error <= tolerance;
+    // Each logit of either side lies within its rounding chain
+    // (models/rounding_bounds.h) of the exact value, relative to the largest
+    // logit: every last-position logit is compared.
+    const auto& c = p.model.config();
+    const double depth = models::opt_depth(c, tokens, -1, s.attention != models::AttentionKernel::kEager);
+    const auto peer_last = safetensors::SafetensorsFile(peer_logits_path).load("last_logits");
+    const double scale = peer_last.abs().max().item<double>();
+    const double bound = (s.dtype == c10::kFloat ? models::two_orders(depth)
+                                                 : 2 * models::mixed_gamma(depth, models::opt_bf16_roundings(c, -1, false))) *
+                         scale;
+    const double worst = peer_last.sizes() == last.sizes() ? (last - peer_last).abs().max().item<double>() : INFINITY;
+    r.agree = worst <= bound;
     std::ostringstream check;
-    check << "last-position logits " << (r.agree ? "agree" : "DISAGREE") << ": mean |logit| " << ours_mean_abs
-          << " vs " << peer_mean_abs << " (relative differences " << mean_error << ", sum " << sum_error
-          << "; tolerance " << tolerance << ")";
+    check << "last-position logits " << (r.agree ? "agree" : "DISAGREE") << ": largest difference " << worst
+          << " over " << last.numel() << " logits, bound " << bound << " (the rounding chain of " << depth
+          << " terms times the largest |logit| " << scale << "); mean |logit| " << ours_mean_abs << " vs "
+          << peer_mean_abs << ", sum " << ours_sum << " vs " << peer_sum;
     r.check = check.str();
   }
   return r;
