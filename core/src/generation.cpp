@@ -80,8 +80,8 @@ at::Tensor beam_search(StepDecoder& decoder, const at::Tensor& input_ids, const 
                                torch::zeros({keep - beams}, long_opts.dtype(torch::kBool))});
 
   // Every beam of a sample starts from the same prompt: its rows are computed
-  // once and the cache is then repeated for the beams (exact: the rows HF
-  // computes per beam are equal).
+  // once and the cache is then repeated for the beams (transformers computes
+  // the same rows once per beam).
   auto mask = attention_mask.repeat_interleave(beams, 0);
   auto logits = decoder.step(input_ids, attention_mask);
   const auto each_beam = torch::arange(batch, long_opts).repeat_interleave(beams);
