@@ -31,6 +31,15 @@ std::vector<double> sorted(std::vector<double> v) {
   return v;
 }
 
+std::string attention_label(models::AttentionKernel kernel) {
+  switch (kernel) {
+    case models::AttentionKernel::kSdpa: return "sdpa";
+    case models::AttentionKernel::kEager: return "eager";
+    case models::AttentionKernel::kAuto: break;
+  }
+  return "auto";
+}
+
 double median(const std::vector<double>& v) {
   if (v.empty()) return 0;
   const auto s = sorted(v);

@@ -62,20 +62,14 @@ struct StepWork {
 
 StepWork train_step_work(const models::VitConfig& v, const models::OptConfig& o, std::int64_t batch,
                          std::int64_t text_tokens, std::int64_t prompt, std::int64_t targets) {
-  const double h = v.hidden_size, i = v.intermediate_size, n = v.num_patches() + 1, b = batch;
-  const double block_token = 2 * (4 * h * h + 2 * h * i) + 2 * 2 * n * h;  // projections, MLP, attention
-  const double patches = 2 * (n - 1) * h * (v.num_channels * v.patch_size * v.patch_size);
-  const double encoder_peer = b * (patches + v.num_layers * n * block_token);
-  // The last block: keys and values of every token, the rest for [CLS] alone.
-  const double last_cls = 2 * 2 * n * h * h + block_token - 2 * 2 * h * h;
-  const double encoder_ours = encoder_peer - b * n * block_token + b * last_cls;
+  const double b = static_cast<double>(batch);
+  const auto encoder = vit_cls_flops(v, b);
   const double d = o.hidden_size, f = o.ffn_dim, t = text_tokens + prompt;
   const double projections = b * t * 2 * (4 * d * d + 2 * d * f), attention = b * t * 2 * 2 * t * d;
   // Forward; backward: each projection's input gradient once, attention's twice.
   const double decoder = o.num_layers * (2 * projections + 3 * attention);
   const double head_row = 2.0 * o.word_embed_proj_dim * o.vocab_size * 2;  // forward and input gradient
-  return {encoder_ours + decoder + head_row * static_cast<double>(targets),
-          encoder_peer + decoder + head_row * b * t};
+  return {encoder.ours + decoder + head_row * static_cast<double>(targets), encoder.peer + decoder + head_row * b * t};
 }
 
 BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
@@ -136,8 +130,8 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
       "(tests/bench/epalm_torch.py), torch.optim.AdamW";
   r.ours = measure([&] { losses.push_back(trainer.step(source).loss); }, s, progress, "epalm epalm-train-step");
   r.ours.extra = {{"digest", {{"first_loss", losses.front()}, {"last_loss", losses.back()}}}};
-  const auto work = train_step_work(vit_config, oc, batch, tokens, layout.prompt_length,
-                                    (labels.slice(1, 1) != -100).sum().item<std::int64_t>());
+  const auto targets = (labels.slice(1, 1) != -100).sum().item<std::int64_t>();
+  const auto work = train_step_work(vit_config, oc, batch, tokens, layout.prompt_length, targets);
   progress.say("GEMM rate (1024^3 products)");
   const double gemm_rate = measure_gemm_rate(s);
   r.settings = {
@@ -196,7 +190,6 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   // bf16: the same chains with each op's output rounded once. Later steps
   // follow trajectories that rounding moves apart (AdamW amplifies a
   // last-bit gradient difference near zero): reported, not judged.
-  const auto targets = (labels.slice(1, 1) != -100).sum().item<std::int64_t>();
   const auto text_tokens = tokens + layout.prompt_length + 1;
   const double encoder_depth = models::vit_depth(vit_config, vit_config.num_patches() + 1, -1);
   const double logits_depth =

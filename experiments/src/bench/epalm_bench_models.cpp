@@ -27,6 +27,15 @@ nlohmann::json peer_variant(const EpalmConfig& layout) {
           {"end", layout.end_layer},           {"prompt", layout.prompt_length},     {"mlp", layout.prompt_mlp}};
 }
 
+EncoderWork vit_cls_flops(const models::VitConfig& v, double batch) {
+  const double h = v.hidden_size, i = v.intermediate_size, n = v.num_patches() + 1;
+  const double block_token = 2 * (4 * h * h + 2 * h * i) + 2 * 2 * n * h;  // projections, MLP, attention
+  const double patches = 2 * (n - 1) * h * (v.num_channels * v.patch_size * v.patch_size);
+  const double peer = batch * (patches + v.num_layers * n * block_token);
+  const double last_cls = 2 * 2 * n * h * h + block_token - 2 * 2 * h * h;
+  return {peer - batch * n * block_token + batch * last_cls, peer};
+}
+
 namespace {
 
 std::map<std::string, at::Tensor> on_device(const std::map<std::string, at::Tensor>& weights, c10::ScalarType dtype,

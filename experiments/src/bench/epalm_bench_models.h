@@ -26,6 +26,15 @@ EpalmConfig paper_layout(std::int64_t decoder_layers);
 // A layout as the peers' epalm_torch.py reads it (levels, shared, start, end, prompt, mlp).
 nlohmann::json peer_variant(const EpalmConfig& layout);
 
+// Matrix-multiply FLOPs (2·m·n·k) of the ViT forward to the [CLS] of the
+// last levels for `batch` images: the peer runs every block on every token;
+// ours runs the last block's keys and values for every token and the rest
+// for [CLS] alone.
+struct EncoderWork {
+  double ours = 0, peer = 0;
+};
+EncoderWork vit_cls_flops(const models::VitConfig& v, double batch);
+
 // Not movable: the model points at the decoder.
 struct EpalmBenchModels {
   models::OptModel decoder;

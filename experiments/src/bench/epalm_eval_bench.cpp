@@ -58,21 +58,6 @@ double decoder_flops(const models::OptConfig& o, double rows, double queries, do
   return rows * (o.num_layers * per_layer + head_positions * 2.0 * o.word_embed_proj_dim * o.vocab_size);
 }
 
-// The ViT forward to the [CLS] of the last levels: all blocks on every token
-// for the peer; ours runs the last block's queries, MLP and output for [CLS] alone.
-struct EncoderWork {
-  double ours = 0, peer = 0;
-};
-
-EncoderWork encoder_flops(const models::VitConfig& v, double batch) {
-  const double h = v.hidden_size, i = v.intermediate_size, n = v.num_patches() + 1;
-  const double block_token = 2 * (4 * h * h + 2 * h * i) + 2 * 2 * n * h;
-  const double patches = 2 * (n - 1) * h * (v.num_channels * v.patch_size * v.patch_size);
-  const double peer = batch * (patches + v.num_layers * n * block_token);
-  const double last_cls = 2 * 2 * n * h * h + block_token - 2 * 2 * h * h;
-  return {peer - batch * n * block_token + batch * last_cls, peer};
-}
-
 std::vector<std::vector<std::int64_t>> rows_of(const at::Tensor& sequences) {
   std::vector<std::vector<std::int64_t>> out;
   const auto cpu = sequences.cpu().contiguous();
@@ -148,13 +133,12 @@ BenchResult eval_case(const BenchSettings& s, Progress& progress) {
       s, progress, "epalm epalm-eval");
 
   // The work both sides did for the same tokens.
-  const auto encoder = encoder_flops(vit, batch);
+  const auto encoder = vit_cls_flops(vit, batch);
   const double prefix = models->layout.prompt_length + 1;  // the soft prompt and the perceptual token
-  double ours = encoder.ours, peer = encoder.peer, weight_passes = 0;
+  double ours = encoder.ours, peer = encoder.peer;
   for (const auto& c : calls) {
     const double context = prefix + static_cast<double>(c.text_length);
     ours += decoder_flops(oc, static_cast<double>(c.rows), c.new_tokens == 1 ? 1 : context, context, 1);
-    weight_passes += 1;
     // The peer: every beam of every sample, the whole sequence, the head on every position.
     peer += decoder_flops(oc, batch * kBeams, context, context, context);
   }
@@ -166,7 +150,7 @@ BenchResult eval_case(const BenchSettings& s, Progress& progress) {
   const double flops_s = ours / gemm_rate;
   // Each decoder call streams every frozen weight once (the step's products
   // have a few dozen rows: too few to reuse a weight from cache).
-  const double bytes_s = weight_passes * static_cast<double>(decoder_bytes) / memory_rate;
+  const double bytes_s = static_cast<double>(calls.size()) * static_cast<double>(decoder_bytes) / memory_rate;
 
   std::int64_t most_rows = 0, fewest_rows = batch * kBeams;
   for (std::size_t i = 1; i < calls.size(); ++i) {

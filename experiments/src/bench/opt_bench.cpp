@@ -81,9 +81,7 @@ std::vector<std::pair<std::string, std::string>> common_settings(const BenchSett
           {"dtype", dtype_label(s.dtype)},
           {"device", s.device.str()},
           {"threads", std::to_string(at::get_num_threads())},
-          {"attention", s.attention == models::AttentionKernel::kSdpa    ? "sdpa"
-                        : s.attention == models::AttentionKernel::kEager ? "eager"
-                                                                         : "auto"},
+          {"attention", attention_label(s.attention)},
           {"warmup", std::to_string(s.warmup)},
           {"repetitions", std::to_string(s.repetitions)}};
 }

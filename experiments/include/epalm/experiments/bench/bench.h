@@ -61,6 +61,9 @@ struct Measurement {
 // json::value would then read the peer's number as a float too).
 constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
+// "auto", "eager" or "sdpa": the kernel as --attention names it (models::parse_attention_kernel).
+std::string attention_label(models::AttentionKernel kernel);
+
 std::vector<double> sorted(std::vector<double> v);
 double median(const std::vector<double>& v);
 
