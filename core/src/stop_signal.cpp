@@ -4,7 +4,7 @@
 
 #include <csignal>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 
 namespace epalm {
 
@@ -43,9 +43,9 @@ std::string stop_signal_name() { return received == SIGINT ? "SIGINT" : "SIGTERM
 
 int stop_exit_code() { return 128 + (received == SIGINT ? SIGINT : SIGTERM); }
 
-bool stop_requested(Communicator& communicator) {
+bool stop_requested(parallel::Communicator& communicator) {
   auto flag = torch::full({1}, static_cast<int>(received), torch::kInt32);
-  communicator.all_reduce(flag, ReduceOp::kMax)->wait();
+  communicator.all_reduce(flag, parallel::ReduceOp::kMax)->wait();
   const int signal = flag.item<int>();
   if (signal != 0) received = signal;  // every rank reports the same one
   return signal != 0;

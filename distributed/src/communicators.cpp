@@ -2,7 +2,7 @@
 
 #include "epalm/build_config.h"
 #include "epalm/core/error.h"
-#include "epalm/core/local_communicator.h"
+#include "epalm/core/parallel/local_communicator.h"
 #include "epalm/distributed/mpi_communicator.h"
 #include "epalm/distributed/world.h"
 #if EPALM_HAVE_NCCL
@@ -24,7 +24,7 @@ std::string resolve_backend(const World& world, c10::Device device, const std::s
   return world.size() > 1 || world.uses_mpi() ? "mpi" : "local";
 }
 
-std::unique_ptr<Communicator> make_communicator(const World& world, c10::Device device,
+std::unique_ptr<parallel::Communicator> make_communicator(const World& world, c10::Device device,
                                                 const CommunicatorOptions& options) {
   const auto backend = resolve_backend(world, device, options.backend);
   if (backend == "local") {
@@ -32,7 +32,7 @@ std::unique_ptr<Communicator> make_communicator(const World& world, c10::Device 
       throw UsageError("--comm-backend", "local serves one process; this job has " + std::to_string(world.size()) +
                                              " ranks");
     }
-    return std::make_unique<LocalCommunicator>();
+    return std::make_unique<parallel::LocalCommunicator>();
   }
   if (backend == "mpi") {
     if (!device.is_cpu()) throw UsageError("--comm-backend", "mpi carries CPU tensors, not " + device.str());

@@ -19,7 +19,7 @@ namespace epalm::distributed {
 
 namespace {
 
-class MpiWork final : public Work {
+class MpiWork final : public parallel::Work {
  public:
   MpiWork(Watchdog& watchdog, std::uint64_t id, std::vector<MPI_Request> requests, std::function<void()> finish)
       : watchdog_(watchdog), id_(id), requests_(std::move(requests)), finish_(std::move(finish)) {}
@@ -91,7 +91,7 @@ struct MpiCommunicator::State {
     }
   }
 
-  std::unique_ptr<Work> start(std::string what, std::vector<MPI_Request> requests, std::function<void()> finish) {
+  std::unique_ptr<parallel::Work> start(std::string what, std::vector<MPI_Request> requests, std::function<void()> finish) {
     const auto id = watchdog->begin(std::move(what));
     return std::make_unique<MpiWork>(*watchdog, id, std::move(requests), std::move(finish));
   }
@@ -126,7 +126,7 @@ void MpiCommunicator::abort(const std::string& why) {
   abort_job("rank " + std::to_string(state_->rank) + " of " + std::to_string(state_->size) + ": " + why);
 }
 
-std::unique_ptr<Work> MpiCommunicator::do_all_reduce(const at::Tensor& tensor, ReduceOp reduce) {
+std::unique_ptr<parallel::Work> MpiCommunicator::do_all_reduce(const at::Tensor& tensor, parallel::ReduceOp reduce) {
   auto& s = *state_;
   const auto type = s.types.datatype(tensor.scalar_type());
   const auto op = s.types.op(tensor.scalar_type(), reduce);
@@ -138,11 +138,11 @@ std::unique_ptr<Work> MpiCommunicator::do_all_reduce(const at::Tensor& tensor, R
           "MPI_Iallreduce");
   });
   std::function<void()> finish = [tensor] {};
-  if (reduce == ReduceOp::kAvg) finish = [tensor, size = s.size] { tensor.div_(size); };
+  if (reduce == parallel::ReduceOp::kAvg) finish = [tensor, size = s.size] { tensor.div_(size); };
   return s.start(s.describe("all_reduce", tensor, reduce_op_name(reduce)), std::move(requests), std::move(finish));
 }
 
-std::unique_ptr<Work> MpiCommunicator::do_broadcast(const at::Tensor& tensor, int root) {
+std::unique_ptr<parallel::Work> MpiCommunicator::do_broadcast(const at::Tensor& tensor, int root) {
   auto& s = *state_;
   const auto type = s.types.datatype(tensor.scalar_type());
   const auto element = static_cast<std::int64_t>(tensor.element_size());
@@ -155,12 +155,12 @@ std::unique_ptr<Work> MpiCommunicator::do_broadcast(const at::Tensor& tensor, in
                  [tensor] {});
 }
 
-std::unique_ptr<Work> MpiCommunicator::do_all_gather(const at::Tensor& shard, const at::Tensor& full) {
+std::unique_ptr<parallel::Work> MpiCommunicator::do_all_gather(const at::Tensor& shard, const at::Tensor& full) {
   auto& s = *state_;
   const auto n = shard.numel();
   const auto type = s.types.datatype(shard.scalar_type());
   const auto element = static_cast<std::int64_t>(shard.element_size());
-  const bool in_place = is_rank_slot(full, shard, s.rank);
+  const bool in_place = parallel::is_rank_slot(full, shard, s.rank);
   std::vector<MPI_Request> requests;
   if (n > 0 && n <= s.max_count) {
     requests.emplace_back();
@@ -182,14 +182,14 @@ std::unique_ptr<Work> MpiCommunicator::do_all_gather(const at::Tensor& shard, co
   return s.start(s.describe("all_gather", full, ""), std::move(requests), [shard, full] {});
 }
 
-std::unique_ptr<Work> MpiCommunicator::do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard,
-                                                         ReduceOp reduce) {
+std::unique_ptr<parallel::Work> MpiCommunicator::do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard,
+                                                         parallel::ReduceOp reduce) {
   auto& s = *state_;
   const auto n = shard.numel();
   const auto type = s.types.datatype(shard.scalar_type());
   const auto op = s.types.op(shard.scalar_type(), reduce);
   const auto element = static_cast<std::int64_t>(shard.element_size());
-  const bool in_place = is_rank_slot(full, shard, s.rank);
+  const bool in_place = parallel::is_rank_slot(full, shard, s.rank);
   std::vector<MPI_Request> requests;
   at::Tensor target = shard;
   if (n > 0 && n <= s.max_count) {
@@ -213,7 +213,7 @@ std::unique_ptr<Work> MpiCommunicator::do_reduce_scatter(const at::Tensor& full,
       });
     }
   }
-  std::function<void()> finish = [full, shard, target, avg = reduce == ReduceOp::kAvg, size = s.size] {
+  std::function<void()> finish = [full, shard, target, avg = reduce == parallel::ReduceOp::kAvg, size = s.size] {
     if (!target.is_same(shard)) shard.copy_(target);
     if (avg) shard.div_(size);
   };

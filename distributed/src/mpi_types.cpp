@@ -37,12 +37,12 @@ void create_ops(MPI_Op (&ops)[3]) {
   MPI_Op_create(&reduce_half<T, Min>, 1, &ops[2]);
 }
 
-int op_index(ReduceOp reduce) {
+int op_index(parallel::ReduceOp reduce) {
   switch (reduce) {
-    case ReduceOp::kSum:
-    case ReduceOp::kAvg: return 0;
-    case ReduceOp::kMax: return 1;
-    case ReduceOp::kMin: return 2;
+    case parallel::ReduceOp::kSum:
+    case parallel::ReduceOp::kAvg: return 0;
+    case parallel::ReduceOp::kMax: return 1;
+    case parallel::ReduceOp::kMin: return 2;
   }
   return 0;
 }
@@ -82,14 +82,14 @@ MPI_Datatype MpiTypes::datatype(c10::ScalarType dtype) const {
   }
 }
 
-MPI_Op MpiTypes::op(c10::ScalarType dtype, ReduceOp reduce) const {
+MPI_Op MpiTypes::op(c10::ScalarType dtype, parallel::ReduceOp reduce) const {
   if (dtype == c10::kBFloat16) return half_ops_[0][op_index(reduce)];
   if (dtype == c10::kHalf) return half_ops_[1][op_index(reduce)];
   switch (reduce) {
-    case ReduceOp::kSum:
-    case ReduceOp::kAvg: return MPI_SUM;
-    case ReduceOp::kMax: return MPI_MAX;
-    case ReduceOp::kMin: return MPI_MIN;
+    case parallel::ReduceOp::kSum:
+    case parallel::ReduceOp::kAvg: return MPI_SUM;
+    case parallel::ReduceOp::kMax: return MPI_MAX;
+    case parallel::ReduceOp::kMin: return MPI_MIN;
   }
   return MPI_SUM;
 }

@@ -6,7 +6,7 @@
 #include <c10/core/ScalarType.h>
 #include <mpi.h>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 
 namespace epalm::distributed {
 
@@ -20,7 +20,7 @@ class MpiTypes {
   // Throws epalm::Error for a dtype MPI cannot carry (complex, quantized).
   MPI_Datatype datatype(c10::ScalarType dtype) const;
   // kAvg maps to the sum (the caller divides).
-  MPI_Op op(c10::ScalarType dtype, ReduceOp reduce) const;
+  MPI_Op op(c10::ScalarType dtype, parallel::ReduceOp reduce) const;
 
  private:
   MPI_Datatype two_bytes_ = MPI_DATATYPE_NULL;

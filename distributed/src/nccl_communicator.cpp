@@ -37,17 +37,17 @@ ncclDataType_t nccl_type(c10::ScalarType dtype) {
   }
 }
 
-ncclRedOp_t nccl_op(ReduceOp reduce) {
+ncclRedOp_t nccl_op(parallel::ReduceOp reduce) {
   switch (reduce) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
+    case parallel::ReduceOp::kSum: return ncclSum;
+    case parallel::ReduceOp::kAvg: return ncclAvg;
+    case parallel::ReduceOp::kMax: return ncclMax;
+    case parallel::ReduceOp::kMin: return ncclMin;
   }
   return ncclSum;
 }
 
-class NcclWork final : public Work {
+class NcclWork final : public parallel::Work {
  public:
   NcclWork(std::shared_ptr<at::cuda::CUDAEvent> finished, c10::Device device, std::vector<at::Tensor> tensors)
       : finished_(std::move(finished)), device_(device), tensors_(std::move(tensors)) {}
@@ -102,7 +102,7 @@ struct NcclCommunicator::State {
     }
   }
 
-  std::unique_ptr<Work> run(const std::string& what, std::vector<at::Tensor> tensors,
+  std::unique_ptr<parallel::Work> run(const std::string& what, std::vector<at::Tensor> tensors,
                             const std::function<ncclResult_t(cudaStream_t)>& call) {
     for (const auto& t : tensors) {
       if (t.device() != device) {
@@ -187,7 +187,7 @@ int NcclCommunicator::size() const { return state_->size; }
 
 void NcclCommunicator::abort(const std::string& why) { state_->fail(why); }
 
-std::unique_ptr<Work> NcclCommunicator::do_all_reduce(const at::Tensor& tensor, ReduceOp reduce) {
+std::unique_ptr<parallel::Work> NcclCommunicator::do_all_reduce(const at::Tensor& tensor, parallel::ReduceOp reduce) {
   auto& s = *state_;
   const auto type = nccl_type(tensor.scalar_type());
   return s.run(s.describe("all_reduce", tensor, reduce_op_name(reduce)), {tensor}, [&](cudaStream_t stream) {
@@ -196,7 +196,7 @@ std::unique_ptr<Work> NcclCommunicator::do_all_reduce(const at::Tensor& tensor, 
   });
 }
 
-std::unique_ptr<Work> NcclCommunicator::do_broadcast(const at::Tensor& tensor, int root) {
+std::unique_ptr<parallel::Work> NcclCommunicator::do_broadcast(const at::Tensor& tensor, int root) {
   auto& s = *state_;
   const auto type = nccl_type(tensor.scalar_type());
   return s.run(s.describe("broadcast", tensor, "root " + std::to_string(root)), {tensor}, [&](cudaStream_t stream) {
@@ -205,7 +205,7 @@ std::unique_ptr<Work> NcclCommunicator::do_broadcast(const at::Tensor& tensor, i
   });
 }
 
-std::unique_ptr<Work> NcclCommunicator::do_all_gather(const at::Tensor& shard, const at::Tensor& full) {
+std::unique_ptr<parallel::Work> NcclCommunicator::do_all_gather(const at::Tensor& shard, const at::Tensor& full) {
   auto& s = *state_;
   const auto type = nccl_type(shard.scalar_type());
   // NCCL's in-place form is exactly shard == full's slot for this rank.
@@ -214,8 +214,8 @@ std::unique_ptr<Work> NcclCommunicator::do_all_gather(const at::Tensor& shard, c
   });
 }
 
-std::unique_ptr<Work> NcclCommunicator::do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard,
-                                                          ReduceOp reduce) {
+std::unique_ptr<parallel::Work> NcclCommunicator::do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard,
+                                                          parallel::ReduceOp reduce) {
   auto& s = *state_;
   const auto type = nccl_type(shard.scalar_type());
   return s.run(s.describe("reduce_scatter", full, reduce_op_name(reduce)), {full, shard}, [&](cudaStream_t stream) {

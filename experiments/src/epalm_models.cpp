@@ -4,13 +4,13 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/load_encoder.h"
-#include "epalm/core/text_objective.h"
+#include "epalm/core/text/text_objective.h"
 
 namespace epalm::experiments {
 
 namespace {
 
-FrozenPlan logged_plan(const TrainingRunSettings& s, Communicator& communicator, bool training) {
+FrozenPlan logged_plan(const TrainingRunSettings& s, parallel::Communicator& communicator, bool training) {
   auto plan = plan_frozen_weights(s, communicator, training);
   spdlog::info("{}", plan.summary());
   if (!plan.memory.fits) {
@@ -23,11 +23,11 @@ FrozenPlan logged_plan(const TrainingRunSettings& s, Communicator& communicator,
 
 }  // namespace
 
-EpalmModels::EpalmModels(const TrainingRunSettings& s, Communicator* communicator, bool training)
+EpalmModels::EpalmModels(const TrainingRunSettings& s, parallel::Communicator* communicator, bool training)
     : plan(logged_plan(s, communicator != nullptr ? *communicator : alone, training)),
       decoder(models::OptModel::from_pretrained(s.decoder, s.dtype, s.device, plan.decoder)),
       encoder(models::load_encoder(s.encoder, s.dtype, s.device, plan.encoder)),
-      tokenizer(objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective)),
+      tokenizer(text::objective_tokenizer(s.tokenizer.empty() ? s.decoder : s.tokenizer, s.objective)),
       model(s.epalm, decoder, encoder->hidden_size(), encoder->num_layers(), s.seed) {}
 
 }  // namespace epalm::experiments

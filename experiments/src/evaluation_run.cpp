@@ -7,17 +7,17 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "epalm/core/caption_metrics.h"
-#include "epalm/core/data_loader.h"
-#include "epalm/core/epalm_generation.h"
+#include "epalm/core/eval/caption_metrics.h"
+#include "epalm/core/data/data_loader.h"
+#include "epalm/core/models/epalm_generation.h"
 #include "epalm/core/error.h"
-#include "epalm/core/media_inputs.h"
-#include "epalm/core/meteor.h"
-#include "epalm/core/spice.h"
+#include "epalm/core/media/media_inputs.h"
+#include "epalm/core/eval/meteor.h"
+#include "epalm/core/eval/spice.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/prediction_files.h"
-#include "epalm/core/qa_accuracy.h"
-#include "epalm/core/vqa_accuracy.h"
+#include "epalm/core/eval/prediction_files.h"
+#include "epalm/core/eval/qa_accuracy.h"
+#include "epalm/core/eval/vqa_accuracy.h"
 #include "epalm/distributed/watchdog.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/epalm_models.h"
@@ -28,7 +28,7 @@ namespace epalm::experiments {
 namespace {
 
 // VQA / GQA / video-QA question ids are integers; other ids count by position.
-std::int64_t question_id(const Sample& sample, std::size_t index) {
+std::int64_t question_id(const data::Sample& sample, std::size_t index) {
   try {
     std::size_t used = 0;
     const auto id = std::stoll(sample.id, &used);
@@ -38,10 +38,10 @@ std::int64_t question_id(const Sample& sample, std::size_t index) {
   return static_cast<std::int64_t>(index);
 }
 
-std::map<std::string, double> qa_scores(const Dataset& dataset, const std::vector<std::string>& answers) {
+std::map<std::string, double> qa_scores(const data::Dataset& dataset, const std::vector<std::string>& answers) {
   std::map<std::string, double> scores;
   const bool official = std::all_of(dataset.samples.begin(), dataset.samples.end(),
-                                    [](const Sample& s) { return !s.official_answers.empty(); });
+                                    [](const data::Sample& s) { return !s.official_answers.empty(); });
   if (official) {
     std::vector<eval::VqaPrediction> predictions;
     std::vector<eval::VqaQuestion> questions;
@@ -70,7 +70,7 @@ std::map<std::string, double> qa_scores(const Dataset& dataset, const std::vecto
   return scores;
 }
 
-std::map<std::string, double> caption_scores(const Dataset& dataset, const std::vector<std::string>& captions,
+std::map<std::string, double> caption_scores(const data::Dataset& dataset, const std::vector<std::string>& captions,
                                              std::vector<std::string>& notes) {
   std::vector<eval::CaptionExample> examples;
   for (std::size_t i = 0; i < dataset.samples.size(); ++i) {
@@ -104,33 +104,33 @@ std::map<std::string, double> caption_scores(const Dataset& dataset, const std::
 
 }  // namespace
 
-std::string official_metric(const Dataset& dataset) {
-  if (dataset.kind == TaskKind::kCaptioning) return "CIDEr";
+std::string official_metric(const data::Dataset& dataset) {
+  if (dataset.kind == data::TaskKind::kCaptioning) return "CIDEr";
   const bool official = !dataset.samples.empty() &&
                         std::all_of(dataset.samples.begin(), dataset.samples.end(),
-                                    [](const Sample& s) { return !s.official_answers.empty(); });
+                                    [](const data::Sample& s) { return !s.official_answers.empty(); });
   return official ? "vqa_accuracy" : "accuracy";
 }
 
-EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& s, const Dataset& dataset,
-                                 const GenerationSettings& settings, const MediaSettings& media,
+EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& s, const data::Dataset& dataset,
+                                 const models::GenerationSettings& settings, const media::MediaSettings& media,
                                  const std::string& predictions_path, int rank, int world_size,
-                                 const TextGather& gather, FeatureCache* features,
+                                 const TextGather& gather, data::FeatureCache* features,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
   torch::NoGradGuard no_grad;
-  LoaderSettings loading;
+  data::LoaderSettings loading;
   loading.batch_size = s.batch_size;
   loading.threads = s.loader_threads;
   loading.rank = rank;
   loading.world_size = world_size;
   loading.seed = s.seed;  // random test frames ("rand") depend on the run's seed only
-  DataLoader loader(dataset, media, loading);
+  data::DataLoader loader(dataset, media, loading);
   auto generation = settings;
   generation.eos_token_ids = {loaded.tokenizer.eos_id().value_or(2)};
   generation.pad_token_id = loaded.tokenizer.pad_id().value_or(1);
   generation.validate();
-  TextObjective objective = s.objective;
-  objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  text::TextObjective objective = s.objective;
+  objective.task = dataset.kind == data::TaskKind::kCaptioning ? text::TextTask::kCaptioning : text::TextTask::kQuestionAnswering;
 
   // This rank's predictions as [[sample index, text], ...]; repeats that pad
   // the shard are left out so every sample counts once.
@@ -139,7 +139,7 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
                           const at::Tensor& encoded) {
     std::vector<std::string> questions;
     for (auto i : indices) questions.push_back(dataset.samples[i].question);
-    const auto texts = generate_text(loaded.model, encoded, loaded.tokenizer, objective, questions, generation);
+    const auto texts = models::generate_text(loaded.model, encoded, loaded.tokenizer, objective, questions, generation);
     for (std::size_t j = 0; j < texts.size(); ++j) {
       if (j < padding.size() && padding[j]) continue;
       mine.push_back({indices[j], texts[j]});
@@ -159,7 +159,7 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
     std::int64_t done = 0;
     while (auto batch = loader.next()) {
       answer(batch->indices, batch->padding,
-             EpalmModel::select_features(*loaded.encoder, batch->inputs.to(s.device), s.epalm.levels));
+             models::EpalmModel::select_features(*loaded.encoder, batch->inputs.to(s.device), s.epalm.levels));
       if (on_batch) on_batch(++done, batches);
     }
   }
@@ -183,7 +183,7 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
   if (const auto folder = std::filesystem::path(predictions_path).parent_path(); !folder.empty()) {
     std::filesystem::create_directories(folder);
   }
-  if (dataset.kind == TaskKind::kQuestionAnswering) {
+  if (dataset.kind == data::TaskKind::kQuestionAnswering) {
     std::vector<eval::VqaPrediction> predictions;
     for (std::size_t i = 0; i < outputs.size(); ++i) predictions.push_back({question_id(dataset.samples[i], i), outputs[i]});
     eval::write_vqa_predictions(predictions_path, predictions);
@@ -200,15 +200,15 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
 EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distributed::World& world,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch) {
   auto s = settings.run;
-  const auto frame_sampling = video::parse_frame_sampling(settings.frame_sampling);  // before any loading
+  const auto frame_sampling = media::parse_frame_sampling(settings.frame_sampling);  // before any loading
   s.data.split = settings.split;
   s.data.fraction = 1.0;
-  const auto dataset = read_dataset(s.data);
-  s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  const auto dataset = data::read_dataset(s.data);
+  s.objective.task = dataset.kind == data::TaskKind::kCaptioning ? text::TextTask::kCaptioning : text::TextTask::kQuestionAnswering;
   // Ranks answer their own shards with different numbers of decoding steps,
   // so each plans for itself alone (--plan shard: one shard, the whole layer).
   EpalmModels loaded(s, nullptr, /*training=*/false);
-  load_trainables(settings.checkpoint, loaded.model);
+  train::load_trainables(settings.checkpoint, loaded.model);
   auto media = media_settings(s, /*train=*/false);
   media.frame_sampling = frame_sampling;
   // A rank that never arrives (stuck or dead) must not hold the others forever.

@@ -6,14 +6,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/architecture.h"
 #include "epalm/core/models/ast.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/timesformer.h"
 #include "epalm/core/models/vit.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "epalm/experiments/training_run.h"
 
 namespace epalm::experiments {
@@ -40,7 +40,7 @@ std::string checkpoint_directory(const std::string& name, const std::string& mod
   return fs::exists(path / "config.json", ec) ? path.string() : "";
 }
 
-TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable) {
+models::TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable) {
   const auto path = config_path(directory);
   if (!fs::exists(path)) throw Error(directory, "has no config.json (not an encoder checkpoint directory)");
   const auto architecture = models::architecture_of_config(path).id;
@@ -61,7 +61,7 @@ TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable) 
 namespace {
 
 // Units the run cannot shard keep their matrices whole whatever the mode.
-void hold_whole(PlanUnit& u) {
+void hold_whole(parallel::PlanUnit& u) {
   u.small_elements += u.large_elements;
   u.large_elements = 0;
 }
@@ -112,9 +112,9 @@ std::string FrozenPlan::summary() const {
   return out.str();
 }
 
-std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorShapes& encoder, bool encoder_shardable,
+std::vector<parallel::PlanUnit> shardable_units(const models::TensorShapes& decoder, const models::TensorShapes& encoder, bool encoder_shardable,
                                       std::int64_t threshold, const std::function<int(std::int64_t)>& decoder_gathers) {
-  auto units = plan_units("decoder", decoder, kDecoderLayers, threshold, 2);
+  auto units = parallel::plan_units("decoder", decoder, kDecoderLayers, threshold, 2);
   for (auto& u : units) {
     if (u.name.rfind(kDecoderLayers, 0) != 0) {
       hold_whole(u);  // embeddings (tied to the LM head), positions, final norm
@@ -122,15 +122,15 @@ std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorS
     }
     u.gathers_per_micro_batch = decoder_gathers(std::stoll(u.name.substr(kDecoderLayers.size())));
   }
-  for (auto u : plan_units("encoder", encoder, kEncoderBlocks, threshold, 1)) {
+  for (auto u : parallel::plan_units("encoder", encoder, kEncoderBlocks, threshold, 1)) {
     if (!encoder_shardable || u.name.rfind(kEncoderBlocks, 0) != 0) hold_whole(u);
     units.push_back(u);
   }
   return units;
 }
 
-PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const TensorShapes& encoder,
-                                  bool encoder_shardable, const EpalmConfig& e, const PlanRunSettings& run) {
+PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const models::TensorShapes& encoder,
+                                  bool encoder_shardable, const models::EpalmConfig& e, const PlanRunSettings& run) {
   const bool adapters = e.adapters.on_attention || e.adapters.on_ffn;
   const auto schedule = e.injection_schedule();
   const int first_injected = schedule.empty() ? 0 : schedule.front().first;
@@ -158,7 +158,7 @@ PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const Tensor
     if (name == "embeddings.cls_token") encoder_hidden = shape.back();
   }
   p.trainable_parameters =
-      count_trainable(e, encoder_hidden, decoder.hidden_size, decoder.word_embed_proj_dim, decoder.num_layers).total();
+      models::count_trainable(e, encoder_hidden, decoder.hidden_size, decoder.word_embed_proj_dim, decoder.num_layers).total();
   // Decoder activations kept for backward, per token (the injected one, the
   // prompt and the text): ~10 d values per layer (LayerNorm inputs, q/k/v/out,
   // the MLP's hidden) and the fp32 logits.
@@ -166,11 +166,11 @@ PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const Tensor
   const std::int64_t tokens = run.batch_size * (run.text_tokens + e.prompt_length + 1);
   p.activation_bytes =
       run.training ? tokens * (10 * d * decoder.num_layers * p.element_bytes + 4 * decoder.vocab_size) : 0;
-  estimate.memory = plan_memory(estimate.units, p);
+  estimate.memory = parallel::plan_memory(estimate.units, p);
   return estimate;
 }
 
-FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& communicator, bool training) {
+FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, parallel::Communicator& communicator, bool training) {
   const auto decoder_config = models::OptConfig::from_json_file(config_path(s.decoder));
   bool encoder_shardable = false;
   const auto encoder_tensors = encoder_plan_shapes(s.encoder, encoder_shardable);
@@ -189,7 +189,7 @@ FrozenPlan plan_frozen_weights(const TrainingRunSettings& s, Communicator& commu
   plan.decoder.layers.assign(static_cast<size_t>(decoder_config.num_layers), false);
   bool any = false;
   for (const auto& u : plan.memory.units) {
-    if (u.policy != ShardPolicy::kShard) continue;
+    if (u.policy != parallel::ShardPolicy::kShard) continue;
     any = true;
     if (u.unit.name.rfind(kDecoderLayers, 0) == 0) {
       plan.decoder.layers[static_cast<size_t>(std::stoll(u.unit.name.substr(kDecoderLayers.size())))] = true;

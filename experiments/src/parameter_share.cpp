@@ -1,6 +1,6 @@
 #include "epalm/experiments/parameter_share.h"
 
-#include "epalm/core/epalm_model.h"
+#include "epalm/core/models/epalm_model.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
 #include "epalm/core/models/load_encoder.h"
@@ -60,18 +60,18 @@ ParameterShare parameter_share(const std::map<std::string, std::string>& s) {
                                            : models::OptConfig::from_json_file(decoder_dir + "/config.json");
   const auto encoder = encoder_shape(s, value_or(s, "encoder", "vit-base-patch16-224"));
 
-  EpalmConfig e;  // its defaults are the settings' defaults
+  models::EpalmConfig e;  // its defaults are the settings' defaults
   e.perception = truthy(value_or(s, "perception", e.perception ? "true" : "false"));
   e.levels = std::stoi(value_or(s, "levels", std::to_string(e.levels)));
   e.shared_connector = truthy(value_or(s, "shared-connector", e.shared_connector ? "true" : "false"));
   e.prompt_length = std::stoi(value_or(s, "prompt-length", std::to_string(e.prompt_length)));
   e.prompt_mlp = truthy(value_or(s, "prompt-mlp", e.prompt_mlp ? "true" : "false"));
-  e.adapters = adapter_settings(value_or(s, "adapters", "none"),
+  e.adapters = models::adapter_settings(value_or(s, "adapters", "none"),
                                 std::stoi(value_or(s, "adapter-reduction", std::to_string(e.adapters.reduction))));
 
   ParameterShare share;
   share.trainable =
-      count_trainable(e, encoder.hidden, decoder.hidden_size, decoder.word_embed_proj_dim, decoder.num_layers).total();
+      models::count_trainable(e, encoder.hidden, decoder.hidden_size, decoder.word_embed_proj_dim, decoder.num_layers).total();
   share.decoder = models::opt_parameter_count(decoder);
   share.encoder = encoder.parameters;
   return share;

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "epalm/core/error.h"
-#include "epalm/core/text_objective.h"
+#include "epalm/core/text/text_objective.h"
 
 namespace epalm::experiments::toy {
 
@@ -207,12 +207,12 @@ ToyModels ensure_toy_models(const WorldInfo& world, const std::string& home, con
     const auto lines = lines_of(world.root + "/corpus/train.txt");
     for (std::size_t i = 0; i < lines.size(); ++i) (i % 20 == 19 ? d.heldout_lines : d.train_lines).push_back(lines[i]);
     d.tokenizer_directory = world.root + "/tokenizer";
-    d.added_special_tokens = {TextObjective{}.answer_token};  // the world's question-answer lines use it
+    d.added_special_tokens = {text::TextObjective{}.answer_token};  // the world's question-answer lines use it
     // A line's answer weighs 10 tokens of its description: measured with a
     // PyTorch re-implementation on this corpus, the decoder then learns to
     // read shapes (0.72-0.74) and colours (0.54) from a description within
     // 1500 steps, where at weight 1 it read colours at the prior (0.18).
-    d.answer_token = TextObjective{}.answer_token;
+    d.answer_token = text::TextObjective{}.answer_token;
     d.answer_weight = 10;
     d.config.hidden_size = 128;
     d.config.word_embed_proj_dim = 128;

@@ -7,16 +7,16 @@
 #include <filesystem>
 #include <random>
 
-#include "epalm/core/communicator.h"
-#include "epalm/core/data_loader.h"
+#include "epalm/core/parallel/communicator.h"
+#include "epalm/core/data/data_loader.h"
 #include "epalm/core/error.h"
-#include "epalm/core/feature_cache.h"
-#include "epalm/core/local_communicator.h"
-#include "epalm/core/media_inputs.h"
+#include "epalm/core/data/feature_cache.h"
+#include "epalm/core/parallel/local_communicator.h"
+#include "epalm/core/media/media_inputs.h"
 #include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/stop_signal.h"
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 #include "epalm/experiments/epalm_models.h"
 #include "frozen_features.h"
 #include "validator.h"
@@ -30,7 +30,7 @@ namespace {
 // The reference draws a training answer in proportion to its score at every
 // visit; here the draw is a function of (seed, epoch, sample) so that resumed
 // runs replay it.
-std::string draw_answer(const Sample& sample, std::uint64_t seed, std::int64_t epoch) {
+std::string draw_answer(const data::Sample& sample, std::uint64_t seed, std::int64_t epoch) {
   if (sample.answers.empty()) return "";
   if (sample.scores.size() != sample.answers.size()) return sample.answers.front();
   std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
@@ -43,22 +43,22 @@ std::string draw_answer(const Sample& sample, std::uint64_t seed, std::int64_t e
 // Micro-batches of the training split: position p is batch p % B of epoch
 // p / B, its features from the encoder (or the cache) and its text from the
 // objective.
-class TrainingBatches : public BatchSource {
+class TrainingBatches : public train::BatchSource {
  public:
-  TrainingBatches(const TrainingRunSettings& s, const Dataset& dataset, DataLoader& loader,
-                  const models::Encoder& encoder, const Tokenizer& tokenizer, FeatureCache* cache)
+  TrainingBatches(const TrainingRunSettings& s, const data::Dataset& dataset, data::DataLoader& loader,
+                  const models::Encoder& encoder, const text::Tokenizer& tokenizer, data::FeatureCache* cache)
       : s_(s), dataset_(dataset), loader_(loader), encoder_(encoder), tokenizer_(tokenizer), cache_(cache) {}
 
   // Samples every rank's batches held since the start (padding repeats not counted).
   std::int64_t samples_served() const { return served_; }
 
-  Batch batch_at(std::int64_t position) override {
+  train::Batch batch_at(std::int64_t position) override {
     const auto per_epoch = loader_.batches_per_epoch();
     const auto epoch = position / per_epoch, index = position % per_epoch;
     std::vector<bool> padding;
     const auto indices = loader_.batch_indices(epoch, index, &padding);
     served_ += loader_.global_samples(index);
-    Batch b;
+    train::Batch b;
     b.features = features(epoch, index, indices);
     std::vector<std::string> questions, targets;
     for (auto i : indices) {
@@ -66,7 +66,7 @@ class TrainingBatches : public BatchSource {
       questions.push_back(sample.question);
       targets.push_back(draw_answer(sample, s_.seed, epoch));
     }
-    auto text = encode_training_batch(tokenizer_, s_.objective, questions, targets);
+    auto text = text::encode_training_batch(tokenizer_, s_.objective, questions, targets);
     b.input_ids = text.input_ids.to(s_.device);
     b.attention_mask = text.attention_mask.to(s_.device);
     // A repeat that pads this rank's shard has no targets: it weighs nothing in
@@ -82,17 +82,17 @@ class TrainingBatches : public BatchSource {
   at::Tensor features(std::int64_t epoch, std::int64_t index, const std::vector<std::size_t>& indices) {
     if (cache_ == nullptr) {
       const auto media = loader_.batch(epoch, index);
-      return EpalmModel::select_features(encoder_, media.inputs.to(s_.device), s_.epalm.levels);
+      return models::EpalmModel::select_features(encoder_, media.inputs.to(s_.device), s_.epalm.levels);
     }
     return cached_features(*cache_, dataset_, indices, loader_.media(), encoder_, s_.epalm.levels, s_.device);
   }
 
   const TrainingRunSettings& s_;
-  const Dataset& dataset_;
-  DataLoader& loader_;
+  const data::Dataset& dataset_;
+  data::DataLoader& loader_;
   const models::Encoder& encoder_;
-  const Tokenizer& tokenizer_;
-  FeatureCache* cache_;
+  const text::Tokenizer& tokenizer_;
+  data::FeatureCache* cache_;
   std::int64_t served_ = 0;
 };
 
@@ -102,8 +102,8 @@ std::string checkpoint_path(const std::string& output_dir) {
   return (fs::path(output_dir) / "checkpoint.safetensors").string();
 }
 
-MediaSettings media_settings(const TrainingRunSettings& s, bool train) {
-  auto media = MediaSettings::for_task(s.data.task, train);
+media::MediaSettings media_settings(const TrainingRunSettings& s, bool train) {
+  auto media = media::MediaSettings::for_task(s.data.task, train);
   media.rand_augment = s.rand_augment;
   const auto geometry = models::encoder_input_geometry(s.encoder);
   if (geometry.image_size > 0) media.image_size = geometry.image_size;
@@ -112,11 +112,11 @@ MediaSettings media_settings(const TrainingRunSettings& s, bool train) {
   return media;
 }
 
-TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* communicator,
+TrainingRunOutcome run_training(const TrainingRunSettings& given, parallel::Communicator* communicator,
                                 const std::function<void(const StepReport&)>& on_step,
                                 const std::function<void(const ValidationReport&)>& on_validation) {
-  LocalCommunicator alone;
-  Communicator& comm = communicator != nullptr ? *communicator : alone;
+  parallel::LocalCommunicator alone;
+  parallel::Communicator& comm = communicator != nullptr ? *communicator : alone;
   auto s = given;
   if (s.output_dir.empty()) throw UsageError("--output-dir", "a training run needs a directory for its checkpoint");
   if (s.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
@@ -125,8 +125,8 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     throw UsageError("--ranks", "the run asks for " + std::to_string(s.ranks) + " rank(s) but was started on " +
                                     std::to_string(comm.size()));
   }
-  const auto dataset = read_dataset(s.data);
-  s.objective.task = dataset.kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  const auto dataset = data::read_dataset(s.data);
+  s.objective.task = dataset.kind == data::TaskKind::kCaptioning ? text::TextTask::kCaptioning : text::TextTask::kQuestionAnswering;
   const auto media = media_settings(s, s.augment);
 
   EpalmModels loaded(s, &comm);
@@ -135,14 +135,14 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   const auto& encoder = loaded.encoder;
   const auto& tokenizer = loaded.tokenizer;
 
-  LoaderSettings loading;
+  data::LoaderSettings loading;
   loading.batch_size = s.batch_size;
   loading.shuffle = true;
   loading.seed = s.seed;
   loading.threads = s.loader_threads;
   loading.rank = comm.rank();
   loading.world_size = comm.size();
-  DataLoader loader(dataset, media, loading);
+  data::DataLoader loader(dataset, media, loading);
   const auto per_epoch = loader.batches_per_epoch();
   const auto micro_batches = s.max_steps > 0 ? s.max_steps * s.train.accumulation : s.epochs * per_epoch;
   s.schedule.total_steps = std::max<std::int64_t>(1, micro_batches / s.train.accumulation);
@@ -156,7 +156,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
   }
   Validator validator(s, loaded, comm);  // reads the validation and test splits before training starts
   TrainingBatches batches(s, dataset, loader, *encoder, tokenizer, cache.get());
-  Trainer trainer(model, s.optimizer, s.schedule, s.train, &comm);
+  train::Trainer trainer(model, s.optimizer, s.schedule, s.train, &comm);
   install_stop_signal_handler();
 
   TrainingRunOutcome outcome;
@@ -213,7 +213,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, Communicator* 
     outcome.test_predictions = tested.predictions;
     outcome.notes = tested.notes;
   }
-  for (const FeatureCache* used : {static_cast<const FeatureCache*>(cache.get()), validator.features()}) {
+  for (const data::FeatureCache* used : {static_cast<const data::FeatureCache*>(cache.get()), validator.features()}) {
     if (used == nullptr) continue;
     outcome.cache_hits += used->hits();
     outcome.cache_misses += used->misses();

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/core/error.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/train/trainer.h"
 #include "epalm/experiments/epalm_models.h"
 #include "frozen_features.h"
 #include "validator.h"
@@ -46,7 +46,7 @@ namespace {
 
 // Every rank's text on every rank, over the run's communicator: lengths
 // first, then the bytes padded to the longest.
-std::vector<std::string> all_gather_text(Communicator& comm, const std::string& text, const c10::Device& device) {
+std::vector<std::string> all_gather_text(parallel::Communicator& comm, const std::string& text, const c10::Device& device) {
   if (comm.size() == 1) return {text};
   auto length = torch::tensor({static_cast<std::int64_t>(text.size())}, torch::kLong).to(device);
   auto lengths = torch::empty({comm.size()}, length.options());
@@ -67,16 +67,16 @@ std::vector<std::string> all_gather_text(Communicator& comm, const std::string& 
   return out;
 }
 
-Dataset read_split(const TrainingRunSettings& s, const std::string& split) {
+data::Dataset read_split(const TrainingRunSettings& s, const std::string& split) {
   auto spec = s.data;
   spec.split = split;
   spec.fraction = 1.0;
-  return read_dataset(spec);
+  return data::read_dataset(spec);
 }
 
 }  // namespace
 
-Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, Communicator& comm)
+Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, parallel::Communicator& comm)
     : s_(s), loaded_(loaded), comm_(comm) {
   const auto& v = s.validation;
   const bool sharded = loaded.plan.decoder.communicator != nullptr || loaded.plan.encoder.communicator != nullptr;
@@ -89,7 +89,7 @@ Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, Communic
     if (v.split.empty()) throw UsageError("--val-split", "validation needs a split");
     val_ = read_split(s, v.split);
     metric_ = v.select_by.empty() ? official_metric(val_) : v.select_by;
-    const bool captions = val_.kind == TaskKind::kCaptioning;
+    const bool captions = val_.kind == data::TaskKind::kCaptioning;
     const bool known = captions ? (metric_.rfind("BLEU-", 0) == 0 || metric_ == "ROUGE_L" || metric_ == "CIDEr" ||
                                    metric_ == "METEOR" || metric_ == "SPICE")
                                 : (metric_ == official_metric(val_) || metric_.rfind("vqa_accuracy/", 0) == 0);
@@ -154,7 +154,7 @@ bool Validator::due(std::int64_t step, std::int64_t total_steps, std::int64_t st
   return step % period == 0;
 }
 
-ValidationRecord Validator::validate(std::int64_t step, const Trainer& trainer, bool& is_best) {
+ValidationRecord Validator::validate(std::int64_t step, const train::Trainer& trainer, bool& is_best) {
   const auto predictions = (fs::path(s_.output_dir) / ("predictions-val-step" + std::to_string(step) + ".json")).string();
   const auto outcome =
       evaluate_split(loaded_, s_, val_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
@@ -182,7 +182,7 @@ ValidationRecord Validator::validate(std::int64_t step, const Trainer& trainer, 
 EvaluationOutcome Validator::test() {
   comm_.barrier();  // rank 0 has written the best checkpoint
   const auto best = best_checkpoint_path(s_.output_dir);
-  if (s_.validation.enabled() && fs::exists(best)) load_trainables(best, loaded_.model);
+  if (s_.validation.enabled() && fs::exists(best)) train::load_trainables(best, loaded_.model);
   const auto predictions = (fs::path(s_.output_dir) / "predictions-test.json").string();
   return evaluate_split(loaded_, s_, test_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
                         [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); },

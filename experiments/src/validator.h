@@ -5,17 +5,19 @@
 #include <memory>
 #include <optional>
 
-#include "epalm/core/datasets.h"
-#include "epalm/core/feature_cache.h"
-#include "epalm/core/media_inputs.h"
+#include "epalm/core/data/datasets.h"
+#include "epalm/core/data/feature_cache.h"
+#include "epalm/core/media/media_inputs.h"
 #include "epalm/experiments/evaluation_run.h"
 #include "epalm/experiments/training_run.h"
 #include "epalm/experiments/validation.h"
 
-namespace epalm {
+namespace epalm::parallel {
 class Communicator;
+}
+namespace epalm::train {
 class Trainer;
-}  // namespace epalm
+}
 
 namespace epalm::experiments {
 
@@ -25,7 +27,7 @@ class Validator {
  public:
   // Reads the validation (and test) split now, so a bad split fails before
   // any training; refuses sharded layers on several ranks.
-  Validator(const TrainingRunSettings& s, EpalmModels& loaded, Communicator& comm);
+  Validator(const TrainingRunSettings& s, EpalmModels& loaded, parallel::Communicator& comm);
 
   // A fresh run forgets an earlier history in its directory; a resumed one
   // continues it (and refuses a changed --select-by).
@@ -35,13 +37,13 @@ class Validator {
   // Validates the model as it is after `step` (every rank takes part);
   // rank 0 keeps `trainer`'s state as the best checkpoint when it beats the
   // best so far. The record's scores are rank 0's (empty elsewhere).
-  ValidationRecord validate(std::int64_t step, const Trainer& trainer, bool& is_best);
+  ValidationRecord validate(std::int64_t step, const train::Trainer& trainer, bool& is_best);
   // The best checkpoint's trainables (when there is one) on the test split.
   EvaluationOutcome test();
 
   const std::string& metric() const { return metric_; }
   // The frozen-feature cache validation and testing read, or null.
-  const FeatureCache* features() const { return features_.get(); }
+  const data::FeatureCache* features() const { return features_.get(); }
   const std::optional<ValidationRecord>& best() const { return best_; }
 
  private:
@@ -49,10 +51,10 @@ class Validator {
 
   const TrainingRunSettings& s_;
   EpalmModels& loaded_;
-  Communicator& comm_;
-  Dataset val_, test_;
-  MediaSettings media_;
-  std::unique_ptr<FeatureCache> features_;  // the run's frozen-feature cache, where one serves
+  parallel::Communicator& comm_;
+  data::Dataset val_, test_;
+  media::MediaSettings media_;
+  std::unique_ptr<data::FeatureCache> features_;  // the run's frozen-feature cache, where one serves
   std::string metric_;
   std::vector<ValidationRecord> history_;
   std::optional<ValidationRecord> best_;

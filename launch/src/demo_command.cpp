@@ -12,6 +12,7 @@
 #include "command.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
+#include "epalm/core/home.h"
 #include "epalm/distributed/local_launch.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/toy_study.h"
@@ -61,7 +62,7 @@ int run_demo(const Invocation& in) {
   s.world_seed = o["seed"].as<std::uint64_t>();
   s.reduced = o["reduced"].as<bool>();
   s.ranks = o["ranks"].as<int>();
-  s.home = std::filesystem::path(toy::default_world_home()).parent_path().string();
+  s.home = epalm_home();
   s.results = results_path(o);
   s.epalm = distributed::current_executable();
   Progress progress(isatty(STDERR_FILENO) != 0);

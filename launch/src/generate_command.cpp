@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "command.h"
-#include "epalm/core/epalm_generation.h"
+#include "epalm/core/models/epalm_generation.h"
 #include "epalm/core/error.h"
-#include "epalm/core/media_inputs.h"
+#include "epalm/core/media/media_inputs.h"
 #include "epalm/experiments/epalm_models.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/runtime_info.h"
@@ -28,10 +28,10 @@ int run_generate(const Invocation& in) {
   auto s = training_settings_from(trained, in.world.topology().local_rank);
   if (!o["device"].defaulted()) s.device = resolve_device(o["device"].as<std::string>(), 0);
   if (!s.device.is_cuda()) s.dtype = c10::kFloat;
-  const auto kind = task_kind(s.data.task);
-  s.objective.task = kind == TaskKind::kCaptioning ? TextTask::kCaptioning : TextTask::kQuestionAnswering;
+  const auto kind = data::task_kind(s.data.task);
+  s.objective.task = kind == data::TaskKind::kCaptioning ? text::TextTask::kCaptioning : text::TextTask::kQuestionAnswering;
   const auto question = o.count("question") ? o["question"].as<std::string>() : std::string();
-  if (kind == TaskKind::kQuestionAnswering && question.empty()) {
+  if (kind == data::TaskKind::kQuestionAnswering && question.empty()) {
     throw UsageError("--question", "the checkpoint answers questions (" + s.data.task + "): ask one");
   }
 
@@ -40,20 +40,20 @@ int run_generate(const Invocation& in) {
   auto& model = loaded.model;
   const auto& encoder = loaded.encoder;
   const auto& tokenizer = loaded.tokenizer;
-  load_trainables(checkpoint, model);
+  train::load_trainables(checkpoint, model);
 
-  Sample sample;
+  data::Sample sample;
   sample.id = sample.media_id = sample.media = o["media"].as<std::string>();
-  const auto inputs = media_input(sample, experiments::media_settings(s, /*train=*/false), 0).unsqueeze(0);
-  const auto features = EpalmModel::select_features(*encoder, inputs.to(s.device), s.epalm.levels);
-  GenerationSettings g;
+  const auto inputs = media::media_input(sample, experiments::media_settings(s, /*train=*/false), 0).unsqueeze(0);
+  const auto features = models::EpalmModel::select_features(*encoder, inputs.to(s.device), s.epalm.levels);
+  models::GenerationSettings g;
   g.num_beams = o["num-beams"].defaulted() ? trained["num-beams"].as<int>() : o["num-beams"].as<int>();
   g.max_new_tokens =
       o["max-new-tokens"].defaulted() ? trained["max-new-tokens"].as<int>() : o["max-new-tokens"].as<int>();
   g.eos_token_ids = {tokenizer.eos_id().value_or(2)};
   g.pad_token_id = tokenizer.pad_id().value_or(1);
   g.validate();
-  std::cout << generate_text(model, features, tokenizer, s.objective, {question}, g).front() << "\n";
+  std::cout << models::generate_text(model, features, tokenizer, s.objective, {question}, g).front() << "\n";
   return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
 #include "epalm/core/runtime_info.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/model_families.h"
 
@@ -148,10 +148,10 @@ int run_info(const Invocation& in) {
   return 0;
 }
 
-EarlyStopping parse_early_stopping(const std::string& name) {
-  if (name == "heuristic" || name == "false") return EarlyStopping::kHeuristic;
-  if (name == "true" || name == "when-full") return EarlyStopping::kWhenFull;
-  if (name == "never") return EarlyStopping::kNever;
+models::EarlyStopping parse_early_stopping(const std::string& name) {
+  if (name == "heuristic" || name == "false") return models::EarlyStopping::kHeuristic;
+  if (name == "true" || name == "when-full") return models::EarlyStopping::kWhenFull;
+  if (name == "never") return models::EarlyStopping::kNever;
   throw UsageError("--early-stopping", "unknown value '" + name + "' (use heuristic, true or never)");
 }
 
@@ -168,7 +168,7 @@ int run_run(const Invocation& in) {
   settings.seed = o["seed"].as<std::uint64_t>();
   const auto generate = o["generate"].as<std::string>();
   if (generate != "none") {
-    GenerationSettings g;
+    models::GenerationSettings g;
     g.max_new_tokens = o["max-new-tokens"].as<int>();
     g.num_beams = o["num-beams"].as<int>();
     g.length_penalty = o["length-penalty"].as<double>();

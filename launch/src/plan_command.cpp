@@ -9,7 +9,7 @@
 #include "command.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
-#include "epalm/core/memory_plan.h"
+#include "epalm/core/parallel/memory_plan.h"
 #include "epalm/experiments/frozen_plan.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
@@ -35,7 +35,7 @@ struct Row {
   std::string prefix;
   std::int64_t first = -1;
   std::int64_t last = -1;
-  UnitPlan plan;
+  parallel::UnitPlan plan;
   int count = 1;
   std::string name() const {
     if (first < 0) return plan.unit.name;
@@ -43,7 +43,7 @@ struct Row {
   }
 };
 
-std::vector<Row> group_rows(const std::vector<UnitPlan>& units) {
+std::vector<Row> group_rows(const std::vector<parallel::UnitPlan>& units) {
   std::vector<Row> rows;
   for (const auto& u : units) {
     Row r;
@@ -81,7 +81,7 @@ std::string experiment_model(const po::variables_map& t, const std::string& key)
 // What is planned: the models, the eP-ALM settings and the run's.
 struct PlannedRun {
   std::string decoder, encoder;
-  EpalmConfig epalm;
+  models::EpalmConfig epalm;
   c10::ScalarType dtype = c10::kBFloat16;
   std::string mode;
   double memory_gib = 0;
@@ -90,7 +90,7 @@ struct PlannedRun {
 };
 
 // --connectors N: one shared connector (N = 1) or one per level.
-void set_connectors(EpalmConfig& e, int connectors) {
+void set_connectors(models::EpalmConfig& e, int connectors) {
   e.shared_connector = connectors == 1;
   if (connectors > 1) e.levels = connectors;
 }
@@ -135,7 +135,7 @@ PlannedRun planned_run(const po::variables_map& o) {
     if (connectors < 1) throw UsageError("--connectors", "must be >= 1");
     set_connectors(p.epalm, connectors);
   }
-  if (use("adapters")) p.epalm.adapters = adapter_settings(o["adapters"].as<std::string>());
+  if (use("adapters")) p.epalm.adapters = models::adapter_settings(o["adapters"].as<std::string>());
   if (use("memory")) p.memory_gib = o["memory"].as<double>();
   if (use("dtype")) p.dtype = parse_dtype(o["dtype"].as<std::string>());
   if (use("mode")) p.mode = o["mode"].as<std::string>();
@@ -149,7 +149,7 @@ PlannedRun planned_run(const po::variables_map& o) {
   p.run.world = p.ranks;
   p.run.element_bytes = static_cast<std::int64_t>(c10::elementSize(p.dtype));
   p.run.memory_budget = static_cast<std::int64_t>(p.memory_gib * kGiB);
-  p.run.mode = parse_plan_mode(p.mode, from_experiment && !given(o, "mode") ? "--plan" : "--mode");
+  p.run.mode = parallel::parse_plan_mode(p.mode, from_experiment && !given(o, "mode") ? "--plan" : "--mode");
   p.run.training = true;
   return p;
 }
@@ -180,7 +180,7 @@ int run_plan(const Invocation& in) {
   // A checkpoint directory as a run reads it (a timm ViT's fused blocks stay
   // whole); one without weights yet, and a preset, by its config's shapes.
   bool encoder_shardable = encoder_family.model_type == "vit";
-  TensorShapes encoder_shapes;
+  models::TensorShapes encoder_shapes;
   try {
     if (encoder.is_directory()) encoder_shapes = experiments::encoder_plan_shapes(encoder.directory, encoder_shardable);
   } catch (const Error&) {
@@ -213,7 +213,7 @@ int run_plan(const Invocation& in) {
                             {"small_elements", u.unit.small_elements},
                             {"policy", shard_policy_name(u.policy)},
                             {"resident_bytes", u.resident_bytes},
-                            {"all_gathers_per_micro_batch", u.policy == ShardPolicy::kShard ? u.unit.gathers_per_micro_batch : 0},
+                            {"all_gathers_per_micro_batch", u.policy == parallel::ShardPolicy::kShard ? u.unit.gathers_per_micro_batch : 0},
                             {"received_bytes_per_micro_batch", u.received_bytes_per_micro_batch}});
     }
     j["trainable_parameters"] = s.trainable_parameters;

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/train/trainer.h"
 
 namespace epalm::cli {
 
@@ -39,7 +39,7 @@ std::map<std::string, std::string> parse(const std::string& config) {
 }  // namespace
 
 std::string check_resume(const std::string& checkpoint, const std::string& current_config, bool allow_changes) {
-  const auto before = parse(read_checkpoint_config(checkpoint));
+  const auto before = parse(train::read_checkpoint_config(checkpoint));
   const auto now = parse(current_config);
   std::string changes;
   for (const auto& [key, value] : now) {

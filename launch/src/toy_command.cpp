@@ -12,6 +12,7 @@
 #include "command.h"
 #include "epalm/analysis/table.h"
 #include "epalm/core/error.h"
+#include "epalm/core/home.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/bpe_trainer.h"
 #include "epalm/experiments/toy_models.h"
@@ -94,7 +95,7 @@ int run_pretrain(const Invocation& in) {
     }
   };
   // Beside the worlds: $EPALM_HOME/toy-models/<world key>.
-  const auto home = std::filesystem::path(toy::default_world_home()).parent_path().string();
+  const auto home = epalm_home();
   const auto models = toy::ensure_toy_models(world, home, settings);
   const auto table = toy::knowledge_table(models);
   std::cout << table.render(analysis::parse_table_format(o["format"].as<std::string>()));

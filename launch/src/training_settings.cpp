@@ -5,7 +5,8 @@
 #include <sstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/memory_plan.h"
+#include "epalm/core/home.h"
+#include "epalm/core/parallel/memory_plan.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/experiments/frozen_plan.h"
 #include "epalm/registry/config.h"
@@ -23,13 +24,6 @@ namespace {
 
 bool flag(const po::variables_map& o, const char* key) { return o[key].as<bool>(); }
 
-// Where epalm keeps per-user data: $EPALM_HOME, else ~/.cache/epalm.
-std::string epalm_home() {
-  if (const char* home = std::getenv("EPALM_HOME"); home != nullptr && *home != '\0') return home;
-  const char* user = std::getenv("HOME");
-  return std::string(user != nullptr ? user : ".") + "/.cache/epalm";
-}
-
 c10::ScalarType precision_of(const std::string& name, const c10::Device& device) {
   if (name == "auto") return device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
   return parse_dtype(name, "--precision");
@@ -38,7 +32,7 @@ c10::ScalarType precision_of(const std::string& name, const c10::Device& device)
 }  // namespace
 
 void apply_plan_settings(const po::variables_map& o, experiments::TrainingRunSettings& s) {
-  s.plan = parse_plan_mode(o["plan"].as<std::string>(), "--plan");
+  s.plan = parallel::parse_plan_mode(o["plan"].as<std::string>(), "--plan");
   const double gib = o["memory-budget"].as<double>();
   if (gib < 0) throw UsageError("--memory-budget", "must be >= 0 GiB (0: no limit)");
   s.memory_budget = static_cast<std::int64_t>(gib * 1024.0 * 1024.0 * 1024.0);
@@ -59,8 +53,8 @@ void add_training_settings(po::options_description& settings) {
   settings.add(experiment);
 }
 
-EpalmConfig epalm_config_from(const po::variables_map& o) {
-  EpalmConfig e;
+models::EpalmConfig epalm_config_from(const po::variables_map& o) {
+  models::EpalmConfig e;
   e.perception = flag(o, "perception");
   e.levels = o["levels"].as<int>();
   e.shared_connector = flag(o, "shared-connector");
@@ -69,7 +63,7 @@ EpalmConfig epalm_config_from(const po::variables_map& o) {
   e.text_step = o["text-step"].as<int>();
   e.prompt_length = o["prompt-length"].as<int>();
   e.prompt_mlp = flag(o, "prompt-mlp");
-  e.adapters = adapter_settings(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
+  e.adapters = models::adapter_settings(o["adapters"].as<std::string>(), o["adapter-reduction"].as<int>());
   e.reference_noncausal_token = flag(o, "reference-noncausal-token");
   e.reference_dropout = o["reference-dropout"].as<double>();
   return e;
@@ -116,7 +110,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
   if (loss != "reference" && loss != "token-mean") {
     throw UsageError("--loss", "must be reference or token-mean, not '" + loss + "'");
   }
-  s.train.loss.reduction = loss == "reference" ? LossReduction::kReference : LossReduction::kTokenMean;
+  s.train.loss.reduction = loss == "reference" ? models::LossReduction::kReference : models::LossReduction::kTokenMean;
   s.train.loss.weight = o["loss-weight"].as<double>();
   s.seed = o["seed"].as<std::uint64_t>();
   apply_plan_settings(o, s);
@@ -166,7 +160,7 @@ po::variables_map experiment_settings(const std::string& name) {
 }
 
 po::variables_map checkpoint_settings(const std::string& checkpoint) {
-  const auto text = read_checkpoint_config(checkpoint);
+  const auto text = train::read_checkpoint_config(checkpoint);
   po::options_description settings;
   add_training_settings(settings);
   po::variables_map vm;

@@ -35,7 +35,7 @@ experiments::TrainingRunSettings training_settings_from(const po::variables_map&
 
 // The eP-ALM settings of `options`: perception, levels, connectors, injected
 // layers, prompt, adapters and the reference flags.
-EpalmConfig epalm_config_from(const po::variables_map& options);
+models::EpalmConfig epalm_config_from(const po::variables_map& options);
 
 // The training settings a registered experiment starts from: its base
 // configuration over the defaults (UsageError for an unknown name).

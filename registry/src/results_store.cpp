@@ -13,6 +13,7 @@
 #include <set>
 
 #include "epalm/core/error.h"
+#include "epalm/core/home.h"
 #include "epalm/registry/hashing.h"
 #include "epalm/registry/sqlite.h"
 #include "epalm/registry/store_integrity.h"
@@ -110,9 +111,7 @@ double now_seconds() {
 
 std::string default_results_path() {
   if (const char* p = std::getenv("EPALM_RESULTS"); p && *p) return p;
-  if (const char* home = std::getenv("EPALM_HOME"); home && *home) return std::string(home) + "/results.sqlite";
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.cache/epalm/results.sqlite";
+  return epalm_home() + "/results.sqlite";
 }
 
 std::string to_string(RunStatus status) {

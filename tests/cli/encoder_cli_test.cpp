@@ -11,7 +11,7 @@
 #include <fstream>
 #include <functional>
 
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "../parity/forward_depth.h"
 #include "process.h"
 

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "../parity/forward_depth.h"
 #include "process.h"
 

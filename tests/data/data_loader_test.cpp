@@ -9,8 +9,8 @@
 #include <fstream>
 #include <set>
 
-#include "epalm/core/augmentations.h"
-#include "epalm/core/data_loader.h"
+#include "epalm/core/augment/augmentations.h"
+#include "epalm/core/data/data_loader.h"
 #include "epalm/core/error.h"
 
 namespace epalm {
@@ -18,10 +18,10 @@ namespace {
 
 const std::string kFixtures = EPALM_DATA_FIXTURES;
 
-Dataset coco_train() { return read_dataset({"coco-caption", kFixtures + "/root", "train"}); }
+data::Dataset coco_train() { return data::read_dataset({"coco-caption", kFixtures + "/root", "train"}); }
 
-LoaderSettings loader(std::int64_t batch, int threads, bool shuffle = true) {
-  LoaderSettings s;
+data::LoaderSettings loader(std::int64_t batch, int threads, bool shuffle = true) {
+  data::LoaderSettings s;
   s.batch_size = batch;
   s.threads = threads;
   s.shuffle = shuffle;
@@ -31,9 +31,9 @@ LoaderSettings loader(std::int64_t batch, int threads, bool shuffle = true) {
 
 TEST(DataLoader, BatchesDependOnSeedEpochAndIndexOnly) {
   const auto dataset = coco_train();  // 3 caption samples over 2 images
-  const auto media = MediaSettings::for_task("coco-caption", /*train=*/true);
-  DataLoader one(dataset, media, loader(2, 1));
-  DataLoader four(dataset, media, loader(2, 4));
+  const auto media = media::MediaSettings::for_task("coco-caption", /*train=*/true);
+  data::DataLoader one(dataset, media, loader(2, 1));
+  data::DataLoader four(dataset, media, loader(2, 4));
   ASSERT_EQ(one.batches_per_epoch(), 2);
   for (std::int64_t epoch = 0; epoch < 2; ++epoch) {
     four.start_epoch(epoch);
@@ -54,12 +54,12 @@ TEST(DataLoader, BatchesDependOnSeedEpochAndIndexOnly) {
   }
   EXPECT_EQ(std::set<std::size_t>(order0.begin(), order0.end()).size(), dataset.samples.size());
   EXPECT_EQ(order0.size(), dataset.samples.size());
-  const auto media_eval = MediaSettings::for_task("coco-caption", false);
-  DataLoader eval(dataset, media_eval, loader(1, 2, false));
+  const auto media_eval = media::MediaSettings::for_task("coco-caption", false);
+  data::DataLoader eval(dataset, media_eval, loader(1, 2, false));
   const auto a = eval.batch(0, 0), b = eval.batch(5, 0);
   EXPECT_TRUE(torch::equal(a.inputs, b.inputs));  // no augmentation: the same every epoch
-  const auto s0 = media_input(dataset.samples[0], media, augment::sample_seed(7, 0, 0));
-  const auto s1 = media_input(dataset.samples[0], media, augment::sample_seed(7, 1, 0));
+  const auto s0 = media::media_input(dataset.samples[0], media, augment::sample_seed(7, 0, 0));
+  const auto s1 = media::media_input(dataset.samples[0], media, augment::sample_seed(7, 1, 0));
   EXPECT_FALSE(torch::equal(s0, s1));
   // Resuming in the middle of an epoch gives the same batch.
   one.start_epoch(1, 1);
@@ -67,8 +67,8 @@ TEST(DataLoader, BatchesDependOnSeedEpochAndIndexOnly) {
 }
 
 TEST(DataLoader, RanksGetEqualShardsCoveringTheSplit) {
-  const auto dataset = read_dataset({"vqa", kFixtures + "/root", "karpathy_train"});  // 3 samples
-  const auto media = MediaSettings::for_task("vqa", false);
+  const auto dataset = data::read_dataset({"vqa", kFixtures + "/root", "karpathy_train"});  // 3 samples
+  const auto media = media::MediaSettings::for_task("vqa", false);
   for (int world : {1, 2, 3, 4}) {
     for (bool drop_last : {false, true}) {
       std::multiset<std::size_t> seen;
@@ -81,12 +81,12 @@ TEST(DataLoader, RanksGetEqualShardsCoveringTheSplit) {
         s.drop_last = drop_last;
         if (drop_last && static_cast<int>(dataset.samples.size()) < world * 2 && world > 1) {
           if (static_cast<int>(dataset.samples.size()) / world < 2) {
-            EXPECT_THROW(DataLoader(dataset, media, s), UsageError);
+            EXPECT_THROW(data::DataLoader(dataset, media, s), UsageError);
             batches = -2;
             continue;
           }
         }
-        DataLoader l(dataset, media, s);
+        data::DataLoader l(dataset, media, s);
         if (batches == -1) batches = l.batches_per_epoch();
         EXPECT_EQ(l.batches_per_epoch(), batches) << "world " << world << " rank " << rank;
         for (std::int64_t b = 0; b < l.batches_per_epoch(); ++b) {
@@ -113,28 +113,28 @@ TEST(DataLoader, RanksGetEqualShardsCoveringTheSplit) {
 }
 
 TEST(DataLoader, VideoAndAudioBatchesHaveTheModelsShapes) {
-  const auto videos = read_dataset({"msrvtt-qa", kFixtures + "/video", "qa_train"});
-  DataLoader v(videos, MediaSettings::for_task("msrvtt-qa", true), loader(2, 2));
+  const auto videos = data::read_dataset({"msrvtt-qa", kFixtures + "/video", "qa_train"});
+  data::DataLoader v(videos, media::MediaSettings::for_task("msrvtt-qa", true), loader(2, 2));
   const auto clips = v.batch(0, 0);
   EXPECT_EQ(clips.inputs.sizes(), (std::vector<std::int64_t>{2, 8, 3, 224, 224}));
   EXPECT_TRUE(torch::equal(clips.inputs, v.batch(0, 0).inputs));
-  const auto audio = read_dataset({"audiocaps", kFixtures + "/audio", "train"});
-  DataLoader a(audio, MediaSettings::for_task("audiocaps", true), loader(3, 2));
+  const auto audio = data::read_dataset({"audiocaps", kFixtures + "/audio", "train"});
+  data::DataLoader a(audio, media::MediaSettings::for_task("audiocaps", true), loader(3, 2));
   const auto spectra = a.batch(0, 0);
   EXPECT_EQ(spectra.inputs.sizes(), (std::vector<std::int64_t>{3, 1024, 128}));
   // SpecAugment zeroes a band before normalising: the band reads (0 + 4.27) / 9.14.
   const float masked = static_cast<float>(4.2677393 / (2 * 4.5689974));
   EXPECT_GT(spectra.inputs.eq(masked).sum().item<std::int64_t>(), 0);
-  EXPECT_THROW(DataLoader(audio, MediaSettings::for_task("vqa", false), loader(1, 1)), UsageError);
+  EXPECT_THROW(data::DataLoader(audio, media::MediaSettings::for_task("vqa", false), loader(1, 1)), UsageError);
 }
 
 TEST(DataLoader, AFailingSampleIsNamed) {
   const auto dir = std::filesystem::temp_directory_path() / ("epalm-loader-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::copy(kFixtures + "/root", dir, std::filesystem::copy_options::recursive);
-  auto dataset = read_dataset({"gqa", dir.string(), "train"});
+  auto dataset = data::read_dataset({"gqa", dir.string(), "train"});
   std::ofstream(dataset.samples[1].media, std::ios::trunc) << "garbage";
-  DataLoader l(dataset, MediaSettings::for_task("gqa", false), loader(2, 2, false));
+  data::DataLoader l(dataset, media::MediaSettings::for_task("gqa", false), loader(2, 2, false));
   try {
     l.batch(0, 0);
     FAIL() << "no error";

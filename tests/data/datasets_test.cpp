@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "epalm/core/datasets.h"
+#include "epalm/core/data/datasets.h"
 #include "epalm/core/error.h"
 
 namespace epalm {
@@ -38,13 +38,13 @@ TEST(Datasets, EverySplitMatchesItsAnnotationFiles) {
   ASSERT_GE(splits.size(), 14u);
   for (const auto& [name, samples] : splits.items()) {
     const auto slash = name.find('/');
-    DatasetSpec spec;
+    data::DatasetSpec spec;
     spec.task = name.substr(0, slash);
     spec.split = name.substr(slash + 1);
     spec.root = root_of(spec.task);
-    const auto dataset = read_dataset(spec);
+    const auto dataset = data::read_dataset(spec);
     EXPECT_EQ(dataset.name, name);
-    EXPECT_EQ(dataset.modality, task_modality(spec.task));
+    EXPECT_EQ(dataset.modality, data::task_modality(spec.task));
     ASSERT_EQ(dataset.samples.size(), samples.size()) << name;
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const auto& want = samples[i];
@@ -68,33 +68,33 @@ TEST(Datasets, EverySplitMatchesItsAnnotationFiles) {
 }
 
 TEST(Datasets, FractionKeepsTheFirstSamples) {
-  DatasetSpec spec{"coco-caption", kFixtures + "/root", "karpathy_train", 0.5, false};
-  const auto all = read_dataset({"coco-caption", kFixtures + "/root", "train"});
-  const auto half = read_dataset(spec);
+  data::DatasetSpec spec{"coco-caption", kFixtures + "/root", "karpathy_train", 0.5, false};
+  const auto all = data::read_dataset({"coco-caption", kFixtures + "/root", "train"});
+  const auto half = data::read_dataset(spec);
   ASSERT_EQ(half.samples.size(), all.samples.size() / 2);
   for (std::size_t i = 0; i < half.samples.size(); ++i) EXPECT_EQ(half.samples[i].id, all.samples[i].id);
   spec.fraction = 0;
-  EXPECT_THROW(read_dataset(spec), UsageError);
+  EXPECT_THROW(data::read_dataset(spec), UsageError);
   spec.fraction = 1.5;
-  EXPECT_THROW(read_dataset(spec), UsageError);
+  EXPECT_THROW(data::read_dataset(spec), UsageError);
 }
 
 TEST(Datasets, UnknownTasksAndSplitsAreNamed) {
   try {
-    read_dataset({"vqa2", kFixtures + "/root", "train"});
+    data::read_dataset({"vqa2", kFixtures + "/root", "train"});
     FAIL();
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("vqa2"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("audiocaps"), std::string::npos);  // lists the known tasks
   }
   try {
-    read_dataset({"gqa", kFixtures + "/root", "valid"});
+    data::read_dataset({"gqa", kFixtures + "/root", "valid"});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.where(), absolute(kFixtures + "/root", "GQA/valid.json"));
   }
-  EXPECT_THROW(read_dataset({"coco-caption", kFixtures + "/root", "restval"}), UsageError);
-  EXPECT_THROW(read_dataset({"gqa", kFixtures + "/nowhere", "train"}), Error);
+  EXPECT_THROW(data::read_dataset({"coco-caption", kFixtures + "/root", "restval"}), UsageError);
+  EXPECT_THROW(data::read_dataset({"gqa", kFixtures + "/nowhere", "train"}), Error);
 }
 
 // A scratch copy of a fixture root whose annotation file is replaced.
@@ -118,7 +118,7 @@ class BadRecords : public ::testing::Test {
     const auto file = absolute((dir_ / root).string(), relative);
     std::ofstream(file) << text;
     try {
-      read_dataset({task, (dir_ / root).string(), split});
+      data::read_dataset({task, (dir_ / root).string(), split});
       ADD_FAILURE() << "no error for " << text;
     } catch (const Error& e) {
       EXPECT_EQ(e.where(), file) << e.what();
@@ -181,9 +181,9 @@ TEST_F(BadRecords, CaptionAndMediaRecords) {
 
 TEST_F(BadRecords, MissingMediaFailsOrIsSkippedOnRequest) {
   fs::remove(dir_ / "video/videos/all/video7011.mp4");
-  DatasetSpec spec{"msrvtt-caption", (dir_ / "video").string(), "caption_train"};
+  data::DatasetSpec spec{"msrvtt-caption", (dir_ / "video").string(), "caption_train"};
   try {
-    read_dataset(spec);
+    data::read_dataset(spec);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.where(), absolute(spec.root, "annotation/caption_train.json"));
@@ -191,7 +191,7 @@ TEST_F(BadRecords, MissingMediaFailsOrIsSkippedOnRequest) {
     EXPECT_NE(e.reason().find("videos/all/video7011.mp4"), std::string::npos) << e.what();
   }
   spec.skip_missing_media = true;
-  const auto dataset = read_dataset(spec);
+  const auto dataset = data::read_dataset(spec);
   EXPECT_EQ(dataset.missing.count, 1u);
   EXPECT_EQ(dataset.missing.samples, 1u);
   ASSERT_EQ(dataset.missing.examples.size(), 1u);
@@ -199,7 +199,7 @@ TEST_F(BadRecords, MissingMediaFailsOrIsSkippedOnRequest) {
   for (const auto& s : dataset.samples) EXPECT_EQ(s.media_id, "video7010");
   // Every file gone: an error even when skipping.
   fs::remove(dir_ / "video/videos/all/video7010.mp4");
-  EXPECT_THROW(read_dataset(spec), Error);
+  EXPECT_THROW(data::read_dataset(spec), Error);
 }
 
 }  // namespace

@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/media.h"
-#include "epalm/core/media_inputs.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/media/media.h"
+#include "epalm/core/media/media_inputs.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 namespace epalm {
 namespace {
@@ -64,19 +64,19 @@ TEST(MediaParity, ImagesDecodeToPillowsBytes) {
 TEST(MediaParity, ImageInputsEqualTheReferenceTransforms) {
   const safetensors::SafetensorsFile want(kFixtures + "/images.safetensors");
   const auto fixture = expected();
-  MediaSettings settings;
+  media::MediaSettings settings;
   double worst = 0;
   for (const auto& relative : fixture["images"]) {
     const auto key = relative.get<std::string>();
     const auto image = media::decode_image(kFixtures + "/root/" + key);
-    const auto eval = image_input(image, settings, nullptr, false);
+    const auto eval = media::image_input(image, settings, nullptr, false);
     ASSERT_EQ(eval.sizes(), (std::vector<std::int64_t>{3, 224, 224}));
     worst = std::max(worst, max_diff(eval, want.load("eval/" + key)));
     for (int n = 0; n < 2; ++n) {
       const auto name = key + "#" + std::to_string(n);
       const auto& j = fixture["crop_boxes"][name];
       const auto box = box_of(j);
-      const auto train = image_input(image, settings, &box, j[4].get<int>() == 1);
+      const auto train = media::image_input(image, settings, &box, j[4].get<int>() == 1);
       worst = std::max(worst, max_diff(train, want.load("train/" + name)));
     }
   }
@@ -128,22 +128,22 @@ TEST(MediaParity, VideoFramesMatchPyAv) {
 // tensor Resize; the training crop + flip of given frames and box.
 TEST(MediaParity, VideoInputsEqualTheReferenceTransforms) {
   const safetensors::SafetensorsFile want(kFixtures + "/videos.safetensors");
-  MediaSettings settings;
-  settings.modality = Modality::kVideo;
+  media::MediaSettings settings;
+  settings.modality = data::Modality::kVideo;
   settings.num_frames = 8;
   double worst = 0;
   const auto fixture = expected();
   for (const auto& [name, info] : fixture["videos"].items()) {
     // Inputs from PyAV's frames: the transform alone, which must be exact.
     const auto frames = want.load("frames/" + name);
-    const auto middle = video::sample_frame_indices(8, info["frames"].get<std::int64_t>(), video::FrameSampling::kMiddle);
+    const auto middle = media::sample_frame_indices(8, info["frames"].get<std::int64_t>(), media::FrameSampling::kMiddle);
     EXPECT_EQ(middle, info["middle"].get<std::vector<std::int64_t>>()) << name;
-    const auto eval = video_input(frames.index_select(0, torch::tensor(middle)), settings, nullptr, false);
+    const auto eval = media::video_input(frames.index_select(0, torch::tensor(middle)), settings, nullptr, false);
     ASSERT_EQ(eval.sizes(), (std::vector<std::int64_t>{8, 3, 224, 224}));
     worst = std::max(worst, max_diff(eval, want.load("eval/" + name)));
     const auto box = box_of(info["train_box"]);
     const auto picked = info["train_indices"].get<std::vector<std::int64_t>>();
-    const auto train = video_input(frames.index_select(0, torch::tensor(picked)), settings, &box, true);
+    const auto train = media::video_input(frames.index_select(0, torch::tensor(picked)), settings, &box, true);
     worst = std::max(worst, max_diff(train, want.load("train/" + name)));
   }
   record("video_transform_max_abs_diff", worst);
@@ -155,8 +155,8 @@ TEST(MediaParity, VideoInputsEqualTheReferenceTransforms) {
 // ASTFeatureExtractor's numpy path within its 2e-3 (tests/parity/ast_parity_test.cpp).
 TEST(MediaParity, AudioMatchesSoundfileAndTheFeatureExtractor) {
   const safetensors::SafetensorsFile want(kFixtures + "/audio.safetensors");
-  MediaSettings settings;
-  settings.modality = Modality::kAudio;
+  media::MediaSettings settings;
+  settings.modality = data::Modality::kAudio;
   double worst_features = 0;
   int featured = 0;
   const auto fixture = expected();
@@ -166,7 +166,7 @@ TEST(MediaParity, AudioMatchesSoundfileAndTheFeatureExtractor) {
     const auto reference = want.load("waveform/" + relative);
     ASSERT_EQ(decoded.waveform.sizes(), reference.sizes()) << relative;
     EXPECT_TRUE(torch::equal(decoded.waveform, reference)) << relative << ": " << max_diff(decoded.waveform, reference);
-    const auto features = audio_input(decoded.waveform, decoded.sample_rate, settings, nullptr, nullptr);
+    const auto features = media::audio_input(decoded.waveform, decoded.sample_rate, settings, nullptr, nullptr);
     ASSERT_EQ(features.sizes(), (std::vector<std::int64_t>{1024, 128}));
     if (want.contains("features/" + relative)) {
       worst_features = std::max(worst_features, max_diff(features, want.load("features/" + relative)));

@@ -11,13 +11,13 @@
 
 #include <fstream>
 
-#include "epalm/core/albef_augment_ops.h"
+#include "epalm/core/augment/albef_augment_ops.h"
 #include "epalm/core/error.h"
-#include "epalm/core/media.h"
-#include "epalm/core/media_inputs.h"
-#include "epalm/core/rand_augment.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/torchvision_augment_ops.h"
+#include "epalm/core/media/media.h"
+#include "epalm/core/media/media_inputs.h"
+#include "epalm/core/augment/rand_augment.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/augment/torchvision_augment_ops.h"
 
 namespace epalm {
 namespace {
@@ -99,8 +99,8 @@ TEST(RandAugmentParity, DrawsApplyTheirStepsInOrder) {
   EXPECT_TRUE(torch::equal(augment::apply_torchvision_rand_augment(clip, draw), expected));
 }
 
-Sample sample_of(const std::string& path) {
-  Sample s;
+data::Sample sample_of(const std::string& path) {
+  data::Sample s;
   s.id = s.media_id = path;
   s.media = path;
   return s;
@@ -111,7 +111,7 @@ Sample sample_of(const std::string& path) {
 TEST(RandAugmentParity, MediaInputAppliesTheDrawAfterCropAndFlip) {
   const auto path = kData + "/root/COCO/images/train2014/COCO_train2014_000000000009.jpg";
   const auto image = media::decode_image(path);
-  auto settings = MediaSettings::for_task("vqa", /*train=*/true);
+  auto settings = media::MediaSettings::for_task("vqa", /*train=*/true);
   ASSERT_TRUE(settings.rand_augment);  // the reference's default
   auto off = settings;
   off.rand_augment = false;
@@ -120,11 +120,11 @@ TEST(RandAugmentParity, MediaInputAppliesTheDrawAfterCropAndFlip) {
     augment::Random random(seed);
     const auto box = augment::random_resized_crop_box(image.size(0), image.size(1), random);
     const bool flip = random.coin();
-    const auto plain = image_input(image, settings, &box, flip);
-    EXPECT_TRUE(torch::equal(media_input(sample_of(path), off, seed), plain)) << seed;
+    const auto plain = media::image_input(image, settings, &box, flip);
+    EXPECT_TRUE(torch::equal(media::media_input(sample_of(path), off, seed), plain)) << seed;
     const auto draw = augment::sample_albef_rand_augment(random);
-    const auto augmented = media_input(sample_of(path), settings, seed);
-    EXPECT_TRUE(torch::equal(augmented, image_input(image, settings, &box, flip, &draw))) << seed;
+    const auto augmented = media::media_input(sample_of(path), settings, seed);
+    EXPECT_TRUE(torch::equal(augmented, media::image_input(image, settings, &box, flip, &draw))) << seed;
     changed += !torch::equal(augmented, plain);
   }
   EXPECT_GT(changed, 5);  // ops are skipped or identities a third of the time
@@ -132,13 +132,13 @@ TEST(RandAugmentParity, MediaInputAppliesTheDrawAfterCropAndFlip) {
 
 TEST(RandAugmentParity, VideoInputAppliesTheDrawToEveryFrame) {
   const auto path = kData + "/video/videos/all/video7010.mp4";
-  auto settings = MediaSettings::for_task("msrvtt-qa", /*train=*/true);
+  auto settings = media::MediaSettings::for_task("msrvtt-qa", /*train=*/true);
   auto off = settings;
   off.rand_augment = false;
   int changed = 0;
   for (std::uint64_t seed = 0; seed < 6; ++seed) {
-    const auto with = media_input(sample_of(path), settings, seed);
-    const auto without = media_input(sample_of(path), off, seed);
+    const auto with = media::media_input(sample_of(path), settings, seed);
+    const auto without = media::media_input(sample_of(path), off, seed);
     ASSERT_EQ(with.sizes(), without.sizes());
     changed += !torch::equal(with, without);
   }
@@ -147,8 +147,8 @@ TEST(RandAugmentParity, VideoInputAppliesTheDrawToEveryFrame) {
   const auto frames = media::decode_video(path, {0, 3, 6, 9});
   augment::TorchvisionRandAugment draw;
   draw.steps = {{augment::TorchvisionOp::kShearX, false}, {augment::TorchvisionOp::kSolarize, false}};
-  const auto clip = video_input(frames, settings, nullptr, false, &draw);
-  const auto single = video_input(frames.slice(0, 2, 3), settings, nullptr, false, &draw);
+  const auto clip = media::video_input(frames, settings, nullptr, false, &draw);
+  const auto single = media::video_input(frames.slice(0, 2, 3), settings, nullptr, false, &draw);
   EXPECT_TRUE(torch::equal(clip.slice(0, 2, 3), single));
 }
 

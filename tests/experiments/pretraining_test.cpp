@@ -20,11 +20,11 @@
 #include <set>
 
 #include "epalm/core/error.h"
-#include "epalm/core/media_inputs.h"
+#include "epalm/core/media/media_inputs.h"
 #include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/text/tokenizer.h"
 #include "epalm/experiments/pretraining.h"
 #include "../parity/forward_depth.h"
 #include "process.h"
@@ -202,13 +202,13 @@ TEST(DecoderPretraining, LearnsTheGrammarBeyondUnigramsAndLoadsInOursAndTransfor
 
   // Our loaders: the model and the tokenizer from the one directory.
   const auto model = models::OptModel::from_pretrained(ckpt);
-  const auto tokenizer = Tokenizer::from_directory(ckpt);
+  const auto tokenizer = text::Tokenizer::from_directory(ckpt);
   EXPECT_EQ(tokenizer.size(), 313u);  // 4 special, 256 bytes, 53 merges
   EXPECT_EQ(model.config().vocab_size, 320);  // a spare row, then to a multiple of 8
   EXPECT_EQ(model.config().pad_token_id, 1);
   EXPECT_EQ(model.config().bos_token_id, 2);
   const std::vector<std::string> lines = {s.heldout_lines[0], s.heldout_lines[1], "a red ball is"};
-  std::vector<std::vector<TokenId>> ids;
+  std::vector<std::vector<text::TokenId>> ids;
   for (const auto& line : lines) {
     ids.push_back(tokenizer.encode(line));
     ids.back().push_back(2);  // EOS, as training appends it
@@ -514,12 +514,12 @@ TEST(EncoderPretraining, VitLearnsTheDominantColourOfPngs) {
 
   // The held-out pictures as evaluation preprocesses them.
   std::vector<at::Tensor> pictures;
-  MediaSettings settings;
+  media::MediaSettings settings;
   settings.image_size = 32;
   for (std::size_t i = 0; i < 4; ++i) {
-    Sample sample;
+    data::Sample sample;
     sample.media = s.heldout[i].path;
-    pictures.push_back(media_input(sample, settings, 0));
+    pictures.push_back(media::media_input(sample, settings, 0));
   }
   expect_transformers_agree("vit", s.output_directory, torch::stack(pictures), dir.path());
 }
@@ -555,15 +555,15 @@ TEST(EncoderPretraining, TimesformerLearnsTheAxisOfMotion) {
   EXPECT_GE(r.heldout_accuracy, 0.7);
   expect_classifier_config(s.output_directory, "TimesformerForVideoClassification", 2);
 
-  MediaSettings settings;
-  settings.modality = Modality::kVideo;
+  media::MediaSettings settings;
+  settings.modality = data::Modality::kVideo;
   settings.image_size = 32;
   settings.num_frames = 4;
   std::vector<at::Tensor> clips;
   for (std::size_t i = 0; i < 2; ++i) {
-    Sample sample;
+    data::Sample sample;
     sample.media = s.heldout[i].path;
-    clips.push_back(media_input(sample, settings, 0));
+    clips.push_back(media::media_input(sample, settings, 0));
   }
   expect_transformers_agree("timesformer", s.output_directory, torch::stack(clips), dir.path());
 }
@@ -592,15 +592,15 @@ TEST(EncoderPretraining, AstLearnsThePitchOfTones) {
   EXPECT_GE(r.heldout_accuracy, 0.9);
   expect_classifier_config(s.output_directory, "ASTForAudioClassification", 3);
 
-  MediaSettings settings;
-  settings.modality = Modality::kAudio;
+  media::MediaSettings settings;
+  settings.modality = data::Modality::kAudio;
   settings.mel_bins = 32;
   settings.target_length = 48;
   std::vector<at::Tensor> features;
   for (std::size_t i = 0; i < 3; ++i) {
-    Sample sample;
+    data::Sample sample;
     sample.media = s.heldout[i].path;
-    features.push_back(media_input(sample, settings, 0));
+    features.push_back(media::media_input(sample, settings, 0));
   }
   expect_transformers_agree("ast", s.output_directory, torch::stack(features), dir.path());
 }

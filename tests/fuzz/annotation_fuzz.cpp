@@ -1,9 +1,9 @@
-// libFuzzer target for the dataset annotation readers (core/src/datasets.cpp,
+// libFuzzer target for the dataset annotation readers (core/src/data/datasets.cpp,
 // datasets/*.cpp): the first byte picks a task, the rest is its annotation
 // file in that task's layout under a root without media (missing media are
 // skipped, as --skip-missing-media does). Any input must read or throw
 // epalm::Error.
-#include "epalm/core/datasets.h"
+#include "epalm/core/data/datasets.h"
 #include "epalm/core/error.h"
 #include "fuzz_input.h"
 
@@ -37,13 +37,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   epalm::fuzz::write(std::string("root/") + layout.file, parts[0]);
   // The official VQA split reads its annotations beside the questions.
   if (std::string(layout.split) == "val2014") epalm::fuzz::write("root/vqa/v2_mscoco_val2014_annotations.json", parts[1]);
-  epalm::DatasetSpec spec;
+  epalm::data::DatasetSpec spec;
   spec.task = layout.task;
   spec.root = epalm::fuzz::folder() + "/root";
   spec.split = layout.split;
   spec.skip_missing_media = true;
   try {
-    const auto dataset = epalm::read_dataset(spec);
+    const auto dataset = epalm::data::read_dataset(spec);
     epalm::fuzz::check(!dataset.samples.empty(), "a read dataset has samples");
   } catch (const epalm::Error&) {
   }

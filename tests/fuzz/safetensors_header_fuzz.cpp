@@ -10,7 +10,7 @@
 #include <string>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors_format.h"
+#include "epalm/core/safetensors/format.h"
 
 namespace {
 

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     if (world.rank() == 1 && step == 2 && mode == "killed") std::raise(SIGKILL);
     if (world.rank() == 1 && step == 3 && mode == "sigterm") std::raise(SIGTERM);
     auto t = torch::full({1024}, static_cast<float>(world.rank()));
-    comm->all_reduce(t, ReduceOp::kSum)->wait();
+    comm->all_reduce(t, parallel::ReduceOp::kSum)->wait();
     if (mode == "sigterm" && stop_requested(*comm)) {
       std::printf("rank %d stopped after step %d\n", world.rank(), step);
       std::fflush(stdout);

@@ -27,21 +27,21 @@ torch::Tensor input_of(int rank, std::int64_t n, std::int64_t salt = 0) {
 }
 
 // The expected reduction over every rank's input, in double.
-torch::Tensor reduce_all(int size, std::int64_t n, ReduceOp op, std::int64_t salt = 0) {
+torch::Tensor reduce_all(int size, std::int64_t n, parallel::ReduceOp op, std::int64_t salt = 0) {
   auto acc = input_of(0, n, salt);
   for (int r = 1; r < size; ++r) {
     const auto x = input_of(r, n, salt);
-    if (op == ReduceOp::kMax) acc = torch::maximum(acc, x);
-    else if (op == ReduceOp::kMin) acc = torch::minimum(acc, x);
+    if (op == parallel::ReduceOp::kMax) acc = torch::maximum(acc, x);
+    else if (op == parallel::ReduceOp::kMin) acc = torch::minimum(acc, x);
     else acc = acc + x;
   }
-  if (op == ReduceOp::kAvg) acc = acc / size;
+  if (op == parallel::ReduceOp::kAvg) acc = acc / size;
   return acc;
 }
 
-std::vector<ReduceOp> ops_for(c10::ScalarType dtype) {
-  std::vector<ReduceOp> ops = {ReduceOp::kSum, ReduceOp::kMax, ReduceOp::kMin};
-  if (at::isFloatingType(dtype)) ops.push_back(ReduceOp::kAvg);
+std::vector<parallel::ReduceOp> ops_for(c10::ScalarType dtype) {
+  std::vector<parallel::ReduceOp> ops = {parallel::ReduceOp::kSum, parallel::ReduceOp::kMax, parallel::ReduceOp::kMin};
+  if (at::isFloatingType(dtype)) ops.push_back(parallel::ReduceOp::kAvg);
   return ops;
 }
 
@@ -91,7 +91,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   torch::Tensor on_device(const torch::Tensor& t, c10::ScalarType dtype) const { return t.to(dtype).to(device_); }
 
   c10::Device device_ = c10::kCPU;
-  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<parallel::Communicator> comm_;
 };
 
 TEST_P(Conformance, KnowsItsPlaceInTheWorld) {
@@ -108,7 +108,7 @@ TEST_P(Conformance, AllReducesEveryDtypeOpAndSize) {
         auto t = on_device(input_of(comm_->rank(), n), dtype);
         comm_->all_reduce(t, op)->wait();
         expect_matches(t, reduce_all(comm_->size(), n, op), label(dtype, n, reduce_op_name(op)),
-                       op == ReduceOp::kAvg ? comm_->size() : 0);
+                       op == parallel::ReduceOp::kAvg ? comm_->size() : 0);
       }
     }
   }
@@ -147,13 +147,13 @@ TEST_P(Conformance, ReduceScattersOutOfPlaceAndInPlace) {
         auto shard = torch::full({n}, 99, torch::TensorOptions().dtype(dtype).device(device_));
         comm_->reduce_scatter(full, shard, op)->wait();
         expect_matches(shard, expected, label(dtype, n, std::string(reduce_op_name(op)) + " out of place"),
-                       op == ReduceOp::kAvg ? size : 0);
+                       op == parallel::ReduceOp::kAvg ? size : 0);
 
         auto slot = full.narrow(0, rank * n, n);
         full.copy_(on_device(input_of(rank, n * size, 2), dtype));
         comm_->reduce_scatter(full, slot, op)->wait();
         expect_matches(slot, expected, label(dtype, n, std::string(reduce_op_name(op)) + " in place"),
-                       op == ReduceOp::kAvg ? size : 0);
+                       op == parallel::ReduceOp::kAvg ? size : 0);
       }
     }
   }
@@ -174,14 +174,14 @@ TEST_P(Conformance, BroadcastsFromEveryRoot) {
 TEST_P(Conformance, HandlesFinishInAnyOrder) {
   // Several collectives in flight at once, waited on in reverse order.
   std::vector<torch::Tensor> tensors;
-  std::vector<std::unique_ptr<Work>> works;
+  std::vector<std::unique_ptr<parallel::Work>> works;
   for (int i = 0; i < 4; ++i) {
     tensors.push_back(on_device(input_of(comm_->rank(), 257 + i, i), torch::kFloat));
-    works.push_back(comm_->all_reduce(tensors.back(), ReduceOp::kSum));
+    works.push_back(comm_->all_reduce(tensors.back(), parallel::ReduceOp::kSum));
   }
   for (int i = 3; i >= 0; --i) works[i]->wait();
   for (int i = 0; i < 4; ++i) {
-    expect_matches(tensors[i], reduce_all(comm_->size(), 257 + i, ReduceOp::kSum, i), "in flight #" + std::to_string(i));
+    expect_matches(tensors[i], reduce_all(comm_->size(), 257 + i, parallel::ReduceOp::kSum, i), "in flight #" + std::to_string(i));
   }
   if (device_.is_cuda()) torch::cuda::synchronize();
   for (auto& w : works) EXPECT_TRUE(w->done());
@@ -191,17 +191,17 @@ TEST_P(Conformance, TalliesCallsAndBytes) {
   comm_->reset_tallies();
   const int size = comm_->size();
   auto t = on_device(input_of(comm_->rank(), 10), torch::kFloat);
-  comm_->all_reduce(t, ReduceOp::kSum)->wait();
-  comm_->all_reduce(t, ReduceOp::kMax)->wait();
+  comm_->all_reduce(t, parallel::ReduceOp::kSum)->wait();
+  comm_->all_reduce(t, parallel::ReduceOp::kMax)->wait();
   auto full = torch::zeros({6 * size}, torch::TensorOptions().dtype(torch::kBFloat16).device(device_));
   comm_->all_gather(full.narrow(0, comm_->rank() * 6, 6), full)->wait();
   comm_->barrier();
-  EXPECT_EQ(comm_->tally(Collective::kAllReduce).calls, 2);
-  EXPECT_EQ(comm_->tally(Collective::kAllReduce).bytes, 2 * 10 * 4);
-  EXPECT_EQ(comm_->tally(Collective::kAllGather).calls, 1);
-  EXPECT_EQ(comm_->tally(Collective::kAllGather).bytes, 6 * size * 2);
-  EXPECT_EQ(comm_->tally(Collective::kBarrier).calls, 1);
-  EXPECT_EQ(comm_->tally(Collective::kReduceScatter).calls, 0);
+  EXPECT_EQ(comm_->tally(parallel::Collective::kAllReduce).calls, 2);
+  EXPECT_EQ(comm_->tally(parallel::Collective::kAllReduce).bytes, 2 * 10 * 4);
+  EXPECT_EQ(comm_->tally(parallel::Collective::kAllGather).calls, 1);
+  EXPECT_EQ(comm_->tally(parallel::Collective::kAllGather).bytes, 6 * size * 2);
+  EXPECT_EQ(comm_->tally(parallel::Collective::kBarrier).calls, 1);
+  EXPECT_EQ(comm_->tally(parallel::Collective::kReduceScatter).calls, 0);
 }
 
 TEST_P(Conformance, RejectsInconsistentArgumentsBeforeCommunicating) {
@@ -218,19 +218,19 @@ TEST_P(Conformance, RejectsInconsistentArgumentsBeforeCommunicating) {
   expect_error([&] { comm_->all_gather(torch::zeros({3}, opts), torch::zeros({3 * size + 1}, opts)); },
                "all_gather: full has " + std::to_string(3 * size + 1) + " elements, expected " +
                    std::to_string(size) + " ranks x 3");
-  expect_error([&] { comm_->reduce_scatter(torch::zeros({4 * size}, opts), torch::zeros({3}, opts), ReduceOp::kSum); },
+  expect_error([&] { comm_->reduce_scatter(torch::zeros({4 * size}, opts), torch::zeros({3}, opts), parallel::ReduceOp::kSum); },
                "reduce_scatter: full has");
-  expect_error([&] { comm_->all_reduce(torch::zeros({4}, opts.dtype(torch::kInt)), ReduceOp::kAvg); },
+  expect_error([&] { comm_->all_reduce(torch::zeros({4}, opts.dtype(torch::kInt)), parallel::ReduceOp::kAvg); },
                "all_reduce: avg needs a floating dtype");
-  expect_error([&] { comm_->all_reduce(torch::zeros({4, 4}, opts).t(), ReduceOp::kSum); },
+  expect_error([&] { comm_->all_reduce(torch::zeros({4, 4}, opts).t(), parallel::ReduceOp::kSum); },
                "all_reduce: tensor must be contiguous");
   expect_error([&] { comm_->broadcast(torch::zeros({4}, opts), size); }, "broadcast: root " + std::to_string(size));
   expect_error([&] { comm_->all_gather(torch::zeros({2}, opts), torch::zeros({2 * size}, opts.dtype(torch::kDouble))); },
                "differ in dtype or device");
   // Nothing was sent: the next collective still pairs up across ranks.
   auto t = on_device(input_of(comm_->rank(), 5), torch::kFloat);
-  comm_->all_reduce(t, ReduceOp::kSum)->wait();
-  expect_matches(t, reduce_all(size, 5, ReduceOp::kSum), "after the errors");
+  comm_->all_reduce(t, parallel::ReduceOp::kSum)->wait();
+  expect_matches(t, reduce_all(size, 5, parallel::ReduceOp::kSum), "after the errors");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::Values("local", "mpi", "nccl"),
@@ -250,8 +250,8 @@ TEST(MpiCommunicator, SplitsCollectivesBeyondTheCountLimit) {
   for (auto dtype : {torch::kFloat, torch::kBFloat16, torch::kLong}) {
     auto before = comm.mpi_calls();
     auto t = input_of(rank, 10).to(dtype);
-    comm.all_reduce(t, ReduceOp::kSum)->wait();
-    expect_matches(t, reduce_all(size, 10, ReduceOp::kSum), label(dtype, 10, "all_reduce"));
+    comm.all_reduce(t, parallel::ReduceOp::kSum)->wait();
+    expect_matches(t, reduce_all(size, 10, parallel::ReduceOp::kSum), label(dtype, 10, "all_reduce"));
     EXPECT_EQ(comm.mpi_calls() - before, 4) << "10 elements in calls of 3";
 
     before = comm.mpi_calls();
@@ -275,8 +275,8 @@ TEST(MpiCommunicator, SplitsCollectivesBeyondTheCountLimit) {
       before = comm.mpi_calls();
       auto source = input_of(rank, 7 * size, 2).to(dtype);
       auto target = in_place ? source.narrow(0, rank * 7, 7) : torch::empty({7}, dtype);
-      comm.reduce_scatter(source, target, ReduceOp::kMax)->wait();
-      expect_matches(target, reduce_all(size, 7 * size, ReduceOp::kMax, 2).narrow(0, rank * 7, 7),
+      comm.reduce_scatter(source, target, parallel::ReduceOp::kMax)->wait();
+      expect_matches(target, reduce_all(size, 7 * size, parallel::ReduceOp::kMax, 2).narrow(0, rank * 7, 7),
                      label(dtype, 7, in_place ? "reduce_scatter in place" : "reduce_scatter"));
       EXPECT_EQ(comm.mpi_calls() - before, 3 * size);
     }

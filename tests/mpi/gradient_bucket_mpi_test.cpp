@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "epalm/core/gradient_bucket.h"
+#include "epalm/core/parallel/gradient_bucket.h"
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
 #include "mpi_test_world.h"
@@ -54,7 +54,7 @@ TEST(GradientBucketMpi, RanksEqualOneProcessAtTheSameGlobalBatch) {
   auto ref = make_model();
   auto dp = make_model();
   const auto frozen_before = dp.frozen.clone();
-  GradientBucket bucket({dp.w, dp.b});
+  parallel::GradientBucket bucket({dp.w, dp.b});
   constexpr double kLr = 0.05;
   torch::optim::SGD ref_opt({ref.w, ref.b}, torch::optim::SGDOptions(kLr));
   torch::optim::SGD dp_opt({dp.w, dp.b}, torch::optim::SGDOptions(kLr));
@@ -98,7 +98,7 @@ TEST(GradientBucketMpi, RanksEqualOneProcessAtTheSameGlobalBatch) {
     const double tokens = bucket.reduce(*comm, static_cast<double>((end - begin) * 4));
     EXPECT_EQ(tokens, samples * 4);
     auto loss = local.detach().clone();
-    comm->all_reduce(loss, ReduceOp::kSum)->wait();
+    comm->all_reduce(loss, parallel::ReduceOp::kSum)->wait();
     dp_opt.step();
 
     const auto at_step = " at step " + std::to_string(step);
@@ -119,10 +119,10 @@ TEST(GradientBucketMpi, RanksEqualOneProcessAtTheSameGlobalBatch) {
   }
   EXPECT_TRUE(torch::equal(dp.frozen, frozen_before)) << "frozen weights untouched";
   // One gradient all_reduce per step (16*4 + 4 gradients + the token count, fp32), plus the loss report.
-  EXPECT_EQ(comm->tally(Collective::kAllReduce).calls, 3 * 2);
-  EXPECT_EQ(comm->tally(Collective::kAllReduce).bytes, 3 * ((16 * 4 + 4 + 1) * 4 + 4));
-  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 0);
-  EXPECT_EQ(comm->tally(Collective::kReduceScatter).calls, 0);
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllReduce).calls, 3 * 2);
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllReduce).bytes, 3 * ((16 * 4 + 4 + 1) * 4 + 4));
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, 0);
+  EXPECT_EQ(comm->tally(parallel::Collective::kReduceScatter).calls, 0);
 }
 
 }  // namespace

@@ -15,13 +15,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "epalm/core/communicator.h"
-#include "epalm/core/epalm_model.h"
+#include "epalm/core/parallel/communicator.h"
+#include "epalm/core/models/epalm_model.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/vit.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/sharded_unit.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/parallel/sharded_unit.h"
+#include "epalm/core/train/trainer.h"
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
 #include "epalm/experiments/frozen_plan.h"
@@ -41,7 +41,7 @@ experiments::TrainingRunSettings run_settings() {
   experiments::TrainingRunSettings s;
   s.decoder = fixture("opt");
   s.encoder = fixture("vit");
-  s.plan = PlanMode::kShard;
+  s.plan = parallel::PlanMode::kShard;
   s.shard_threshold = 1;  // the fixtures' matrices are tiny: shard every 2-D tensor
   s.batch_size = kSamples;
   auto& e = s.epalm;
@@ -57,18 +57,18 @@ experiments::TrainingRunSettings run_settings() {
 
 // The global batch, rows [begin, end) of it: pixels through the given
 // encoder, random text with padding at the end of some rows.
-class Batches : public BatchSource {
+class Batches : public train::BatchSource {
  public:
   Batches(const models::Encoder& encoder, int levels, std::int64_t vocab, std::int64_t begin, std::int64_t end)
       : encoder_(encoder), levels_(levels), vocab_(vocab), begin_(begin), end_(end) {}
-  Batch batch_at(std::int64_t position) override {
+  train::Batch batch_at(std::int64_t position) override {
     torch::manual_seed(100 + position);
     const auto pixels = torch::randn({kSamples, 3, 224, 224});
     const auto ids = torch::randint(4, vocab_, {kSamples, kTokens}, torch::kLong);
     auto mask = torch::ones({kSamples, kTokens}, torch::kLong);
     for (std::int64_t i = 0; i < kSamples; ++i) mask[i].slice(0, kTokens - i % 3).zero_();
-    Batch b;
-    b.features = EpalmModel::select_features(encoder_, pixels.slice(0, begin_, end_), levels_);
+    train::Batch b;
+    b.features = models::EpalmModel::select_features(encoder_, pixels.slice(0, begin_, end_), levels_);
     b.input_ids = ids.slice(0, begin_, end_);
     b.attention_mask = mask.slice(0, begin_, end_);
     b.labels = ids.masked_fill(mask == 0, -100).slice(0, begin_, end_);
@@ -81,7 +81,7 @@ class Batches : public BatchSource {
   std::int64_t vocab_, begin_, end_;
 };
 
-std::vector<std::string> sorted_unit_names(const ShardedUnit& unit) {
+std::vector<std::string> sorted_unit_names(const parallel::ShardedUnit& unit) {
   std::vector<std::string> names;
   for (const auto& m : unit.layout().members()) names.push_back(m.name);
   return names;
@@ -115,7 +115,7 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
   std::int64_t small_bytes = 0, planned_shard_bytes = 0, padding_bound = 0;
   for (const auto& u : plan.memory.units) {
     small_bytes += u.unit.small_elements * 4;
-    if (u.policy == ShardPolicy::kShard) planned_shard_bytes += u.resident_bytes - u.unit.small_elements * 4;
+    if (u.policy == parallel::ShardPolicy::kShard) planned_shard_bytes += u.resident_bytes - u.unit.small_elements * 4;
   }
   const auto d = decoder.frozen_footprint(), e = encoder.frozen_footprint();
   EXPECT_EQ(d.sharded_layers, layers);
@@ -135,23 +135,23 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
             << ", whole model " << plan.memory.frozen_total_bytes << ")\n";
 
   // Same seed: the same initial trainables.
-  EpalmModel reference(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
-  EpalmModel sharded(s.epalm, decoder, encoder.hidden_size(), blocks, 5);
+  models::EpalmModel reference(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
+  models::EpalmModel sharded(s.epalm, decoder, encoder.hidden_size(), blocks, 5);
   // AdamW's eps dominates sqrt(v) here, so an update is proportional to its
   // gradient: fp32 rounding from the other summation order is not amplified
   // into sign-sized steps for near-zero gradients (the bound on the
   // trainables, testing::adamw_step_bound, needs eps >= 1), and the steps still move.
-  OptimizerSettings optimizer;
+  train::OptimizerSettings optimizer;
   optimizer.lr = optimizer.prompt_lr = 0.5;
   optimizer.eps = 1.0;
-  ScheduleSettings schedule;
+  train::ScheduleSettings schedule;
   schedule.total_steps = kSteps;
   schedule.warmup_steps = 0;
-  Trainer reference_trainer(reference, optimizer, schedule, {});
-  Trainer sharded_trainer(sharded, optimizer, schedule, {}, comm.get());
+  train::Trainer reference_trainer(reference, optimizer, schedule, {});
+  train::Trainer sharded_trainer(sharded, optimizer, schedule, {}, comm.get());
   // Data parallel with the whole models: what sharding alone must not change.
-  EpalmModel replicated(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
-  Trainer replicated_trainer(replicated, optimizer, schedule, {}, comm.get());
+  models::EpalmModel replicated(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
+  train::Trainer replicated_trainer(replicated, optimizer, schedule, {}, comm.get());
   const auto vocab = decoder.config().vocab_size;
   Batches global(whole_encoder, s.epalm.levels, vocab, 0, kSamples);
   Batches local(encoder, s.epalm.levels, vocab, kSamples * rank / size, kSamples * (rank + 1) / size);
@@ -178,7 +178,7 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
   // divided by the normalizer.
   const double loss_factor = testing::two_orders(static_cast<double>(kSamples * kTokens + 3));
   // Per-sample gradients at the sharded run's trainables.
-  EpalmModel probe(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
+  models::EpalmModel probe(s.epalm, whole_decoder, whole_encoder.hidden_size(), blocks, 5);
   const auto ref_params = reference.named_parameters(), got_params = sharded.named_parameters();
   const auto rep_params = replicated.named_parameters(), probe_params = probe.named_parameters();
   ASSERT_EQ(ref_params.size(), got_params.size());
@@ -211,7 +211,7 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
         for (const auto& [name, p] : probe_params) p.mutable_grad() = at::Tensor();
         const auto terms =
             probe.loss_terms(batch.features.slice(0, k, k + 1), batch.input_ids.slice(0, k, k + 1),
-                             batch.attention_mask.slice(0, k, k + 1), batch.labels.slice(0, k, k + 1), LossSettings{});
+                             batch.attention_mask.slice(0, k, k + 1), batch.labels.slice(0, k, k + 1), models::LossSettings{});
         terms.total.backward();
         normalizer += terms.normalizer;
         for (size_t i = 0; i < probe_params.size(); ++i) {
@@ -228,15 +228,15 @@ TEST(ShardedEpalm, RanksEqualOneProcessAtTheSameGlobalBatch) {
     EXPECT_TRUE(testing::within(got.loss, expected.loss, loss_factor * std::abs(expected.loss),
                                 "loss at step " + std::to_string(step)));
     // Every decoder layer twice (forward, backward re-gather), every ViT block once.
-    EXPECT_EQ(comm->tally(Collective::kAllGather).calls, plan.memory.all_gathers_per_micro_batch) << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 2 * layers + blocks) << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kAllGather).bytes, gathered_bytes) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, plan.memory.all_gathers_per_micro_batch) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, 2 * layers + blocks) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).bytes, gathered_bytes) << "step " << step;
     // Received per rank: (N-1)/N of each gather; the plan counts it without alignment padding.
     const auto received = gathered_bytes * (size - 1) / size;
     EXPECT_GE(received, plan.memory.all_gather_bytes_per_micro_batch) << "step " << step;
     EXPECT_LE(received, plan.memory.all_gather_bytes_per_micro_batch + 2 * padding_bound * (size - 1))
         << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kReduceScatter).calls, 0) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kReduceScatter).calls, 0) << "step " << step;
     EXPECT_EQ(got.loss, replicated_result.loss) << "step " << step;
     int adapters_with_gradient = 0, moved = 0;
     double worst_gradient = 0, worst_value = 0;  // the largest |difference| / bound
@@ -314,15 +314,15 @@ TEST(ShardedEpalm, BackwardPrefetchesTheLayerItReachesNext) {
   o.prefix_embeds = prompt;
   o.compute_logits = false;
   o.ffn_output_hook = [&](int layer, const at::Tensor& x) {
-    if (torch::GradMode::is_enabled()) issued_at_recompute[layer] = comm->tally(Collective::kAllGather).calls;
+    if (torch::GradMode::is_enabled()) issued_at_recompute[layer] = comm->tally(parallel::Collective::kAllGather).calls;
     return x;
   };
   comm->reset_tallies();
   const auto hidden = decoder.forward(ids, o).last_hidden_state;
-  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, layers) << "forward: one gather per layer";
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, layers) << "forward: one gather per layer";
   hidden.pow(2).sum().backward();
   ASSERT_TRUE(prompt.grad().defined());
-  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 2 * layers) << "backward: one more per layer";
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, 2 * layers) << "backward: one more per layer";
   ASSERT_EQ(static_cast<std::int64_t>(issued_at_recompute.size()), layers);
   for (const auto& [layer, issued] : issued_at_recompute) {
     // Layers L-1 .. layer gathered for backward, plus layer - 1 in flight.
@@ -337,29 +337,29 @@ TEST(ShardedEpalm, AutoShardsOnlyAsFarAsTheBudgetNeeds) {
   const World& world = *testing::mpi_test_world;
   auto comm = make_communicator(world, c10::kCPU);
   auto s = run_settings();
-  s.plan = PlanMode::kAuto;
+  s.plan = parallel::PlanMode::kAuto;
   const auto free = experiments::plan_frozen_weights(s, *comm, true);
   EXPECT_EQ(free.decoder.communicator, nullptr);
-  for (const auto& u : free.memory.units) EXPECT_EQ(u.policy, ShardPolicy::kReplicate) << u.unit.name;
+  for (const auto& u : free.memory.units) EXPECT_EQ(u.policy, parallel::ShardPolicy::kReplicate) << u.unit.name;
 
   // A budget the replicated plan meets: still nothing sharded.
   s.memory_budget = free.memory.per_rank_bytes;
   for (const auto& u : experiments::plan_frozen_weights(s, *comm, true).memory.units) {
-    EXPECT_EQ(u.policy, ShardPolicy::kReplicate) << u.unit.name;
+    EXPECT_EQ(u.policy, parallel::ShardPolicy::kReplicate) << u.unit.name;
   }
   // Just short of it: some layers sharded (with the gather buffers they
   // need), never more communication than sharding everything.
   s.memory_budget = free.memory.per_rank_bytes - 1;
   const auto tight = experiments::plan_frozen_weights(s, *comm, true);
   int sharded = 0;
-  for (const auto& u : tight.memory.units) sharded += u.policy == ShardPolicy::kShard;
+  for (const auto& u : tight.memory.units) sharded += u.policy == parallel::ShardPolicy::kShard;
   if (comm->size() == 1) {
     EXPECT_EQ(sharded, 0) << "one rank cannot save memory by sharding";
     EXPECT_FALSE(tight.memory.fits);
     return;
   }
   auto everything = s;
-  everything.plan = PlanMode::kShard;
+  everything.plan = parallel::PlanMode::kShard;
   const auto all = experiments::plan_frozen_weights(everything, *comm, true);
   ASSERT_LT(all.memory.per_rank_bytes, free.memory.per_rank_bytes) << "sharding must save memory here";
   EXPECT_TRUE(tight.memory.fits);

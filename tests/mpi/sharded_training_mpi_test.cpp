@@ -15,10 +15,10 @@
 
 #include <filesystem>
 
-#include "epalm/core/gradient_bucket.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/sharded_layer.h"
-#include "epalm/core/sharded_unit.h"
+#include "epalm/core/parallel/gradient_bucket.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/parallel/sharded_layer.h"
+#include "epalm/core/parallel/sharded_unit.h"
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
 #include "mpi_test_world.h"
@@ -109,10 +109,10 @@ TEST(ShardedTraining, RanksEqualOneProcessAtTheSameGlobalBatch) {
   std::map<std::string, torch::Tensor> full;
   for (const auto& name : checkpoint.names()) full[name] = checkpoint.load(name);
   // This rank: 1/N of each layer.
-  std::vector<std::unique_ptr<ShardedUnit>> units;
-  std::vector<LayerFunction> layers;
+  std::vector<std::unique_ptr<parallel::ShardedUnit>> units;
+  std::vector<parallel::LayerFunction> layers;
   for (int i = 0; i < kLayers; ++i) {
-    units.push_back(std::make_unique<ShardedUnit>(checkpoint, layer_tensors(i), rank, size, torch::kFloat, c10::kCPU));
+    units.push_back(std::make_unique<parallel::ShardedUnit>(checkpoint, layer_tensors(i), rank, size, torch::kFloat, c10::kCPU));
     const auto prefix = "layers." + std::to_string(i) + ".";
     layers.push_back([prefix](const std::map<std::string, torch::Tensor>& w, const torch::Tensor& h) {
       return layer_forward(w, prefix, h);
@@ -135,7 +135,7 @@ TEST(ShardedTraining, RanksEqualOneProcessAtTheSameGlobalBatch) {
   constexpr double kLr = 1e-2;
   torch::optim::AdamW ref_opt({ref.prompt, ref.connector}, torch::optim::AdamWOptions(kLr).eps(1.0));
   torch::optim::AdamW dp_opt({dp.prompt, dp.connector}, torch::optim::AdamWOptions(kLr).eps(1.0));
-  GradientBucket bucket({dp.prompt, dp.connector});
+  parallel::GradientBucket bucket({dp.prompt, dp.connector});
 
   std::int64_t layer_bytes = 0;
   for (const auto& u : units) layer_bytes += u->layout().padded_numel() * 4;
@@ -181,13 +181,13 @@ TEST(ShardedTraining, RanksEqualOneProcessAtTheSameGlobalBatch) {
     comm->reset_tallies();
     bucket.zero();
     auto local = summed_loss(dp, inputs, features, targets, begin, end, [&](int i, const torch::Tensor& h) {
-      return apply_sharded_layer(*units[i], *comm, layers[i], h);
+      return parallel::apply_sharded_layer(*units[i], *comm, layers[i], h);
     });
     local.backward();
     const double tokens = bucket.reduce(*comm, static_cast<double>((end - begin) * kTokens));
     ASSERT_EQ(tokens, global_tokens);
     auto loss = local.detach().clone();
-    comm->all_reduce(loss, ReduceOp::kSum)->wait();
+    comm->all_reduce(loss, parallel::ReduceOp::kSum)->wait();
     dp_opt.step();
 
     const double expected = ref_loss.item<double>();
@@ -213,11 +213,11 @@ TEST(ShardedTraining, RanksEqualOneProcessAtTheSameGlobalBatch) {
     EXPECT_EQ(moved, 2) << "step " << step;
     // Per step: every layer gathered for forward and again for backward; one
     // gradient all_reduce (+ the loss report); no reduce-scatter at all.
-    EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 2 * kLayers) << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kAllGather).bytes, 2 * layer_bytes) << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kAllReduce).calls, 2) << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kAllReduce).bytes, (bucket.numel() + 1) * 4 + 4) << "step " << step;
-    EXPECT_EQ(comm->tally(Collective::kReduceScatter).calls, 0) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, 2 * kLayers) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).bytes, 2 * layer_bytes) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllReduce).calls, 2) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllReduce).bytes, (bucket.numel() + 1) * 4 + 4) << "step " << step;
+    EXPECT_EQ(comm->tally(parallel::Collective::kReduceScatter).calls, 0) << "step " << step;
   }
   // The frozen weights are untouched: gathered again, they are the checkpoint's bytes.
   for (int i = 0; i < kLayers; ++i) {

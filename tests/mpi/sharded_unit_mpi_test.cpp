@@ -12,8 +12,8 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include "epalm/core/safetensors.h"
-#include "epalm/core/sharded_unit.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/parallel/sharded_unit.h"
 #include "epalm/distributed/communicators.h"
 #include "epalm/distributed/world.h"
 #include "mpi_test_world.h"
@@ -77,7 +77,7 @@ TEST(ShardedUnit, GathersTheCheckpointsTensorsBitForBitFromOneNthEach) {
   safetensors::Checkpoint checkpoint(file.path());
   std::vector<std::string> names;
   for (const auto& [n, t] : tensors) names.push_back(n);
-  ShardedUnit unit(checkpoint, names, comm->rank(), comm->size(), torch::kFloat, c10::kCPU);
+  parallel::ShardedUnit unit(checkpoint, names, comm->rank(), comm->size(), torch::kFloat, c10::kCPU);
 
   // This rank read only its share: the shard's payload, never the whole unit.
   std::int64_t stored_bytes = 0;
@@ -87,7 +87,7 @@ TEST(ShardedUnit, GathersTheCheckpointsTensorsBitForBitFromOneNthEach) {
   std::int64_t everyone = unit.bytes_read();
   {
     auto all = torch::tensor({unit.bytes_read()}, torch::kLong);
-    comm->all_reduce(all, ReduceOp::kSum)->wait();
+    comm->all_reduce(all, parallel::ReduceOp::kSum)->wait();
     everyone = all.item<std::int64_t>();
   }
   EXPECT_EQ(everyone, stored_bytes) << "the ranks together read every byte exactly once";
@@ -99,8 +99,8 @@ TEST(ShardedUnit, GathersTheCheckpointsTensorsBitForBitFromOneNthEach) {
   for (const auto& [n, t] : tensors) {
     EXPECT_TRUE(torch::equal(views.at(n), t.to(torch::kFloat))) << n;
   }
-  EXPECT_EQ(comm->tally(Collective::kAllGather).calls, 1);
-  EXPECT_EQ(comm->tally(Collective::kAllGather).bytes, unit.layout().padded_numel() * 4);
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, 1);
+  EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).bytes, unit.layout().padded_numel() * 4);
 }
 
 TEST(ShardedUnit, PrefetchingGathererServesEveryUnitInOrder) {
@@ -114,16 +114,16 @@ TEST(ShardedUnit, PrefetchingGathererServesEveryUnitInOrder) {
   }
   const SharedCheckpoint file(world, "prefetch", tensors);
   safetensors::Checkpoint checkpoint(file.path());
-  std::vector<std::unique_ptr<ShardedUnit>> units;
-  std::vector<const ShardedUnit*> order;
+  std::vector<std::unique_ptr<parallel::ShardedUnit>> units;
+  std::vector<const parallel::ShardedUnit*> order;
   for (int layer = 0; layer < 4; ++layer) {
     const auto p = "layers." + std::to_string(layer) + ".";
-    units.push_back(std::make_unique<ShardedUnit>(checkpoint, std::vector<std::string>{p + "a", p + "b"}, comm->rank(),
+    units.push_back(std::make_unique<parallel::ShardedUnit>(checkpoint, std::vector<std::string>{p + "a", p + "b"}, comm->rank(),
                                                   comm->size(), torch::kFloat, c10::kCPU));
     order.push_back(units.back().get());
   }
   comm->reset_tallies();
-  UnitGatherer gatherer(*comm, order, 2);
+  parallel::UnitGatherer gatherer(*comm, order, 2);
   for (int layer = 0; layer < 4; ++layer) {
     const auto views = gatherer.acquire(static_cast<size_t>(layer));
     const auto p = "layers." + std::to_string(layer) + ".";
@@ -131,7 +131,7 @@ TEST(ShardedUnit, PrefetchingGathererServesEveryUnitInOrder) {
     EXPECT_TRUE(torch::equal(views.at(p + "b"), tensors[2 * layer + 1].second)) << layer;
     // The next unit's gather is already out (prefetch), none further.
     const auto expected = std::min(layer + 2, 4);
-    EXPECT_EQ(comm->tally(Collective::kAllGather).calls, expected) << layer;
+    EXPECT_EQ(comm->tally(parallel::Collective::kAllGather).calls, expected) << layer;
   }
 }
 
@@ -152,11 +152,11 @@ TEST(ShardedUnit, ResidentMemoryIsOneNthPlusTheGatherBuffer) {
 
   const auto anon_before = status_kib("RssAnon");
   const auto file_before = status_kib("RssFile");
-  std::unique_ptr<ShardedUnit> unit;
+  std::unique_ptr<parallel::ShardedUnit> unit;
   double file_delta = 0;
   {
     safetensors::Checkpoint checkpoint(file.path());
-    unit = std::make_unique<ShardedUnit>(checkpoint, std::vector<std::string>{"big.0", "big.1", "big.2", "big.3"},
+    unit = std::make_unique<parallel::ShardedUnit>(checkpoint, std::vector<std::string>{"big.0", "big.1", "big.2", "big.3"},
                                          comm->rank(), comm->size(), torch::kFloat, c10::kCPU);
     file_delta = (status_kib("RssFile") - file_before) / 1024.0;
   }

@@ -11,7 +11,7 @@
 #include "bf16_stages.h"
 #include "forward_depth.h"
 #include "parity_util.h"
-#include "epalm/core/audio_features.h"
+#include "epalm/core/media/audio_features.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/ast.h"
 
@@ -146,7 +146,7 @@ TEST(AstConfig, MalformedConfigsNameTheFile) {
 
 }  // namespace epalm::models
 
-namespace epalm::audio {
+namespace epalm::media {
 
 namespace {
 
@@ -240,4 +240,4 @@ TEST(KaldiMelBanks, HaveKaldisShape) {
   EXPECT_LE(banks.max().item<double>(), 1.0);
 }
 
-}  // namespace epalm::audio
+}  // namespace epalm::media

@@ -7,10 +7,10 @@
 
 #include <fstream>
 
-#include "epalm/core/epalm_model.h"
+#include "epalm/core/models/epalm_model.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "forward_depth.h"
 
 namespace epalm {
@@ -19,7 +19,7 @@ namespace {
 
 struct Fixture {
   std::string dir;
-  EpalmConfig config;
+  models::EpalmConfig config;
   safetensors::SafetensorsFile inputs, trainables, expected;
   explicit Fixture(const std::string& variant)
       : dir(std::string(EPALM_EPALM_FIXTURES) + "/" + variant),
@@ -52,10 +52,10 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
 // The longest chain of roundings to the logits and the loss
 // (models/rounding_bounds.h); the gradients run the chain back (as long
 // again) and sum over every row (batch * tokens) into a trainable.
-double epalm_depth(const EpalmConfig& c, const models::OptConfig& o, std::int64_t tokens, std::int64_t encoder_hidden) {
+double epalm_depth(const models::EpalmConfig& c, const models::OptConfig& o, std::int64_t tokens, std::int64_t encoder_hidden) {
   return models::epalm_logits_depth(o, tokens, encoder_hidden, o.hidden_size / c.adapters.reduction);
 }
-double loss_depth(const EpalmConfig& c, const models::OptConfig& o, std::int64_t rows, std::int64_t tokens,
+double loss_depth(const models::EpalmConfig& c, const models::OptConfig& o, std::int64_t rows, std::int64_t tokens,
                   std::int64_t encoder_hidden) {
   return models::epalm_loss_depth(o, rows, tokens, encoder_hidden, o.hidden_size / c.adapters.reduction);
 }
@@ -68,10 +68,10 @@ TEST_P(EpalmParity, LogitsLossAndGradientsMatchPyTorch) {
   Fixture f(GetParam());
   const auto decoder = models::OptModel::from_pretrained(f.dir);
   const auto features = f.inputs.load("features");
-  EpalmModel model(f.config, decoder, features.size(2), /*encoder_blocks=*/12, /*seed=*/0);
+  models::EpalmModel model(f.config, decoder, features.size(2), /*encoder_blocks=*/12, /*seed=*/0);
   model.load_parameters(f.initial_trainables(), f.dir + "/trainables.safetensors");
   ASSERT_EQ(model.trainable_parameter_count(),
-            count_trainable(f.config, features.size(2), decoder.config().hidden_size,
+            models::count_trainable(f.config, features.size(2), decoder.config().hidden_size,
                             decoder.config().word_embed_proj_dim, decoder.config().num_layers)
                 .total());
 
@@ -121,27 +121,27 @@ INSTANTIATE_TEST_SUITE_P(Variants, EpalmParity,
 // report (docs/epalm.md, Architecture and counts), from the real architectures' dimensions.
 TEST(EpalmCounts, ReproduceTheReferenceConfigurations) {
   const auto opt27 = models::OptConfig::preset("opt-2.7b");
-  EpalmConfig epalm_vqa;  // ePALM_*: 6 per-level connectors, 10 prompt tokens with MLP
-  EXPECT_EQ(count_trainable(epalm_vqa, 768, opt27.hidden_size, opt27.word_embed_proj_dim, opt27.num_layers).total(),
+  models::EpalmConfig epalm_vqa;  // ePALM_*: 6 per-level connectors, 10 prompt tokens with MLP
+  EXPECT_EQ(models::count_trainable(epalm_vqa, 768, opt27.hidden_size, opt27.word_embed_proj_dim, opt27.num_layers).total(),
             24949760);
   const auto opt67 = models::OptConfig::preset("opt-6.7b");
-  EpalmConfig pt_l;  // ePALM_pt_L: shared connector, prompt without MLP, ViT-L
+  models::EpalmConfig pt_l;  // ePALM_pt_L: shared connector, prompt without MLP, ViT-L
   pt_l.shared_connector = true;
   pt_l.prompt_mlp = false;
-  EXPECT_EQ(count_trainable(pt_l, 1024, opt67.hidden_size, opt67.word_embed_proj_dim, opt67.num_layers).total(),
+  EXPECT_EQ(models::count_trainable(pt_l, 1024, opt67.hidden_size, opt67.word_embed_proj_dim, opt67.num_layers).total(),
             4239360);
-  EpalmConfig single;  // eP-ALM: one linear, one token
+  models::EpalmConfig single;  // eP-ALM: one linear, one token
   single.shared_connector = true;
   single.prompt_length = 0;
-  EXPECT_EQ(count_trainable(single, 768, 2560, 2560, 32).total(), 1968640);
-  EpalmConfig with_adapters;  // adapters r=4 on fc2 of OPT-2.7B: 3,280,000 per layer
+  EXPECT_EQ(models::count_trainable(single, 768, 2560, 2560, 32).total(), 1968640);
+  models::EpalmConfig with_adapters;  // adapters r=4 on fc2 of OPT-2.7B: 3,280,000 per layer
   with_adapters.prompt_length = 0;
   with_adapters.adapters.on_ffn = true;
-  EXPECT_EQ(count_trainable(with_adapters, 768, 2560, 2560, 32).adapters, 104960000);
+  EXPECT_EQ(models::count_trainable(with_adapters, 768, 2560, 2560, 32).adapters, 104960000);
 }
 
 TEST(EpalmConfig, TheReferenceScheduleMapsLayersToLevels) {
-  EpalmConfig c;  // layers 19..30, 6 levels: two layers per level
+  models::EpalmConfig c;  // layers 19..30, 6 levels: two layers per level
   const auto s = c.injection_schedule();
   ASSERT_EQ(s.size(), 12u);
   EXPECT_EQ(s.front(), std::make_pair(19, 0));
@@ -171,21 +171,21 @@ TEST(EpalmGeneration, CachedDecodingEqualsRecomputing) {
     config.end_layer -= config.start_layer;
     config.start_layer = 0;
   }
-  EpalmModel model(config, decoder, features.size(2), 12, 0);
+  models::EpalmModel model(config, decoder, features.size(2), 12, 0);
   model.load_parameters(f.initial_trainables(), f.dir);
   const auto ids = torch::tensor({{1, 1, 2, 17, 30}, {2, 40, 41, 9, 12}, {1, 2, 5, 6, 7}});
   const auto mask = (ids != 1).to(torch::kLong);
-  GenerationSettings settings;
+  models::GenerationSettings settings;
   settings.max_new_tokens = 6;
   settings.num_beams = 3;
   auto cached = model.step_decoder(features);
   const auto a = generate(*cached, ids, mask, settings);
   // A full forward per step: the perceptual token recomputed with everything
   // (each row keeps its sample: the first step has one row per sample).
-  struct Recompute : StepDecoder {
-    const EpalmModel& m;
+  struct Recompute : models::StepDecoder {
+    const models::EpalmModel& m;
     at::Tensor features, ids, samples;
-    Recompute(const EpalmModel& model_, at::Tensor f_) : m(model_), features(std::move(f_)) {}
+    Recompute(const models::EpalmModel& model_, at::Tensor f_) : m(model_), features(std::move(f_)) {}
     at::Tensor step(const at::Tensor& t, const at::Tensor& mask_) override {
       if (!ids.defined()) samples = torch::arange(t.size(0));
       ids = ids.defined() ? torch::cat({ids, t}, 1) : t;
@@ -205,7 +205,7 @@ TEST(EpalmGeneration, CachedDecodingEqualsRecomputing) {
 TEST(EpalmModel, RejectsMismatchedTrainables) {
   Fixture f("shared_prompt_no_mlp");
   const auto decoder = models::OptModel::from_pretrained(f.dir);
-  EpalmModel model(f.config, decoder, 24, 12, 0);
+  models::EpalmModel model(f.config, decoder, 24, 12, 0);
   auto values = f.initial_trainables();
   values.pop_back();
   values.emplace_back("connector.9.weight", torch::zeros({2, 2}));

@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/image_preprocessing.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/media/image_preprocessing.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 #include "parity_util.h"
 
@@ -21,12 +21,12 @@ namespace fs = std::filesystem;
 
 std::string images_dir() { return std::string(EPALM_VIT_FIXTURES) + "/images"; }
 
-Resample filter_named(const std::string& name) {
-  if (name == "box") return Resample::kBox;
-  if (name == "bilinear") return Resample::kBilinear;
-  if (name == "hamming") return Resample::kHamming;
-  if (name == "bicubic") return Resample::kBicubic;
-  return Resample::kLanczos;
+media::Resample filter_named(const std::string& name) {
+  if (name == "box") return media::Resample::kBox;
+  if (name == "bilinear") return media::Resample::kBilinear;
+  if (name == "hamming") return media::Resample::kHamming;
+  if (name == "bicubic") return media::Resample::kBicubic;
+  return media::Resample::kLanczos;
 }
 
 }  // namespace
@@ -45,7 +45,7 @@ TEST(ImagePreprocessing, ResizeEqualsPillowExactly) {
     const auto height = std::stoll(size.substr(0, size.find('x')));
     const auto width = std::stoll(size.substr(size.find('x') + 1));
     const auto want = resized.load(key);
-    const auto got = resize_like_pil(image, height, width, filter_named(filter));
+    const auto got = media::resize_like_pil(image, height, width, filter_named(filter));
     ASSERT_EQ(got.sizes(), want.sizes()) << key;
     EXPECT_TRUE(torch::equal(got, want)) << key << ": max difference "
                                          << (got.to(torch::kInt) - want.to(torch::kInt)).abs().max().item<int>();
@@ -59,19 +59,19 @@ TEST(ImagePreprocessing, ResizeEqualsPillowExactly) {
 TEST(ImagePreprocessing, PixelValuesEqualTransformersAndTheEpalmTransform) {
   const safetensors::SafetensorsFile images(images_dir() + "/images.safetensors");
   const safetensors::SafetensorsFile processed(images_dir() + "/processed.safetensors");
-  const auto custom = ImagePreprocessing::from_json_file(images_dir() + "/custom/preprocessor_config.json");
+  const auto custom = media::ImagePreprocessing::from_json_file(images_dir() + "/custom/preprocessor_config.json");
   EXPECT_EQ(custom.height, 40);
   EXPECT_EQ(custom.width, 56);
-  EXPECT_EQ(custom.resample, Resample::kBicubic);
-  const auto saved_default = ImagePreprocessing::for_checkpoint(images_dir() + "/default", ImagePreprocessing::epalm_eval());
-  EXPECT_EQ(saved_default.resample, Resample::kBilinear);  // read from the file, not the fallback
-  const std::map<std::string, ImagePreprocessing> settings = {
-      {"default", saved_default}, {"custom", custom}, {"epalm", ImagePreprocessing::epalm_eval()}};
+  EXPECT_EQ(custom.resample, media::Resample::kBicubic);
+  const auto saved_default = media::ImagePreprocessing::for_checkpoint(images_dir() + "/default", media::ImagePreprocessing::epalm_eval());
+  EXPECT_EQ(saved_default.resample, media::Resample::kBilinear);  // read from the file, not the fallback
+  const std::map<std::string, media::ImagePreprocessing> settings = {
+      {"default", saved_default}, {"custom", custom}, {"epalm", media::ImagePreprocessing::epalm_eval()}};
   int compared = 0;
   for (const auto& key : processed.names()) {
     const auto slash = key.find('/');
     const auto image = images.load(key.substr(slash + 1));
-    const auto got = preprocess_image(image, settings.at(key.substr(0, slash)));
+    const auto got = media::preprocess_image(image, settings.at(key.substr(0, slash)));
     const auto want = processed.load(key);
     ASSERT_EQ(got.sizes(), want.sizes()) << key;
     EXPECT_EQ(got.scalar_type(), torch::kFloat);
@@ -81,18 +81,18 @@ TEST(ImagePreprocessing, PixelValuesEqualTransformersAndTheEpalmTransform) {
   EXPECT_EQ(compared, 24);
   // The built-in defaults are ViTImageProcessor's.
   const auto noise = images.load("noise_37x53");
-  EXPECT_TRUE(torch::equal(preprocess_image(noise, ImagePreprocessing::vit_image_processor()),
+  EXPECT_TRUE(torch::equal(media::preprocess_image(noise, media::ImagePreprocessing::vit_image_processor()),
                            processed.load("default/noise_37x53")));
-  const auto batch = preprocess_images({noise, images.load("gradient_50x70")}, ImagePreprocessing::epalm_eval());
+  const auto batch = media::preprocess_images({noise, images.load("gradient_50x70")}, media::ImagePreprocessing::epalm_eval());
   EXPECT_EQ(batch.sizes(), (std::vector<std::int64_t>{2, 3, 224, 224}));
   EXPECT_TRUE(torch::equal(batch[1], processed.load("epalm/gradient_50x70")));
 }
 
 TEST(ImagePreprocessing, RejectsBadImagesNamingThem) {
-  const auto p = ImagePreprocessing::vit_image_processor();
+  const auto p = media::ImagePreprocessing::vit_image_processor();
   auto expect_error = [&](const at::Tensor& image, const std::string& reason) {
     try {
-      preprocess_image(image, p, "photo.jpg");
+      media::preprocess_image(image, p, "photo.jpg");
       FAIL() << "expected Error: " << reason;
     } catch (const Error& e) {
       EXPECT_EQ(e.where(), "photo.jpg");
@@ -106,14 +106,14 @@ TEST(ImagePreprocessing, RejectsBadImagesNamingThem) {
   expect_error(torch::zeros({0, 32, 3}, torch::kUInt8), "empty");
   expect_error(at::Tensor(), "undefined");
   try {
-    preprocess_images({torch::zeros({8, 8, 3}, torch::kUInt8), torch::zeros({8, 8, 2}, torch::kUInt8)}, p);
+    media::preprocess_images({torch::zeros({8, 8, 3}, torch::kUInt8), torch::zeros({8, 8, 2}, torch::kUInt8)}, p);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.where(), "image 1");
   }
   auto unresized = p;
   unresized.do_resize = false;
-  EXPECT_THROW(preprocess_images({torch::zeros({8, 8, 3}, torch::kUInt8), torch::zeros({9, 8, 3}, torch::kUInt8)},
+  EXPECT_THROW(media::preprocess_images({torch::zeros({8, 8, 3}, torch::kUInt8), torch::zeros({9, 8, 3}, torch::kUInt8)},
                                  unresized),
                Error);
 }
@@ -121,7 +121,7 @@ TEST(ImagePreprocessing, RejectsBadImagesNamingThem) {
 TEST(ImagePreprocessing, MalformedPreprocessorConfigsNameTheFile) {
   const auto path = (fs::temp_directory_path() / "epalm-preprocessor_config.json").string();
   auto expect_error = [&](const std::string& text, const std::string& reason) {
-    testing::expect_file_error(path, text, reason, [](const std::string& file) { ImagePreprocessing::from_json_file(file); });
+    testing::expect_file_error(path, text, reason, [](const std::string& file) { media::ImagePreprocessing::from_json_file(file); });
   };
   expect_error("{\"resample\": 0}", "resample 0 is unsupported");
   expect_error("{\"size\": {\"shortest_edge\": 224}}", "size must be");
@@ -134,7 +134,7 @@ TEST(ImagePreprocessing, MalformedPreprocessorConfigsNameTheFile) {
   expect_error("{oops", "malformed JSON");
   // An integer size and scalar mean/std, as older ViTFeatureExtractor configs.
   std::ofstream(path) << R"({"feature_extractor_type": "ViTFeatureExtractor", "size": 384, "image_mean": 0.5})";
-  const auto p = ImagePreprocessing::from_json_file(path);
+  const auto p = media::ImagePreprocessing::from_json_file(path);
   EXPECT_EQ(p.height, 384);
   EXPECT_EQ(p.width, 384);
   fs::remove(path);

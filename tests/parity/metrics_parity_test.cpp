@@ -14,14 +14,14 @@
 #include <sstream>
 #include <string>
 
-#include "epalm/core/answer_normalization.h"
-#include "epalm/core/caption_metrics.h"
+#include "epalm/core/eval/answer_normalization.h"
+#include "epalm/core/eval/caption_metrics.h"
 #include "epalm/core/error.h"
-#include "epalm/core/meteor.h"
-#include "epalm/core/ptb_tokenizer.h"
-#include "epalm/core/qa_accuracy.h"
-#include "epalm/core/spice.h"
-#include "epalm/core/vqa_accuracy.h"
+#include "epalm/core/eval/meteor.h"
+#include "epalm/core/eval/ptb_tokenizer.h"
+#include "epalm/core/eval/qa_accuracy.h"
+#include "epalm/core/eval/spice.h"
+#include "epalm/core/eval/vqa_accuracy.h"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "epalm/core/error.h"
-#include "epalm/core/generation.h"
+#include "epalm/core/models/generation.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 #include "forward_depth.h"
 #include "parity_util.h"
@@ -203,14 +203,14 @@ namespace epalm {
 
 namespace {
 
-GenerationSettings settings_from(const nlohmann::json& j) {
-  GenerationSettings s;
+models::GenerationSettings settings_from(const nlohmann::json& j) {
+  models::GenerationSettings s;
   s.num_beams = j.value("num_beams", 1);
   s.max_new_tokens = j.at("max_new_tokens").get<int>();
   s.length_penalty = j.value("length_penalty", 1.0);
   const auto early = j.value("early_stopping", nlohmann::json(false));
-  if (early.is_string()) s.early_stopping = EarlyStopping::kNever;
-  else if (early.get<bool>()) s.early_stopping = EarlyStopping::kWhenFull;
+  if (early.is_string()) s.early_stopping = models::EarlyStopping::kNever;
+  else if (early.get<bool>()) s.early_stopping = models::EarlyStopping::kWhenFull;
   return s;
 }
 
@@ -228,7 +228,7 @@ TEST_P(GenerationParity, SequencesMatchTransformers) {
   const auto runs = nlohmann::json::parse(in);
   ASSERT_FALSE(runs.empty());
   for (const auto& [name, settings] : runs.items()) {
-    auto decoder = make_opt_step_decoder(model);
+    auto decoder = models::make_opt_step_decoder(model);
     const auto sequences = generate(*decoder, inputs.load("left_input_ids"), inputs.load("left_attention_mask"),
                                     settings_from(settings));
     const auto want = expected.load("generated_" + name);
@@ -240,7 +240,7 @@ TEST_P(GenerationParity, SequencesMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Variants, GenerationParity, ::testing::Values("pre_ln", "post_ln_projected", "sharded"));
 
 TEST(Generation, RejectsBadSettings) {
-  GenerationSettings s;
+  models::GenerationSettings s;
   s.num_beams = 0;
   EXPECT_THROW(s.validate(), UsageError);
   s = {};

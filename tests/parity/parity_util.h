@@ -10,7 +10,7 @@
 #include <string>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "../support/tolerance.h"
 
 namespace epalm::testing {

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "epalm/core/safetensors.h"
-#include "epalm/core/state_dict.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/models/state_dict.h"
 #include "process.h"
 
 namespace epalm::safetensors {
@@ -31,8 +31,8 @@ std::string bytes_of(const at::Tensor& tensor) {
   return std::string(static_cast<const char*>(cpu.data_ptr()), cpu.nbytes());
 }
 
-TensorShapes shapes_of(const nlohmann::json& object) {
-  TensorShapes shapes;
+models::TensorShapes shapes_of(const nlohmann::json& object) {
+  models::TensorShapes shapes;
   for (const auto& [name, shape] : object.items()) shapes[name] = shape.get<std::vector<std::int64_t>>();
   return shapes;
 }
@@ -95,12 +95,12 @@ TEST(SafetensorsParity, TransformersStateDictNamesResolveAgainstTheCheckpoint) {
   Checkpoint checkpoint(kFixtures + "/opt-sharded");
   // OPTModel's names ("decoder.*") in a checkpoint saved from OPTForCausalLM
   // ("model.decoder.*", lm_head dropped as tied).
-  const auto base = match_state_dict(shapes_of(manifest["base_model"]), checkpoint.shapes(),
+  const auto base = models::match_state_dict(shapes_of(manifest["base_model"]), checkpoint.shapes(),
                                      {{"model."}, {{"decoder.embed_tokens.weight", "lm_head.weight"}}, {}});
   EXPECT_TRUE(base.complete()) << base.describe();
   EXPECT_TRUE(base.unexpected.empty()) << base.describe();
   // OPTForCausalLM's own names include the tied head, found under the embedding.
-  const auto causal = match_state_dict(shapes_of(manifest["causal_lm"]), checkpoint.shapes(),
+  const auto causal = models::match_state_dict(shapes_of(manifest["causal_lm"]), checkpoint.shapes(),
                                        {{}, {{"model.decoder.embed_tokens.weight", "lm_head.weight"}}, {}});
   EXPECT_TRUE(causal.complete()) << causal.describe();
   EXPECT_EQ(causal.source.at("lm_head.weight"), "model.decoder.embed_tokens.weight");

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "epalm/core/error.h"
-#include "epalm/core/text_objective.h"
+#include "epalm/core/text/text_objective.h"
 #include "tokenizer_fixture.h"
 
 namespace epalm {
@@ -26,37 +26,37 @@ TEST(TextObjective, BatchesEqualTheReferenceRecipe) {
   const auto cases = read_jsonl("objective.jsonl");
   ASSERT_EQ(cases.size(), 4u);
   for (const auto& c : cases) {
-    TextObjective objective;
-    objective.task = c["task"] == "qa" ? TextTask::kQuestionAnswering : TextTask::kCaptioning;
+    text::TextObjective objective;
+    objective.task = c["task"] == "qa" ? text::TextTask::kQuestionAnswering : text::TextTask::kCaptioning;
     objective.reference_question_mark = true;
-    const auto tokenizer = objective_tokenizer(path("opt"), objective);
-    if (objective.task == TextTask::kQuestionAnswering) {
-      EXPECT_EQ(tokenizer.token_to_id("</a>"), c["answer_token_id"].get<TokenId>());
+    const auto tokenizer = text::objective_tokenizer(path("opt"), objective);
+    if (objective.task == text::TextTask::kQuestionAnswering) {
+      EXPECT_EQ(tokenizer.token_to_id("</a>"), c["answer_token_id"].get<text::TokenId>());
       EXPECT_EQ(tokenizer.size(), c["tokenizer_size"].get<std::size_t>());
     }
     const auto questions = c["questions"].get<std::vector<std::string>>();
     const auto targets = c["targets"].get<std::vector<std::string>>();
     const auto texts = c["texts"].get<std::vector<std::string>>();
     for (std::size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(objective.training_text(questions[i], targets[i]), texts[i]);
-    auto batch = encode_training_batch(tokenizer, objective, questions, targets);
+    auto batch = text::encode_training_batch(tokenizer, objective, questions, targets);
     using Rows = std::vector<std::vector<std::int64_t>>;
     EXPECT_EQ(rows(batch.input_ids), c["input_ids"].get<Rows>()) << c["task"];
     EXPECT_EQ(rows(batch.attention_mask), c["attention_mask"].get<Rows>());
     EXPECT_EQ(rows(batch.labels), c["labels"].get<Rows>());
     objective.answer_only_loss = true;
-    batch = encode_training_batch(tokenizer, objective, questions, targets);
+    batch = text::encode_training_batch(tokenizer, objective, questions, targets);
     EXPECT_EQ(rows(batch.labels), c["answer_only_labels"].get<Rows>()) << c["task"];
   }
 }
 
 TEST(TextObjective, AddsTheQuestionMarkOnlyWhereMissingByDefault) {
-  TextObjective qa;
+  text::TextObjective qa;
   EXPECT_EQ(qa.training_text("Is it red?", "yes"), "Is it red?</a>yes</s>");
   EXPECT_EQ(qa.training_text("Is it red", "yes"), "Is it red?</a>yes</s>");
   qa.reference_question_mark = true;
   EXPECT_EQ(qa.training_text("Is it red?", "yes"), "Is it red?" "?</a>yes</s>");
-  TextObjective caption;
-  caption.task = TextTask::kCaptioning;
+  text::TextObjective caption;
+  caption.task = text::TextTask::kCaptioning;
   caption.task_prompt = "A picture of";
   EXPECT_EQ(caption.generation_prompt("ignored"), "A picture of");
   EXPECT_EQ(caption.training_text("ignored", " a dog</s>"), "A picture of a dog</s>");
@@ -64,9 +64,9 @@ TEST(TextObjective, AddsTheQuestionMarkOnlyWhereMissingByDefault) {
 
 TEST(TextObjective, RefusesATokenizerWithoutTheAnswerToken) {
   EPALM_REQUIRE_TOKENIZER_FIXTURES();
-  TextObjective qa;
-  EXPECT_THROW(encode_training_batch(opt(), qa, {"Q"}, {"A"}), Error);
-  EXPECT_THROW(encode_training_batch(objective_tokenizer(path("opt"), qa), qa, {"Q", "R"}, {"A"}), Error);
+  text::TextObjective qa;
+  EXPECT_THROW(text::encode_training_batch(opt(), qa, {"Q"}, {"A"}), Error);
+  EXPECT_THROW(text::encode_training_batch(text::objective_tokenizer(path("opt"), qa), qa, {"Q", "R"}, {"A"}), Error);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "parity_util.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
-#include "epalm/core/video_preprocessing.h"
+#include "epalm/core/media/video_preprocessing.h"
 
 namespace epalm::models {
 
@@ -186,7 +186,7 @@ TEST(TimesformerModel, MissingAndMisshapenWeightsAreNamed) {
 
 }  // namespace epalm::models
 
-namespace epalm::video {
+namespace epalm::media {
 
 namespace {
 
@@ -300,4 +300,4 @@ TEST(VideoPreprocess, ResizesTheShortestEdgeLikeTransformers) {
   EXPECT_NEAR(out.max().item<double>(), (1.0 - 0.45) / 0.225, 1e-5);
 }
 
-}  // namespace epalm::video
+}  // namespace epalm::media

@@ -7,14 +7,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {
     std::cerr << "usage: tokenizer_benchmark DIRECTORY CORPUS.jsonl REPEATS\n";
     return 2;
   }
-  const auto tok = epalm::Tokenizer::from_directory(argv[1]);
+  const auto tok = epalm::text::Tokenizer::from_directory(argv[1]);
   std::vector<std::string> texts;
   std::ifstream in(argv[2]);
   for (std::string line; std::getline(in, line);) texts.push_back(nlohmann::json::parse(line)["text"]);

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 
 namespace epalm::tokenizer_fixture {
 
@@ -37,11 +37,11 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& name) {
   return records;
 }
 
-inline const Tokenizer& opt() {
-  static const Tokenizer tokenizer = Tokenizer::from_directory(path("opt"));
+inline const text::Tokenizer& opt() {
+  static const text::Tokenizer tokenizer = text::Tokenizer::from_directory(path("opt"));
   return tokenizer;
 }
 
-inline std::vector<TokenId> ids(const nlohmann::json& value) { return value.get<std::vector<TokenId>>(); }
+inline std::vector<text::TokenId> ids(const nlohmann::json& value) { return value.get<std::vector<text::TokenId>>(); }
 
 }  // namespace epalm::tokenizer_fixture

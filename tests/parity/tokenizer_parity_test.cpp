@@ -7,8 +7,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "../../core/src/pretokenizer.h"
-#include "epalm/core/tokenizer.h"
+#include "../../core/src/text/pretokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 #include "tokenizer_fixture.h"
 
 namespace epalm {
@@ -38,18 +38,18 @@ class Mismatches {
   std::ostringstream out_;
 };
 
-void expect_decodings(const Tokenizer& tok, const json& record, Mismatches& m, const std::string& what) {
+void expect_decodings(const text::Tokenizer& tok, const json& record, Mismatches& m, const std::string& what) {
   const auto token_ids = ids(record["ids"]);
   for (bool skip : {false, true}) {
     for (bool clean : {false, true}) {
       const std::string key = std::string("decode") + (skip ? "_skip" : "") + (clean ? "_clean" : "");
-      m.expect_eq(tok.decode(token_ids, DecodeOptions{skip, clean}), record[key].get<std::string>(), key + " " + what);
+      m.expect_eq(tok.decode(token_ids, text::DecodeOptions{skip, clean}), record[key].get<std::string>(), key + " " + what);
     }
   }
 }
 
 // Every record's text encoded with and without BOS, and its ids decoded four ways.
-void expect_corpus_parity(const Tokenizer& tok, const std::vector<json>& records, std::size_t limit = SIZE_MAX) {
+void expect_corpus_parity(const text::Tokenizer& tok, const std::vector<json>& records, std::size_t limit = SIZE_MAX) {
   Mismatches m;
   for (std::size_t i = 0; i < records.size() && i < limit; ++i) {
     const auto& r = records[i];
@@ -95,11 +95,11 @@ TEST(TokenizerParity, OptSpecialTokensAndSizes) {
 TEST(TokenizerParity, LegacyDirectoryAndRawFilesMatch) {
   EPALM_REQUIRE_TOKENIZER_FIXTURES();
   const auto records = read_jsonl("encode.jsonl");
-  const auto legacy = Tokenizer::from_directory(tokenizer_fixture::path("opt-legacy"));
+  const auto legacy = text::Tokenizer::from_directory(tokenizer_fixture::path("opt-legacy"));
   EXPECT_EQ(legacy.pad_id(), 1);
   EXPECT_EQ(legacy.bos_id(), 2);
   expect_corpus_parity(legacy, records, 600);
-  const auto raw = Tokenizer::from_files(tokenizer_fixture::path("opt/vocab.json"), tokenizer_fixture::path("opt/merges.txt"));
+  const auto raw = text::Tokenizer::from_files(tokenizer_fixture::path("opt/vocab.json"), tokenizer_fixture::path("opt/merges.txt"));
   expect_corpus_parity(raw, records, 600);
 }
 
@@ -107,9 +107,9 @@ TEST(TokenizerParity, LegacyDirectoryAndRawFilesMatch) {
 // matches the fast one (see the fixture's disagreements.txt).
 TEST(TokenizerParity, AddPrefixSpaceMatchesTheFastTokenizer) {
   EPALM_REQUIRE_TOKENIZER_FIXTURES();
-  TokenizerOverrides overrides;
+  text::TokenizerOverrides overrides;
   overrides.add_prefix_space = true;
-  const auto tok = Tokenizer::from_directory(tokenizer_fixture::path("opt"), overrides);
+  const auto tok = text::Tokenizer::from_directory(tokenizer_fixture::path("opt"), overrides);
   const auto records = read_jsonl("prefix_space.jsonl");
   ASSERT_GT(records.size(), 400u);
   expect_corpus_parity(tok, records);
@@ -130,16 +130,16 @@ TEST(TokenizerParity, BatchPaddingAndTruncationMatchHf) {
   ASSERT_EQ(records.size(), 32u);
   Mismatches m;
   for (const auto& r : records) {
-    BatchOptions options;
+    text::BatchOptions options;
     options.add_special_tokens = r["add_special_tokens"].get<bool>();
-    options.padding_side = r["padding_side"] == "left" ? Side::kLeft : Side::kRight;
-    options.truncation_side = r["truncation_side"] == "left" ? Side::kLeft : Side::kRight;
+    options.padding_side = r["padding_side"] == "left" ? text::Side::kLeft : text::Side::kRight;
+    options.truncation_side = r["truncation_side"] == "left" ? text::Side::kLeft : text::Side::kRight;
     options.max_length = r["max_length"].is_null() ? 0 : r["max_length"].get<std::size_t>();
     options.pad_to_max_length = r["pad_to_max_length"].get<bool>();
     const auto batch = tokenizer_fixture::opt().encode_batch(r["texts"].get<std::vector<std::string>>(), options);
     const std::string what = r["texts"].dump() + " " + r["padding_side"].get<std::string>();
-    m.expect_eq(batch.input_ids, r["input_ids"].get<std::vector<std::vector<TokenId>>>(), "input_ids " + what);
-    m.expect_eq(batch.attention_mask, r["attention_mask"].get<std::vector<std::vector<TokenId>>>(), "mask " + what);
+    m.expect_eq(batch.input_ids, r["input_ids"].get<std::vector<std::vector<text::TokenId>>>(), "input_ids " + what);
+    m.expect_eq(batch.attention_mask, r["attention_mask"].get<std::vector<std::vector<text::TokenId>>>(), "mask " + what);
   }
   EXPECT_EQ(m.count(), 0u) << m.report();
 }
@@ -177,7 +177,7 @@ TEST(TokenizerParity, UnicodeClassesMatchTheFastTokenizer) {
       U8_APPEND_UNSAFE(utf8, length, c);
       text.append(utf8, length);
       int pieces = 0;
-      tokenizer_detail::pretokenize(text, [&](std::string_view) { ++pieces; });
+      text::detail::pretokenize(text, [&](std::string_view) { ++pieces; });
       m.expect_eq(pieces == 1, static_cast<bool>(in_class[c]), "U+" + std::to_string(c) + " after \"" + prefix + "\"");
     }
   }

@@ -1,16 +1,16 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "epalm/core/tokenizer_tensors.h"
+#include "epalm/core/text/tokenizer_tensors.h"
 #include "tokenizer_fixture.h"
 
 namespace epalm {
 
 TEST(TokenizerTensors, LeftPaddedBatchAsHfReturnTensorsPt) {
   EPALM_REQUIRE_TOKENIZER_FIXTURES();
-  BatchOptions options;
-  options.padding_side = Side::kLeft;
-  const auto tensors = encode_to_tensors(tokenizer_fixture::opt(), {"Hello world", "a", ""}, options);
+  text::BatchOptions options;
+  options.padding_side = text::Side::kLeft;
+  const auto tensors = text::encode_to_tensors(tokenizer_fixture::opt(), {"Hello world", "a", ""}, options);
   const auto batch = tokenizer_fixture::opt().encode_batch({"Hello world", "a", ""}, options);
   ASSERT_EQ(tensors.input_ids.sizes(), (std::vector<int64_t>{3, 3}));
   EXPECT_EQ(tensors.input_ids.scalar_type(), torch::kInt64);

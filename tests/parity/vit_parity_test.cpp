@@ -9,7 +9,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/vit.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 #include "forward_depth.h"
 #include "parity_util.h"

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 #include "epalm/experiments/bpe_trainer.h"
 #include "process.h"
 #include "toy_world_support.h"
@@ -41,8 +41,8 @@ const std::vector<std::string> kTricky = {
     "x\x7f y", "a\x01b", "__init__", "(){}[]<>", "  ?  ", "word   ?", "2 3  4   5",
 };
 
-DecodeOptions skipping_specials() {
-  DecodeOptions options;
+text::DecodeOptions skipping_specials() {
+  text::DecodeOptions options;
   options.skip_special_tokens = true;
   return options;
 }
@@ -84,7 +84,7 @@ TEST(BpeTrainer, SameTextsSameFiles) {
   write_opt_tokenizer(train_bpe({"other words entirely", "other words"}, options), dir.path() + "/c");
   EXPECT_NE(read_file(dir.path() + "/a/merges.txt"), read_file(dir.path() + "/c/merges.txt"));
   // Our tokenizer loads it, and every text round-trips.
-  const auto tok = Tokenizer::from_directory(dir.path() + "/a");
+  const auto tok = text::Tokenizer::from_directory(dir.path() + "/a");
   EXPECT_EQ(tok.vocab_size(), 280u);
   EXPECT_EQ(tok.bos_id(), 2);
   EXPECT_EQ(tok.pad_id(), 1);
@@ -142,22 +142,22 @@ TEST(BpeTrainer, TheWorldsTokenizerMatchesHuggingFace) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto hf = testing::read_json_file(output);
 
-  const auto ours = Tokenizer::from_directory(directory);
-  const auto plain = Tokenizer::from_files(directory + "/vocab.json", directory + "/merges.txt");
+  const auto ours = text::Tokenizer::from_directory(directory);
+  const auto plain = text::Tokenizer::from_files(directory + "/vocab.json", directory + "/merges.txt");
   EXPECT_EQ(hf["auto_class"], "GPT2TokenizerFast");
   EXPECT_EQ(hf["vocab_size"].get<std::size_t>(), ours.vocab_size());
   EXPECT_EQ(hf["vocab_size"].get<int>(), world.counts.at("tokenizer vocabulary"));
   EXPECT_EQ(hf["len"].get<std::size_t>(), ours.size());
-  EXPECT_EQ(hf["bos"].get<TokenId>(), *ours.bos_id());
-  EXPECT_EQ(hf["eos"].get<TokenId>(), *ours.eos_id());
-  EXPECT_EQ(hf["pad"].get<TokenId>(), *ours.pad_id());
+  EXPECT_EQ(hf["bos"].get<text::TokenId>(), *ours.bos_id());
+  EXPECT_EQ(hf["eos"].get<text::TokenId>(), *ours.eos_id());
+  EXPECT_EQ(hf["pad"].get<text::TokenId>(), *ours.pad_id());
   std::size_t tokens = 0, characters = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const auto& t = texts[i];
     const auto ids = ours.encode(t);
-    ASSERT_EQ(ids, hf["auto"][i].get<std::vector<TokenId>>()) << "'" << t << "'";
-    ASSERT_EQ(ids, hf["slow"][i].get<std::vector<TokenId>>()) << "'" << t << "'";
-    ASSERT_EQ(plain.encode(t, false), hf["plain"][i].get<std::vector<TokenId>>()) << "'" << t << "'";
+    ASSERT_EQ(ids, hf["auto"][i].get<std::vector<text::TokenId>>()) << "'" << t << "'";
+    ASSERT_EQ(ids, hf["slow"][i].get<std::vector<text::TokenId>>()) << "'" << t << "'";
+    ASSERT_EQ(plain.encode(t, false), hf["plain"][i].get<std::vector<text::TokenId>>()) << "'" << t << "'";
     ASSERT_EQ(ours.decode(ids, skipping_specials()), hf["decoded"][i].get<std::string>()) << "'" << t << "'";
     ASSERT_EQ(ours.decode(ids, skipping_specials()), t);
     // The trainer's pre-tokenizer is GPT-2's: the same pieces as tokenizers' ByteLevel.

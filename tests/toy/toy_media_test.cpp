@@ -7,7 +7,7 @@
 #include <cmath>
 #include <map>
 
-#include "epalm/core/media.h"
+#include "epalm/core/media/media.h"
 #include "toy_world_support.h"
 
 namespace epalm {

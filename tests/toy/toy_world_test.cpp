@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "epalm/core/datasets.h"
+#include "epalm/core/data/datasets.h"
 #include "epalm/core/error.h"
-#include "epalm/core/text_objective.h"
+#include "epalm/core/text/text_objective.h"
 #include "process.h"
 #include "toy_world_support.h"
 
@@ -181,16 +181,16 @@ TEST(ToyWorld, EverySplitReadsBackThroughTheRealReaders) {
       {"audiocaps", "audiocaps_caption_test", static_cast<std::size_t>(sizes.test_audio)},
   };
   for (const auto& c : cases) {
-    DatasetSpec spec;
+    data::DatasetSpec spec;
     spec.task = c.task;
     spec.root = world.root;
     spec.split = c.split;
-    const auto dataset = read_dataset(spec);  // throws on a bad record or a missing media file
+    const auto dataset = data::read_dataset(spec);  // throws on a bad record or a missing media file
     ASSERT_EQ(dataset.samples.size(), c.samples) << dataset.name;
     EXPECT_EQ(dataset.missing.count, 0u) << dataset.name;
     for (const auto& s : dataset.samples) {
       ASSERT_FALSE(s.answers.empty()) << dataset.name << " " << s.id;
-      if (dataset.kind == TaskKind::kQuestionAnswering) {
+      if (dataset.kind == data::TaskKind::kQuestionAnswering) {
         ASSERT_FALSE(s.question.empty()) << dataset.name << " " << s.id;
         ASSERT_EQ(s.answers.size(), 1u) << dataset.name << " " << s.id;
         ASSERT_EQ(s.scores, std::vector<double>{1.0}) << dataset.name << " " << s.id;
@@ -214,11 +214,11 @@ struct QaRecord {
 // Each QA split's (question type, question, answer), from the VQA v2 official
 // files (their types) and the MSRVTT-QA files (their extra question_type field).
 std::vector<QaRecord> qa_records(const std::string& root, const std::string& task, const std::string& split) {
-  DatasetSpec spec;
+  data::DatasetSpec spec;
   spec.task = task;
   spec.root = root;
   spec.split = split;
-  const auto dataset = read_dataset(spec);
+  const auto dataset = data::read_dataset(spec);
   std::map<std::string, std::string> types;
   if (task == "msrvtt-qa") {
     for (const auto& r : read_json_file(root + "/annotation/" + split + ".json")) {
@@ -304,15 +304,15 @@ TEST(ToyWorld, TheCorpusIsTheTrainingLanguage) {
   std::size_t count = 0;
   std::size_t answered = 0;  // lines with the answer token
   for (std::string line; std::getline(in, line); ++count) {
-    answered += line.find(TextObjective{}.answer_token) != std::string::npos;
+    answered += line.find(text::TextObjective{}.answer_token) != std::string::npos;
     lines.insert(line);
   }
   EXPECT_EQ(static_cast<int>(count), testing::default_world().counts.at("corpus lines"));
-  DatasetSpec spec;
+  data::DatasetSpec spec;
   spec.root = root;
   spec.task = "coco-caption";
   spec.split = "karpathy_train";
-  for (const auto& s : read_dataset(spec).samples) ASSERT_TRUE(lines.count(s.answers[0])) << s.answers[0];
+  for (const auto& s : data::read_dataset(spec).samples) ASSERT_TRUE(lines.count(s.answers[0])) << s.answers[0];
   // Per training scene: its three descriptions; per training question: the
   // question with its answer after the scene's fullest description. Nothing
   // else (no bare question lines).
@@ -325,8 +325,8 @@ TEST(ToyWorld, TheCorpusIsTheTrainingLanguage) {
   spec.task = "msrvtt-qa";
   spec.split = "msrvtt_vqa_train";
   // A question's line is eP-ALM's question-answering text: question, answer token, answer.
-  for (const auto& s : read_dataset(spec).samples) {
-    const auto bare = TextObjective{}.generation_prompt(s.question) + s.answers[0];
+  for (const auto& s : data::read_dataset(spec).samples) {
+    const auto bare = text::TextObjective{}.generation_prompt(s.question) + s.answers[0];
     ASSERT_FALSE(lines.count(bare)) << s.question;
     // After a description of its clip: some longer line ends with it.
     const bool in_context = std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {

@@ -10,7 +10,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/train/trainer.h"
 #include "../parity/forward_depth.h"
 #include "tolerance.h"
 
@@ -56,8 +56,8 @@ std::multiset<std::string> backward_nodes(const at::Tensor& loss) {
   return names;
 }
 
-EpalmConfig config(int start, int prompt_length) {
-  EpalmConfig c;
+models::EpalmConfig config(int start, int prompt_length) {
+  models::EpalmConfig c;
   c.levels = 2;
   c.start_layer = start;
   c.end_layer = kLayers;
@@ -67,7 +67,7 @@ EpalmConfig config(int start, int prompt_length) {
 
 TEST(EpalmTrainingMemory, FrozenWeightsNeverRequireGradients) {
   auto decoder = tiny_opt();
-  EpalmModel model(config(2, 3), decoder, 24, 4, 1);
+  models::EpalmModel model(config(2, 3), decoder, 24, 4, 1);
   const auto in = inputs();
   model.forward(in.features, in.ids, in.mask, in.ids).loss.backward();
   for (const auto& [name, w] : decoder.weights()) {
@@ -81,7 +81,7 @@ TEST(EpalmTrainingMemory, BackwardStopsAtTheFirstInjectionLayerWithoutSoftPrompt
   auto decoder = tiny_opt();
   const auto in = inputs();
   auto layer_norms = [&](int start, int prompt_length) {
-    EpalmModel model(config(start, prompt_length), decoder, 24, 4, 1);
+    models::EpalmModel model(config(start, prompt_length), decoder, 24, 4, 1);
     return backward_nodes(model.forward(in.features, in.ids, in.mask, in.ids).loss)
         .count("NativeLayerNormBackward0");
   };
@@ -102,13 +102,13 @@ TEST(EpalmTrainingMemory, Bf16FrozenWeightsTrainFp32Trainables) {
   auto fp32 = tiny_opt(c10::kFloat, kShallow);
   auto bf16 = tiny_opt(c10::kBFloat16, kShallow);  // the same draws, rounded
   ASSERT_EQ(bf16.dtype(), c10::kBFloat16);
-  EpalmConfig layout;
+  models::EpalmConfig layout;
   layout.levels = 2;
   layout.start_layer = 0;
   layout.end_layer = kShallow;
   layout.prompt_length = 3;
-  EpalmModel exact(layout, fp32, 24, 4, 7);
-  EpalmModel mixed(layout, bf16, 24, 4, 7);
+  models::EpalmModel exact(layout, fp32, 24, 4, 7);
+  models::EpalmModel mixed(layout, bf16, 24, 4, 7);
   const auto in = inputs();
   const auto a = exact.forward(in.features, in.ids, in.mask, in.ids);
   const auto b = mixed.forward(in.features, in.ids, in.mask, in.ids);
@@ -131,7 +131,7 @@ TEST(EpalmTrainingMemory, Bf16FrozenWeightsTrainFp32Trainables) {
   // terms that are all >= 0, whose sum is the loss.
   const double targets = static_cast<double>(in.ids.size(1) - 1);
   const double ce_sums = static_cast<double>(c.vocab_size) + static_cast<double>(in.ids.size(0)) * targets + 3;
-  const double loss_bound = LossSettings{}.weight * targets * 2 * logit_bound +
+  const double loss_bound = models::LossSettings{}.weight * targets * 2 * logit_bound +
                             testing::two_orders(ce_sums) * std::abs(a.loss.item<double>());
   EXPECT_TRUE(testing::within(b.loss.item<double>(), a.loss.item<double>(), loss_bound, "bf16 loss"));
   std::cout << "bf16 loss " << b.loss.item<double>() << " vs fp32 " << a.loss.item<double>() << ", bound "
@@ -167,14 +167,14 @@ TEST(EpalmTrainingMemory, Bf16FrozenWeightsTrainFp32Trainables) {
               << bound << "\n";
   }
   // A training step keeps the trainables and the optimizer in fp32.
-  struct Source : BatchSource {
+  struct Source : train::BatchSource {
     Inputs in = inputs();
-    Batch batch_at(std::int64_t) override { return {in.features, in.ids, in.mask, in.ids}; }
+    train::Batch batch_at(std::int64_t) override { return {in.features, in.ids, in.mask, in.ids}; }
   } source;
-  ScheduleSettings schedule;
+  train::ScheduleSettings schedule;
   schedule.total_steps = 3;
   schedule.warmup_steps = 0;
-  Trainer trainer(mixed, OptimizerSettings{}, schedule, TrainSettings{});
+  train::Trainer trainer(mixed, train::OptimizerSettings{}, schedule, train::TrainSettings{});
   const auto first = trainer.step(source);
   EXPECT_TRUE(std::isfinite(first.loss));
   for (const auto& [name, p] : mixed.named_parameters()) EXPECT_EQ(p.scalar_type(), c10::kFloat) << name;
@@ -187,10 +187,10 @@ TEST(EpalmTrainingMemory, ReferenceDropoutOnlyInTrainingLosses) {
   with.adapters.on_ffn = true;
   auto without = with;
   without.reference_dropout = 0.0;
-  EpalmModel dropping(with, decoder, 24, 4, 9);
-  EpalmModel plain(without, decoder, 24, 4, 9);
+  models::EpalmModel dropping(with, decoder, 24, 4, 9);
+  models::EpalmModel plain(without, decoder, 24, 4, 9);
   const auto in = inputs();
-  auto loss = [&](const EpalmModel& m, std::uint64_t seed) {
+  auto loss = [&](const models::EpalmModel& m, std::uint64_t seed) {
     torch::manual_seed(seed);
     const auto t = m.loss_terms(in.features, in.ids, in.mask, in.ids);
     return (t.total / t.normalizer).item<double>();
@@ -207,7 +207,7 @@ TEST(EpalmTrainingMemory, ReferenceDropoutOnlyInTrainingLosses) {
   EXPECT_NEAR(loss(dropping, 3), loss(plain, 3), 0.5 * loss(plain, 3));
   auto bad = with;
   bad.reference_dropout = 1.0;
-  EXPECT_THROW(EpalmModel(bad, decoder, 24, 4, 9), UsageError);
+  EXPECT_THROW(models::EpalmModel(bad, decoder, 24, 4, 9), UsageError);
 }
 
 }  // namespace

@@ -5,20 +5,20 @@
 #include <thread>
 
 #include "epalm/core/error.h"
-#include "epalm/core/feature_cache.h"
+#include "epalm/core/data/feature_cache.h"
 #include "process.h"
 
 namespace epalm {
 
 namespace {
-FeatureKey key(const std::string& encoder = "vit-abc", int levels = 6, const std::string& prep = "224,bicubic") {
+data::FeatureKey key(const std::string& encoder = "vit-abc", int levels = 6, const std::string& prep = "224,bicubic") {
   return {encoder, levels, prep};
 }
 }  // namespace
 
 TEST(FeatureCache, ComputesMissingSamplesOnceAndReadsThemAfter) {
   testing::TempDir dir;
-  FeatureCache cache(dir.path(), key());
+  data::FeatureCache cache(dir.path(), key());
   int computed = 0;
   auto compute = [&](const std::vector<std::size_t>& missing) {
     computed += static_cast<int>(missing.size());
@@ -29,7 +29,7 @@ TEST(FeatureCache, ComputesMissingSamplesOnceAndReadsThemAfter) {
   const auto first = cache.features({"a.jpg", "b.jpg"}, compute);
   EXPECT_EQ(computed, 2);
   // Another run with the same key reads what the first stored.
-  FeatureCache again(dir.path(), key());
+  data::FeatureCache again(dir.path(), key());
   const auto second = again.features({"b.jpg", "c.jpg", "a.jpg"}, compute);
   EXPECT_EQ(computed, 3);  // only c.jpg was new
   EXPECT_EQ(again.hits(), 2);
@@ -43,10 +43,10 @@ TEST(FeatureCache, KeysSeparateEncodersLevelsAndPreprocessing) {
   EXPECT_NE(key().digest(), key("vit-abc", 1).digest());
   EXPECT_NE(key().digest(), key("vit-abc", 6, "384,bicubic").digest());
   // Field boundaries matter: ("ab", "c") is not ("a", "bc").
-  EXPECT_NE((FeatureKey{"ab", 1, "c"}.digest()), (FeatureKey{"a", 1, "bc"}.digest()));
+  EXPECT_NE((data::FeatureKey{"ab", 1, "c"}.digest()), (data::FeatureKey{"a", 1, "bc"}.digest()));
   EXPECT_EQ(key().digest(), key().digest());
   testing::TempDir dir;
-  EXPECT_THROW(FeatureCache(dir.path(), FeatureKey{"", 6, "x"}), Error);
+  EXPECT_THROW(data::FeatureCache(dir.path(), data::FeatureKey{"", 6, "x"}), Error);
 }
 
 TEST(FeatureCache, ConcurrentWritersOfTheSameSamplesNeverExposeAPartialFile) {
@@ -54,7 +54,7 @@ TEST(FeatureCache, ConcurrentWritersOfTheSameSamplesNeverExposeAPartialFile) {
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) ids.push_back("clip" + std::to_string(i));
   auto worker = [&] {
-    FeatureCache cache(dir.path(), key());
+    data::FeatureCache cache(dir.path(), key());
     for (int round = 0; round < 3; ++round) {
       auto out = cache.features(ids, [](const std::vector<std::size_t>& missing) {
         std::vector<at::Tensor> rows;

@@ -5,11 +5,11 @@
 
 #include <torch/torch.h>
 
-#include "epalm/core/trainer.h"
+#include "epalm/core/train/trainer.h"
 
 namespace epalm::testing {
 
-class FixedSamples : public BatchSource {
+class FixedSamples : public train::BatchSource {
  public:
   FixedSamples(int batch, int tokens, std::int64_t vocab, std::int64_t encoder_hidden,
                c10::Device device = c10::kCPU, std::uint64_t seed = 123)
@@ -20,9 +20,9 @@ class FixedSamples : public BatchSource {
     ids.select(1, 0).fill_(2);
     ids_ = ids.to(device);
   }
-  Batch batch_at(std::int64_t position) override {
+  train::Batch batch_at(std::int64_t position) override {
     auto rows = torch::arange(position * batch_, (position + 1) * batch_, ids_.device()).remainder(4);
-    Batch b;
+    train::Batch b;
     b.features = features_.index_select(0, rows);
     b.input_ids = ids_.index_select(0, rows);
     b.attention_mask = torch::ones_like(b.input_ids);

@@ -1,4 +1,4 @@
-// Generation's work cuts (core/src/generation.cpp): the prompt runs once per
+// Generation's work cuts (core/src/models/generation.cpp): the prompt runs once per
 // sample, not once per beam, and a sample that is done leaves the decoder's
 // batch. Neither may change a token: each sample of a batch must come out as
 // it does when generated alone. Token-for-token agreement with transformers
@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "epalm/core/generation.h"
+#include "epalm/core/models/generation.h"
 
 namespace epalm {
 namespace {
@@ -24,7 +24,7 @@ constexpr std::int64_t kPad = 1;
 // decoder without a cache: pseudo-random per history, with the end token
 // certain once sample 0 has generated one token and sample 1 three, and never
 // for sample 2. Counts the rows of every call.
-class ScriptedDecoder : public StepDecoder {
+class ScriptedDecoder : public models::StepDecoder {
  public:
   ScriptedDecoder(std::int64_t first_sample, std::int64_t prompt_length)
       : first_sample_(first_sample), prompt_length_(prompt_length) {}
@@ -70,7 +70,7 @@ const auto kMask = torch::tensor({{0, 1, 1}, {1, 1, 1}, {1, 1, 1}});
 
 // Sample i of the batch equals sample i generated alone (padded to the
 // batch's length, as finished rows are).
-void expect_batch_equals_each_alone(const at::Tensor& batch, const GenerationSettings& settings) {
+void expect_batch_equals_each_alone(const at::Tensor& batch, const models::GenerationSettings& settings) {
   for (std::int64_t i = 0; i < kIds.size(0); ++i) {
     ScriptedDecoder alone(i, kIds.size(1));
     const auto own = generate(alone, kIds.slice(0, i, i + 1), kMask.slice(0, i, i + 1), settings)[0];
@@ -80,8 +80,8 @@ void expect_batch_equals_each_alone(const at::Tensor& batch, const GenerationSet
   }
 }
 
-GenerationSettings settings_of(int beams, int max_new_tokens) {
-  GenerationSettings settings;
+models::GenerationSettings settings_of(int beams, int max_new_tokens) {
+  models::GenerationSettings settings;
   settings.num_beams = beams;
   settings.max_new_tokens = max_new_tokens;
   settings.eos_token_ids = {kEos};

@@ -12,7 +12,7 @@
 #include <iostream>
 
 #include "epalm/core/models/opt.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/train/trainer.h"
 #include "../parity/forward_depth.h"
 #include "fixed_samples.h"
 #include "tolerance.h"
@@ -44,8 +44,8 @@ models::OptModel gpu_opt(c10::ScalarType dtype, c10::Device device, int layers =
   return models::OptModel(c, weights);
 }
 
-EpalmConfig layout(double dropout) {
-  EpalmConfig c;
+models::EpalmConfig layout(double dropout) {
+  models::EpalmConfig c;
   c.levels = 2;
   c.start_layer = 1;
   c.end_layer = 3;
@@ -59,20 +59,20 @@ struct Samples : testing::FixedSamples {
   explicit Samples(c10::Device device) : testing::FixedSamples(2, 7, 64, 16, device, 17) {}
 };
 
-OptimizerSettings optimizer() {
-  OptimizerSettings o;
+train::OptimizerSettings optimizer() {
+  train::OptimizerSettings o;
   o.lr = o.prompt_lr = 1e-2;
   return o;
 }
 
-ScheduleSettings schedule(std::int64_t steps) {
-  ScheduleSettings s;
+train::ScheduleSettings schedule(std::int64_t steps) {
+  train::ScheduleSettings s;
   s.total_steps = steps;
   s.warmup_steps = 2;
   return s;
 }
 
-std::vector<double> losses(Trainer& t, BatchSource& data, int steps) {
+std::vector<double> losses(train::Trainer& t, train::BatchSource& data, int steps) {
   std::vector<double> out;
   for (int i = 0; i < steps; ++i) out.push_back(t.step(data).loss);
   return out;
@@ -92,13 +92,13 @@ double expect_bf16_follows_fp32_step_by_step(c10::Device device, int steps) {
   constexpr int kShallow = 2;
   const auto fp32 = gpu_opt(c10::kFloat, c10::kCPU, kShallow);
   const auto bf16 = gpu_opt(c10::kBFloat16, device, kShallow);
-  EpalmConfig shallow = layout(0.0);
+  models::EpalmConfig shallow = layout(0.0);
   shallow.start_layer = 0;
   shallow.end_layer = kShallow;
-  EpalmModel exact(shallow, fp32, 16, 4, 7);
-  EpalmModel mixed(shallow, bf16, 16, 4, 7);
+  models::EpalmModel exact(shallow, fp32, 16, 4, 7);
+  models::EpalmModel mixed(shallow, bf16, 16, 4, 7);
   Samples on_cpu(c10::kCPU), on_device(device);
-  Trainer a(exact, optimizer(), schedule(steps), {});
+  train::Trainer a(exact, optimizer(), schedule(steps), {});
   const auto& c = fp32.config();
   const auto targets = static_cast<double>(7 - 1);
   const auto keys = 1 + shallow.prompt_length + 7;  // injected token, prompt, text
@@ -132,7 +132,7 @@ double expect_bf16_follows_fp32_step_by_step(c10::Device device, int steps) {
     // A token's cross-entropy moves by at most twice the logits' bound; plus
     // both sides' fp32 rounding of the loss (all its terms >= 0).
     const double loss_bound =
-        LossSettings{}.weight * targets * 2 * logit_bound + testing::two_orders(ce_sums) * std::abs(x_loss);
+        models::LossSettings{}.weight * targets * 2 * logit_bound + testing::two_orders(ce_sums) * std::abs(x_loss);
     EXPECT_TRUE(testing::within(y_loss, x_loss, loss_bound, "bf16 loss")) << "step " << step;
     worst = std::max(worst, std::abs(y_loss - x_loss) / loss_bound);
     a.step(on_cpu);  // the fp32 side moves on; the bf16 side follows at the next step
@@ -159,9 +159,9 @@ TEST(GpuTraining, Bf16FrozenWeightsFollowTheFp32Run) {
   // And bf16 training on the GPU lowers the loss on its own, keeping the
   // trainables in fp32 on the device.
   const auto bf16 = gpu_opt(c10::kBFloat16, gpu);
-  EpalmModel mixed(layout(0.0), bf16, 16, 4, 7);
+  models::EpalmModel mixed(layout(0.0), bf16, 16, 4, 7);
   Samples on_gpu(gpu);
-  Trainer b(mixed, optimizer(), schedule(30), {});
+  train::Trainer b(mixed, optimizer(), schedule(30), {});
   const auto cuda = losses(b, on_gpu, 30);
   EXPECT_LT(cuda[28], 0.8 * cuda[0]);  // the same samples, 28 steps apart
   for (const auto& [name, p] : mixed.named_parameters()) {
@@ -176,22 +176,22 @@ TEST(GpuTraining, ResumedRunWithDropoutFollowsTheUninterruptedOne) {
   const auto decoder = gpu_opt(c10::kBFloat16, gpu);
   Samples data(gpu);
   torch::manual_seed(3);
-  EpalmModel a(layout(0.1), decoder, 16, 4, 7);
-  Trainer ta(a, optimizer(), schedule(10), {});
+  models::EpalmModel a(layout(0.1), decoder, 16, 4, 7);
+  train::Trainer ta(a, optimizer(), schedule(10), {});
   const auto uninterrupted = losses(ta, data, 10);
 
   const auto path = (std::filesystem::temp_directory_path() / "epalm-gpu-resume.safetensors").string();
   torch::manual_seed(3);
   std::vector<double> resumed;
   {
-    EpalmModel b(layout(0.1), decoder, 16, 4, 7);
-    Trainer tb(b, optimizer(), schedule(10), {});
+    models::EpalmModel b(layout(0.1), decoder, 16, 4, 7);
+    train::Trainer tb(b, optimizer(), schedule(10), {});
     resumed = losses(tb, data, 4);
     tb.save_checkpoint(path, "");
   }
   torch::manual_seed(99);  // both generators come back from the checkpoint
-  EpalmModel c(layout(0.1), decoder, 16, 4, 8);
-  Trainer tc(c, optimizer(), schedule(10), {});
+  models::EpalmModel c(layout(0.1), decoder, 16, 4, 8);
+  train::Trainer tc(c, optimizer(), schedule(10), {});
   tc.load_checkpoint(path);
   for (double l : losses(tc, data, 6)) resumed.push_back(l);
   std::filesystem::remove(path);

@@ -6,8 +6,8 @@
 #include <csignal>
 
 #include "epalm/core/error.h"
-#include "epalm/core/gradient_bucket.h"
-#include "epalm/core/local_communicator.h"
+#include "epalm/core/parallel/gradient_bucket.h"
+#include "epalm/core/parallel/local_communicator.h"
 #include "epalm/core/stop_signal.h"
 #include "tolerance.h"
 
@@ -18,7 +18,7 @@ TEST(GradientBucket, GradientsAreViewsOfOneBufferThroughBackward) {
   torch::manual_seed(0);
   auto w = torch::randn({3, 4}, torch::requires_grad());
   auto b = torch::randn({4}, torch::requires_grad());
-  GradientBucket bucket({w, b});
+  parallel::GradientBucket bucket({w, b});
   EXPECT_EQ(bucket.numel(), 16);
   EXPECT_EQ(bucket.buffer().numel(), 17);
 
@@ -42,7 +42,7 @@ TEST(GradientBucket, GradientsAreViewsOfOneBufferThroughBackward) {
   const auto b_bound = epalm::testing::two_orders(11) * d_abs.sum(0);
   EXPECT_TRUE(epalm::testing::within(w.grad(), w2.grad(), w_bound, "w's gradient"));
 
-  LocalCommunicator comm;
+  parallel::LocalCommunicator comm;
   EXPECT_DOUBLE_EQ(bucket.reduce(comm, 4.0), 4.0);
   EXPECT_TRUE(epalm::testing::within(w.grad(), w2.grad() / 4, w_bound / 4, "w's gradient / 4"));
   EXPECT_TRUE(epalm::testing::within(b.grad(), b2.grad() / 4, b_bound / 4, "b's gradient / 4"));
@@ -54,35 +54,35 @@ TEST(GradientBucket, GradientsAreViewsOfOneBufferThroughBackward) {
 
 TEST(GradientBucket, TakesBackAGradientThatWasReplaced) {
   auto w = torch::zeros({2, 2}, torch::requires_grad());
-  GradientBucket bucket({w});
+  parallel::GradientBucket bucket({w});
   w.mutable_grad() = torch::ones({2, 2}) * 6;  // e.g. an optimizer's zero_grad(set_to_none) then backward
-  LocalCommunicator comm;
+  parallel::LocalCommunicator comm;
   bucket.reduce(comm, 2.0);
   EXPECT_EQ(w.grad().data_ptr(), bucket.buffer().data_ptr());
   EXPECT_TRUE(torch::equal(w.grad(), torch::full({2, 2}, 3.0f)));
 }
 
 TEST(GradientBucket, RefusesWhatItCannotReduce) {
-  EXPECT_THROW(GradientBucket({}), Error);
-  EXPECT_THROW(GradientBucket({torch::zeros({2}, torch::dtype(torch::kBFloat16).requires_grad(true))}), Error);
-  EXPECT_THROW(GradientBucket({torch::zeros({2})}), Error);  // does not require grad
+  EXPECT_THROW(parallel::GradientBucket({}), Error);
+  EXPECT_THROW(parallel::GradientBucket({torch::zeros({2}, torch::dtype(torch::kBFloat16).requires_grad(true))}), Error);
+  EXPECT_THROW(parallel::GradientBucket({torch::zeros({2})}), Error);  // does not require grad
   try {
-    GradientBucket({torch::zeros({2}, torch::requires_grad()), torch::zeros({2}, torch::kDouble).requires_grad_()});
+    parallel::GradientBucket({torch::zeros({2}, torch::requires_grad()), torch::zeros({2}, torch::kDouble).requires_grad_()});
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("parameter 1: is Double; trainables are reduced in fp32"), std::string::npos)
         << e.what();
   }
   auto w = torch::zeros({2}, torch::requires_grad());
-  GradientBucket bucket({w});
-  LocalCommunicator comm;
+  parallel::GradientBucket bucket({w});
+  parallel::LocalCommunicator comm;
   EXPECT_THROW(bucket.reduce(comm, 0.0), Error);
 }
 
 TEST(StopSignal, SigtermIsRecordedAndAgreedOn) {
   install_stop_signal_handler();
   clear_stop_signal();
-  LocalCommunicator comm;
+  parallel::LocalCommunicator comm;
   EXPECT_FALSE(stop_requested(comm));
   std::raise(SIGTERM);  // the handler records it; the process goes on
   EXPECT_TRUE(stop_signal_received());

@@ -3,38 +3,38 @@
 // that follow the budget.
 #include <gtest/gtest.h>
 
-#include "epalm/core/memory_plan.h"
+#include "epalm/core/parallel/memory_plan.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/vit.h"
 
 namespace epalm {
 namespace {
 
-std::vector<PlanUnit> opt_vit_units(const std::string& opt, const std::string& vit) {
-  auto units = plan_units("decoder", models::opt_tensor_shapes(models::OptConfig::preset(opt)), "decoder.layers.",
+std::vector<parallel::PlanUnit> opt_vit_units(const std::string& opt, const std::string& vit) {
+  auto units = parallel::plan_units("decoder", models::opt_tensor_shapes(models::OptConfig::preset(opt)), "decoder.layers.",
                           100000, 2);
-  for (auto& u : plan_units("encoder", models::vit_tensor_shapes(models::VitConfig::preset(vit)), "encoder.layer.",
+  for (auto& u : parallel::plan_units("encoder", models::vit_tensor_shapes(models::VitConfig::preset(vit)), "encoder.layer.",
                             100000, 1)) {
     units.push_back(u);
   }
   return units;
 }
 
-std::int64_t total_elements(const std::vector<PlanUnit>& units) {
+std::int64_t total_elements(const std::vector<parallel::PlanUnit>& units) {
   std::int64_t n = 0;
   for (const auto& u : units) n += u.large_elements + u.small_elements;
   return n;
 }
 
-int sharded(const MemoryPlan& plan) {
+int sharded(const parallel::MemoryPlan& plan) {
   int n = 0;
-  for (const auto& u : plan.units) n += u.policy == ShardPolicy::kShard;
+  for (const auto& u : plan.units) n += u.policy == parallel::ShardPolicy::kShard;
   return n;
 }
 
 TEST(MemoryPlan, UnitsAreLayersAndHoldEveryParameter) {
   const auto config = models::OptConfig::preset("opt-125m");
-  const auto units = plan_units("decoder", models::opt_tensor_shapes(config), "decoder.layers.", 100000, 2);
+  const auto units = parallel::plan_units("decoder", models::opt_tensor_shapes(config), "decoder.layers.", 100000, 2);
   ASSERT_EQ(units.size(), 1u + 12u);
   EXPECT_EQ(units[0].name, "decoder other");
   EXPECT_EQ(units[1].name, "decoder.layers.0");
@@ -48,10 +48,10 @@ TEST(MemoryPlan, UnitsAreLayersAndHoldEveryParameter) {
 
 TEST(MemoryPlan, WithoutABudgetEverythingIsReplicatedAndOnlyGradientsAreReduced) {
   const auto units = opt_vit_units("opt-6.7b", "vit-large-patch16-224");
-  PlanSettings s;
+  parallel::PlanSettings s;
   s.world = 8;
   s.trainable_parameters = 4239360;
-  const auto plan = plan_memory(units, s);
+  const auto plan = parallel::plan_memory(units, s);
   EXPECT_TRUE(plan.fits);
   EXPECT_EQ(sharded(plan), 0);
   const auto params = models::opt_parameter_count(models::OptConfig::preset("opt-6.7b")) +
@@ -67,10 +67,10 @@ TEST(MemoryPlan, WithoutABudgetEverythingIsReplicatedAndOnlyGradientsAreReduced)
 TEST(MemoryPlan, ShardingEverythingLeavesTotalOverNPlusTheGatherBuffers) {
   const auto units = opt_vit_units("opt-2.7b", "vit-large-patch16-224");
   for (int world : {2, 3, 8}) {
-    PlanSettings s;
+    parallel::PlanSettings s;
     s.world = world;
-    s.mode = PlanMode::kShard;
-    const auto plan = plan_memory(units, s);
+    s.mode = parallel::PlanMode::kShard;
+    const auto plan = parallel::plan_memory(units, s);
     std::int64_t large = 0, small = 0, largest = 0, received = 0;
     for (const auto& u : units) {
       large += u.large_elements;
@@ -92,14 +92,14 @@ TEST(MemoryPlan, ShardingEverythingLeavesTotalOverNPlusTheGatherBuffers) {
 
 TEST(MemoryPlan, ShardsOnlyAsFarAsTheBudgetDemands) {
   const auto units = opt_vit_units("opt-6.7b", "vit-large-patch16-224");
-  PlanSettings s;
+  parallel::PlanSettings s;
   s.world = 8;
   s.trainable_parameters = 4239360;
   s.activation_bytes = 400LL << 20;
   std::int64_t previous = 0;
   for (double gib : {16.0, 13.0, 10.0, 8.0, 6.0, 4.0, 3.5}) {
     s.budget_bytes = static_cast<std::int64_t>(gib * (1LL << 30));
-    const auto plan = plan_memory(units, s);
+    const auto plan = parallel::plan_memory(units, s);
     ASSERT_TRUE(plan.fits) << gib << " GiB";
     EXPECT_LE(plan.per_rank_bytes, s.budget_bytes) << gib << " GiB";
     // The least communication that fits: a smaller budget never needs less.
@@ -108,7 +108,7 @@ TEST(MemoryPlan, ShardsOnlyAsFarAsTheBudgetDemands) {
     if (sharded(plan) == 0) continue;
     // Minimal: replicating any one sharded unit back breaks the budget.
     for (size_t i = 0; i < plan.units.size(); ++i) {
-      if (plan.units[i].policy != ShardPolicy::kShard) continue;
+      if (plan.units[i].policy != parallel::ShardPolicy::kShard) continue;
       const auto& u = plan.units[i];
       const auto back = plan.per_rank_bytes - u.resident_bytes + 2 * (u.unit.large_elements + u.unit.small_elements);
       EXPECT_GT(back, s.budget_bytes) << u.unit.name << " at " << gib << " GiB";
@@ -119,13 +119,13 @@ TEST(MemoryPlan, ShardsOnlyAsFarAsTheBudgetDemands) {
 
 TEST(MemoryPlan, SaysWhenNothingFits) {
   const auto units = opt_vit_units("opt-6.7b", "vit-large-patch16-224");
-  PlanSettings s;
+  parallel::PlanSettings s;
   s.world = 2;
   s.budget_bytes = 1LL << 30;
-  EXPECT_FALSE(plan_memory(units, s).fits);
+  EXPECT_FALSE(parallel::plan_memory(units, s).fits);
   s.world = 1;  // one rank cannot shard
   s.budget_bytes = 4LL << 30;
-  const auto one = plan_memory(units, s);
+  const auto one = parallel::plan_memory(units, s);
   EXPECT_FALSE(one.fits);
   EXPECT_EQ(sharded(one), 0);
 }

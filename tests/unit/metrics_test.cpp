@@ -11,14 +11,14 @@
 #include <fstream>
 #include <string>
 
-#include "epalm/core/answer_normalization.h"
-#include "epalm/core/answer_postprocessing.h"
-#include "epalm/core/caption_metrics.h"
+#include "epalm/core/eval/answer_normalization.h"
+#include "epalm/core/eval/answer_postprocessing.h"
+#include "epalm/core/eval/caption_metrics.h"
 #include "epalm/core/error.h"
-#include "epalm/core/prediction_files.h"
-#include "epalm/core/ptb_tokenizer.h"
-#include "epalm/core/qa_accuracy.h"
-#include "epalm/core/vqa_accuracy.h"
+#include "epalm/core/eval/prediction_files.h"
+#include "epalm/core/eval/ptb_tokenizer.h"
+#include "epalm/core/eval/qa_accuracy.h"
+#include "epalm/core/eval/vqa_accuracy.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <array>
 #include <cmath>
 
-#include "epalm/core/augmentations.h"
-#include "epalm/core/rand_augment.h"
+#include "epalm/core/augment/augmentations.h"
+#include "epalm/core/augment/rand_augment.h"
 
 namespace epalm::augment {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "process.h"
 
 namespace epalm::safetensors {

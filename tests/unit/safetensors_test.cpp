@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "process.h"
 
 namespace epalm::safetensors {

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "epalm/core/error.h"
-#include "epalm/core/shard_layout.h"
+#include "epalm/core/parallel/shard_layout.h"
 
 namespace epalm {
 namespace {
@@ -14,7 +14,7 @@ TEST(ShardLayout, PiecesCoverEveryElementOnceAcrossTheRanks) {
   const std::vector<std::pair<std::string, std::vector<std::int64_t>>> tensors = {
       {"q", {37, 29}}, {"b", {7}}, {"fc1", {61, 29}}, {"empty", {0, 4}}, {"fc2", {29, 61}}};
   for (int world : {1, 2, 3, 5, 8}) {
-    const ShardLayout layout(tensors, world, 64);
+    const parallel::ShardLayout layout(tensors, world, 64);
     EXPECT_EQ(layout.padded_numel() % world, 0);
     EXPECT_EQ(layout.payload_numel(), 37 * 29 + 7 + 61 * 29 + 29 * 61);
     for (const auto& m : layout.members()) EXPECT_EQ(m.offset % 64, 0) << m.name;
@@ -39,8 +39,8 @@ TEST(ShardLayout, PiecesCoverEveryElementOnceAcrossTheRanks) {
 }
 
 TEST(ShardLayout, RefusesAnImpossibleWorldOrRank) {
-  EXPECT_THROW(ShardLayout({{"a", {4}}}, 0), Error);
-  const ShardLayout layout({{"a", {4}}}, 2);
+  EXPECT_THROW(parallel::ShardLayout({{"a", {4}}}, 0), Error);
+  const parallel::ShardLayout layout({{"a", {4}}}, 2);
   EXPECT_THROW(layout.pieces(2), Error);
 }
 

@@ -1,4 +1,4 @@
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
 #include <gtest/gtest.h>
 
@@ -10,17 +10,17 @@ namespace {
 
 // The OPT case of docs/models.md: "model." on some checkpoints, and
 // the tied head stored under either name.
-KeyMapping opt_mapping() {
+models::KeyMapping opt_mapping() {
   return {{"model."}, {{"decoder.embed_tokens.weight", "lm_head.weight"}}, {}};
 }
 
-const TensorShapes kOptModel = {
+const models::TensorShapes kOptModel = {
     {"decoder.embed_tokens.weight", {50, 8}},
     {"decoder.layers.0.fc1.weight", {16, 8}},
 };
 
 TEST(StateDict, StripsAPrefixTheCheckpointAdds) {
-  const auto match = match_state_dict(
+  const auto match = models::match_state_dict(
       kOptModel, {{"model.decoder.embed_tokens.weight", {50, 8}}, {"model.decoder.layers.0.fc1.weight", {16, 8}}},
       opt_mapping());
   EXPECT_TRUE(match.complete()) << match.describe();
@@ -31,7 +31,7 @@ TEST(StateDict, StripsAPrefixTheCheckpointAdds) {
 
 TEST(StateDict, FindsATiedWeightUnderItsOtherName) {
   const auto match =
-      match_state_dict(kOptModel, {{"lm_head.weight", {50, 8}}, {"decoder.layers.0.fc1.weight", {16, 8}}}, opt_mapping());
+      models::match_state_dict(kOptModel, {{"lm_head.weight", {50, 8}}, {"decoder.layers.0.fc1.weight", {16, 8}}}, opt_mapping());
   EXPECT_TRUE(match.complete()) << match.describe();
   EXPECT_EQ(match.source.at("decoder.embed_tokens.weight"), "lm_head.weight");
 }
@@ -39,7 +39,7 @@ TEST(StateDict, FindsATiedWeightUnderItsOtherName) {
 TEST(StateDict, PrefersTheModelsOwnNameAndCountsTiedCopiesAsUsed) {
   auto model = kOptModel;
   model["lm_head.weight"] = {50, 8};
-  const auto match = match_state_dict(model,
+  const auto match = models::match_state_dict(model,
                                       {{"model.decoder.embed_tokens.weight", {50, 8}},
                                        {"lm_head.weight", {50, 8}},
                                        {"model.decoder.layers.0.fc1.weight", {16, 8}}},
@@ -51,7 +51,7 @@ TEST(StateDict, PrefersTheModelsOwnNameAndCountsTiedCopiesAsUsed) {
 }
 
 TEST(StateDict, ReportsMissingUnexpectedAndMismatchedTensors) {
-  const auto match = match_state_dict(
+  const auto match = models::match_state_dict(
       kOptModel, {{"model.decoder.layers.0.fc1.weight", {8, 16}}, {"model.decoder.layers.0.fc9.weight", {1}}},
       opt_mapping());
   EXPECT_FALSE(match.complete());
@@ -74,10 +74,10 @@ TEST(StateDict, ReportsMissingUnexpectedAndMismatchedTensors) {
 }
 
 TEST(StateDict, UnexpectedTensorsAreAnErrorOnlyWhenAskedAndIgnoredPrefixesAreNone) {
-  const TensorShapes vit_model = {{"embeddings.cls_token", {1, 1, 8}}};
-  const TensorShapes vit_checkpoint = {
+  const models::TensorShapes vit_model = {{"embeddings.cls_token", {1, 1, 8}}};
+  const models::TensorShapes vit_checkpoint = {
       {"vit.embeddings.cls_token", {1, 1, 8}}, {"classifier.weight", {10, 8}}, {"pooler.dense.weight", {8, 8}}};
-  const auto match = match_state_dict(vit_model, vit_checkpoint, {{"vit."}, {}, {"classifier."}});
+  const auto match = models::match_state_dict(vit_model, vit_checkpoint, {{"vit."}, {}, {"classifier."}});
   EXPECT_TRUE(match.complete());
   EXPECT_EQ(match.unexpected, std::vector<std::string>{"pooler.dense.weight"});
   EXPECT_NO_THROW(match.require("vit"));
@@ -90,16 +90,16 @@ TEST(StateDict, UnexpectedTensorsAreAnErrorOnlyWhenAskedAndIgnoredPrefixesAreNon
 }
 
 TEST(StateDict, ATensorStoredUnderTwoPrefixesIsAmbiguous) {
-  const auto match = match_state_dict(
+  const auto match = models::match_state_dict(
       {{"decoder.x", {2}}}, {{"decoder.x", {2}}, {"model.decoder.x", {2}}}, opt_mapping());
   EXPECT_FALSE(match.complete());
   EXPECT_EQ(match.describe(), "decoder.x is stored more than once: decoder.x, model.decoder.x");
 }
 
 TEST(StateDict, LongListsAreCut) {
-  TensorShapes model;
+  models::TensorShapes model;
   for (int i = 0; i < 25; ++i) model["w" + std::to_string(100 + i)] = {1};
-  const auto match = match_state_dict(model, {}, {});
+  const auto match = models::match_state_dict(model, {}, {});
   EXPECT_EQ(match.missing.size(), 25u);
   const auto text = match.describe();
   EXPECT_NE(text.find("missing 25 tensors: w100, w101,"), std::string::npos) << text;

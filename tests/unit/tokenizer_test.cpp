@@ -5,16 +5,16 @@
 
 #include <thread>
 
-#include "../../core/src/byte_unicode.h"
+#include "../../core/src/text/byte_unicode.h"
 #include "epalm/core/error.h"
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 #include "process.h"
 
 namespace epalm {
 
 namespace {
 
-using Ids = std::vector<TokenId>;
+using Ids = std::vector<text::TokenId>;
 
 // "Ġ" is the byte-level symbol of a space.
 const char* kVocab = R"({"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "a": 4, "b": 5, "c": 6, "Ġ": 7,
@@ -26,7 +26,7 @@ struct Files {
   std::string vocab, merges;
   Files(const std::string& vocab_json = kVocab, const std::string& merges_txt = kMerges)
       : vocab(dir.write("vocab.json", vocab_json)), merges(dir.write("merges.txt", merges_txt)) {}
-  Tokenizer load() const { return Tokenizer::from_files(vocab, merges); }
+  text::Tokenizer load() const { return text::Tokenizer::from_files(vocab, merges); }
 };
 
 // The message of the epalm::Error `load` throws.
@@ -51,7 +51,7 @@ TEST(Tokenizer, MergesByRankAndPrependsOptsBos) {
   EXPECT_EQ(tok.encode("aaa", false), (Ids{12, 4}));
   EXPECT_EQ(tok.encode("", true), (Ids{2}));
   EXPECT_EQ(tok.decode({2, 9, 11}), "</s>abc ab");
-  EXPECT_EQ(tok.decode({2, 9, 11, 1}, DecodeOptions{true, std::nullopt}), "abc ab");
+  EXPECT_EQ(tok.decode({2, 9, 11, 1}, text::DecodeOptions{true, std::nullopt}), "abc ab");
 }
 
 TEST(Tokenizer, OptSpecialTokens) {
@@ -79,17 +79,17 @@ TEST(Tokenizer, MergesWithoutFinalNewlineLoseTheLastMergeAsHfDoes) {
 }
 
 TEST(Tokenizer, SpecialTokensMissingFromTheVocabularyTakeTheNextIds) {
-  TokenizerConfig config = TokenizerConfig::opt();
+  text::TokenizerConfig config = text::TokenizerConfig::opt();
   config.pad_token = "<PAD>";
   config.additional_special_tokens = {"<image>"};
   Files files;
-  const auto tok = Tokenizer::from_files(files.vocab, files.merges, config);
+  const auto tok = text::Tokenizer::from_files(files.vocab, files.merges, config);
   EXPECT_EQ(tok.pad_id(), 14);
   EXPECT_EQ(tok.token_to_id("<image>"), 15);
   EXPECT_EQ(tok.size(), 16u);
   EXPECT_EQ(tok.encode("a<image>", false), (Ids{4, 15}));
   EXPECT_EQ(tok.decode({4, 15, 14}), "a<image><PAD>");
-  EXPECT_EQ(tok.decode({4, 15, 14}, DecodeOptions{true, std::nullopt}), "a");
+  EXPECT_EQ(tok.decode({4, 15, 14}, text::DecodeOptions{true, std::nullopt}), "a");
 }
 
 TEST(Tokenizer, DirectoryConfigAndLstripRstrip) {
@@ -99,14 +99,14 @@ TEST(Tokenizer, DirectoryConfigAndLstripRstrip) {
   dir.write("tokenizer_config.json", R"({"add_bos_token": false, "bos_token": "</s>", "pad_token": "<pad>",
       "unk_token": "</s>", "eos_token": "</s>", "added_tokens_decoder": {
         "14": {"content": "<mask>", "lstrip": true, "rstrip": true, "special": true}}})");
-  const auto tok = Tokenizer::from_directory(dir.path());
+  const auto tok = text::Tokenizer::from_directory(dir.path());
   EXPECT_FALSE(tok.config().add_bos_token);
   EXPECT_EQ(tok.encode("a  <mask> \tb"), (Ids{4, 14, 5}));
   EXPECT_EQ(tok.encode("a</s>"), (Ids{4, 2}));
-  TokenizerOverrides overrides;
+  text::TokenizerOverrides overrides;
   overrides.add_bos_token = true;
   overrides.add_prefix_space = true;
-  const auto prefixed = Tokenizer::from_directory(dir.path(), overrides);
+  const auto prefixed = text::Tokenizer::from_directory(dir.path(), overrides);
   EXPECT_EQ(prefixed.encode("ab</s>a"), (Ids{2, 11, 2, 10}));
 }
 
@@ -115,42 +115,42 @@ TEST(Tokenizer, DecodeReplacesBrokenUtf8AndCleansUpOnRequest) {
   EXPECT_EQ(tok.decode({0, 1}), "\xC3\xA9");      // bytes C3 A9: é
   EXPECT_EQ(tok.decode({0}), "\xEF\xBF\xBD");     // a lone lead byte
   EXPECT_EQ(tok.decode({4, 2, 3}), "a .");
-  EXPECT_EQ(tok.decode({4, 2, 3}, DecodeOptions{false, true}), "a.");
+  EXPECT_EQ(tok.decode({4, 2, 3}, text::DecodeOptions{false, true}), "a.");
   EXPECT_EQ(tok.decode({4, 999}), "a");           // unknown ids are dropped, as the fast tokenizer does
 }
 
 TEST(Tokenizer, CleanUpTokenizationMatchesHf) {
-  EXPECT_EQ(Tokenizer::clean_up_tokenization("Hello , world . isn't it ? yes ! I 'm he 's we 've you 're a ' b"),
+  EXPECT_EQ(text::Tokenizer::clean_up_tokenization("Hello , world . isn't it ? yes ! I 'm he 's we 've you 're a ' b"),
             "Hello, world. isn't it? yes! I'm he's we've you're a'b");
-  EXPECT_EQ(Tokenizer::clean_up_tokenization("do n't"), "don't");
+  EXPECT_EQ(text::Tokenizer::clean_up_tokenization("do n't"), "don't");
 }
 
 TEST(Tokenizer, ByteAlphabetAndLossyUtf8) {
   std::string symbols;
-  tokenizer_detail::append_byte_symbols(std::string("\x00\x09\x0A\x20\x7F\xA0\xAD!", 8), symbols);
+  text::detail::append_byte_symbols(std::string("\x00\x09\x0A\x20\x7F\xA0\xAD!", 8), symbols);
   EXPECT_EQ(symbols, "ĀĉĊĠġłŃ!");
   std::string bytes;
-  tokenizer_detail::append_symbol_bytes(symbols, bytes);
+  text::detail::append_symbol_bytes(symbols, bytes);
   EXPECT_EQ(bytes, std::string("\x00\x09\x0A\x20\x7F\xA0\xAD!", 8));
   const std::string fffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(tokenizer_detail::decode_utf8_lossy("\xE2\x82"), fffd);
-  EXPECT_EQ(tokenizer_detail::decode_utf8_lossy("\xED\xA0\x80"), fffd + fffd + fffd);
-  EXPECT_EQ(tokenizer_detail::decode_utf8_lossy("\xF0\x9F\x98" "a"), fffd + "a");
-  EXPECT_EQ(tokenizer_detail::decode_utf8_lossy("\xC0\xAF"), fffd + fffd);
+  EXPECT_EQ(text::detail::decode_utf8_lossy("\xE2\x82"), fffd);
+  EXPECT_EQ(text::detail::decode_utf8_lossy("\xED\xA0\x80"), fffd + fffd + fffd);
+  EXPECT_EQ(text::detail::decode_utf8_lossy("\xF0\x9F\x98" "a"), fffd + "a");
+  EXPECT_EQ(text::detail::decode_utf8_lossy("\xC0\xAF"), fffd + fffd);
 }
 
 TEST(Tokenizer, BatchPadsLeftOrRightAndTruncates) {
   const auto tok = Files().load();
-  BatchOptions options;
+  text::BatchOptions options;
   auto batch = tok.encode_batch({"abc ab", "a"}, options);
   EXPECT_EQ(batch.input_ids, (std::vector<Ids>{{2, 9, 11}, {2, 4, 1}}));
   EXPECT_EQ(batch.attention_mask, (std::vector<Ids>{{1, 1, 1}, {1, 1, 0}}));
-  options.padding_side = Side::kLeft;
+  options.padding_side = text::Side::kLeft;
   batch = tok.encode_batch({"abc ab", "a"}, options);
   EXPECT_EQ(batch.input_ids, (std::vector<Ids>{{2, 9, 11}, {1, 2, 4}}));
   EXPECT_EQ(batch.attention_mask, (std::vector<Ids>{{1, 1, 1}, {0, 1, 1}}));
   options.max_length = 2;
-  options.truncation_side = Side::kLeft;
+  options.truncation_side = text::Side::kLeft;
   batch = tok.encode_batch({"abc ab", "a"}, options);
   EXPECT_EQ(batch.input_ids, (std::vector<Ids>{{2, 11}, {2, 4}}));
   options.max_length = 1;
@@ -178,10 +178,10 @@ TEST(Tokenizer, InvalidUtf8InputIsAnError) {
 TEST(TokenizerErrors, NameTheFileAndTheProblem) {
   {
     Files f;
-    EXPECT_EQ(error_of([&] { Tokenizer::from_files(f.dir.path() + "/none.json", f.merges); }),
+    EXPECT_EQ(error_of([&] { text::Tokenizer::from_files(f.dir.path() + "/none.json", f.merges); }),
               f.dir.path() + "/none.json: file not found");
   }
-  EXPECT_EQ(error_of([] { Tokenizer::from_directory("/nonexistent/tok"); }),
+  EXPECT_EQ(error_of([] { text::Tokenizer::from_directory("/nonexistent/tok"); }),
             "/nonexistent/tok: not a tokenizer directory (no such directory)");
   struct Case {
     std::string vocab, merges, message;
@@ -212,7 +212,7 @@ TEST(TokenizerErrors, DirectoryConfigFiles) {
     dir.write("vocab.json", kVocab);
     dir.write("merges.txt", kMerges);
     dir.write(name, content);
-    return error_of([&] { Tokenizer::from_directory(dir.path()); }).substr(dir.path().size() + 1);
+    return error_of([&] { text::Tokenizer::from_directory(dir.path()); }).substr(dir.path().size() + 1);
   };
   EXPECT_EQ(directory_error("tokenizer_config.json", "{").rfind("tokenizer_config.json: not valid JSON: ", 0), 0u);
   EXPECT_EQ(directory_error("tokenizer_config.json", R"({"add_bos_token": "yes"})"),

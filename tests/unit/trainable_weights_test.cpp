@@ -19,7 +19,7 @@ namespace epalm::models {
 namespace {
 
 // Random weights by `shapes`, requiring gradient when `trainable`.
-std::map<std::string, at::Tensor> weights_for(const TensorShapes& shapes, bool trainable) {
+std::map<std::string, at::Tensor> weights_for(const models::TensorShapes& shapes, bool trainable) {
   torch::manual_seed(0);
   std::map<std::string, at::Tensor> w;
   for (const auto& [name, shape] : shapes) w[name] = (torch::randn(shape) * 0.1).set_requires_grad(trainable);

@@ -8,7 +8,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/train/trainer.h"
 #include "fixed_samples.h"
 #include "tolerance.h"
 
@@ -37,8 +37,8 @@ models::OptModel tiny_opt(std::uint64_t seed) {
   return models::OptModel(c, weights);
 }
 
-EpalmConfig tiny_epalm() {
-  EpalmConfig c;
+models::EpalmConfig tiny_epalm() {
+  models::EpalmConfig c;
   c.levels = 2;
   c.start_layer = 1;
   c.end_layer = 3;
@@ -51,8 +51,8 @@ struct FixedSamples : testing::FixedSamples {
   explicit FixedSamples(int batch, int tokens = 6) : testing::FixedSamples(batch, tokens, 40, 8) {}
 };
 
-ScheduleSettings short_schedule(std::int64_t steps) {
-  ScheduleSettings s;
+train::ScheduleSettings short_schedule(std::int64_t steps) {
+  train::ScheduleSettings s;
   s.total_steps = steps;
   s.warmup_steps = 5;
   s.warmup_start_lr = 1e-3;
@@ -60,8 +60,8 @@ ScheduleSettings short_schedule(std::int64_t steps) {
   return s;
 }
 
-OptimizerSettings fast_optimizer() {
-  OptimizerSettings o;
+train::OptimizerSettings fast_optimizer() {
+  train::OptimizerSettings o;
   o.lr = 1e-2;
   o.prompt_lr = 5e-3;
   o.weight_decay = 0.0;
@@ -71,7 +71,7 @@ OptimizerSettings fast_optimizer() {
 }  // namespace
 
 TEST(Schedule, WarmsUpLinearlyThenDecaysByCosine) {
-  ScheduleSettings s;
+  train::ScheduleSettings s;
   s.total_steps = 1000;
   s.warmup_steps = 400;
   s.warmup_start_lr = 1e-5;
@@ -91,15 +91,15 @@ TEST(Trainer, OverfitsAHandfulOfSamples) {
   auto config = tiny_epalm();
   config.start_layer = 0;
   config.prompt_length = 4;
-  EpalmModel model(config, decoder, 8, 4, 7);
+  models::EpalmModel model(config, decoder, 8, 4, 7);
   FixedSamples data(4, /*tokens=*/3);
-  TrainSettings train;
+  train::TrainSettings train;
   train.loss.weight = 1.0;
   auto optimizer = fast_optimizer();
   optimizer.lr = optimizer.prompt_lr = 3e-2;
   auto schedule = short_schedule(200);
   schedule.min_lr = optimizer.lr / 3;
-  Trainer trainer(model, optimizer, schedule, train);
+  train::Trainer trainer(model, optimizer, schedule, train);
   const double first = trainer.step(data).loss;
   double last = first;
   for (int i = 1; i < 200; ++i) last = trainer.step(data).loss;
@@ -108,26 +108,26 @@ TEST(Trainer, OverfitsAHandfulOfSamples) {
 
 TEST(Trainer, ResumedRunReproducesTheUninterruptedOneBitForBit) {
   const auto decoder = tiny_opt(1);
-  TrainSettings train;
+  train::TrainSettings train;
   train.accumulation = 2;
   train.clip_norm = 1.0;
   FixedSamples data(2);
   std::vector<double> uninterrupted;
-  EpalmModel a(tiny_epalm(), decoder, 8, 4, 7);
+  models::EpalmModel a(tiny_epalm(), decoder, 8, 4, 7);
   {
-    Trainer t(a, fast_optimizer(), short_schedule(12), train);
+    train::Trainer t(a, fast_optimizer(), short_schedule(12), train);
     for (int i = 0; i < 12; ++i) uninterrupted.push_back(t.step(data).loss);
   }
   const auto path = (std::filesystem::temp_directory_path() / "epalm-trainer-resume.safetensors").string();
   std::vector<double> resumed;
   {
-    EpalmModel b(tiny_epalm(), decoder, 8, 4, 7);
-    Trainer t(b, fast_optimizer(), short_schedule(12), train);
+    models::EpalmModel b(tiny_epalm(), decoder, 8, 4, 7);
+    train::Trainer t(b, fast_optimizer(), short_schedule(12), train);
     for (int i = 0; i < 5; ++i) resumed.push_back(t.step(data).loss);
     t.save_checkpoint(path, "levels = 2\n");
   }
-  EpalmModel c(tiny_epalm(), decoder, 8, 4, /*other seed: overwritten by the checkpoint*/ 99);
-  Trainer t(c, fast_optimizer(), short_schedule(12), train);
+  models::EpalmModel c(tiny_epalm(), decoder, 8, 4, /*other seed: overwritten by the checkpoint*/ 99);
+  train::Trainer t(c, fast_optimizer(), short_schedule(12), train);
   t.load_checkpoint(path);
   EXPECT_EQ(t.steps_done(), 5);
   EXPECT_EQ(t.data_position(), 10);
@@ -145,14 +145,14 @@ TEST(Trainer, RefusesACheckpointOfOtherBaseWeights) {
   FixedSamples data(2);
   {
     const auto decoder = tiny_opt(1);
-    EpalmModel m(tiny_epalm(), decoder, 8, 4, 7);
-    Trainer t(m, fast_optimizer(), short_schedule(4), {});
+    models::EpalmModel m(tiny_epalm(), decoder, 8, 4, 7);
+    train::Trainer t(m, fast_optimizer(), short_schedule(4), {});
     t.step(data);
     t.save_checkpoint(path, "");
   }
   const auto other = tiny_opt(2);
-  EpalmModel m(tiny_epalm(), other, 8, 4, 7);
-  Trainer t(m, fast_optimizer(), short_schedule(4), {});
+  models::EpalmModel m(tiny_epalm(), other, 8, 4, 7);
+  train::Trainer t(m, fast_optimizer(), short_schedule(4), {});
   try {
     t.load_checkpoint(path);
     FAIL() << "expected Error";
@@ -165,14 +165,14 @@ TEST(Trainer, RefusesACheckpointOfOtherBaseWeights) {
 
 TEST(Trainer, AccumulationEqualsOneLargerBatch) {
   const auto decoder = tiny_opt(1);
-  EpalmModel one(tiny_epalm(), decoder, 8, 4, 7);
-  EpalmModel two(tiny_epalm(), decoder, 8, 4, 7);
-  EpalmModel probe(tiny_epalm(), decoder, 8, 4, 7);  // per-sample gradients
+  models::EpalmModel one(tiny_epalm(), decoder, 8, 4, 7);
+  models::EpalmModel two(tiny_epalm(), decoder, 8, 4, 7);
+  models::EpalmModel probe(tiny_epalm(), decoder, 8, 4, 7);  // per-sample gradients
   FixedSamples big(4), small(2);
-  TrainSettings accumulate;
+  train::TrainSettings accumulate;
   accumulate.accumulation = 2;
-  Trainer a(one, fast_optimizer(), short_schedule(3), {});
-  Trainer b(two, fast_optimizer(), short_schedule(3), accumulate);
+  train::Trainer a(one, fast_optimizer(), short_schedule(3), {});
+  train::Trainer b(two, fast_optimizer(), short_schedule(3), accumulate);
   const auto pa = one.named_parameters(), pb = two.named_parameters(), pp = probe.named_parameters();
   // Two micro-batches summed vs one batch: the same per-row terms summed in
   // another order, so within 2 gamma_n sum|terms| (testing/tolerance.h). n:
@@ -203,7 +203,7 @@ TEST(Trainer, AccumulationEqualsOneLargerBatch) {
       for (const auto& [name, p] : pp) p.mutable_grad() = at::Tensor();
       const auto terms =
           probe.loss_terms(batch.features.slice(0, j, j + 1), batch.input_ids.slice(0, j, j + 1),
-                           batch.attention_mask.slice(0, j, j + 1), batch.labels.slice(0, j, j + 1), LossSettings{});
+                           batch.attention_mask.slice(0, j, j + 1), batch.labels.slice(0, j, j + 1), models::LossSettings{});
       terms.total.backward();
       normalizer += terms.normalizer;
       for (size_t k = 0; k < pp.size(); ++k) {

@@ -1,4 +1,4 @@
-#include "epalm/core/answer_normalization.h"
+#include "epalm/core/eval/answer_normalization.h"
 
 #include <string>
 #include <unordered_map>

@@ -1,4 +1,4 @@
-#include "epalm/core/answer_postprocessing.h"
+#include "epalm/core/eval/answer_postprocessing.h"
 
 #include "epalm/core/error.h"
 #include "python_text.h"

@@ -1,4 +1,4 @@
-#include "epalm/core/caption_metrics.h"
+#include "epalm/core/eval/caption_metrics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "epalm/core/error.h"
-#include "epalm/core/ptb_tokenizer.h"
+#include "epalm/core/eval/ptb_tokenizer.h"
 #include "numpy_sum.h"
 #include "python_text.h"
 

@@ -1,4 +1,4 @@
-#include "epalm/core/java_tool.h"
+#include "epalm/core/eval/java_tool.h"
 
 #include <unistd.h>
 

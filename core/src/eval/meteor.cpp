@@ -1,4 +1,4 @@
-#include "epalm/core/meteor.h"
+#include "epalm/core/eval/meteor.h"
 
 #include <cstdlib>
 #include <filesystem>

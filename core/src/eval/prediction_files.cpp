@@ -1,4 +1,4 @@
-#include "epalm/core/prediction_files.h"
+#include "epalm/core/eval/prediction_files.h"
 
 #include <nlohmann/json.hpp>
 

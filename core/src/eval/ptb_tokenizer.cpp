@@ -1,4 +1,4 @@
-#include "epalm/core/ptb_tokenizer.h"
+#include "epalm/core/eval/ptb_tokenizer.h"
 
 #include <unicode/uchar.h>
 

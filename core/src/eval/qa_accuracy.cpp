@@ -1,9 +1,9 @@
-#include "epalm/core/qa_accuracy.h"
+#include "epalm/core/eval/qa_accuracy.h"
 
 #include <unordered_map>
 #include <unordered_set>
 
-#include "epalm/core/answer_normalization.h"
+#include "epalm/core/eval/answer_normalization.h"
 #include "epalm/core/error.h"
 
 namespace epalm::eval {

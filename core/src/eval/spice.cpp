@@ -1,4 +1,4 @@
-#include "epalm/core/spice.h"
+#include "epalm/core/eval/spice.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "epalm/core/vqa_accuracy.h"
+#include "epalm/core/eval/vqa_accuracy.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "epalm/core/answer_normalization.h"
+#include "epalm/core/eval/answer_normalization.h"
 #include "epalm/core/error.h"
 
 namespace epalm::eval {

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "epalm/core/error.h"
-#include "epalm/core/media.h"
+#include "epalm/core/media/media.h"
 
 namespace epalm::media {
 

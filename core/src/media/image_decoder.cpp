@@ -13,7 +13,7 @@
 #include <iterator>
 
 #include "epalm/core/error.h"
-#include "epalm/core/media.h"
+#include "epalm/core/media/media.h"
 
 namespace epalm::media {
 

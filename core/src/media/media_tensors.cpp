@@ -2,7 +2,7 @@
 #include <torch/torch.h>
 
 #include "epalm/core/error.h"
-#include "epalm/core/media.h"
+#include "epalm/core/media/media.h"
 
 namespace epalm::media {
 

@@ -14,7 +14,7 @@ extern "C" {
 #include <memory>
 
 #include "epalm/core/error.h"
-#include "epalm/core/media.h"
+#include "epalm/core/media/media.h"
 
 namespace epalm::media {
 

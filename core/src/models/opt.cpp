@@ -7,9 +7,9 @@
 #include <limits>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/sharded_layer.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "layers/attention.h"
+#include "models/layer_holder.h"
 #include "models/random_weights.h"
 #include "models/sharded_layers.h"
 #include "models/weights_fingerprint.h"
@@ -119,8 +119,9 @@ struct OptModel::Weights {
   at::Tensor embed_tokens, embed_positions;
   Linear project_in, project_out;  // undefined without projections
   LayerNorm final_norm;            // undefined weight and size 0 when absent
-  std::vector<Layer> layers;       // sharded tensors undefined
+  std::vector<Layer> layers;       // the whole tensors (a sharded layer's large ones undefined)
   std::unique_ptr<ShardedLayers> sharded;  // null: every layer whole
+  std::vector<std::unique_ptr<const LayerHolder<Layer>>> holders;  // how each layer runs: whole or sharded
   std::string fingerprint;                 // computed at load when sharded
 };
 
@@ -166,6 +167,12 @@ OptModel::OptModel(OptConfig config, const std::map<std::string, at::Tensor>& we
   }
   w.sharded = std::move(sharded);
   if (w.sharded && w.sharded->any()) w.fingerprint = w.sharded->fingerprint(this->weights());
+  const Weights* held = weights_.get();  // stable across moves of the model
+  w.holders = hold_layers<Layer>(
+      config_.num_layers, w.sharded.get(), [held](std::int64_t i) { return held->layers[i]; },
+      [held](std::int64_t i, const std::map<std::string, at::Tensor>& gathered) {
+        return with_gathered(held->layers[i], gathered);
+      });
 }
 
 OptModel::~OptModel() = default;
@@ -207,7 +214,7 @@ std::string OptModel::fingerprint() const {
   return weights_->fingerprint.empty() ? weights_fingerprint(weights()) : weights_->fingerprint;
 }
 
-const ShardedUnit* OptModel::sharded_layer(std::int64_t layer) const {
+const parallel::ShardedUnit* OptModel::sharded_layer(std::int64_t layer) const {
   return weights_->sharded ? weights_->sharded->unit(layer) : nullptr;
 }
 
@@ -326,48 +333,22 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   LayerInput state;
   state.hidden = hidden;
   state.attention_bias = bias;
-  const bool sharded = w.sharded && w.sharded->any();
-  std::unique_ptr<ShardedLayers::Pass> pass;
-  std::shared_ptr<const OptForwardOptions> options;
-  std::shared_ptr<ShardedLayers::BackwardPass> backward_pass;  // kept by the graph until backward
-  if (sharded) pass = std::make_unique<ShardedLayers::Pass>(*w.sharded);
+  // A sharded layer runs again in backward, after this returns: the layer's
+  // run keeps its own copies of the options and of its input state.
+  LayerPass pass(w.sharded.get(), o.cache != nullptr, "OPT forward");
+  const auto options = std::make_shared<const OptForwardOptions>(o);
   for (std::int64_t i = 0; i < c.num_layers; ++i) {
-    const auto& layer = w.layers[i];
     state.layer = static_cast<int>(i);
     state.past_length = o.cache ? o.cache->length(state.layer) : 0;
     if (o.hook) o.hook(state);
     if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
-    const auto* unit = sharded ? w.sharded->unit(i) : nullptr;
-    if (unit == nullptr) {
-      state.hidden = run_layer(c, o, layer, state, state.hidden);
-      continue;
-    }
-    const auto gathered = pass->acquire(i);
-    const auto trainables = o.sublayer_hook_parameters ? o.sublayer_hook_parameters(state.layer) : std::vector<at::Tensor>{};
-    const bool backward = torch::GradMode::is_enabled() &&
-                          (state.hidden.requires_grad() || std::any_of(trainables.begin(), trainables.end(),
-                                                                       [](const at::Tensor& t) { return t.requires_grad(); }));
-    if (o.cache && backward) {
-      throw Error("OPT forward", "a KV cache with gradients cannot pass through sharded layers (backward recomputes them)");
-    }
-    GatheredWeights backward_weights;
-    if (backward) {
-      if (!backward_pass) backward_pass = std::make_shared<ShardedLayers::BackwardPass>(*w.sharded);
-      backward_pass->add(i);
-      backward_weights = [backward_pass, i] { return backward_pass->acquire(i); };
-    }
-    // Backward runs after this call returns: the layer keeps copies.
-    if (!options) options = std::make_shared<const OptForwardOptions>(o);
     LayerInput in = state;
     in.hidden = at::Tensor();
-    const auto& sharded_layers = *w.sharded;
-    state.hidden = apply_sharded_layer(
-        *unit, sharded_layers.communicator(),
-        [&c, &sharded_layers, options, layer, in, i](const std::map<std::string, at::Tensor>& views,
-                                                     const at::Tensor& x) {
-          return run_layer(c, *options, with_gathered(layer, sharded_layers.named(i, views)), in, x);
-        },
-        state.hidden, trainables, &gathered, std::move(backward_weights));
+    const auto trainables = o.sublayer_hook_parameters ? o.sublayer_hook_parameters(state.layer) : std::vector<at::Tensor>{};
+    state.hidden = w.holders[static_cast<size_t>(i)]->run(
+        pass,
+        [&c, options, in](const Layer& layer, const at::Tensor& x) { return run_layer(c, *options, layer, in, x); },
+        state.hidden, trainables);
   }
   auto h = state.hidden;
   if (c.has_final_layer_norm()) h = w.final_norm(h);

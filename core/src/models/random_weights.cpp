@@ -3,7 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 namespace epalm::models {
 

@@ -10,7 +10,7 @@
 #include <map>
 #include <string>
 
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
 namespace epalm::models {
 

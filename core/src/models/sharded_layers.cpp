@@ -5,18 +5,18 @@
 #include <algorithm>
 #include <numeric>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "models/weights_fingerprint.h"
 
 namespace epalm::models {
 
 namespace {
 
-std::vector<const ShardedUnit*> in_order(const std::vector<std::unique_ptr<ShardedUnit>>& units,
+std::vector<const parallel::ShardedUnit*> in_order(const std::vector<std::unique_ptr<parallel::ShardedUnit>>& units,
                                          const std::vector<std::int64_t>& order) {
-  std::vector<const ShardedUnit*> out;
+  std::vector<const parallel::ShardedUnit*> out;
   for (auto layer : order) out.push_back(units[static_cast<size_t>(layer)].get());
   return out;
 }
@@ -48,12 +48,12 @@ ShardedLayers::ShardedLayers(const safetensors::Checkpoint& checkpoint, const Te
   for (std::int64_t layer = 0; layer < layers; ++layer) {
     const auto& m = members[static_cast<size_t>(layer)];
     if (m.empty()) continue;
-    units_[static_cast<size_t>(layer)] = std::make_unique<ShardedUnit>(checkpoint, m, rank, world, dtype, device);
+    units_[static_cast<size_t>(layer)] = std::make_unique<parallel::ShardedUnit>(checkpoint, m, rank, world, dtype, device);
     order_.push_back(layer);
   }
 }
 
-const ShardedUnit* ShardedLayers::unit(std::int64_t layer) const {
+const parallel::ShardedUnit* ShardedLayers::unit(std::int64_t layer) const {
   if (layer < 0 || layer >= static_cast<std::int64_t>(units_.size())) return nullptr;
   return units_[static_cast<size_t>(layer)].get();
 }

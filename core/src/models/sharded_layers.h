@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/core/models/layer_sharding.h"
-#include "epalm/core/sharded_unit.h"
-#include "epalm/core/state_dict.h"
+#include "epalm/core/parallel/sharded_unit.h"
+#include "epalm/core/models/state_dict.h"
 
 namespace epalm {
 namespace safetensors {
@@ -39,8 +39,8 @@ class ShardedLayers {
                 std::int64_t layers, c10::ScalarType dtype, c10::Device device);
 
   bool is_sharded(const std::string& name) const { return sharded_names_.count(name) != 0; }
-  const ShardedUnit* unit(std::int64_t layer) const;
-  Communicator& communicator() const { return *communicator_; }
+  const parallel::ShardedUnit* unit(std::int64_t layer) const;
+  parallel::Communicator& communicator() const { return *communicator_; }
   bool any() const { return !order_.empty(); }
 
   // Gathers the sharded layers in order with the next one in flight (views
@@ -52,7 +52,7 @@ class ShardedLayers {
 
    private:
     const ShardedLayers& layers_;
-    UnitGatherer gatherer_;
+    parallel::UnitGatherer gatherer_;
   };
 
   // Backward's gathers for one forward pass: the layers whose backward will
@@ -70,7 +70,7 @@ class ShardedLayers {
    private:
     struct InFlight {
       at::Tensor buffer;
-      std::unique_ptr<Work> work;
+      std::unique_ptr<parallel::Work> work;
     };
     void start(std::int64_t layer);
     const ShardedLayers& layers_;
@@ -89,8 +89,8 @@ class ShardedLayers {
   at::Tensor gather_buffer() const;
 
  private:
-  Communicator* communicator_ = nullptr;
-  std::vector<std::unique_ptr<ShardedUnit>> units_;  // per layer; null: replicated
+  parallel::Communicator* communicator_ = nullptr;
+  std::vector<std::unique_ptr<parallel::ShardedUnit>> units_;  // per layer; null: replicated
   std::vector<std::int64_t> order_;                  // sharded layers, ascending
   std::vector<std::map<std::string, std::string>> model_name_;  // per layer: checkpoint name -> model name
   std::map<std::string, std::int64_t> sharded_names_;           // model name -> layer

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
 namespace epalm::models {
 

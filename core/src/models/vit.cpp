@@ -5,10 +5,11 @@
 #include <filesystem>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "layers/pre_ln_block.h"
 #include "models/frozen_weights.h"
 #include "models/random_weights.h"
+#include "models/layer_holder.h"
 #include "models/sharded_layers.h"
 #include "models/weights_fingerprint.h"
 
@@ -70,8 +71,8 @@ struct VitModel::Weights {
   at::Tensor cls_token, position_embeddings;
   layers::Linear patch;  // convolution weight [H, C, p, p] and bias
   layers::LayerNorm final_norm;
-  std::vector<layers::PreLnBlock> blocks;  // empty for sharded blocks
   std::unique_ptr<ShardedLayers> sharded;  // null: every block whole
+  std::vector<std::unique_ptr<const LayerHolder<layers::PreLnBlock>>> blocks;  // how each block runs: whole or sharded
   // Per sharded block: its whole (small) tensors, joined by the gathered ones to run.
   std::map<std::int64_t, std::map<std::string, at::Tensor>> block_small;
   std::map<std::string, at::Tensor> resident;  // every whole tensor (footprint)
@@ -101,22 +102,26 @@ VitModel::VitModel(VitConfig config, const std::map<std::string, at::Tensor>& we
   w.position_embeddings = get("embeddings.position_embeddings");
   w.patch = linear("embeddings.patch_embeddings.projection");
   w.final_norm = norm("layernorm");
-  for (std::int64_t i = 0; i < config_.num_layers; ++i) {
-    const std::string p = kBlockPrefix + std::to_string(i) + ".";
-    if (sharded && sharded->unit(i) != nullptr) {
-      for (const auto& [name, t] : weights) {
-        if (block_of(name) == i) w.block_small[i][name] = get(name);
-      }
-      w.blocks.emplace_back();
-      continue;
-    }
-    w.blocks.push_back(frozen.vit_layer(p, config_.num_heads, config_.layer_norm_eps, config_.hidden_act));
+  for (const auto& [name, t] : weights) {
+    w.resident[name] = get(name);
+    if (sharded && sharded->unit(block_of(name)) != nullptr) w.block_small[block_of(name)][name] = get(name);
   }
-  for (const auto& [name, t] : weights) w.resident[name] = get(name);
   w.sharded = std::move(sharded);
+  const Weights* held = weights_.get();  // stable across moves of the model
+  const auto block = [c = config_](std::int64_t i, const std::map<std::string, at::Tensor>& tensors) {
+    return FrozenWeights(tensors).vit_layer(kBlockPrefix + std::to_string(i) + ".", c.num_heads, c.layer_norm_eps,
+                                            c.hidden_act);
+  };
+  w.blocks = hold_layers<layers::PreLnBlock>(
+      config_.num_layers, w.sharded.get(), [&](std::int64_t i) { return block(i, weights); },
+      [held, block](std::int64_t i, const std::map<std::string, at::Tensor>& gathered) {
+        auto tensors = held->block_small.at(i);
+        for (const auto& [name, t] : gathered) tensors[name] = t;
+        return block(i, tensors);
+      });
 }
 
-const ShardedUnit* VitModel::sharded_layer(std::int64_t layer) const {
+const parallel::ShardedUnit* VitModel::sharded_layer(std::int64_t layer) const {
   return weights_->sharded ? weights_->sharded->unit(layer) : nullptr;
 }
 
@@ -222,7 +227,7 @@ EncoderOutput VitModel::forward(const at::Tensor& pixel_values_in, const VitForw
   if (!at::isFloatingType(pixel_values_in.scalar_type())) {
     throw Error("ViT forward", std::string("pixel_values must be floating point, got ") +
                                    c10::toString(pixel_values_in.scalar_type()) +
-                                   " (preprocess images with epalm/core/image_preprocessing.h)");
+                                   " (preprocess images with epalm/core/media/image_preprocessing.h)");
   }
   const auto height = pixel_values_in.size(2);
   const auto width = pixel_values_in.size(3);
@@ -251,25 +256,20 @@ EncoderOutput VitModel::forward(const at::Tensor& pixel_values_in, const VitForw
   EncoderOutput out;
   LayerInput state;
   state.hidden = hidden;
-  // Sharded blocks are gathered in order, the next one in flight. The
-  // encoder is frozen and forward-only: nothing is kept for a backward.
-  std::unique_ptr<ShardedLayers::Pass> pass;
-  if (w.sharded && w.sharded->any()) pass = std::make_unique<ShardedLayers::Pass>(*w.sharded);
+  // The encoder is frozen and forward-only: a sharded block is gathered
+  // (the next one in flight) and nothing is kept for a backward.
+  LayerPass pass(w.sharded.get(), /*caching=*/false, "ViT forward");
   for (std::int64_t i = 0; i < c.num_layers; ++i) {
     state.layer = static_cast<int>(i);
     if (o.hook) o.hook(state);
     if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
-    const bool cls_only = o.last_block_cls_only && i == c.num_layers - 1;
-    if (pass && w.sharded->unit(i) != nullptr) {
-      auto block_weights = w.block_small.at(i);
-      for (auto& [name, t] : w.sharded->named(i, pass->acquire(i))) block_weights[name] = t;
-      const auto block = FrozenWeights(block_weights)
-                             .vit_layer(kBlockPrefix + std::to_string(i) + ".", c.num_heads, c.layer_norm_eps,
-                                        c.hidden_act);
-      state.hidden = block(state.hidden, o.attention_kernel, cls_only ? 1 : 0);
-      continue;
-    }
-    state.hidden = w.blocks[i](state.hidden, o.attention_kernel, cls_only ? 1 : 0);
+    const int cls_only = o.last_block_cls_only && i == c.num_layers - 1 ? 1 : 0;
+    state.hidden = w.blocks[static_cast<size_t>(i)]->run(
+        pass,
+        [kernel = o.attention_kernel, cls_only](const layers::PreLnBlock& block, const at::Tensor& x) {
+          return block(x, kernel, cls_only);
+        },
+        state.hidden, {});
   }
   if (o.output_hidden_states) out.hidden_states.push_back(state.hidden);
   out.last_hidden_state = w.final_norm(state.hidden);

@@ -18,25 +18,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double bus_factor(Collective op, int n) {
-  if (op == Collective::kAllReduce) return 2.0 * (n - 1) / n;
+double bus_factor(parallel::Collective op, int n) {
+  if (op == parallel::Collective::kAllReduce) return 2.0 * (n - 1) / n;
   return static_cast<double>(n - 1) / n;
 }
 
-CollectiveRow measure_one(Communicator& comm, const distributed::World& world, Collective op, std::int64_t bytes,
+CollectiveRow measure_one(parallel::Communicator& comm, const distributed::World& world, parallel::Collective op, std::int64_t bytes,
                           c10::ScalarType dtype, c10::Device device, int warmup, int repetitions) {
   const int n = comm.size();
   const auto element = static_cast<std::int64_t>(c10::elementSize(dtype));
   // Whole elements, divisible by the ranks for the sharded collectives.
-  const std::int64_t quantum = op == Collective::kAllReduce ? element : element * n;
+  const std::int64_t quantum = op == parallel::Collective::kAllReduce ? element : element * n;
   const std::int64_t total = std::max<std::int64_t>(1, bytes / quantum) * quantum / element;
   const auto options = torch::TensorOptions().dtype(dtype).device(device);
   auto full = torch::ones({total}, options);
   auto shard = torch::ones({total / n}, options);
   auto once = [&] {
-    if (op == Collective::kAllReduce) comm.all_reduce(full, ReduceOp::kSum)->wait();
-    else if (op == Collective::kAllGather) comm.all_gather(shard, full)->wait();
-    else comm.reduce_scatter(full, shard, ReduceOp::kSum)->wait();
+    if (op == parallel::Collective::kAllReduce) comm.all_reduce(full, parallel::ReduceOp::kSum)->wait();
+    else if (op == parallel::Collective::kAllGather) comm.all_gather(shard, full)->wait();
+    else comm.reduce_scatter(full, shard, parallel::ReduceOp::kSum)->wait();
   };
   for (int i = 0; i < warmup; ++i) once();
   synchronize(device);
@@ -57,21 +57,21 @@ CollectiveRow measure_one(Communicator& comm, const distributed::World& world, C
 
 }  // namespace
 
-std::vector<Collective> parse_collectives(const std::string& list) {
-  std::vector<Collective> ops;
+std::vector<parallel::Collective> parse_collectives(const std::string& list) {
+  std::vector<parallel::Collective> ops;
   std::stringstream s(list);
   std::string name;
   while (std::getline(s, name, ',')) {
-    if (name == "all_gather") ops.push_back(Collective::kAllGather);
-    else if (name == "reduce_scatter") ops.push_back(Collective::kReduceScatter);
-    else if (name == "all_reduce") ops.push_back(Collective::kAllReduce);
+    if (name == "all_gather") ops.push_back(parallel::Collective::kAllGather);
+    else if (name == "reduce_scatter") ops.push_back(parallel::Collective::kReduceScatter);
+    else if (name == "all_reduce") ops.push_back(parallel::Collective::kAllReduce);
     else throw UsageError("--ops", "'" + name + "' is not one of all_gather, reduce_scatter, all_reduce");
   }
   if (ops.empty()) throw UsageError("--ops", "names no collective");
   return ops;
 }
 
-CommBenchReport run_comm_bench(Communicator& comm, const distributed::World& world, const CommBenchSettings& s) {
+CommBenchReport run_comm_bench(parallel::Communicator& comm, const distributed::World& world, const CommBenchSettings& s) {
   CommBenchReport report;
   for (auto op : s.ops) {
     for (std::int64_t bytes = s.min_bytes; bytes <= s.max_bytes; bytes *= 2) {

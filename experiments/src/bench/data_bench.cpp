@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "epalm/experiments/bench/bench.h"
-#include "epalm/core/data_loader.h"
-#include "epalm/core/datasets.h"
+#include "epalm/core/data/data_loader.h"
+#include "epalm/core/data/datasets.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/timesformer.h"
 #include "epalm/core/models/vit.h"
@@ -44,15 +44,15 @@ BenchResult run_data_case(const DataCase& c, const BenchSettings& s, Progress& p
   progress.say("making " + std::to_string(samples) + " " + c.unit + " with the peer script");
   run_peer(s, "data_peer.py", {"make", "--dir", root, "--kind", c.kind, "--count", std::to_string(samples)}, progress);
 
-  const auto dataset = read_dataset({c.task, root, "bench"});
-  auto media = MediaSettings::for_task(c.task, /*train=*/s.augment != "off");
+  const auto dataset = data::read_dataset({c.task, root, "bench"});
+  auto media = media::MediaSettings::for_task(c.task, /*train=*/s.augment != "off");
   media.rand_augment = s.augment == "rand-augment";
-  LoaderSettings settings;
+  data::LoaderSettings settings;
   settings.batch_size = batch;
   settings.threads = s.loader_threads;
   settings.prefetch = 2;
   settings.pin_memory = s.device.is_cuda();
-  DataLoader loader(dataset, media, settings);
+  data::DataLoader loader(dataset, media, settings);
 
   BenchResult r;
   r.unit = c.unit;

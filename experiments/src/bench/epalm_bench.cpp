@@ -14,11 +14,11 @@
 
 #include "epalm/experiments/bench/bench.h"
 #include "epalm/core/error.h"
-#include "epalm/core/feature_cache.h"
+#include "epalm/core/data/feature_cache.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/vit.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/train/trainer.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
 #include "bench/epalm_bench_models.h"
@@ -32,20 +32,20 @@ namespace {
 
 // The batch every step trains on; its features are computed anew each step,
 // as a training step without the feature cache does.
-class EncodedImages : public BatchSource {
+class EncodedImages : public train::BatchSource {
  public:
-  EncodedImages(const models::VitModel& encoder, int levels, Batch text, at::Tensor pixels)
+  EncodedImages(const models::VitModel& encoder, int levels, train::Batch text, at::Tensor pixels)
       : encoder_(encoder), levels_(levels), text_(std::move(text)), pixels_(std::move(pixels)) {}
-  Batch batch_at(std::int64_t) override {
-    Batch b = text_;
-    b.features = EpalmModel::select_features(encoder_, pixels_, levels_);
+  train::Batch batch_at(std::int64_t) override {
+    train::Batch b = text_;
+    b.features = models::EpalmModel::select_features(encoder_, pixels_, levels_);
     return b;
   }
 
  private:
   const models::VitModel& encoder_;
   int levels_;
-  Batch text_;
+  train::Batch text_;
   at::Tensor pixels_;
 };
 
@@ -110,16 +110,16 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   at::Tensor initial_logits;
   {
     torch::NoGradGuard no_grad;
-    const auto features = EpalmModel::select_features(encoder, pixels.to(s.device, s.dtype), layout.levels);
+    const auto features = models::EpalmModel::select_features(encoder, pixels.to(s.device, s.dtype), layout.levels);
     initial_logits = model.forward(features, ids.to(s.device), mask.to(s.device)).logits.to(torch::kFloat).cpu();
   }
-  OptimizerSettings optimizer;
+  train::OptimizerSettings optimizer;
   optimizer.lr = optimizer.prompt_lr = 1e-4;
-  ScheduleSettings schedule;  // constant learning rate over the benchmark's steps
+  train::ScheduleSettings schedule;  // constant learning rate over the benchmark's steps
   schedule.warmup_steps = 0;
   schedule.total_steps = std::int64_t{1} << 50;
-  Trainer trainer(model, optimizer, schedule, TrainSettings{});
-  EncodedImages source(encoder, layout.levels, Batch{{}, ids.to(s.device), mask.to(s.device), labels.to(s.device)},
+  train::Trainer trainer(model, optimizer, schedule, train::TrainSettings{});
+  EncodedImages source(encoder, layout.levels, train::Batch{{}, ids.to(s.device), mask.to(s.device), labels.to(s.device)},
                        pixels.to(s.device, s.dtype));
   std::vector<double> losses;
   BenchResult r;
@@ -218,15 +218,15 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
 
 // A small image dataset trained on by several eP-ALM variants that share the
 // encoder (a sweep): every batch's features come from `features(batch)`.
-class SweepBatches : public BatchSource {
+class SweepBatches : public train::BatchSource {
  public:
   using Features = std::function<at::Tensor(std::int64_t batch)>;
-  SweepBatches(Features features, std::int64_t batches, Batch text) : features_(std::move(features)), batches_(batches),
+  SweepBatches(Features features, std::int64_t batches, train::Batch text) : features_(std::move(features)), batches_(batches),
                                                                        text_(std::move(text)) {}
-  Batch batch_at(std::int64_t position) override {
+  train::Batch batch_at(std::int64_t position) override {
     const auto index = position % batches_;
     const auto size = text_.input_ids.size(0) / batches_;
-    Batch b{features_(index), text_.input_ids.slice(0, index * size, (index + 1) * size),
+    train::Batch b{features_(index), text_.input_ids.slice(0, index * size, (index + 1) * size),
             text_.attention_mask.slice(0, index * size, (index + 1) * size),
             text_.labels.slice(0, index * size, (index + 1) * size)};
     return b;
@@ -235,12 +235,12 @@ class SweepBatches : public BatchSource {
  private:
   Features features_;
   std::int64_t batches_;
-  Batch text_;
+  train::Batch text_;
 };
 
 // The sweep's variants: what the paper ablates, all reading the same six levels.
-std::vector<EpalmConfig> sweep_variants(std::int64_t decoder_layers) {
-  std::vector<EpalmConfig> variants(4, paper_layout(decoder_layers));
+std::vector<models::EpalmConfig> sweep_variants(std::int64_t decoder_layers) {
+  std::vector<models::EpalmConfig> variants(4, paper_layout(decoder_layers));
   variants[1].shared_connector = true;
   variants[1].prompt_mlp = false;
   variants[2].prompt_length = 0;
@@ -270,7 +270,7 @@ BenchResult feature_cache_case(const BenchSettings& given, Progress& progress) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed + 1);
   auto ids = torch::randint(3, decoder.config().vocab_size, {images, tokens}, generator, torch::kLong);
   ids.select(1, 0).fill_(2);
-  const Batch text{{}, ids.to(s.device), torch::ones_like(ids).to(s.device), ids.to(s.device)};
+  const train::Batch text{{}, ids.to(s.device), torch::ones_like(ids).to(s.device), ids.to(s.device)};
   const auto pixels = torch::randn({images, 3, vit.image_size, vit.image_size}, generator).to(s.device, s.dtype);
   std::vector<std::string> sample_ids;
   for (std::int64_t i = 0; i < images; ++i) sample_ids.push_back("image-" + std::to_string(i));
@@ -281,8 +281,8 @@ BenchResult feature_cache_case(const BenchSettings& given, Progress& progress) {
   auto sweep = [&](const SweepBatches::Features& features) {
     losses.clear();
     for (std::size_t v = 0; v < variants.size(); ++v) {
-      EpalmModel model(variants[v], decoder, vit.hidden_size, vit.num_layers, s.seed + 3);
-      Trainer trainer(model, OptimizerSettings{}, ScheduleSettings{}, TrainSettings{});
+      models::EpalmModel model(variants[v], decoder, vit.hidden_size, vit.num_layers, s.seed + 3);
+      train::Trainer trainer(model, train::OptimizerSettings{}, train::ScheduleSettings{}, train::TrainSettings{});
       SweepBatches data(features, kBatches, text);
       for (std::int64_t step = 0; step < kBatches * kEpochs; ++step) {
         progress.say("variant " + std::to_string(v + 1) + "/" + std::to_string(variants.size()) + ", step " +
@@ -303,15 +303,15 @@ BenchResult feature_cache_case(const BenchSettings& given, Progress& progress) {
   std::int64_t hits = 0, misses = 0;
   r.ours = measure(
       [&] {
-        FeatureCache cache(scratch.path() + "/cache-" + std::to_string(run++),
-                           FeatureKey{encoder.fingerprint(), levels, "bench random pixels"});
+        data::FeatureCache cache(scratch.path() + "/cache-" + std::to_string(run++),
+                           data::FeatureKey{encoder.fingerprint(), levels, "bench random pixels"});
         sweep([&](std::int64_t index) {
           const std::vector<std::string> wanted(sample_ids.begin() + index * batch,
                                                 sample_ids.begin() + (index + 1) * batch);
           return cache.features(wanted, [&](const std::vector<std::size_t>& missing) {
             std::vector<std::int64_t> rows;
             for (auto m : missing) rows.push_back(index * batch + static_cast<std::int64_t>(m));
-            return EpalmModel::select_features(encoder, pixels.index_select(0, torch::tensor(rows).to(s.device)),
+            return models::EpalmModel::select_features(encoder, pixels.index_select(0, torch::tensor(rows).to(s.device)),
                                                levels);
           }).to(s.device);
         });
@@ -320,7 +320,7 @@ BenchResult feature_cache_case(const BenchSettings& given, Progress& progress) {
       },
       s, progress, "with the feature cache");
   const auto cached_losses = losses;
-  r.peer = measure([&] { sweep([&](std::int64_t index) { return EpalmModel::select_features(encoder, rows_of(index), levels); }); },
+  r.peer = measure([&] { sweep([&](std::int64_t index) { return models::EpalmModel::select_features(encoder, rows_of(index), levels); }); },
                    s, progress, "without the cache");
   r.agree = cached_losses == losses;
   r.check = std::string("per-step losses of the ") + std::to_string(losses.size()) + " steps " +

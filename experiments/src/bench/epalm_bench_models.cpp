@@ -4,15 +4,15 @@
 
 #include "bench/peer_checkpoints.h"
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
 #include "epalm/experiments/model_families/vit_family.h"
 
 namespace epalm::experiments {
 
-EpalmConfig paper_layout(std::int64_t decoder_layers) {
-  EpalmConfig c;
+models::EpalmConfig paper_layout(std::int64_t decoder_layers) {
+  models::EpalmConfig c;
   c.levels = 6;
   c.shared_connector = false;
   c.start_layer = static_cast<int>(decoder_layers * 19 / 32);
@@ -22,7 +22,7 @@ EpalmConfig paper_layout(std::int64_t decoder_layers) {
   return c;
 }
 
-nlohmann::json peer_variant(const EpalmConfig& layout) {
+nlohmann::json peer_variant(const models::EpalmConfig& layout) {
   return {{"levels", layout.levels},           {"shared", layout.shared_connector}, {"start", layout.start_layer},
           {"end", layout.end_layer},           {"prompt", layout.prompt_length},     {"mlp", layout.prompt_mlp}};
 }

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "epalm/core/epalm_model.h"
+#include "epalm/core/models/epalm_model.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/vit.h"
 #include "epalm/experiments/bench/bench.h"
@@ -21,10 +21,10 @@ namespace epalm::experiments {
 // The paper's ePALM layout scaled to the decoder's depth: six per-level
 // connectors into the last ~40% of the layers (19-31 of OPT-2.7B's 32), a
 // 10-token soft prompt with its MLP.
-EpalmConfig paper_layout(std::int64_t decoder_layers);
+models::EpalmConfig paper_layout(std::int64_t decoder_layers);
 
 // A layout as the peers' epalm_torch.py reads it (levels, shared, start, end, prompt, mlp).
-nlohmann::json peer_variant(const EpalmConfig& layout);
+nlohmann::json peer_variant(const models::EpalmConfig& layout);
 
 // Matrix-multiply FLOPs (2·m·n·k) of the ViT forward to the [CLS] of the
 // last levels for `batch` images: the peer runs every block on every token;
@@ -41,8 +41,8 @@ struct EpalmBenchModels {
   models::VitConfig vit_config;
   std::map<std::string, at::Tensor> vit_weights;  // fp32 on the CPU, HF ViTModel names
   models::VitModel encoder;
-  EpalmConfig layout;
-  EpalmModel model;
+  models::EpalmConfig layout;
+  models::EpalmModel model;
 
   EpalmBenchModels(models::OptModel decoder, models::VitConfig vit_config, std::map<std::string, at::Tensor> vit_weights,
                    c10::ScalarType dtype, c10::Device device, std::uint64_t seed);

@@ -15,8 +15,8 @@
 
 #include "bench/epalm_bench_models.h"
 #include "epalm/core/error.h"
-#include "epalm/core/generation.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/models/generation.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "epalm/experiments/bench/bench.h"
 #include "epalm/experiments/model_families.h"
 
@@ -30,9 +30,9 @@ constexpr int kBeams = 3;
 constexpr int kMaxLength = 30;
 
 // Rows of every decoder call, to count the work done.
-class CountingDecoder : public StepDecoder {
+class CountingDecoder : public models::StepDecoder {
  public:
-  explicit CountingDecoder(std::unique_ptr<StepDecoder> inner) : inner_(std::move(inner)) {}
+  explicit CountingDecoder(std::unique_ptr<models::StepDecoder> inner) : inner_(std::move(inner)) {}
   at::Tensor step(const at::Tensor& new_tokens, const at::Tensor& mask) override {
     calls.push_back({new_tokens.size(0), new_tokens.size(1), mask.size(1)});
     return inner_->step(new_tokens, mask);
@@ -45,7 +45,7 @@ class CountingDecoder : public StepDecoder {
   std::vector<Call> calls;
 
  private:
-  std::unique_ptr<StepDecoder> inner_;
+  std::unique_ptr<models::StepDecoder> inner_;
 };
 
 // Matrix-multiply FLOPs (2·m·n·k) of one decoder pass over `rows` rows of
@@ -97,7 +97,7 @@ BenchResult eval_case(const BenchSettings& s, Progress& progress) {
   for (int i = 0; i < batch; ++i) ids[i][first_real[i].item<std::int64_t>()] = 2;
   const auto pixels = torch::randn({batch, 3, vit.image_size, vit.image_size}, generator);
 
-  GenerationSettings settings;
+  models::GenerationSettings settings;
   settings.num_beams = kBeams;
   settings.max_new_tokens = new_tokens;
   settings.eos_token_ids = {2};
@@ -125,7 +125,7 @@ BenchResult eval_case(const BenchSettings& s, Progress& progress) {
   r.ours = measure(
       [&] {
         torch::NoGradGuard no_grad;
-        const auto features = EpalmModel::select_features(models->encoder, device_pixels, levels);
+        const auto features = models::EpalmModel::select_features(models->encoder, device_pixels, levels);
         CountingDecoder decoder(model.step_decoder(features));
         sequences = generate(decoder, device_ids, device_mask, settings);
         calls = decoder.calls;

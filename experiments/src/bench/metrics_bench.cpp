@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "epalm/experiments/bench/bench.h"
-#include "epalm/core/caption_metrics.h"
+#include "epalm/core/eval/caption_metrics.h"
 #include "epalm/core/error.h"
-#include "epalm/core/vqa_accuracy.h"
+#include "epalm/core/eval/vqa_accuracy.h"
 
 namespace epalm::experiments {
 

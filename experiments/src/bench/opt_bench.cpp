@@ -11,8 +11,8 @@
 #include "epalm/experiments/bench/bench.h"
 #include "epalm/core/models/rounding_bounds.h"
 #include "epalm/core/error.h"
-#include "epalm/core/generation.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/models/generation.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "epalm/experiments/model_families.h"
 #include "epalm/experiments/model_families/opt_family.h"
 #include "bench/peer_checkpoints.h"
@@ -153,7 +153,7 @@ BenchResult generate_case(const BenchSettings& given, Progress& progress) {
   r.settings.emplace_back("new tokens", std::to_string(s.new_tokens));
   r.settings.emplace_back("decoding", "greedy, KV cache, no EOS stop");
   r.tokens_per_run = static_cast<std::int64_t>(batch) * s.new_tokens;
-  GenerationSettings g;
+  models::GenerationSettings g;
   g.max_new_tokens = s.new_tokens;
   g.num_beams = 1;
   g.eos_token_ids = {-1};  // never matches: every run makes exactly new_tokens per row, as the peer does
@@ -164,7 +164,7 @@ BenchResult generate_case(const BenchSettings& given, Progress& progress) {
   r.ours = measure(
       [&] {
         torch::NoGradGuard no_grad;
-        auto decoder = make_opt_step_decoder(p.model);
+        auto decoder = models::make_opt_step_decoder(p.model);
         sequences = generate(*decoder, ids, mask, g);
       },
       s, progress, "epalm opt-generate");

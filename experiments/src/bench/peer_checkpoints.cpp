@@ -9,7 +9,7 @@
 
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/vit.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 namespace epalm::experiments {
 

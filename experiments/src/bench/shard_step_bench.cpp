@@ -9,12 +9,12 @@
 #include <fstream>
 
 #include "epalm/experiments/bench/bench.h"
-#include "epalm/core/communicator.h"
-#include "epalm/core/gradient_bucket.h"
+#include "epalm/core/parallel/communicator.h"
+#include "epalm/core/parallel/gradient_bucket.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/safetensors.h"
-#include "epalm/core/sharded_layer.h"
-#include "epalm/core/sharded_unit.h"
+#include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/parallel/sharded_layer.h"
+#include "epalm/core/parallel/sharded_unit.h"
 #include "epalm/distributed/world.h"
 
 namespace epalm::experiments {
@@ -25,9 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 // Every collective passed to the real communicator except all-gathers, which
 // are skipped: the step's compute without the weights' communication.
-class NoGatherCommunicator final : public Communicator {
+class NoGatherCommunicator final : public parallel::Communicator {
  public:
-  explicit NoGatherCommunicator(Communicator& real) : real_(real) {}
+  explicit NoGatherCommunicator(parallel::Communicator& real) : real_(real) {}
   int rank() const override { return real_.rank(); }
   int size() const override { return real_.size(); }
   std::string backend() const override { return real_.backend() + " (no all-gathers)"; }
@@ -39,23 +39,23 @@ class NoGatherCommunicator final : public Communicator {
  protected:
   // Every slot gets this rank's shard: a local copy, no communication, and
   // weights of the right magnitude (no denormals from uninitialised memory).
-  std::unique_ptr<Work> do_all_gather(const at::Tensor& shard, const at::Tensor& full) override {
+  std::unique_ptr<parallel::Work> do_all_gather(const at::Tensor& shard, const at::Tensor& full) override {
     full.view({size(), -1}).copy_(shard.view({1, -1}).expand({size(), shard.numel()}));
-    return finished_work();
+    return parallel::finished_work();
   }
-  std::unique_ptr<Work> do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard, ReduceOp op) override {
+  std::unique_ptr<parallel::Work> do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard, parallel::ReduceOp op) override {
     return real_.reduce_scatter(full, shard, op);
   }
-  std::unique_ptr<Work> do_all_reduce(const at::Tensor& tensor, ReduceOp op) override {
+  std::unique_ptr<parallel::Work> do_all_reduce(const at::Tensor& tensor, parallel::ReduceOp op) override {
     return real_.all_reduce(tensor, op);
   }
-  std::unique_ptr<Work> do_broadcast(const at::Tensor& tensor, int root) override {
+  std::unique_ptr<parallel::Work> do_broadcast(const at::Tensor& tensor, int root) override {
     return real_.broadcast(tensor, root);
   }
   void do_barrier() override { real_.barrier(); }
 
  private:
-  Communicator& real_;
+  parallel::Communicator& real_;
 };
 
 std::string name(int layer, const char* tensor) { return "layers." + std::to_string(layer) + "." + tensor; }
@@ -68,7 +68,7 @@ torch::Tensor block(const std::map<std::string, torch::Tensor>& w, int layer, co
 
 // Times `step` per mode as the slowest rank sees it, with the collectives it issued.
 template <typename Step>
-StepRow time_mode(const char* mode, Communicator& comm, const distributed::World& world, const StepSettings& s,
+StepRow time_mode(const char* mode, parallel::Communicator& comm, const distributed::World& world, const StepSettings& s,
                   const Step& step) {
   for (int i = 0; i < s.warmup; ++i) step();
   comm.reset_tallies();
@@ -83,15 +83,15 @@ StepRow time_mode(const char* mode, Communicator& comm, const distributed::World
   StepRow row;
   row.mode = mode;
   row.step_s = median(times);
-  row.all_gathers = comm.tally(Collective::kAllGather).calls / s.repetitions;
-  row.gathered_bytes = comm.tally(Collective::kAllGather).bytes / s.repetitions;
-  row.all_reduces = comm.tally(Collective::kAllReduce).calls / s.repetitions;
+  row.all_gathers = comm.tally(parallel::Collective::kAllGather).calls / s.repetitions;
+  row.gathered_bytes = comm.tally(parallel::Collective::kAllGather).bytes / s.repetitions;
+  row.all_reduces = comm.tally(parallel::Collective::kAllReduce).calls / s.repetitions;
   return row;
 }
 
 // The real OPT decoder: replicated, every layer sharded, and sharded with the
 // all-gathers skipped; backward reaches every layer through a 10-token soft prompt.
-std::vector<StepRow> measure_decoder_step(Communicator& comm, const distributed::World& world, const StepSettings& s) {
+std::vector<StepRow> measure_decoder_step(parallel::Communicator& comm, const distributed::World& world, const StepSettings& s) {
   const auto config = models::OptConfig::preset(s.decoder);
   const auto dir = std::filesystem::temp_directory_path() / ("epalm-bench-decoder-" + std::to_string(getppid()));
   if (world.rank() == 0) {
@@ -115,7 +115,7 @@ std::vector<StepRow> measure_decoder_step(Communicator& comm, const distributed:
     torch::manual_seed(1);
     const auto ids = torch::randint(4, config.vocab_size, {1, s.tokens}, torch::kLong);
     auto prompt = (torch::randn({1, 10, config.word_embed_proj_dim}) * 0.02).to(s.device).requires_grad_();
-    GradientBucket bucket({prompt});
+    parallel::GradientBucket bucket({prompt});
     auto step = [&](const models::OptModel& model) {
       bucket.zero();
       models::OptForwardOptions o;
@@ -143,7 +143,7 @@ std::vector<StepRow> measure_decoder_step(Communicator& comm, const distributed:
 
 }  // namespace
 
-std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::World& world, const StepSettings& s) {
+std::vector<StepRow> measure_shard_step(parallel::Communicator& comm, const distributed::World& world, const StepSettings& s) {
   if (!s.decoder.empty()) return measure_decoder_step(comm, world, s);
   // The frozen layers as a checkpoint file rank 0 writes where every rank of
   // this node finds it (named after mpirun, the ranks' parent).
@@ -170,13 +170,13 @@ std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::W
   {
     safetensors::Checkpoint checkpoint(path);
     std::map<std::string, torch::Tensor> full;
-    std::vector<std::unique_ptr<ShardedUnit>> units;
-    std::vector<LayerFunction> functions;
+    std::vector<std::unique_ptr<parallel::ShardedUnit>> units;
+    std::vector<parallel::LayerFunction> functions;
     for (int i = 0; i < s.layers; ++i) {
       for (const char* t : {"norm.weight", "norm.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}) {
         full[name(i, t)] = checkpoint.load(name(i, t), torch::kFloat, s.device);
       }
-      units.push_back(std::make_unique<ShardedUnit>(
+      units.push_back(std::make_unique<parallel::ShardedUnit>(
           checkpoint, std::vector<std::string>{name(i, "fc1.weight"), name(i, "fc2.weight"), name(i, "norm.weight"),
                                                name(i, "norm.bias"), name(i, "fc1.bias"), name(i, "fc2.bias")},
           comm.rank(), comm.size(), torch::kFloat, s.device));
@@ -184,19 +184,19 @@ std::vector<StepRow> measure_shard_step(Communicator& comm, const distributed::W
     }
     // The trainable input: the micro-batch's embeddings (as a soft prompt would be).
     auto input = torch::randn({1, s.tokens, d}, torch::device(s.device)).requires_grad_();
-    GradientBucket bucket({input});
+    parallel::GradientBucket bucket({input});
     NoGatherCommunicator no_gather(comm);
 
-    auto step = [&](Communicator* sharded_with) {
+    auto step = [&](parallel::Communicator* sharded_with) {
       bucket.zero();
       auto h = input;
       for (int i = 0; i < s.layers; ++i) {
-        h = sharded_with ? apply_sharded_layer(*units[i], *sharded_with, functions[i], h) : block(full, i, h);
+        h = sharded_with ? parallel::apply_sharded_layer(*units[i], *sharded_with, functions[i], h) : block(full, i, h);
       }
       h.pow(2).mean().backward();
       bucket.reduce(comm, 1.0);
     };
-    for (auto [mode, with] : {std::pair<const char*, Communicator*>{"replicate", nullptr}, {"shard", &comm},
+    for (auto [mode, with] : {std::pair<const char*, parallel::Communicator*>{"replicate", nullptr}, {"shard", &comm},
                               {"shard, all-gathers skipped", &no_gather}}) {
       rows.push_back(time_mode(mode, comm, world, s, [&, with = with] { step(with); }));
       std::int64_t bytes = 0;

@@ -14,7 +14,7 @@
 #include "epalm/experiments/bench/bench.h"
 #include "epalm/core/models/rounding_bounds.h"
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 #include "epalm/experiments/model_families.h"
 #include "bench/peer_checkpoints.h"
 #include "epalm/experiments/model_families/vit_family.h"

@@ -7,7 +7,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/architecture.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 namespace epalm::experiments {
 

@@ -85,7 +85,7 @@ NamedTensors run(const ModelSource& source, const InputFile& inputs, const RunSe
     auto generation = *settings.generation;
     generation.pad_token_id = config.pad_token_id;
     if (generation.eos_token_ids.empty()) generation.eos_token_ids = {config.eos_token_id};
-    auto decoder = make_opt_step_decoder(model);
+    auto decoder = models::make_opt_step_decoder(model);
     result.emplace_back("generated", generate(*decoder, ids, mask, generation).cpu());
   }
   return result;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "epalm/core/augmentations.h"
+#include "epalm/core/augment/augmentations.h"
 
 namespace epalm::experiments::pretraining {
 

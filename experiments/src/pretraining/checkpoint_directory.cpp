@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "epalm/core/error.h"
-#include "epalm/core/safetensors.h"
+#include "epalm/core/safetensors/checkpoint.h"
 
 namespace epalm::experiments::pretraining {
 

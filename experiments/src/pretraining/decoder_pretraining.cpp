@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "epalm/core/error.h"
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 #include "epalm/experiments/pretraining.h"
 #include "pretraining/batch_order.h"
 #include "pretraining/checkpoint_directory.h"
@@ -31,13 +31,13 @@ const char* const kWhere = "decoder pretraining";
 const char* const kTokenizerFiles[] = {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
                                        "added_tokens.json", "tokenizer.json"};
 
-TokenId required_id(const std::optional<TokenId>& id, const char* what, const std::string& directory) {
+text::TokenId required_id(const std::optional<text::TokenId>& id, const char* what, const std::string& directory) {
   if (!id) throw Error(directory, std::string("the tokenizer defines no ") + what + " token (write_opt_tokenizer_config)");
   return *id;
 }
 
 // The architecture with the tokenizer's vocabulary and special ids.
-models::OptConfig decoder_config(models::OptConfig c, const Tokenizer& tokenizer, const std::string& directory) {
+models::OptConfig decoder_config(models::OptConfig c, const text::Tokenizer& tokenizer, const std::string& directory) {
   const auto size = static_cast<std::int64_t>(tokenizer.size());  // added tokens included
   if (c.vocab_size == 0) {
     const auto vocabulary = static_cast<std::int64_t>(tokenizer.vocab_size());
@@ -115,9 +115,9 @@ DecoderPretrainingReport pretrain_decoder(const DecoderPretraining& s) {
   if (s.train_lines.empty()) throw UsageError(kWhere, "no training lines");
   if (s.heldout_lines.empty()) throw UsageError(kWhere, "no held-out lines (the perplexity needs some)");
   const auto start = std::chrono::steady_clock::now();
-  TokenizerOverrides added;
+  text::TokenizerOverrides added;
   added.additional_special_tokens = s.added_special_tokens;
-  const auto tokenizer = Tokenizer::from_directory(s.tokenizer_directory, added);
+  const auto tokenizer = text::Tokenizer::from_directory(s.tokenizer_directory, added);
   const auto config = decoder_config(s.config, tokenizer, s.tokenizer_directory);
 
   pretraining::ProgressMeter preparing("decoder", "preparing", 2, s.progress);

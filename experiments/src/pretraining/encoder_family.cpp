@@ -44,7 +44,7 @@ EncoderFamily::EncoderFamily(EncoderConfig config) : config_(std::move(config)) 
              config_);
 }
 
-TensorShapes EncoderFamily::encoder_shapes() const {
+models::TensorShapes EncoderFamily::encoder_shapes() const {
   return std::visit(Overloaded{[](const models::VitConfig& c) { return models::vit_tensor_shapes(c); },
                                [](const models::TimesformerConfig& c) { return models::timesformer_tensor_shapes(c); },
                                [](const models::AstConfig& c) { return models::ast_tensor_shapes(c); }},
@@ -84,21 +84,21 @@ std::int64_t EncoderFamily::hidden_size() const {
   return std::visit([](const auto& c) { return c.hidden_size; }, config_);
 }
 
-MediaSettings EncoderFamily::media_settings() const {
-  MediaSettings m;
+media::MediaSettings EncoderFamily::media_settings() const {
+  media::MediaSettings m;
   m.train_augment = false;
   std::visit(Overloaded{[&](const models::VitConfig& c) {
-                          m.modality = Modality::kImage;
+                          m.modality = data::Modality::kImage;
                           m.image_size = c.image_size;
                         },
                         [&](const models::TimesformerConfig& c) {
-                          m.modality = Modality::kVideo;
+                          m.modality = data::Modality::kVideo;
                           m.image_size = c.image_size;
                           m.num_frames = c.num_frames;
-                          m.frame_sampling = video::FrameSampling::kMiddle;
+                          m.frame_sampling = media::FrameSampling::kMiddle;
                         },
                         [&](const models::AstConfig& c) {
-                          m.modality = Modality::kAudio;
+                          m.modality = data::Modality::kAudio;
                           m.mel_bins = c.num_mel_bins;
                           m.target_length = c.max_length;
                         }},
@@ -121,7 +121,7 @@ std::unique_ptr<models::Encoder> EncoderFamily::build(const std::map<std::string
       config_);
 }
 
-TensorShapes EncoderFamily::head_shapes(std::int64_t classes) const {
+models::TensorShapes EncoderFamily::head_shapes(std::int64_t classes) const {
   const auto h = hidden_size();
   if (std::holds_alternative<models::AstConfig>(config_)) {
     // ASTMLPHead: LayerNorm then a linear layer.

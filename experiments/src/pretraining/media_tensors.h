@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "epalm/core/media_inputs.h"
+#include "epalm/core/media/media_inputs.h"
 #include "epalm/experiments/pretraining.h"
 #include "pretraining/training_loop.h"
 
@@ -16,7 +16,7 @@ namespace epalm::experiments::pretraining {
 
 // [N, ...settings.input_shape()] float32; `meter` hears of each item as
 // number `done_before` + i + 1 (every few items).
-at::Tensor prepare_media(const std::vector<LabelledMedia>& items, const MediaSettings& settings,
+at::Tensor prepare_media(const std::vector<LabelledMedia>& items, const media::MediaSettings& settings,
                          const ProgressMeter& meter, std::int64_t done_before);
 
 }  // namespace epalm::experiments::pretraining

@@ -7,7 +7,7 @@
 
 namespace epalm::experiments::pretraining {
 
-TokenCorpus::TokenCorpus(const std::vector<std::string>& lines, const Tokenizer& tokenizer, TokenId eos, TokenId pad,
+TokenCorpus::TokenCorpus(const std::vector<std::string>& lines, const text::Tokenizer& tokenizer, text::TokenId eos, text::TokenId pad,
                          std::int64_t max_length)
     : pad_(pad) {
   for (const auto& line : lines) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 
 namespace epalm::experiments::pretraining {
 
@@ -22,12 +22,12 @@ struct TokenBatch {
 class TokenCorpus {
  public:
   // Lines that give no token to predict (nothing but BOS or EOS) are left out.
-  TokenCorpus(const std::vector<std::string>& lines, const Tokenizer& tokenizer, TokenId eos, TokenId pad,
+  TokenCorpus(const std::vector<std::string>& lines, const text::Tokenizer& tokenizer, text::TokenId eos, text::TokenId pad,
               std::int64_t max_length);
 
   std::size_t size() const { return sequences_.size(); }
   std::int64_t predicted_tokens() const;  // every token after the first, over all lines
-  const std::vector<std::vector<TokenId>>& sequences() const { return sequences_; }
+  const std::vector<std::vector<text::TokenId>>& sequences() const { return sequences_; }
   // The lines at `indices`, padded to the longest.
   TokenBatch batch(const std::vector<std::size_t>& indices) const;
   // Natural-log probabilities of each token id < vocab under this corpus's
@@ -37,8 +37,8 @@ class TokenCorpus {
   double unigram_perplexity(const std::vector<double>& log_probabilities) const;
 
  private:
-  std::vector<std::vector<TokenId>> sequences_;
-  TokenId pad_;
+  std::vector<std::vector<text::TokenId>> sequences_;
+  text::TokenId pad_;
 };
 
 }  // namespace epalm::experiments::pretraining

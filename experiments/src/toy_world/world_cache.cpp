@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "epalm/core/error.h"
+#include "epalm/core/home.h"
 #include "world_writer.h"
 
 namespace epalm::experiments::toy {
@@ -178,14 +179,7 @@ std::string world_key(const WorldSpec& spec) {
   return key + "-" + hex;
 }
 
-std::string default_world_home() {
-  if (const char* home = std::getenv("EPALM_HOME"); home != nullptr && *home != '\0') {
-    return std::string(home) + "/toy-world";
-  }
-  const char* user = std::getenv("HOME");
-  if (user == nullptr || *user == '\0') throw Error("EPALM_HOME", "neither EPALM_HOME nor HOME is set");
-  return std::string(user) + "/.cache/epalm/toy-world";
-}
+std::string default_world_home() { return epalm_home() + "/toy-world"; }
 
 WorldInfo ensure_world_at(const WorldSpec& spec, const std::string& directory) {
   check_sizes(spec.sizes);

@@ -7,7 +7,7 @@
 #include <future>
 
 #include "epalm/core/error.h"
-#include "epalm/core/text_objective.h"
+#include "epalm/core/text/text_objective.h"
 #include "epalm/experiments/bpe_trainer.h"
 #include "world_writer.h"
 
@@ -31,7 +31,7 @@ namespace {
 // A question and its answer as eP-ALM's question-answering text
 // (TextObjective: question, the answer token "</a>", answer).
 std::string qa_corpus_line(const std::string& question, const std::string& answer) {
-  return TextObjective{}.generation_prompt(question) + answer;
+  return text::TextObjective{}.generation_prompt(question) + answer;
 }
 
 // Descriptions end with a full stop or not (clips' captions do not).
@@ -76,7 +76,7 @@ std::map<std::string, int> write_world_files(const WorldSpec& spec, const std::s
   BpeTrainerOptions options;
   options.vocab_size = static_cast<std::size_t>(spec.sizes.vocab_size);
   // The answer token is a special token, never split or merged: it leaves the BPE's text.
-  const auto answer_token = TextObjective{}.answer_token;
+  const auto answer_token = text::TextObjective{}.answer_token;
   std::vector<std::string> bpe_text = corpus;
   for (auto& line : bpe_text) {
     for (auto at = line.find(answer_token); at != std::string::npos; at = line.find(answer_token, at)) {

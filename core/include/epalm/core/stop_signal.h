@@ -9,9 +9,11 @@
 
 #include <string>
 
-namespace epalm {
-
+namespace epalm::parallel {
 class Communicator;
+}
+
+namespace epalm {
 
 constexpr int kExitStopped = 128 + 15;  // 128 + SIGTERM, as a shell reports it
 
@@ -22,7 +24,7 @@ bool stop_signal_received();
 // Collective: true on every rank when any rank received a signal, so all
 // stop after the same step (one all_reduce of one element; call it on every
 // rank at the same point). Every rank then reports the same signal.
-bool stop_requested(Communicator& communicator);
+bool stop_requested(parallel::Communicator& communicator);
 // The signal that stopped the run ("SIGTERM", "SIGINT"; SIGTERM when none).
 std::string stop_signal_name();
 // 128 + that signal: 143 for SIGTERM, 130 for SIGINT.

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 
 namespace epalm::distributed {
 
@@ -30,7 +30,7 @@ struct CommunicatorOptions {
 // local otherwise. Throws UsageError when the backend is unknown or cannot
 // serve this world and device (mpi without MPI, nccl without NCCL or a GPU,
 // local with several ranks).
-std::unique_ptr<Communicator> make_communicator(const World& world, c10::Device device,
+std::unique_ptr<parallel::Communicator> make_communicator(const World& world, c10::Device device,
                                                 const CommunicatorOptions& options = {});
 // The backend "auto" resolves to.
 std::string resolve_backend(const World& world, c10::Device device, const std::string& backend);

@@ -7,14 +7,14 @@
 
 #include <memory>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/distributed/communicators.h"
 
 namespace epalm::distributed {
 
 class World;
 
-class MpiCommunicator final : public Communicator {
+class MpiCommunicator final : public parallel::Communicator {
  public:
   // Collective over the world's ranks; needs world.uses_mpi().
   MpiCommunicator(const World& world, const CommunicatorOptions& options = {});
@@ -30,10 +30,10 @@ class MpiCommunicator final : public Communicator {
   std::int64_t mpi_calls() const;
 
  protected:
-  std::unique_ptr<Work> do_all_gather(const at::Tensor& shard, const at::Tensor& full) override;
-  std::unique_ptr<Work> do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard, ReduceOp op) override;
-  std::unique_ptr<Work> do_all_reduce(const at::Tensor& tensor, ReduceOp op) override;
-  std::unique_ptr<Work> do_broadcast(const at::Tensor& tensor, int root) override;
+  std::unique_ptr<parallel::Work> do_all_gather(const at::Tensor& shard, const at::Tensor& full) override;
+  std::unique_ptr<parallel::Work> do_reduce_scatter(const at::Tensor& full, const at::Tensor& shard, parallel::ReduceOp op) override;
+  std::unique_ptr<parallel::Work> do_all_reduce(const at::Tensor& tensor, parallel::ReduceOp op) override;
+  std::unique_ptr<parallel::Work> do_broadcast(const at::Tensor& tensor, int root) override;
   void do_barrier() override;
 
  private:

@@ -6,11 +6,11 @@
 
 #include <memory>
 
-#include "epalm/core/epalm_model.h"
-#include "epalm/core/local_communicator.h"
+#include "epalm/core/models/epalm_model.h"
+#include "epalm/core/parallel/local_communicator.h"
 #include "epalm/core/models/encoder.h"
 #include "epalm/core/models/opt.h"
-#include "epalm/core/tokenizer.h"
+#include "epalm/core/text/tokenizer.h"
 #include "epalm/experiments/frozen_plan.h"
 #include "epalm/experiments/training_run.h"
 
@@ -21,16 +21,16 @@ struct EpalmModels {
   // token). `communicator`: the ranks that share sharded layers (they must
   // then run every forward together), nullptr: this process alone.
   // `training`: plan for backward through the decoder.
-  explicit EpalmModels(const TrainingRunSettings& s, Communicator* communicator = nullptr, bool training = true);
+  explicit EpalmModels(const TrainingRunSettings& s, parallel::Communicator* communicator = nullptr, bool training = true);
   EpalmModels(const EpalmModels&) = delete;
   EpalmModels& operator=(const EpalmModels&) = delete;
 
-  LocalCommunicator alone;  // the communicator when none is given
+  parallel::LocalCommunicator alone;  // the communicator when none is given
   FrozenPlan plan;
   models::OptModel decoder;
   std::unique_ptr<models::Encoder> encoder;
-  Tokenizer tokenizer;
-  EpalmModel model;
+  text::Tokenizer tokenizer;
+  models::EpalmModel model;
 };
 
 }  // namespace epalm::experiments

@@ -16,15 +16,17 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/generation.h"
+#include "epalm/core/models/generation.h"
 #include "epalm/experiments/training_run.h"
 
 namespace epalm::distributed {
 class World;
 }
 
-namespace epalm {
+namespace epalm::data {
 class FeatureCache;
+}
+namespace epalm::media {
 struct MediaSettings;
 }
 
@@ -36,7 +38,7 @@ struct EvaluationSettings {
   TrainingRunSettings run;  // what the checkpoint was trained with (models, task, layout)
   std::string checkpoint;
   std::string split;
-  GenerationSettings generation;
+  models::GenerationSettings generation;
   std::string predictions;  // the predictions file to write
   // Video frames: "middle" (deterministic, the default) or "rand", the
   // reference's test-time sampling (random frames, seeded by the run's seed
@@ -64,16 +66,16 @@ using TextGather = std::function<std::vector<std::string>(const std::string&)>;
 // Every rank must call it (sharded layers need all of them). With `features`
 // (a frozen-feature cache for `media`), the encoder's features are read from
 // it and only the missing ones computed: no media decoded for a cached split.
-EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& run, const Dataset& dataset,
-                                 const GenerationSettings& generation, const MediaSettings& media,
+EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& run, const data::Dataset& dataset,
+                                 const models::GenerationSettings& generation, const media::MediaSettings& media,
                                  const std::string& predictions, int rank, int world_size, const TextGather& gather,
-                                 FeatureCache* features = nullptr,
+                                 data::FeatureCache* features = nullptr,
                                  const std::function<void(std::int64_t, std::int64_t)>& on_batch = {});
 
 // The metric that says which checkpoint is best on a task's split: VQA
 // accuracy with official annotations, exact-match accuracy for other QA,
 // CIDEr-D for captioning (all higher is better).
-std::string official_metric(const Dataset& dataset);
+std::string official_metric(const data::Dataset& dataset);
 
 // `on_batch(done, total)` after every batch. Under several ranks each
 // generates for its shard of the split and rank 0 gathers every prediction,

@@ -11,13 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/memory_plan.h"
+#include "epalm/core/parallel/memory_plan.h"
 #include "epalm/core/models/layer_sharding.h"
 
-namespace epalm {
+namespace epalm::parallel {
 class Communicator;
-struct EpalmConfig;
+}
+namespace epalm {
 namespace models {
+struct EpalmConfig;
 struct OptConfig;
 }
 }  // namespace epalm
@@ -36,7 +38,7 @@ std::string model_path(const std::string& name, const std::string& model_dir);
 std::string checkpoint_directory(const std::string& name, const std::string& model_dir);
 
 struct FrozenPlan {
-  MemoryPlan memory;
+  parallel::MemoryPlan memory;
   models::LayerSharding decoder, encoder;
   // "decoder layers 0-3 sharded, encoder blocks none; per rank ..." for the log.
   std::string summary() const;
@@ -46,7 +48,7 @@ struct FrozenPlan {
 // ("decoder.layers.<i>", all-gathered `decoder_gathers(i)` times per
 // micro-batch when sharded) and, when `encoder_shardable`, encoder blocks
 // ("encoder.layer.<i>", once); the embeddings and the rest stay whole.
-std::vector<PlanUnit> shardable_units(const TensorShapes& decoder, const TensorShapes& encoder, bool encoder_shardable,
+std::vector<parallel::PlanUnit> shardable_units(const models::TensorShapes& decoder, const models::TensorShapes& encoder, bool encoder_shardable,
                                       std::int64_t threshold, const std::function<int(std::int64_t)>& decoder_gathers);
 
 // The text tokens per sequence the activation estimate assumes.
@@ -60,14 +62,14 @@ struct PlanRunSettings {
   std::int64_t text_tokens = kPlanTextTokens;
   std::int64_t memory_budget = 0;  // bytes per rank; 0: no limit
   std::int64_t shard_threshold = 100000;
-  PlanMode mode = PlanMode::kAuto;
+  parallel::PlanMode mode = parallel::PlanMode::kAuto;
   bool training = true;
 };
 
 struct PlanEstimate {
-  std::vector<PlanUnit> units;
-  PlanSettings settings;
-  MemoryPlan memory;
+  std::vector<parallel::PlanUnit> units;
+  parallel::PlanSettings settings;
+  parallel::MemoryPlan memory;
 };
 
 // The one estimate behind a run's plan and `epalm plan`, from shapes alone:
@@ -76,16 +78,16 @@ struct PlanEstimate {
 // (training, and the layer's input carries the prompt or the injected token,
 // or its adapters train), one elsewhere. `encoder` holds the encoder's
 // tensors (its width from embeddings.cls_token).
-PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const TensorShapes& encoder,
-                                  bool encoder_shardable, const EpalmConfig& epalm, const PlanRunSettings& run);
+PlanEstimate estimate_frozen_plan(const models::OptConfig& decoder, const models::TensorShapes& encoder,
+                                  bool encoder_shardable, const models::EpalmConfig& epalm, const PlanRunSettings& run);
 
 // An encoder checkpoint directory's tensors as its config.json gives them,
 // and whether a run can shard its blocks (ViT with Hugging Face names).
-TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable);
+models::TensorShapes encoder_plan_shapes(const std::string& directory, bool& shardable);
 
 // `training`: backward passes through the decoder layers whose input or
 // adapters need gradients (two all-gathers per micro-batch there, one
 // elsewhere); evaluation gathers every layer once.
-FrozenPlan plan_frozen_weights(const TrainingRunSettings& settings, Communicator& communicator, bool training);
+FrozenPlan plan_frozen_weights(const TrainingRunSettings& settings, parallel::Communicator& communicator, bool training);
 
 }  // namespace epalm::experiments

@@ -17,10 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "epalm/core/generation.h"
+#include "epalm/core/models/generation.h"
 #include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/models/encoder.h"
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
 namespace epalm::safetensors {
 class SafetensorsFile;
@@ -76,7 +76,7 @@ struct RunSettings {
   c10::ScalarType dtype = c10::kFloat;
   c10::Device device = c10::kCPU;
   models::AttentionKernel attention = models::AttentionKernel::kAuto;
-  std::optional<GenerationSettings> generation;  // decoders only
+  std::optional<models::GenerationSettings> generation;  // decoders only
   std::uint64_t seed = 0;                        // random weights of a preset
 };
 
@@ -89,7 +89,7 @@ struct ModelFamily {
   std::string inputs;
   std::function<ModelSummary(const ModelSource&)> describe;
   // Every weight's shape, and the hidden width (`epalm plan`).
-  std::function<TensorShapes(const ModelSource&)> tensor_shapes;
+  std::function<models::TensorShapes(const ModelSource&)> tensor_shapes;
   std::function<std::int64_t(const ModelSource&)> hidden_size;
   // Every output as a named tensor on the CPU, for `epalm model run`.
   std::function<NamedTensors(const ModelSource&, const InputFile&, const RunSettings&)> run;

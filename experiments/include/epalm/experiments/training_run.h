@@ -14,22 +14,22 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/datasets.h"
-#include "epalm/core/epalm_model.h"
-#include "epalm/core/media_inputs.h"
-#include "epalm/core/memory_plan.h"
-#include "epalm/core/text_objective.h"
-#include "epalm/core/trainer.h"
+#include "epalm/core/data/datasets.h"
+#include "epalm/core/models/epalm_model.h"
+#include "epalm/core/media/media_inputs.h"
+#include "epalm/core/parallel/memory_plan.h"
+#include "epalm/core/text/text_objective.h"
+#include "epalm/core/train/trainer.h"
 #include "epalm/experiments/validation.h"
 
-namespace epalm {
+namespace epalm::parallel {
 class Communicator;
 }
 
 namespace epalm::experiments {
 
 struct TrainingRunSettings {
-  DatasetSpec data;          // task, root, training split, fraction, missing media
+  data::DatasetSpec data;          // task, root, training split, fraction, missing media
   bool augment = true;       // the reference's training augmentations; off: the feature cache serves
   bool rand_augment = true;  // with augment: RandAugment on images and video, as the reference
   std::string feature_cache;  // directory of the frozen-feature cache; empty: none
@@ -40,14 +40,14 @@ struct TrainingRunSettings {
   // Frozen weights per rank (frozen_plan.h): auto shards the largest layers
   // only as far as the budget needs (no budget: nothing), shard every
   // shardable layer, replicate none.
-  PlanMode plan = PlanMode::kAuto;
+  parallel::PlanMode plan = parallel::PlanMode::kAuto;
   std::int64_t memory_budget = 0;         // bytes per rank; 0: no limit
   std::int64_t shard_threshold = 100000;  // 2-D tensors with fewer elements stay whole
-  EpalmConfig epalm;
-  TextObjective objective;  // its task is set from the dataset's
-  OptimizerSettings optimizer;
-  ScheduleSettings schedule;  // total_steps is derived from epochs / max_steps
-  TrainSettings train;
+  models::EpalmConfig epalm;
+  text::TextObjective objective;  // its task is set from the dataset's
+  train::OptimizerSettings optimizer;
+  train::ScheduleSettings schedule;  // total_steps is derived from epochs / max_steps
+  train::TrainSettings train;
   std::int64_t epochs = 1;
   std::int64_t max_steps = 0;  // > 0: stop there (and schedule over it)
   std::int64_t batch_size = 8;
@@ -61,7 +61,7 @@ struct TrainingRunSettings {
 };
 
 struct StepReport {
-  StepResult result;
+  train::StepResult result;
   std::int64_t total_steps = 0;
   std::int64_t samples = 0;  // samples this step consumed
   double seconds = 0;        // wall time of this step
@@ -101,7 +101,7 @@ std::string checkpoint_path(const std::string& output_dir);
 // The task's inputs (frames per clip, training transforms when `train`)
 // at the size the run's encoder was made for (its config.json: picture side,
 // mel bins and filterbank frames), so any encoder gets the input it expects.
-MediaSettings media_settings(const TrainingRunSettings& settings, bool train);
+media::MediaSettings media_settings(const TrainingRunSettings& settings, bool train);
 
 // Runs to the end (or resumes and runs to the end). `on_step` sees every
 // optimizer step. Data parallel over the communicator's ranks (each reads its
@@ -109,7 +109,7 @@ MediaSettings media_settings(const TrainingRunSettings& settings, bool train);
 // writes the checkpoint); nullptr: one process. A SIGTERM or SIGINT checkpoints and
 // stops every rank after the same step. Errors name the file, sample or
 // setting at fault.
-TrainingRunOutcome run_training(const TrainingRunSettings& settings, Communicator* communicator = nullptr,
+TrainingRunOutcome run_training(const TrainingRunSettings& settings, parallel::Communicator* communicator = nullptr,
                                 const std::function<void(const StepReport&)>& on_step = {},
                                 const std::function<void(const ValidationReport&)>& on_validation = {});
 

@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "epalm/core/generation.h"
+#include "epalm/core/models/generation.h"
 
 namespace epalm::experiments {
 
@@ -23,7 +23,7 @@ struct ValidationSettings {
   std::string select_by;  // the score that picks the best checkpoint; empty: the task's official metric
   bool test_at_end = false;  // the best checkpoint (the last without validation) on test_split at the end
   std::string test_split;
-  GenerationSettings generation;  // the run's decoding settings
+  models::GenerationSettings generation;  // the run's decoding settings
 
   bool enabled() const { return every_steps >= 0; }
 };

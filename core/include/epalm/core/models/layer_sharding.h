@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace epalm {
+namespace epalm::parallel {
 class Communicator;
 }
 
@@ -15,7 +15,7 @@ namespace epalm::models {
 
 struct LayerSharding {
   // The ranks sharing the layers; must outlive the model. Null: nothing sharded.
-  Communicator* communicator = nullptr;
+  parallel::Communicator* communicator = nullptr;
   std::vector<bool> layers;  // per layer index: true = shard (missing = replicate)
   // 2-D tensors with at least this many elements are sharded; smaller ones
   // (LayerNorms, biases) stay whole (memory_plan.h's persistence threshold).

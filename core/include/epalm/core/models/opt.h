@@ -26,9 +26,9 @@
 #include "epalm/core/models/layer_hooks.h"
 #include "epalm/core/models/layer_sharding.h"
 #include "epalm/core/models/kv_cache.h"
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
-namespace epalm {
+namespace epalm::parallel {
 class ShardedUnit;
 }
 
@@ -144,7 +144,7 @@ class OptModel {
   // copied): all of them unless layers are sharded.
   std::map<std::string, at::Tensor> weights() const;
   // Layer `layer`'s sharded matrices; nullptr when it is held whole.
-  const ShardedUnit* sharded_layer(std::int64_t layer) const;
+  const parallel::ShardedUnit* sharded_layer(std::int64_t layer) const;
   FrozenFootprint frozen_footprint() const;
   // The tied LM head: logits of final hidden states (last_hidden_state rows).
   at::Tensor lm_head(const at::Tensor& hidden) const;

@@ -28,7 +28,7 @@
 
 #include "epalm/core/models/attention_kernel.h"
 #include "epalm/core/models/encoder.h"
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
 namespace epalm::models {
 

@@ -34,9 +34,9 @@
 #include "epalm/core/models/encoder.h"
 #include "epalm/core/models/layer_hooks.h"
 #include "epalm/core/models/layer_sharding.h"
-#include "epalm/core/state_dict.h"
+#include "epalm/core/models/state_dict.h"
 
-namespace epalm {
+namespace epalm::parallel {
 class ShardedUnit;
 }
 
@@ -138,7 +138,7 @@ class VitModel : public Encoder {
   // an input of that size (interpolated unless it is the configured one).
   at::Tensor position_embeddings(std::int64_t height, std::int64_t width) const;
   // Block `layer`'s sharded matrices; nullptr when it is held whole.
-  const ShardedUnit* sharded_layer(std::int64_t layer) const;
+  const parallel::ShardedUnit* sharded_layer(std::int64_t layer) const;
   FrozenFootprint frozen_footprint() const;
 
  private:

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "epalm/core/communicator.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/experiments/bench/shard_step_bench.h"
 
 namespace epalm::experiments {
 
 struct CommBenchSettings {
-  std::vector<Collective> ops;
+  std::vector<parallel::Collective> ops;
   std::int64_t min_bytes = 1024, max_bytes = 64LL << 20;
   c10::ScalarType dtype = c10::kFloat;
   c10::Device device = c10::kCPU;
@@ -52,9 +52,9 @@ struct CommBenchReport {
 };
 
 // "all_gather,reduce_scatter,all_reduce" -> the collectives; UsageError naming --ops.
-std::vector<Collective> parse_collectives(const std::string& list);
+std::vector<parallel::Collective> parse_collectives(const std::string& list);
 
 // Runs on every rank of `world`; every rank gets the report.
-CommBenchReport run_comm_bench(Communicator& comm, const distributed::World& world, const CommBenchSettings& settings);
+CommBenchReport run_comm_bench(parallel::Communicator& comm, const distributed::World& world, const CommBenchSettings& settings);
 
 }  // namespace epalm::experiments

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace epalm {
+namespace epalm::parallel {
 class Communicator;
 }
 namespace epalm::distributed {
@@ -41,7 +41,7 @@ struct StepRow {
   std::int64_t frozen_bytes = 0;  // frozen weights resident on a rank (whole tensors + its shards)
 };
 
-std::vector<StepRow> measure_shard_step(Communicator& communicator, const distributed::World& world,
+std::vector<StepRow> measure_shard_step(parallel::Communicator& communicator, const distributed::World& world,
                                         const StepSettings& settings);
 
 }  // namespace epalm::experiments
