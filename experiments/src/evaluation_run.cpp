@@ -112,7 +112,7 @@ std::string official_metric(const data::Dataset& dataset) {
   return official ? "vqa_accuracy" : "accuracy";
 }
 
-EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& s, const data::Dataset& dataset,
+EvaluationOutcome evaluate_split(const SplitModels& loaded, const TrainingRunSettings& s, const data::Dataset& dataset,
                                  const models::GenerationSettings& settings, const media::MediaSettings& media,
                                  const std::string& predictions_path, int rank, int world_size,
                                  const TextGather& gather, data::FeatureCache* features,
@@ -151,7 +151,7 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
       std::vector<bool> padding;
       const auto indices = loader.batch_indices(0, index, &padding);
       answer(indices, padding,
-             cached_features(*features, dataset, indices, media, *loaded.encoder, s.epalm.levels, s.device));
+             cached_features(*features, dataset, indices, media, loaded.encoder, s.epalm.levels, s.device));
       if (on_batch) on_batch(index + 1, batches);
     }
   } else {
@@ -159,7 +159,7 @@ EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSet
     std::int64_t done = 0;
     while (auto batch = loader.next()) {
       answer(batch->indices, batch->padding,
-             models::EpalmModel::select_features(*loaded.encoder, batch->inputs.to(s.device), s.epalm.levels));
+             models::EpalmModel::select_features(loaded.encoder, batch->inputs.to(s.device), s.epalm.levels));
       if (on_batch) on_batch(++done, batches);
     }
   }
@@ -225,7 +225,7 @@ EvaluationOutcome run_evaluation(const EvaluationSettings& settings, const distr
   // Each rank plans alone (above), so no encoder is sharded across ranks here.
   const auto features = open_feature_cache(s, media, *loaded.encoder, /*augmented=*/false, /*encoder_sharded=*/false,
                                            world.size());
-  return evaluate_split(loaded, s, dataset, settings.generation, media, settings.predictions, world.rank(), world.size(),
+  return evaluate_split({loaded.model, *loaded.encoder, loaded.tokenizer}, s, dataset, settings.generation, media, settings.predictions, world.rank(), world.size(),
                         gather, features.get(), on_batch);
 }
 

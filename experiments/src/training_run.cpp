@@ -19,84 +19,12 @@
 #include "epalm/core/text/tokenizer.h"
 #include "epalm/experiments/epalm_models.h"
 #include "frozen_features.h"
+#include "training_batches.h"
 #include "validator.h"
 
 namespace epalm::experiments {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// The reference draws a training answer in proportion to its score at every
-// visit; here the draw is a function of (seed, epoch, sample) so that resumed
-// runs replay it.
-std::string draw_answer(const data::Sample& sample, std::uint64_t seed, std::int64_t epoch) {
-  if (sample.answers.empty()) return "";
-  if (sample.scores.size() != sample.answers.size()) return sample.answers.front();
-  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                    static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(std::hash<std::string>{}(sample.id))};
-  std::mt19937_64 rng(seq);
-  std::discrete_distribution<std::size_t> pick(sample.scores.begin(), sample.scores.end());
-  return sample.answers[pick(rng)];
-}
-
-// Micro-batches of the training split: position p is batch p % B of epoch
-// p / B, its features from the encoder (or the cache) and its text from the
-// objective.
-class TrainingBatches : public train::BatchSource {
- public:
-  TrainingBatches(const TrainingRunSettings& s, const data::Dataset& dataset, data::DataLoader& loader,
-                  const models::Encoder& encoder, const text::Tokenizer& tokenizer, data::FeatureCache* cache)
-      : s_(s), dataset_(dataset), loader_(loader), encoder_(encoder), tokenizer_(tokenizer), cache_(cache) {}
-
-  // Samples every rank's batches held since the start (padding repeats not counted).
-  std::int64_t samples_served() const { return served_; }
-
-  train::Batch batch_at(std::int64_t position) override {
-    const auto per_epoch = loader_.batches_per_epoch();
-    const auto epoch = position / per_epoch, index = position % per_epoch;
-    std::vector<bool> padding;
-    const auto indices = loader_.batch_indices(epoch, index, &padding);
-    served_ += loader_.global_samples(index);
-    train::Batch b;
-    b.features = features(epoch, index, indices);
-    std::vector<std::string> questions, targets;
-    for (auto i : indices) {
-      const auto& sample = dataset_.samples[i];
-      questions.push_back(sample.question);
-      targets.push_back(draw_answer(sample, s_.seed, epoch));
-    }
-    auto text = text::encode_training_batch(tokenizer_, s_.objective, questions, targets);
-    b.input_ids = text.input_ids.to(s_.device);
-    b.attention_mask = text.attention_mask.to(s_.device);
-    // A repeat that pads this rank's shard has no targets: it weighs nothing in
-    // the loss or its normalizer, so N ranks train as one process would.
-    for (std::size_t row = 0; row < padding.size(); ++row) {
-      if (padding[row]) text.labels[static_cast<std::int64_t>(row)].fill_(-100);
-    }
-    b.labels = text.labels.to(s_.device);
-    return b;
-  }
-
- private:
-  at::Tensor features(std::int64_t epoch, std::int64_t index, const std::vector<std::size_t>& indices) {
-    if (cache_ == nullptr) {
-      const auto media = loader_.batch(epoch, index);
-      return models::EpalmModel::select_features(encoder_, media.inputs.to(s_.device), s_.epalm.levels);
-    }
-    return cached_features(*cache_, dataset_, indices, loader_.media(), encoder_, s_.epalm.levels, s_.device);
-  }
-
-  const TrainingRunSettings& s_;
-  const data::Dataset& dataset_;
-  data::DataLoader& loader_;
-  const models::Encoder& encoder_;
-  const text::Tokenizer& tokenizer_;
-  data::FeatureCache* cache_;
-  std::int64_t served_ = 0;
-};
-
-}  // namespace
 
 std::string checkpoint_path(const std::string& output_dir) {
   return (fs::path(output_dir) / "checkpoint.safetensors").string();
@@ -154,7 +82,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, parallel::Comm
   } else if (!s.augment && !s.feature_cache.empty()) {
     spdlog::warn("frozen-feature cache off: the encoder is sharded, so every rank must run it on every batch");
   }
-  Validator validator(s, loaded, comm);  // reads the validation and test splits before training starts
+  Validator validator(s, loaded, model, comm);  // reads the validation and test splits before training starts
   TrainingBatches batches(s, dataset, loader, *encoder, tokenizer, cache.get());
   train::Trainer trainer(model, s.optimizer, s.schedule, s.train, &comm);
   install_stop_signal_handler();

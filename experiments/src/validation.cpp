@@ -76,8 +76,9 @@ data::Dataset read_split(const TrainingRunSettings& s, const std::string& split)
 
 }  // namespace
 
-Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, parallel::Communicator& comm)
-    : s_(s), loaded_(loaded), comm_(comm) {
+Validator::Validator(const TrainingRunSettings& s, EpalmModels& loaded, models::EpalmModel& model,
+                     parallel::Communicator& comm)
+    : s_(s), loaded_(loaded), model_(model), comm_(comm) {
   const auto& v = s.validation;
   const bool sharded = loaded.plan.decoder.communicator != nullptr || loaded.plan.encoder.communicator != nullptr;
   if (sharded && comm.size() > 1 && (v.enabled() || v.test_at_end)) {
@@ -157,7 +158,7 @@ bool Validator::due(std::int64_t step, std::int64_t total_steps, std::int64_t st
 ValidationRecord Validator::validate(std::int64_t step, const train::Trainer& trainer, bool& is_best) {
   const auto predictions = (fs::path(s_.output_dir) / ("predictions-val-step" + std::to_string(step) + ".json")).string();
   const auto outcome =
-      evaluate_split(loaded_, s_, val_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
+      evaluate_split({model_, *loaded_.encoder, loaded_.tokenizer}, s_, val_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
                      [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); }, features_.get());
   ValidationRecord record{step, outcome.scores};
   is_best = false;
@@ -182,9 +183,9 @@ ValidationRecord Validator::validate(std::int64_t step, const train::Trainer& tr
 EvaluationOutcome Validator::test() {
   comm_.barrier();  // rank 0 has written the best checkpoint
   const auto best = best_checkpoint_path(s_.output_dir);
-  if (s_.validation.enabled() && fs::exists(best)) train::load_trainables(best, loaded_.model);
+  if (s_.validation.enabled() && fs::exists(best)) train::load_trainables(best, model_);
   const auto predictions = (fs::path(s_.output_dir) / "predictions-test.json").string();
-  return evaluate_split(loaded_, s_, test_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
+  return evaluate_split({model_, *loaded_.encoder, loaded_.tokenizer}, s_, test_, s_.validation.generation, media_, predictions, comm_.rank(), comm_.size(),
                         [this](const std::string& text) { return all_gather_text(comm_, text, s_.device); },
                         features_.get());
 }

@@ -26,8 +26,10 @@ struct EpalmModels;
 class Validator {
  public:
   // Reads the validation (and test) split now, so a bad split fails before
-  // any training; refuses sharded layers on several ranks.
-  Validator(const TrainingRunSettings& s, EpalmModels& loaded, parallel::Communicator& comm);
+  // any training; refuses sharded layers on several ranks. `model`: the
+  // model validated and tested (loaded.model, or a fused job's variant over
+  // loaded's frozen models).
+  Validator(const TrainingRunSettings& s, EpalmModels& loaded, models::EpalmModel& model, parallel::Communicator& comm);
 
   // A fresh run forgets an earlier history in its directory; a resumed one
   // continues it (and refuses a changed --select-by).
@@ -51,6 +53,7 @@ class Validator {
 
   const TrainingRunSettings& s_;
   EpalmModels& loaded_;
+  models::EpalmModel& model_;
   parallel::Communicator& comm_;
   data::Dataset val_, test_;
   media::MediaSettings media_;

@@ -2,6 +2,7 @@
 #include "epalm/registry/training_settings.h"
 
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "epalm/core/error.h"
@@ -165,6 +166,37 @@ std::string training_setting_problem(const std::string& key, const std::string& 
     return po_error_message(e);
   } catch (const UsageError& e) {
     return e.what();
+  }
+  return "";
+}
+
+const std::set<std::string>& fusable_keys() {
+  static const std::set<std::string> keys = {
+      // what trains
+      "perception", "levels", "shared-connector", "start-layer", "end-layer", "text-step", "prompt-length",
+      "prompt-mlp", "adapters", "adapter-reduction", "reference-noncausal-token", "reference-dropout",
+      // how it trains
+      "lr", "prompt-lr", "weight-decay", "warmup-steps", "warmup-lr", "min-lr", "reference-fixed-prompt-lr",
+      "clip-norm", "loss", "loss-weight",
+      // where it writes and how it is validated
+      "output-dir", "checkpoint-every", "validate-every", "select-by", "test-at-end", "num-beams", "max-new-tokens",
+      "experiment"};
+  return keys;
+}
+
+std::string fusion_conflict(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : a) keys.insert(key);
+  for (const auto& [key, value] : b) keys.insert(key);
+  for (const auto& key : keys) {
+    if (fusable_keys().count(key) != 0) continue;
+    const auto in_a = a.find(key), in_b = b.find(key);
+    const auto value_a = in_a == a.end() ? std::string("(unset)") : in_a->second;
+    const auto value_b = in_b == b.end() ? std::string("(unset)") : in_b->second;
+    if (value_a != value_b) {
+      return "setting '" + key + "' differs (" + value_a + " vs " + value_b +
+             "): fused variants share the data stream and the frozen models";
+    }
   }
   return "";
 }

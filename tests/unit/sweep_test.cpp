@@ -1,6 +1,8 @@
 // Registered experiments and sweep expansion.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "epalm/core/error.h"
@@ -156,4 +158,25 @@ TEST(Sweeps, MalformedFilesAreUsageErrorsNamingTheFile) {
       EXPECT_EQ(e.where().substr(0, 8), "bad.json") << text;
     }
   }
+}
+
+// Fused variants (experiments/fused_training.h) may differ only in settings
+// that exist, and a conflict names the first shared setting that differs.
+TEST(Experiments, FusableSettingsAreTrainingSettingsAndConflictsNameTheSetting) {
+  const auto& keys = training_keys();
+  for (const auto& key : fusable_keys()) {
+    EXPECT_TRUE(key == "experiment" || std::find(keys.begin(), keys.end(), key) != keys.end()) << key;
+  }
+  const std::map<std::string, std::string> a{{"levels", "1"}, {"lr", "1e-3"}, {"batch-size", "8"}, {"seed", "0"}};
+  auto b = a;
+  b["levels"] = "6";
+  b["lr"] = "2e-3";
+  EXPECT_EQ(fusion_conflict(a, b), "");
+  b["seed"] = "1";
+  const auto conflict = fusion_conflict(a, b);
+  EXPECT_NE(conflict.find("'seed'"), std::string::npos) << conflict;
+  EXPECT_NE(conflict.find("0 vs 1"), std::string::npos) << conflict;
+  b = a;
+  b.erase("batch-size");
+  EXPECT_NE(fusion_conflict(a, b).find("'batch-size'"), std::string::npos);
 }

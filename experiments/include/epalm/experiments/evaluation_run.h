@@ -26,6 +26,13 @@ class World;
 namespace epalm::data {
 class FeatureCache;
 }
+namespace epalm::models {
+class EpalmModel;
+class Encoder;
+}
+namespace epalm::text {
+class Tokenizer;
+}
 namespace epalm::media {
 struct MediaSettings;
 }
@@ -59,6 +66,15 @@ struct EvaluationOutcome {
 // Ranks' prediction texts gathered to rank 0 (other ranks may get anything).
 using TextGather = std::function<std::vector<std::string>(const std::string&)>;
 
+// What generates a split's answers: an eP-ALM model, the encoder whose
+// features it reads and the objective's tokenizer (a run's EpalmModels, or
+// one variant of a fused job over shared frozen models).
+struct SplitModels {
+  const models::EpalmModel& model;
+  const models::Encoder& encoder;
+  const text::Tokenizer& tokenizer;
+};
+
 // One split with models already loaded (evaluation, and validation during
 // training): every rank generates for its shard of `dataset` (no gradients),
 // rank 0 gathers the predictions, writes `predictions` and scores the whole
@@ -66,7 +82,7 @@ using TextGather = std::function<std::vector<std::string>(const std::string&)>;
 // Every rank must call it (sharded layers need all of them). With `features`
 // (a frozen-feature cache for `media`), the encoder's features are read from
 // it and only the missing ones computed: no media decoded for a cached split.
-EvaluationOutcome evaluate_split(const EpalmModels& loaded, const TrainingRunSettings& run, const data::Dataset& dataset,
+EvaluationOutcome evaluate_split(const SplitModels& loaded, const TrainingRunSettings& run, const data::Dataset& dataset,
                                  const models::GenerationSettings& generation, const media::MediaSettings& media,
                                  const std::string& predictions, int rank, int world_size, const TextGather& gather,
                                  data::FeatureCache* features = nullptr,

@@ -9,6 +9,8 @@
 
 #include <boost/program_options.hpp>
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,5 +38,18 @@ const std::vector<std::string>& training_keys();
 // of the wrong type, out of its range or not one of its choices), as the
 // option's message, or "" when it resolves.
 std::string training_setting_problem(const std::string& key, const std::string& value);
+
+// The settings the variants of one fused job (experiments/fused_training.h)
+// may differ in: what trains and how (perception, levels, connectors,
+// injected layers, prompt, adapters, dropout, optimizer, schedule, clipping,
+// loss), where each writes, and its validation. Every other setting (data,
+// models, preprocessing, batch, steps, seed, ranks, plan) shapes the data
+// stream or the frozen models the variants share, and must be equal.
+const std::set<std::string>& fusable_keys();
+
+// Why two resolved configurations (values by setting name) cannot train as
+// one fused job, naming the first setting they must share and do not; ""
+// when they can.
+std::string fusion_conflict(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b);
 
 }  // namespace epalm::registry

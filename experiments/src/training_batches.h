@@ -1,0 +1,45 @@
+// Internal: the training split as the trainer's micro-batches (features
+// from the encoder or the frozen-feature cache, text from the objective), for
+// a run alone and for the variants of a fused job, which share one.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "epalm/core/data/data_loader.h"
+#include "epalm/core/data/datasets.h"
+#include "epalm/core/data/feature_cache.h"
+#include "epalm/core/models/encoder.h"
+#include "epalm/core/text/tokenizer.h"
+#include "epalm/core/train/trainer.h"
+#include "epalm/experiments/training_run.h"
+
+namespace epalm::experiments {
+
+// Micro-batches of the training split: position p is batch p % B of epoch
+// p / B, its features (the last s.epalm.levels blocks' [CLS]) from the
+// encoder (or the cache) and its text from the objective.
+class TrainingBatches : public train::BatchSource {
+ public:
+  TrainingBatches(const TrainingRunSettings& s, const data::Dataset& dataset, data::DataLoader& loader,
+                  const models::Encoder& encoder, const text::Tokenizer& tokenizer, data::FeatureCache* cache)
+      : s_(s), dataset_(dataset), loader_(loader), encoder_(encoder), tokenizer_(tokenizer), cache_(cache) {}
+
+  // Samples every rank's batches held since the start (padding repeats not counted).
+  std::int64_t samples_served() const { return served_; }
+
+  train::Batch batch_at(std::int64_t position) override;
+
+ private:
+  at::Tensor features(std::int64_t epoch, std::int64_t index, const std::vector<std::size_t>& indices);
+
+  const TrainingRunSettings& s_;
+  const data::Dataset& dataset_;
+  data::DataLoader& loader_;
+  const models::Encoder& encoder_;
+  const text::Tokenizer& tokenizer_;
+  data::FeatureCache* cache_;
+  std::int64_t served_ = 0;
+};
+
+}  // namespace epalm::experiments

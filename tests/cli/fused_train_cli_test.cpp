@@ -1,0 +1,182 @@
+// `epalm train --fuse`: variants that differ only in what trains, trained as
+// one job over shared frozen models, data and encoder passes. Each must equal
+// its run alone bit for bit (checkpoint with optimizer and generator states,
+// best checkpoint, test predictions), under one process and two ranks; a
+// diverging variant fails alone; variants that would need another data
+// stream are refused before anything runs.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "epalm/build_config.h"
+#include "process.h"
+#include "train_cli_fixtures.h"
+
+namespace epalm {
+
+namespace {
+
+namespace fs = std::filesystem;
+using testing::config;
+using testing::mpirun_prefix;
+
+// One compute thread: GEMM results depend on how many threads split them,
+// and the fused job and the runs alone must run the same kernels.
+const std::map<std::string, std::string> kOneThread = {{"EPALM_LOG_LEVEL", "warn"}, {"OMP_NUM_THREADS", "1"}};
+
+testing::ProcessResult train(std::vector<std::string> args, bool two_ranks = false) {
+  args.insert(args.begin(), {EPALM_EXECUTABLE, "train"});
+  if (two_ranks) {
+    args = mpirun_prefix(args);
+    args.insert(args.begin() + 1, {"-x", "OMP_NUM_THREADS"});
+  }
+  return testing::run_process(args, 300, kOneThread);
+}
+
+// "" when the two safetensors files hold the same tensors bit for bit.
+std::string differing(const std::string& a, const std::string& b) {
+  const auto compared = testing::run_process({EPALM_PYTHON, COMPARE_CHECKPOINTS, a, b}, 120);
+  return compared.exit_code == 0 ? "" : compared.out + compared.err;
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Three variants over the base configuration: other levels, connector
+// sharing, prompt and learning rate; adapters without a prompt. Dropout on,
+// so each variant's generator draws count.
+struct Variants {
+  explicit Variants(const testing::TempDir& dir) {
+    base = config(dir, "vqa", "karpathy_train", "reference-dropout = 0.1\nfeature-cache = off\n");
+    files = {dir.write("b.ini", "levels = 1\nshared-connector = true\nprompt-length = 5\nlr = 2e-3\noutput-dir = " +
+                                    dir.path() + "/b\n"),
+             dir.write("c.ini", "adapters = ffn\nprompt-length = 0\noutput-dir = " + dir.path() + "/c\n")};
+    outputs = {dir.path() + "/run", dir.path() + "/b", dir.path() + "/c"};
+  }
+  std::string base;
+  std::vector<std::string> files, outputs;
+};
+
+}  // namespace
+
+TEST(FusedTrainCli, EachVariantEqualsItsRunAloneWithValidationAndTest) {
+  testing::TempDir dir;
+  const Variants v(dir);
+  const std::vector<std::string> common = {"--max-steps",   "4",       "--validate-every", "2",
+                                           "--val-split",   "val2014", "--test-at-end",    "true",
+                                           "--test-split",  "karpathy_test", "--num-beams", "1", "--max-new-tokens", "3"};
+  auto fused_args = std::vector<std::string>{"--config", v.base, "--fuse", v.files[0], "--fuse", v.files[1]};
+  fused_args.insert(fused_args.end(), common.begin(), common.end());
+  const auto fused = train(fused_args);
+  ASSERT_EQ(fused.exit_code, 0) << fused.err;
+  const std::regex run_line("run ([0-9a-f-]+): trained 4 steps");
+  EXPECT_EQ(std::distance(std::sregex_iterator(fused.out.begin(), fused.out.end(), run_line), std::sregex_iterator()), 3)
+      << fused.out;
+
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
+    std::vector<std::string> args{"--config", v.base};
+    if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
+    args.insert(args.end(), {"--output-dir", alone_dir, "--results", dir.path() + "/alone.sqlite"});
+    args.insert(args.end(), common.begin(), common.end());
+    const auto alone = train(args);
+    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    for (const auto* file : {"checkpoint.safetensors", "best.safetensors"}) {
+      EXPECT_EQ(differing(v.outputs[k] + "/" + file, alone_dir + "/" + file), "") << "variant " << k << " " << file;
+    }
+    EXPECT_EQ(file_text(v.outputs[k] + "/predictions-test.json"), file_text(alone_dir + "/predictions-test.json"))
+        << "variant " << k;
+  }
+
+  // Each variant is its own run in the store, with its own settings and scores.
+  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", dir.path() + "/results.sqlite",
+                                            "--format", "json"},
+                                           60, kOneThread);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto runs = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(runs.size(), 3u) << listed.out;
+  std::multiset<std::string> levels, statuses;
+  for (const auto& run : runs) {
+    const auto shown = testing::run_process({EPALM_EXECUTABLE, "runs", "show", run["run"].get<std::string>(),
+                                             "--results", dir.path() + "/results.sqlite", "--format", "json"},
+                                            60, kOneThread);
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    const auto record = nlohmann::json::parse(shown.out);
+    levels.insert(record["params"]["levels"].get<std::string>());
+    statuses.insert(record["status"].get<std::string>());
+    EXPECT_EQ(record["metrics"]["val/vqa_accuracy"]["n"], 2) << shown.out;
+    EXPECT_TRUE(record["scores"].contains("test")) << shown.out;
+  }
+  EXPECT_EQ(levels, (std::multiset<std::string>{"1", "2", "2"}));
+  EXPECT_EQ(statuses, (std::multiset<std::string>{"finished", "finished", "finished"}));
+}
+
+TEST(FusedTrainCli, TwoRanksEqualTheirRunsAlone) {
+  testing::TempDir dir;
+  const Variants v(dir);
+  const auto fused = train({"--config", v.base, "--fuse", v.files[0], "--fuse", v.files[1], "--max-steps", "3",
+                            "--batch-size", "1"},
+                           /*two_ranks=*/true);
+  ASSERT_EQ(fused.exit_code, 0) << fused.err;
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
+    std::vector<std::string> args{"--config", v.base};
+    if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
+    args.insert(args.end(), {"--output-dir", alone_dir, "--max-steps", "3", "--batch-size", "1"});
+    const auto alone = train(args, /*two_ranks=*/true);
+    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    EXPECT_EQ(differing(v.outputs[k] + "/checkpoint.safetensors", alone_dir + "/checkpoint.safetensors"), "")
+        << "variant " << k;
+  }
+}
+
+TEST(FusedTrainCli, ADivergingVariantFailsAloneAndTheOthersFinish) {
+  testing::TempDir dir;
+  const Variants v(dir);
+  // A learning rate that overflows the trainables within a few steps.
+  const auto diverging = dir.write("nan.ini", "lr = 1e30\nprompt-lr = 1e30\noutput-dir = " + dir.path() + "/nan\n");
+  const auto r = train({"--config", v.base, "--fuse", diverging, "--fuse", v.files[1], "--max-steps", "5"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("failed: the loss is not finite"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir.path() + "/run/checkpoint.safetensors"));
+  EXPECT_TRUE(fs::exists(dir.path() + "/c/checkpoint.safetensors"));
+  EXPECT_FALSE(fs::exists(dir.path() + "/nan/checkpoint.safetensors"));
+  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", dir.path() + "/results.sqlite",
+                                            "--format", "json"},
+                                           60, kOneThread);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  std::multiset<std::string> statuses;
+  for (const auto& run : nlohmann::json::parse(listed.out)) statuses.insert(run["status"].get<std::string>());
+  EXPECT_EQ(statuses, (std::multiset<std::string>{"failed", "finished", "finished"})) << listed.out;
+}
+
+TEST(FusedTrainCli, VariantsThatNeedAnotherDataStreamAreRefusedBeforeTraining) {
+  testing::TempDir dir;
+  const Variants v(dir);
+  for (const auto& [setting, line] : std::vector<std::pair<std::string, std::string>>{
+           {"batch-size", "batch-size = 3\n"}, {"seed", "seed = 7\n"}, {"train-split", "train-split = karpathy_test\n"}}) {
+    const auto file = dir.write(setting + ".ini", line + "output-dir = " + dir.path() + "/" + setting + "\n");
+    const auto r = train({"--config", v.base, "--fuse", file, "--max-steps", "2"});
+    EXPECT_EQ(r.exit_code, 2) << setting << ": " << r.err;
+    EXPECT_NE(r.err.find("--fuse"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("'" + setting + "'"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir.path() + "/run/checkpoint.safetensors")) << setting;
+  }
+  // Two variants writing into one directory would overwrite each other.
+  const auto same = dir.write("same.ini", "levels = 1\n");
+  const auto r = train({"--config", v.base, "--fuse", same, "--max-steps", "2"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--output-dir"), std::string::npos) << r.err;
+}
+
+}  // namespace epalm
