@@ -7,11 +7,12 @@ namespace epalm::cli {
 
 registry::RunRecorder record_run(const std::string& command, const std::string& experiment,
                                  std::map<std::string, std::string> params, const std::string& results,
-                                 const std::vector<std::string>& arguments, const distributed::World& world) {
+                                 const std::vector<std::string>& arguments, const distributed::World& world,
+                                 std::size_t variant) {
   registry::RunStart start;
   start.run_id = registry::new_run_id();
   start.experiment = experiment.empty() ? "adhoc" : experiment;
-  if (const auto cell = registry::sweep_cell_from_environment()) {
+  if (const auto cell = registry::sweep_cell_from_environment(variant)) {
     if (!cell->experiment.empty()) start.experiment = cell->experiment;
     start.sweep = cell->sweep;
     start.cell_index = cell->cell_index;

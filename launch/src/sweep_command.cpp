@@ -1,5 +1,6 @@
 // `epalm sweep plan|run|status|resume`: grid sweeps over a registered
 // experiment, planned into the results store and run cell by cell.
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -96,7 +97,12 @@ int run(const Invocation& in, const std::string& target) {
   options.workers = o["workers"].as<int>();
   options.max_cells = o["max-cells"].as<int>();
   options.force = o["force"].as<bool>();
+  options.fuse = o["fuse"].as<int>();
   if (options.workers < 1) throw UsageError("--workers", "must be >= 1");
+  if (options.fuse < 1) throw UsageError("--fuse", "must be >= 1 (1: one cell a job)");
+  if (options.fuse > 1 && std::find(spec.command.begin(), spec.command.end(), "train") == spec.command.end()) {
+    throw UsageError("--fuse", "fuses `epalm train` cells, and this sweep's command is not one");
+  }
   const auto report = experiments::run_sweep_cells(spec, sweep_id, options);
   const auto cells = registry::sweep_status(store, sweep_id);
   std::cout << status_table(cells).render(table_format(o));
@@ -150,7 +156,8 @@ Command sweep_command() {
           "process with EPALM_RESULTS, EPALM_SWEEP and EPALM_SWEEP_CELL set; a cell whose configuration\n"
           "already finished (in any sweep) is skipped unless --force. Several workers (--workers, or\n"
           "several `epalm sweep run` processes, e.g. one per SLURM array task) claim cells atomically,\n"
-          "so each runs once. The sweep file format is in docs/results-store.md.",
+          "so each runs once; --fuse K trains up to K compatible cells in one job. The sweep file format is\n"
+          "in docs/results-store.md.",
           [](po::options_description& settings) {
             add_results_settings(settings);
             settings.add_options()                                                                       //
@@ -161,6 +168,10 @@ Command sweep_command() {
                 ("max-cells", po::value<int>()->default_value(0),
                  "run: claim at most this many cells, then stop (0: all; 1 for one SLURM array task each)")  //
                 ("force", po::bool_switch(), "run: also rerun cells whose configuration already finished")    //
+                ("fuse", po::value<int>()->default_value(1),
+                 "run: train up to K cells that differ only in what trains (connectors, levels, prompt, adapters, "
+                 "optimizer) as one job (`epalm train --fuse`): one copy of the frozen models, one data stream and "
+                 "encoder pass for all; each stays its own cell and run")  //
                 ("stale-after", po::value<double>()->default_value(300),
                  "status: seconds without a heartbeat after which a running run is stale");
           },

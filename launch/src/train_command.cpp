@@ -141,7 +141,7 @@ int run_fused_train(const Invocation& in) {
       if (!changes.empty()) params["resume-changes"] = changes;
     }
     recorders.push_back(record_run("train", options[k]["experiment"].as<std::string>(), std::move(params),
-                                   options[k]["results"].as<std::string>(), in.arguments, in.world));
+                                   options[k]["results"].as<std::string>(), in.arguments, in.world, k));
   }
   Progress progress(isatty(STDERR_FILENO) != 0);
   std::vector<double> elapsed(variants.size(), 0.0), losses(variants.size(), std::nan(""));

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -121,13 +122,26 @@ class SpoolSink : public RunRecorder::Sink {
 
 }  // namespace
 
-std::optional<SweepCellRef> sweep_cell_from_environment() {
+std::optional<SweepCellRef> sweep_cell_from_environment(std::size_t variant) {
   const char* sweep = std::getenv("EPALM_SWEEP");
-  const char* cell = std::getenv("EPALM_SWEEP_CELL");
-  if (!sweep || !*sweep || !cell || !*cell) return std::nullopt;
-  char* end = nullptr;
-  const long long index = std::strtoll(cell, &end, 10);
-  if (*end != '\0') throw Error("EPALM_SWEEP_CELL", "not a cell index: '" + std::string(cell) + "'");
+  const char* cells = std::getenv("EPALM_SWEEP_CELL");
+  if (!sweep || !*sweep || !cells || !*cells) return std::nullopt;
+  // One index, or a fused job's list ("3,7,9"): the variant-th is this run's.
+  std::vector<long long> indices;
+  for (const char* at = cells;;) {
+    char* end = nullptr;
+    indices.push_back(std::strtoll(at, &end, 10));
+    if (end == at || (*end != ',' && *end != '\0')) {
+      throw Error("EPALM_SWEEP_CELL", "not a cell index or a comma-separated list of them: '" + std::string(cells) + "'");
+    }
+    if (*end == '\0') break;
+    at = end + 1;
+  }
+  if (variant >= indices.size()) {
+    throw Error("EPALM_SWEEP_CELL", "names " + std::to_string(indices.size()) + " cell(s) ('" + cells +
+                                        "') but the job records variant " + std::to_string(variant));
+  }
+  const long long index = indices[variant];
   const char* experiment = std::getenv("EPALM_EXPERIMENT");
   return SweepCellRef{sweep, index, experiment ? experiment : ""};
 }

@@ -65,14 +65,18 @@ SweepSpec load_sweep(ResultsStore& store, const std::string& name) {
 }
 
 std::optional<ClaimedCell> claim_cell(ResultsStore& store, std::int64_t sweep_id, const std::string& owner,
-                                      double lease_seconds, bool force) {
+                                      double lease_seconds, bool force, const std::function<bool(const Config&)>& accept) {
   auto& db = store.database();
   std::optional<ClaimedCell> claimed;
   db.write([&] {
     claimed.reset();
+    // The runnable cells after `after`, in order (one at a time: marking a
+    // cell done before changes what comes next).
     Statement next(db, "SELECT c.cell_index, c.config_hash, c.config_json, c.attempts FROM sweep_cells c "
-                       "JOIN sweeps s ON s.id = c.sweep_id WHERE c.sweep_id = ? AND (c.state = 'pending' OR "
-                       "(c.state = 'failed' AND c.attempts <= s.max_retries)) ORDER BY c.cell_index LIMIT 1");
+                       "JOIN sweeps s ON s.id = c.sweep_id WHERE c.sweep_id = ? AND c.cell_index > ? AND "
+                       "(c.state = 'pending' OR (c.state = 'failed' AND c.attempts <= s.max_retries)) "
+                       "ORDER BY c.cell_index LIMIT 1");
+    std::int64_t after = -1;
     // A finished run of this configuration: its own settings hash to it (a
     // command recording just the cell's settings), or it ran a cell of
     // another sweep that had this configuration (`epalm train` records every
@@ -84,13 +88,16 @@ std::optional<ClaimedCell> claim_cell(ResultsStore& store, std::int64_t sweep_id
     Statement mark_done(db, "UPDATE sweep_cells SET state = 'done', run_id = ?, "
                             "note = 'done before by run ' || ? WHERE sweep_id = ? AND cell_index = ?");
     for (;;) {
-      next.bind(1, sweep_id);
+      next.bind(1, sweep_id).bind(2, after);
       if (!next.step()) return;
       const auto index = next.integer(0);
       const auto hash = next.text(1);
       const auto config_json = next.text(2);
       const auto attempts = static_cast<int>(next.integer(3));
       next.reset();
+      after = index;
+      auto config = nlohmann::json::parse(config_json).get<Config>();
+      if (accept && !accept(config)) continue;
       if (!force) {
         done_before.bind(1, hash);
         if (done_before.step()) {
@@ -108,7 +115,7 @@ std::optional<ClaimedCell> claim_cell(ResultsStore& store, std::int64_t sweep_id
       c.sweep_id = sweep_id;
       c.index = index;
       c.attempt = attempts + 1;
-      c.config = nlohmann::json::parse(config_json).get<Config>();
+      c.config = std::move(config);
       claimed = c;
       return;
     }
@@ -142,6 +149,14 @@ void complete_cell(ResultsStore& store, std::int64_t sweep_id, std::int64_t inde
       run.bind(1, to_string(dead_run_status)).bind(2, now_seconds()).bind(3, note).bind(4, sweep_id).bind(5, index).run();
     }
   });
+}
+
+std::optional<RunStatus> cell_run_status(ResultsStore& store, std::int64_t sweep_id, std::int64_t index) {
+  Statement s(store.database(), "SELECT r.status FROM sweep_cells c JOIN runs r ON r.id = c.run_id "
+                                "WHERE c.sweep_id = ? AND c.cell_index = ?");
+  s.bind(1, sweep_id).bind(2, index);
+  if (!s.step()) return std::nullopt;
+  return parse_run_status(s.text(0));
 }
 
 int expire_leases(ResultsStore& store, std::int64_t sweep_id) {

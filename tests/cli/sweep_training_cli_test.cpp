@@ -5,6 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 #include "epalm/registry/sqlite.h"
 #include "train_cli_fixtures.h"
 
@@ -92,6 +96,70 @@ TEST(SweepTraining, ARunRefusesAnotherWorldSize) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--ranks"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("started on 1"), std::string::npos) << r.err;
+}
+
+// `sweep run --fuse 4`: an ablation grid (connector sharing x levels) over two
+// seeds trains as two fused jobs, one per seed (a seed is a data stream);
+// every cell is done and has its own run with its own settings, and each
+// cell's checkpoint equals the one the same sweep trains a cell a job.
+TEST(SweepTraining, FusedCellsEqualCellsRunAlone) {
+  testing::TempDir dir;
+  const auto sweep_file = [&](const std::string& name) {
+    auto settings = fixture_settings(dir.path());
+    settings["reference-dropout"] = 0.1;
+    settings.erase("levels");  // an axis here
+    const nlohmann::json sweep = {{"name", name},
+                                  {"experiment", "epalm-single-vqa"},
+                                  {"set", settings},
+                                  {"axes", {{"shared-connector", {true, false}}, {"levels", {1, 2}}}},
+                                  {"seeds", {0, 1}},
+                                  {"output-dir", dir.path() + "/" + name}};
+    return dir.write(name + ".json", sweep.dump(1));
+  };
+  const std::map<std::string, std::string> one_thread = {{"EPALM_LOG_LEVEL", "warn"}, {"OMP_NUM_THREADS", "1"}};
+  const auto db = dir.path() + "/results.sqlite";
+  auto r = testing::run_process({EPALM_EXECUTABLE, "sweep", "run", sweep_file("fused"), "--fuse", "4", "--results", db},
+                                600, one_thread);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // The alone sweep records elsewhere: the same configurations would count as done in one store.
+  r = testing::run_process({EPALM_EXECUTABLE, "sweep", "run", sweep_file("alone"), "--results", dir.path() + "/alone.sqlite"},
+                           600, one_thread);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  Database store(db, Database::Mode::kReadOnly);
+  Statement cells(store,
+                  "SELECT c.cell_index, c.state, r.status, "
+                  "(SELECT value_text FROM params WHERE run_id = r.id AND key = 'levels'), "
+                  "(SELECT value_text FROM params WHERE run_id = r.id AND key = 'seed'), r.cell_index "
+                  "FROM sweep_cells c JOIN sweeps s ON s.id = c.sweep_id LEFT JOIN runs r ON r.id = c.run_id "
+                  "WHERE s.name = 'fused' ORDER BY c.cell_index");
+  int count = 0;
+  while (cells.step()) {
+    ++count;
+    EXPECT_EQ(cells.text(1), "done") << "cell " << cells.integer(0);
+    EXPECT_EQ(cells.text(2), "finished") << "cell " << cells.integer(0);
+    EXPECT_EQ(cells.integer(5), cells.integer(0)) << "the run records its own cell";
+  }
+  EXPECT_EQ(count, 8);
+  // Two jobs of four: each seed's cells share one process, whose output the first cell's log holds.
+  int fused_logs = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path() + "/fused")) {
+    if (entry.path().filename() != "attempt-1.log") continue;
+    std::ifstream in(entry.path());
+    std::string first;
+    std::getline(in, first);
+    if (first.rfind("trained in one fused job", 0) == 0) ++fused_logs;
+  }
+  EXPECT_EQ(fused_logs, 6);
+  // Cell by cell, the same checkpoint bit for bit.
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() + "/fused")) {
+    const auto name = entry.path().filename().string();
+    const auto alone = dir.path() + "/alone/" + name + "/checkpoint.safetensors";
+    ASSERT_TRUE(std::filesystem::exists(alone)) << alone;
+    const auto compared = testing::run_process(
+        {EPALM_PYTHON, COMPARE_CHECKPOINTS, entry.path().string() + "/checkpoint.safetensors", alone}, 120);
+    EXPECT_EQ(compared.exit_code, 0) << name << ": " << compared.out << compared.err;
+  }
 }
 
 }  // namespace epalm

@@ -1,6 +1,7 @@
-// Runs a sweep's cells: claims them one at a time from the results store and
-// runs each as a child process (its command, optionally under a launcher such
-// as mpirun), renewing the cell's lease while the child lives.
+// Runs a sweep's cells: claims them from the results store (one at a time,
+// or a group a fused job trains) and runs each claim as a child process (its
+// command, optionally under a launcher such as mpirun), renewing the cells'
+// leases while the child lives.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,11 @@ struct SweepWorkerOptions {
   int workers = 1;        // cells run at the same time by this process
   int max_cells = 0;      // stop after claiming this many (0: until none is left)
   bool force = false;     // rerun cells whose configuration already finished
+  // Cells trained together as one fused job (`epalm train --fuse`): up to
+  // this many pending cells that differ only in what trains
+  // (registry::fusion_conflict) share one process, its frozen models, data
+  // and encoder passes; each stays its own cell and run. 1: one cell a job.
+  int fuse = 1;
   std::function<void(const CellEvent&)> on_cell;  // called from the worker threads, one at a time
 };
 

@@ -4,6 +4,7 @@
 // API either way. Only rank 0 records: on other ranks every call is a no-op.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,12 +23,14 @@ struct RecorderOptions {
 
 // The sweep cell a run executes, as `epalm sweep run` tells its child
 // (EPALM_SWEEP, EPALM_SWEEP_CELL, EPALM_EXPERIMENT); nullopt outside a sweep.
+// A fused job trains several cells: EPALM_SWEEP_CELL lists them in the
+// order of its variants, and `variant` picks one.
 struct SweepCellRef {
   std::string sweep;
   std::int64_t cell_index = 0;
   std::string experiment;  // the sweep's registered experiment
 };
-std::optional<SweepCellRef> sweep_cell_from_environment();
+std::optional<SweepCellRef> sweep_cell_from_environment(std::size_t variant = 0);
 
 class RunRecorder {
  public:

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,8 +34,11 @@ struct ClaimedCell {
 // Claims the next runnable cell for `owner`: pending, or failed with attempts
 // left. A cell whose configuration already has a finished run (in any sweep)
 // is marked done without running, unless `force`. nullopt when none is left.
+// With `accept`, only a cell whose configuration it accepts is claimed (the
+// cells a fused job can train with one it holds).
 std::optional<ClaimedCell> claim_cell(ResultsStore& store, std::int64_t sweep_id, const std::string& owner,
-                                      double lease_seconds, bool force);
+                                      double lease_seconds, bool force,
+                                      const std::function<bool(const Config&)>& accept = {});
 // Extends the lease; false if the cell is no longer this owner's.
 bool renew_lease(ResultsStore& store, std::int64_t sweep_id, std::int64_t index, const std::string& owner,
                  double lease_seconds);
@@ -42,6 +46,9 @@ bool renew_lease(ResultsStore& store, std::int64_t sweep_id, std::int64_t index,
 // still says running, is closed as failed/killed.
 void complete_cell(ResultsStore& store, std::int64_t sweep_id, std::int64_t index, const std::string& owner, bool ok,
                    const std::string& note, RunStatus dead_run_status = RunStatus::kFailed);
+// The status of the run a cell's latest attempt recorded; nullopt when it
+// recorded none.
+std::optional<RunStatus> cell_run_status(ResultsStore& store, std::int64_t sweep_id, std::int64_t index);
 // Running cells whose lease ran out (their worker died): failed, and their
 // runs marked stale. Returns how many.
 int expire_leases(ResultsStore& store, std::int64_t sweep_id);
