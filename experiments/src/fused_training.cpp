@@ -23,6 +23,7 @@
 #include "epalm/experiments/epalm_models.h"
 #include "epalm/registry/training_settings.h"
 #include "frozen_features.h"
+#include "fused_batches.h"
 #include "training_batches.h"
 #include "validator.h"
 
@@ -64,45 +65,6 @@ class GeneratorStates {
  private:
   c10::Device device_;
   at::Tensor cpu_, device_state_;
-};
-
-// The shared micro-batches, each read (features computed or fetched, text
-// encoded) once for every variant, as long as some variant still needs it.
-class SharedBatches {
- public:
-  explicit SharedBatches(TrainingBatches& source) : source_(source) {}
-  const train::Batch& at(std::int64_t position) {
-    auto it = held_.find(position);
-    if (it == held_.end()) it = held_.emplace(position, source_.batch_at(position)).first;
-    return it->second;
-  }
-  void forget_before(std::int64_t position) { held_.erase(held_.begin(), held_.lower_bound(position)); }
-
- private:
-  TrainingBatches& source_;
-  std::map<std::int64_t, train::Batch> held_;
-};
-
-// One variant's view: its levels are the last `levels` of the shared
-// features (the deepest blocks), so it sees what its run alone would compute.
-class VariantBatches : public train::BatchSource {
- public:
-  VariantBatches(SharedBatches& shared, const data::DataLoader& loader, std::int64_t shared_levels, int levels)
-      : shared_(shared), loader_(loader), shared_levels_(shared_levels), levels_(levels) {}
-  train::Batch batch_at(std::int64_t position) override {
-    auto b = shared_.at(position);
-    b.features = b.features.narrow(1, shared_levels_ - levels_, levels_);
-    samples_ += loader_.global_samples(position % loader_.batches_per_epoch());
-    return b;
-  }
-  std::int64_t samples() const { return samples_; }
-
- private:
-  SharedBatches& shared_;
-  const data::DataLoader& loader_;
-  std::int64_t shared_levels_;
-  int levels_;
-  std::int64_t samples_ = 0;
 };
 
 // What each variant has of its own.
@@ -207,7 +169,7 @@ std::vector<FusedVariantOutcome> run_fused_training(
     auto& s = v.settings;
     s.schedule.total_steps = total;
     v.validator = std::make_unique<Validator>(s, loaded, *v.model, comm);
-    v.batches = std::make_unique<VariantBatches>(batches, loader, deepest, s.epalm.levels);
+    v.batches = std::make_unique<VariantBatches>(batches, deepest, s.epalm.levels);
     v.trainer = std::make_unique<train::Trainer>(*v.model, s.optimizer, s.schedule, s.train, &comm);
     auto& outcome = v.result.outcome;
     outcome.checkpoint = checkpoint_path(s.output_dir);
@@ -240,12 +202,12 @@ std::vector<FusedVariantOutcome> run_fused_training(
       if (!v.active || v.trainer->steps_done() != *behind) continue;
       v.generators->restore();
       const auto start = std::chrono::steady_clock::now();
-      const auto samples_before = v.batches->samples();
+      const auto position = v.trainer->data_position();
       StepReport report;
       report.result = v.trainer->step(*v.batches);
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       report.total_steps = total;
-      report.samples = v.batches->samples() - samples_before;
+      for (auto p = position; p < v.trainer->data_position(); ++p) report.samples += loader.global_samples(p % per_epoch);
       v.result.outcome.last_loss = report.result.loss;
       if (on_step) on_step(k, report);
       // The loss is every rank's, so every rank stops the same variant.

@@ -32,6 +32,7 @@ using experiments::Measurement;
 using experiments::data_bench_cases;
 using experiments::epalm_bench_cases;
 using experiments::epalm_eval_bench_cases;
+using experiments::sweep_fused_bench_cases;
 using experiments::median;
 using experiments::metrics_bench_cases;
 using experiments::opt_bench_cases;
@@ -51,6 +52,7 @@ const std::vector<BenchCase>& bench_cases() {
     for (auto&& c : vit_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : epalm_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : epalm_eval_bench_cases()) cases.push_back(std::move(c));
+    for (auto&& c : sweep_fused_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : data_bench_cases()) cases.push_back(std::move(c));
     for (auto&& c : metrics_bench_cases()) cases.push_back(std::move(c));
     return cases;
@@ -174,6 +176,8 @@ int run_bench(const Invocation& in) {
   s.loader_threads = o["loader-threads"].as<int>();
   if (s.samples < 0) throw UsageError("--samples", "must be >= 0 (0: the case's default)");
   if (s.loader_threads < 1) throw UsageError("--loader-threads", "must be >= 1");
+  s.variants = o["variants"].as<int>();
+  if (s.variants != 4 && s.variants != 8) throw UsageError("--variants", "must be 4 or 8 (the ablation grids)");
   s.augment = o["augment"].as<std::string>();
   if (s.augment != "off" && s.augment != "crop-flip" && s.augment != "rand-augment") {
     throw UsageError("--augment", "must be off, crop-flip or rand-augment, not '" + s.augment + "'");
@@ -256,6 +260,8 @@ Command bench_command() {
                 ("augment", po::value<std::string>()->default_value("off"),
                  "data cases: our loader's transforms: off (evaluation's), crop-flip or rand-augment (training's; "
                  "the peer keeps evaluation's)")  //
+                ("variants", po::value<int>()->default_value(4),
+                 "sweep-fused: 4 (connector sharing x levels) or 8 (connector sharing x prompt length 0/1/5/10)")  //
                 ("dtype", po::value<std::string>()->default_value("fp32"), "fp32, bf16 or fp16")                       //
                 ("device", po::value<std::string>()->default_value("cpu"), "cpu, cuda or cuda:N (auto: a GPU if any)")  //
                 ("attention", po::value<std::string>()->default_value("eager"),

@@ -286,6 +286,24 @@ TEST(BenchSmoke, EpalmEvalPredictsWhatTheReferenceGenerationPredicts) {
   EXPECT_NE(r.out.find(" GB/s (2 threads): our matmuls take >= "), std::string::npos) << r.out;
 }
 
+// The fused job and the same cells one after another train the same losses;
+// the peer's first-step losses agree within the chains' rounding bound.
+TEST(BenchSmoke, SweepFusedTrainsWhatTheCellsAloneTrain) {
+  testing::TempDir dir;
+  const auto r = epalm({"bench", "sweep-fused", "--batch", "1", "--tokens", "6", "--warmup", "0", "--repetitions", "1",
+                        "--threads", "2", "--results", dir.path() + "/results.sqlite"},
+                       300);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("check: fused and one-after-another losses identical (24 steps); first-step losses agree"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ratio epalm/peer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("x one cell's)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("encoder passes: frozen-feature cache"), std::string::npos) << r.out;
+  const auto bad = epalm({"bench", "sweep-fused", "--variants", "3", "--peer", "off"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--variants"), std::string::npos) << bad.err;
+}
+
 TEST(BenchSmoke, AMissingPythonIsAClearError) {
   const auto r = epalm({"bench", "opt-forward", "--model", fixture("pre_ln"), "--batch", "1", "--tokens", "4",
                         "--warmup", "0", "--repetitions", "1", "--python", "/nonexistent/python"});

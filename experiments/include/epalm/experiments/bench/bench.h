@@ -36,6 +36,7 @@ struct BenchSettings {
   int samples = 0;         // data cases: samples per pass (0: the case's default)
   int loader_threads = 4;  // data cases: our decoding threads and the peer's DataLoader workers
   std::string augment = "off";  // data cases: off (evaluation transforms), crop-flip or rand-augment (training's)
+  int variants = 4;             // sweep-fused: the ablation grid's variants (4 or 8)
   c10::ScalarType dtype = c10::kFloat;
   c10::Device device = c10::kCPU;
   models::AttentionKernel attention = models::AttentionKernel::kEager;
@@ -123,6 +124,7 @@ std::vector<BenchCase> opt_bench_cases();
 std::vector<BenchCase> vit_bench_cases();
 std::vector<BenchCase> epalm_bench_cases();
 std::vector<BenchCase> epalm_eval_bench_cases();
+std::vector<BenchCase> sweep_fused_bench_cases();
 std::vector<BenchCase> data_bench_cases();
 std::vector<BenchCase> metrics_bench_cases();
 
