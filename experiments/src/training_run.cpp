@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -109,6 +110,12 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, parallel::Comm
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.total_steps = total;
     report.samples = batches.samples_served() - served_before;  // a batch past the split's end holds fewer
+    // The loss is every rank's, so every rank stops here together.
+    if (!std::isfinite(report.result.loss)) {
+      throw Error("training", "the run diverged: the loss is not finite (" + std::to_string(report.result.loss) +
+                                  ") after step " + std::to_string(report.result.step) +
+                                  "; the checkpoint keeps the last one saved (a lower --lr or --clip-norm may help)");
+    }
     outcome.last_loss = report.result.loss;
     if (on_step) on_step(report);
     if (validator.due(trainer.steps_done(), total, steps_per_epoch)) {

@@ -159,6 +159,23 @@ TEST(FusedTrainCli, ADivergingVariantFailsAloneAndTheOthersFinish) {
   EXPECT_EQ(statuses, (std::multiset<std::string>{"failed", "finished", "finished"})) << listed.out;
 }
 
+// The same diverging settings alone: the run stops at the first non-finite
+// loss with an error saying so, and its record says failed.
+TEST(FusedTrainCli, ADivergingRunAloneFailsSayingSo) {
+  testing::TempDir dir;
+  const Variants v(dir);
+  const auto r = train({"--config", v.base, "--lr", "1e30", "--prompt-lr", "1e30", "--max-steps", "5"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("the run diverged: the loss is not finite"), std::string::npos) << r.err;
+  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", dir.path() + "/results.sqlite",
+                                            "--format", "json"},
+                                           60, kOneThread);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto runs = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(runs.size(), 1u) << listed.out;
+  EXPECT_EQ(runs[0]["status"], "failed") << listed.out;
+}
+
 TEST(FusedTrainCli, VariantsThatNeedAnotherDataStreamAreRefusedBeforeTraining) {
   testing::TempDir dir;
   const Variants v(dir);
