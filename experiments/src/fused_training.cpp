@@ -107,12 +107,7 @@ std::vector<FusedVariantOutcome> run_fused_training(
   parallel::Communicator& comm = communicator != nullptr ? *communicator : alone;
   // What the variants share is variant 0's (check_variants made sure they agree).
   auto shared = given.front();
-  if (shared.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
-  if (shared.epochs < 1 && shared.max_steps < 1) throw UsageError("--epochs", "train for at least one epoch or step");
-  if (shared.ranks > 0 && comm.size() != shared.ranks) {
-    throw UsageError("--ranks", "the run asks for " + std::to_string(shared.ranks) + " rank(s) but was started on " +
-                                    std::to_string(comm.size()));
-  }
+  check_training_settings(shared, comm);
   const auto dataset = data::read_dataset(shared.data);
   const auto task = dataset.kind == data::TaskKind::kCaptioning ? text::TextTask::kCaptioning
                                                                 : text::TextTask::kQuestionAnswering;
@@ -141,18 +136,9 @@ std::vector<FusedVariantOutcome> run_fused_training(
     v.generators = std::make_unique<GeneratorStates>(shared.device);
   }
 
-  data::LoaderSettings loading;
-  loading.batch_size = shared.batch_size;
-  loading.shuffle = true;
-  loading.seed = shared.seed;
-  loading.threads = shared.loader_threads;
-  loading.rank = comm.rank();
-  loading.world_size = comm.size();
-  data::DataLoader loader(dataset, media, loading);
+  data::DataLoader loader(dataset, media, training_loader_settings(shared, comm));
   const auto per_epoch = loader.batches_per_epoch();
-  const auto micro_batches =
-      shared.max_steps > 0 ? shared.max_steps * shared.train.accumulation : shared.epochs * per_epoch;
-  const auto total = std::max<std::int64_t>(1, micro_batches / shared.train.accumulation);
+  const auto total = total_training_steps(shared, per_epoch);
   const auto steps_per_epoch = per_epoch / shared.train.accumulation;
 
   // Features for the deepest levels any variant injects (the cache keyed by them).

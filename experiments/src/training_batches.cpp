@@ -2,11 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
 #include <random>
 #include <string>
 
+#include "epalm/core/error.h"
 #include "epalm/core/models/epalm_model.h"
+#include "epalm/core/parallel/communicator.h"
 #include "epalm/core/text/text_objective.h"
 #include "frozen_features.h"
 
@@ -28,6 +31,32 @@ std::string draw_answer(const data::Sample& sample, std::uint64_t seed, std::int
 }
 
 }  // namespace
+
+void check_training_settings(const TrainingRunSettings& s, const parallel::Communicator& comm) {
+  if (s.output_dir.empty()) throw UsageError("--output-dir", "a training run needs a directory for its checkpoint");
+  if (s.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
+  if (s.epochs < 1 && s.max_steps < 1) throw UsageError("--epochs", "train for at least one epoch or step");
+  if (s.ranks > 0 && comm.size() != s.ranks) {
+    throw UsageError("--ranks", "the run asks for " + std::to_string(s.ranks) + " rank(s) but was started on " +
+                                    std::to_string(comm.size()));
+  }
+}
+
+data::LoaderSettings training_loader_settings(const TrainingRunSettings& s, const parallel::Communicator& comm) {
+  data::LoaderSettings loading;
+  loading.batch_size = s.batch_size;
+  loading.shuffle = true;
+  loading.seed = s.seed;
+  loading.threads = s.loader_threads;
+  loading.rank = comm.rank();
+  loading.world_size = comm.size();
+  return loading;
+}
+
+std::int64_t total_training_steps(const TrainingRunSettings& s, std::int64_t batches_per_epoch) {
+  const auto micro_batches = s.max_steps > 0 ? s.max_steps * s.train.accumulation : s.epochs * batches_per_epoch;
+  return std::max<std::int64_t>(1, micro_batches / s.train.accumulation);
+}
 
 train::Batch TrainingBatches::batch_at(std::int64_t position) {
   const auto per_epoch = loader_.batches_per_epoch();

@@ -14,7 +14,23 @@
 #include "epalm/core/train/trainer.h"
 #include "epalm/experiments/training_run.h"
 
+namespace epalm::parallel {
+class Communicator;
+}
+
 namespace epalm::experiments {
+
+// What a run (alone or fused) checks before it loads anything: an output
+// directory, a batch, at least one step, the world size it asks for.
+// UsageError names the option.
+void check_training_settings(const TrainingRunSettings& s, const parallel::Communicator& comm);
+
+// The training split's loader: shuffled by the run's seed, this rank's shard.
+data::LoaderSettings training_loader_settings(const TrainingRunSettings& s, const parallel::Communicator& comm);
+
+// The optimizer steps a run takes: --max-steps, else its epochs over
+// `batches_per_epoch` micro-batches (at least one).
+std::int64_t total_training_steps(const TrainingRunSettings& s, std::int64_t batches_per_epoch);
 
 // Micro-batches of the training split: position p is batch p % B of epoch
 // p / B, its features (the last s.epalm.levels blocks' [CLS]) from the

@@ -47,13 +47,7 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, parallel::Comm
   parallel::LocalCommunicator alone;
   parallel::Communicator& comm = communicator != nullptr ? *communicator : alone;
   auto s = given;
-  if (s.output_dir.empty()) throw UsageError("--output-dir", "a training run needs a directory for its checkpoint");
-  if (s.batch_size < 1) throw UsageError("--batch-size", "must be >= 1");
-  if (s.epochs < 1 && s.max_steps < 1) throw UsageError("--epochs", "train for at least one epoch or step");
-  if (s.ranks > 0 && comm.size() != s.ranks) {
-    throw UsageError("--ranks", "the run asks for " + std::to_string(s.ranks) + " rank(s) but was started on " +
-                                    std::to_string(comm.size()));
-  }
+  check_training_settings(s, comm);
   const auto dataset = data::read_dataset(s.data);
   s.objective.task = dataset.kind == data::TaskKind::kCaptioning ? text::TextTask::kCaptioning : text::TextTask::kQuestionAnswering;
   const auto media = media_settings(s, s.augment);
@@ -64,17 +58,9 @@ TrainingRunOutcome run_training(const TrainingRunSettings& given, parallel::Comm
   const auto& encoder = loaded.encoder;
   const auto& tokenizer = loaded.tokenizer;
 
-  data::LoaderSettings loading;
-  loading.batch_size = s.batch_size;
-  loading.shuffle = true;
-  loading.seed = s.seed;
-  loading.threads = s.loader_threads;
-  loading.rank = comm.rank();
-  loading.world_size = comm.size();
-  data::DataLoader loader(dataset, media, loading);
+  data::DataLoader loader(dataset, media, training_loader_settings(s, comm));
   const auto per_epoch = loader.batches_per_epoch();
-  const auto micro_batches = s.max_steps > 0 ? s.max_steps * s.train.accumulation : s.epochs * per_epoch;
-  s.schedule.total_steps = std::max<std::int64_t>(1, micro_batches / s.train.accumulation);
+  s.schedule.total_steps = total_training_steps(s, per_epoch);
 
   const bool encoder_sharded = loaded.plan.encoder.communicator != nullptr;
   auto cache = open_feature_cache(s, media, *encoder, s.augment, encoder_sharded, comm.size());

@@ -44,6 +44,14 @@ std::string differing(const std::string& a, const std::string& b) {
   return compared.exit_code == 0 ? "" : compared.out + compared.err;
 }
 
+// The runs `epalm runs list` shows of a results store (JSON rows: run, status, ...).
+nlohmann::json listed_runs(const std::string& results) {
+  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", results, "--format", "json"},
+                                           60, kOneThread);
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  return listed.exit_code == 0 ? nlohmann::json::parse(listed.out) : nlohmann::json::array();
+}
+
 std::string file_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -98,12 +106,8 @@ TEST(FusedTrainCli, EachVariantEqualsItsRunAloneWithValidationAndTest) {
   }
 
   // Each variant is its own run in the store, with its own settings and scores.
-  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", dir.path() + "/results.sqlite",
-                                            "--format", "json"},
-                                           60, kOneThread);
-  ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  const auto runs = nlohmann::json::parse(listed.out);
-  ASSERT_EQ(runs.size(), 3u) << listed.out;
+  const auto runs = listed_runs(dir.path() + "/results.sqlite");
+  ASSERT_EQ(runs.size(), 3u) << runs.dump();
   std::multiset<std::string> levels, statuses;
   for (const auto& run : runs) {
     const auto shown = testing::run_process({EPALM_EXECUTABLE, "runs", "show", run["run"].get<std::string>(),
@@ -150,13 +154,9 @@ TEST(FusedTrainCli, ADivergingVariantFailsAloneAndTheOthersFinish) {
   EXPECT_TRUE(fs::exists(dir.path() + "/run/checkpoint.safetensors"));
   EXPECT_TRUE(fs::exists(dir.path() + "/c/checkpoint.safetensors"));
   EXPECT_FALSE(fs::exists(dir.path() + "/nan/checkpoint.safetensors"));
-  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", dir.path() + "/results.sqlite",
-                                            "--format", "json"},
-                                           60, kOneThread);
-  ASSERT_EQ(listed.exit_code, 0) << listed.err;
   std::multiset<std::string> statuses;
-  for (const auto& run : nlohmann::json::parse(listed.out)) statuses.insert(run["status"].get<std::string>());
-  EXPECT_EQ(statuses, (std::multiset<std::string>{"failed", "finished", "finished"})) << listed.out;
+  for (const auto& run : listed_runs(dir.path() + "/results.sqlite")) statuses.insert(run["status"].get<std::string>());
+  EXPECT_EQ(statuses, (std::multiset<std::string>{"failed", "finished", "finished"}));
 }
 
 // The same diverging settings alone: the run stops at the first non-finite
@@ -167,13 +167,9 @@ TEST(FusedTrainCli, ADivergingRunAloneFailsSayingSo) {
   const auto r = train({"--config", v.base, "--lr", "1e30", "--prompt-lr", "1e30", "--max-steps", "5"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("the run diverged: the loss is not finite"), std::string::npos) << r.err;
-  const auto listed = testing::run_process({EPALM_EXECUTABLE, "runs", "list", "--results", dir.path() + "/results.sqlite",
-                                            "--format", "json"},
-                                           60, kOneThread);
-  ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  const auto runs = nlohmann::json::parse(listed.out);
-  ASSERT_EQ(runs.size(), 1u) << listed.out;
-  EXPECT_EQ(runs[0]["status"], "failed") << listed.out;
+  const auto runs = listed_runs(dir.path() + "/results.sqlite");
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_EQ(runs[0]["status"], "failed") << runs.dump();
 }
 
 TEST(FusedTrainCli, VariantsThatNeedAnotherDataStreamAreRefusedBeforeTraining) {

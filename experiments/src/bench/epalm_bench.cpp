@@ -62,21 +62,14 @@ struct StepWork {
 
 StepWork train_step_work(const models::VitConfig& v, const models::OptConfig& o, std::int64_t batch,
                          std::int64_t text_tokens, std::int64_t prompt, std::int64_t targets) {
-  const double b = static_cast<double>(batch);
+  const double b = static_cast<double>(batch), t = static_cast<double>(text_tokens + prompt);
   const auto encoder = vit_cls_flops(v, b);
-  const double d = o.hidden_size, f = o.ffn_dim, t = text_tokens + prompt;
-  const double projections = b * t * 2 * (4 * d * d + 2 * d * f), attention = b * t * 2 * 2 * t * d;
-  // Forward; backward: each projection's input gradient once, attention's twice.
-  const double decoder = o.num_layers * (2 * projections + 3 * attention);
-  const double head_row = 2.0 * o.word_embed_proj_dim * o.vocab_size * 2;  // forward and input gradient
-  return {encoder.ours + decoder + head_row * static_cast<double>(targets), encoder.peer + decoder + head_row * b * t};
+  return {encoder.ours + decoder_train_flops(o, b, t, static_cast<double>(targets)),
+          encoder.peer + decoder_train_flops(o, b, t, b * t)};
 }
 
 BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
-  if (s.new_tokens > 0) throw UsageError("--new-tokens", "epalm-train-step does not generate");
-  if (s.dtype != c10::kFloat && s.device.is_cpu()) {
-    throw UsageError("--dtype", "eP-ALM trains in fp32 on the CPU (bf16/fp16 frozen weights are for GPUs)");
-  }
+  check_training_bench(s, "epalm-train-step");
   const int batch = s.batch > 0 ? s.batch : 8;
   const int tokens = s.tokens > 0 ? s.tokens : 24;
   ScratchDir scratch(s.work_dir);

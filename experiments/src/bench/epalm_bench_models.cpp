@@ -36,6 +36,20 @@ EncoderWork vit_cls_flops(const models::VitConfig& v, double batch) {
   return {peer - batch * n * block_token + batch * last_cls, peer};
 }
 
+void check_training_bench(const BenchSettings& s, const std::string& name) {
+  if (s.new_tokens > 0) throw UsageError("--new-tokens", name + " does not generate");
+  if (s.dtype != c10::kFloat && s.device.is_cpu()) {
+    throw UsageError("--dtype", "eP-ALM trains in fp32 on the CPU (bf16/fp16 frozen weights are for GPUs)");
+  }
+}
+
+double decoder_train_flops(const models::OptConfig& o, double batch, double tokens, double head_rows) {
+  const double d = o.hidden_size, f = o.ffn_dim, b = batch, t = tokens;
+  const double projections = b * t * 2 * (4 * d * d + 2 * d * f), attention = b * t * 2 * 2 * t * d;
+  const double head_row = 2.0 * o.word_embed_proj_dim * o.vocab_size * 2;
+  return o.num_layers * (2 * projections + 3 * attention) + head_row * head_rows;
+}
+
 namespace {
 
 std::map<std::string, at::Tensor> on_device(const std::map<std::string, at::Tensor>& weights, c10::ScalarType dtype,

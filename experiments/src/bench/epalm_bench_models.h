@@ -35,6 +35,17 @@ struct EncoderWork {
 };
 EncoderWork vit_cls_flops(const models::VitConfig& v, double batch);
 
+// Refuses what an eP-ALM training benchmark (`name`) cannot take: generated
+// tokens, and bf16/fp16 frozen weights on the CPU.
+void check_training_bench(const BenchSettings& s, const std::string& name);
+
+// Matrix-multiply FLOPs (2·m·n·k) of eP-ALM's decoder in one training step
+// on `batch` rows of `tokens` positions: the forward, the backward for the
+// inputs' gradients (every layer: the soft prompt enters at the embeddings;
+// attention's two products twice), and the LM head (forward and input
+// gradient) on `head_rows` positions.
+double decoder_train_flops(const models::OptConfig& o, double batch, double tokens, double head_rows);
+
 // Not movable: the model points at the decoder.
 struct EpalmBenchModels {
   models::OptModel decoder;

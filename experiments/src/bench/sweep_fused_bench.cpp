@@ -109,10 +109,7 @@ train::ScheduleSettings constant_schedule() {
 }
 
 BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
-  if (s.new_tokens > 0) throw UsageError("--new-tokens", "sweep-fused does not generate");
-  if (s.dtype != c10::kFloat && s.device.is_cpu()) {
-    throw UsageError("--dtype", "eP-ALM trains in fp32 on the CPU (bf16/fp16 frozen weights are for GPUs)");
-  }
+  check_training_bench(s, "sweep-fused");
   const int batch = s.batch > 0 ? s.batch : 4;
   const int tokens = s.tokens > 0 ? s.tokens : 16;
   // Without augmentation the frozen-feature cache applies (to us: the
@@ -214,11 +211,9 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
   const auto encoder_work = vit_cls_flops(vit, batch);
   double decoder_work = 0, peer_decoder_work = 0;
   for (const auto& v : variants) {
-    const double d = oc.hidden_size, f = oc.ffn_dim, t = tokens + v.prompt_length + 1, b = batch;
-    const double projections = b * t * 2 * (4 * d * d + 2 * d * f), attention = b * t * 2 * 2 * t * d;
-    const double head_row = 2.0 * oc.word_embed_proj_dim * oc.vocab_size * 2;
-    decoder_work += oc.num_layers * (2 * projections + 3 * attention) + head_row * targets;
-    peer_decoder_work += oc.num_layers * (2 * projections + 3 * attention) + head_row * b * t;
+    const double t = tokens + v.prompt_length + 1, b = batch;  // text, prompt and the perceptual token
+    decoder_work += decoder_train_flops(oc, b, t, targets);
+    peer_decoder_work += decoder_train_flops(oc, b, t, b * t);
   }
   // Over the whole sweep: the encoder runs per batch and step (fused: once
   // for all variants; alone: per variant), or with the cache on each batch's
