@@ -143,6 +143,30 @@ TEST(FusedTrainCli, TwoRanksEqualTheirRunsAlone) {
   }
 }
 
+// Each variant resumes from its own checkpoint; a variant that starts later
+// (no checkpoint yet) trains alone until it stands where the others do. Each
+// ends equal to its run alone, uninterrupted.
+TEST(FusedTrainCli, VariantsResumeFromTheirOwnSteps) {
+  testing::TempDir dir;
+  const Variants v(dir);
+  auto r = train({"--config", v.base, "--fuse", v.files[0], "--max-steps", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = train({"--config", v.base, "--fuse", v.files[0], "--fuse", v.files[1], "--max-steps", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::regex resumed("trained 4 steps \\(resumed\\)");
+  EXPECT_EQ(std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), resumed), std::sregex_iterator()), 2) << r.out;
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
+    std::vector<std::string> args{"--config", v.base};
+    if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
+    args.insert(args.end(), {"--output-dir", alone_dir, "--max-steps", "4", "--results", dir.path() + "/alone.sqlite"});
+    const auto alone = train(args);
+    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    EXPECT_EQ(differing(v.outputs[k] + "/checkpoint.safetensors", alone_dir + "/checkpoint.safetensors"), "")
+        << "variant " << k;
+  }
+}
+
 TEST(FusedTrainCli, ADivergingVariantFailsAloneAndTheOthersFinish) {
   testing::TempDir dir;
   const Variants v(dir);
