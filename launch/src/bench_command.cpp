@@ -259,7 +259,8 @@ Command bench_command() {
                  "data cases: our decoding threads and the peer DataLoader's workers")                                 //
                 ("augment", po::value<std::string>()->default_value("off"),
                  "data cases: our loader's transforms: off (evaluation's), crop-flip or rand-augment (training's; "
-                 "the peer keeps evaluation's)")  //
+                 "the peer keeps evaluation's); sweep-fused: off lets the frozen-feature cache serve, the others run "
+                 "the encoder every step")  //
                 ("variants", po::value<int>()->default_value(4),
                  "sweep-fused: 4 (connector sharing x levels) or 8 (connector sharing x prompt length 0/1/5/10)")  //
                 ("dtype", po::value<std::string>()->default_value("fp32"), "fp32, bf16 or fp16")                       //

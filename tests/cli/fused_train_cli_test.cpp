@@ -74,6 +74,20 @@ struct Variants {
   std::vector<std::string> files, outputs;
 };
 
+// Variant k of `v` trained alone with `options` (its own directory and
+// store); returns its output directory.
+std::string train_alone(const testing::TempDir& dir, const Variants& v, std::size_t k,
+                        const std::vector<std::string>& options, bool two_ranks = false) {
+  const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
+  std::vector<std::string> args{"--config", v.base};
+  if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
+  args.insert(args.end(), {"--output-dir", alone_dir, "--results", dir.path() + "/alone.sqlite"});
+  args.insert(args.end(), options.begin(), options.end());
+  const auto alone = train(args, two_ranks);
+  EXPECT_EQ(alone.exit_code, 0) << "variant " << k << ": " << alone.err;
+  return alone_dir;
+}
+
 }  // namespace
 
 TEST(FusedTrainCli, EachVariantEqualsItsRunAloneWithValidationAndTest) {
@@ -91,13 +105,7 @@ TEST(FusedTrainCli, EachVariantEqualsItsRunAloneWithValidationAndTest) {
       << fused.out;
 
   for (std::size_t k = 0; k < 3; ++k) {
-    const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
-    std::vector<std::string> args{"--config", v.base};
-    if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
-    args.insert(args.end(), {"--output-dir", alone_dir, "--results", dir.path() + "/alone.sqlite"});
-    args.insert(args.end(), common.begin(), common.end());
-    const auto alone = train(args);
-    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    const auto alone_dir = train_alone(dir, v, k, common);
     for (const auto* file : {"checkpoint.safetensors", "best.safetensors"}) {
       EXPECT_EQ(differing(v.outputs[k] + "/" + file, alone_dir + "/" + file), "") << "variant " << k << " " << file;
     }
@@ -132,12 +140,7 @@ TEST(FusedTrainCli, TwoRanksEqualTheirRunsAlone) {
                            /*two_ranks=*/true);
   ASSERT_EQ(fused.exit_code, 0) << fused.err;
   for (std::size_t k = 0; k < 3; ++k) {
-    const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
-    std::vector<std::string> args{"--config", v.base};
-    if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
-    args.insert(args.end(), {"--output-dir", alone_dir, "--max-steps", "3", "--batch-size", "1"});
-    const auto alone = train(args, /*two_ranks=*/true);
-    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    const auto alone_dir = train_alone(dir, v, k, {"--max-steps", "3", "--batch-size", "1"}, /*two_ranks=*/true);
     EXPECT_EQ(differing(v.outputs[k] + "/checkpoint.safetensors", alone_dir + "/checkpoint.safetensors"), "")
         << "variant " << k;
   }
@@ -156,12 +159,7 @@ TEST(FusedTrainCli, VariantsResumeFromTheirOwnSteps) {
   const std::regex resumed("trained 4 steps \\(resumed\\)");
   EXPECT_EQ(std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), resumed), std::sregex_iterator()), 2) << r.out;
   for (std::size_t k = 0; k < 3; ++k) {
-    const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
-    std::vector<std::string> args{"--config", v.base};
-    if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
-    args.insert(args.end(), {"--output-dir", alone_dir, "--max-steps", "4", "--results", dir.path() + "/alone.sqlite"});
-    const auto alone = train(args);
-    ASSERT_EQ(alone.exit_code, 0) << alone.err;
+    const auto alone_dir = train_alone(dir, v, k, {"--max-steps", "4"});
     EXPECT_EQ(differing(v.outputs[k] + "/checkpoint.safetensors", alone_dir + "/checkpoint.safetensors"), "")
         << "variant " << k;
   }

@@ -328,9 +328,11 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
 
 std::vector<BenchCase> sweep_fused_bench_cases() {
   return {{"sweep-fused",
-           "an ablation grid (--variants 4: connector sharing x levels; 8: x prompt length) trained 3 steps a variant "
+           "an ablation grid (--variants 4: connector sharing x levels 3/6; 8: connector sharing x prompt 0/1/5/10) "
+           "trained 6 steps a variant "
            "as one fused job vs one after another (ours, and the peer's), samples/s (default: opt-125m + "
-           "vit-base-patch16-224, batches of 4 images and 16 tokens, augmentation on)",
+           "vit-base-patch16-224, batches of 4 images and 16 tokens; --augment off: the frozen-feature cache serves, "
+           "crop-flip: the encoder runs every step)",
            sweep_fused_case, "opt-125m"}};
 }
 
