@@ -145,7 +145,7 @@ std::vector<ChildResult> run_cells(registry::ResultsStore& store, const registry
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   job.note += " after " + std::to_string(static_cast<int>(seconds + 0.5)) + " s";
-  if (cells.size() > 1) job.note += " (fused with " + name + ")";
+  if (cells.size() > 1) job.note += " (one job with cells " + indices + ")";
   if (spec.spool && fs::exists(spool)) {
     // The runs recorded away from the database: load them here, on the database's host.
     const auto report = registry::ingest_spool(store, spool);
@@ -239,7 +239,7 @@ SweepWorkerReport run_sweep_cells(const registry::SweepSpec& spec, std::int64_t 
           const auto& result = results[k];
           registry::complete_cell(store, sweep_id, c.index, owner, result.ok, result.note, result.dead_run_status);
           (result.ok ? done : failed)++;
-          event({c.index, c.attempt, true, result.ok, result.note, seconds, logs[k]});
+          event({c.index, c.attempt, true, result.ok, result.note, seconds / static_cast<double>(group.size()), logs[k]});
           spdlog::info("sweep {}: cell {} attempt {} {} ({})", spec.name, c.index, c.attempt,
                        result.ok ? "done" : "failed", result.note);
         }

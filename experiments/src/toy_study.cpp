@@ -205,6 +205,9 @@ CellCounts run_sweep(registry::ResultsStore& store, const std::string& path, con
   SweepWorkerOptions options;
   options.results = s.results;
   options.epalm = s.epalm;
+  // A seed's variants differ only in what trains: one fused job each
+  // (`epalm train --fuse`), every cell still its own run, equal to it alone.
+  options.fuse = 8;
   int ended = 0;
   double seconds = 0;
   std::unique_ptr<CellWatcher> watcher;
@@ -218,7 +221,8 @@ CellCounts run_sweep(registry::ResultsStore& store, const std::string& path, con
       const auto cell = label + ": cell " + std::to_string(ended + 1) + "/" + std::to_string(pending) + " (" +
                         axes[e.index] + ")" + eta;
       say(cell + ": starting under mpirun", true);
-      watcher = std::make_unique<CellWatcher>(e.log, cell, [&say](const std::string& line) { say(line, true); });
+      // A fused job's output is in its first cell's log.
+      if (!watcher) watcher = std::make_unique<CellWatcher>(e.log, cell, [&say](const std::string& line) { say(line, true); });
       return;
     }
     watcher.reset();

@@ -19,7 +19,7 @@ struct CellEvent {
   bool ended = false;  // false: starting
   bool ok = false;     // when ended
   std::string note;    // when ended
-  double seconds = 0;  // when ended: how long it ran
+  double seconds = 0;  // when ended: how long it ran (a fused job's cells: each its share of the job)
   std::string log;     // the attempt's output (its processes' stdout and stderr)
 };
 
