@@ -77,7 +77,6 @@ struct Variant {
   std::unique_ptr<Validator> validator;
   std::unique_ptr<train::Trainer> trainer;
   FusedVariantOutcome result;
-  bool active = true;
 };
 
 }  // namespace
@@ -146,7 +145,13 @@ std::vector<FusedVariantOutcome> run_fused_training(
   features_settings.epalm.levels = deepest;
   const bool encoder_sharded = loaded.plan.encoder.communicator != nullptr;
   auto cache = open_feature_cache(features_settings, media, *loaded.encoder, shared.augment, encoder_sharded, comm.size());
-  if (cache) spdlog::info("frozen-feature cache: {}", cache->directory());
+  if (cache) {
+    spdlog::info("frozen-feature cache: {}", cache->directory());
+  } else if (!shared.augment && !shared.feature_cache.empty()) {
+    spdlog::warn("frozen-feature cache off: the encoder is sharded, so every rank must run it on every batch");
+  }
+  // Variants take turns with the default generators; a run alone keeps them as they are.
+  const bool swap_generators = variants.size() > 1;
   TrainingBatches source(features_settings, dataset, loader, *loaded.encoder, loaded.tokenizer, cache.get());
   SharedBatches batches(source);
 
@@ -167,26 +172,25 @@ std::vector<FusedVariantOutcome> run_fused_training(
       v.trainer->load_checkpoint(outcome.checkpoint);  // restores the variant's generator states too
       v.generators->capture();
       outcome.resumed = true;
-      spdlog::info("variant {}: resumed from {} at step {}", &v - variants.data(), outcome.checkpoint,
-                   v.trainer->steps_done());
+      spdlog::info("resumed from {} at step {}", outcome.checkpoint, v.trainer->steps_done());
     }
     v.validator->start(outcome.resumed);
   }
 
+  const auto training = [&](const Variant& v) { return v.result.failure.empty() && v.trainer->steps_done() < total; };
   bool stopped = false;
   for (;;) {
     // The variants furthest behind take the next step (after a resume they
     // may stand at different steps; otherwise all step together).
     std::optional<std::int64_t> behind;
-    for (auto& v : variants) {
-      v.active = v.active && v.result.failure.empty() && v.trainer->steps_done() < total;
-      if (v.active) behind = std::min(behind.value_or(v.trainer->steps_done()), v.trainer->steps_done());
+    for (const auto& v : variants) {
+      if (training(v)) behind = std::min(behind.value_or(v.trainer->steps_done()), v.trainer->steps_done());
     }
     if (!behind) break;
     for (std::size_t k = 0; k < variants.size(); ++k) {
       auto& v = variants[k];
-      if (!v.active || v.trainer->steps_done() != *behind) continue;
-      v.generators->restore();
+      if (!training(v) || v.trainer->steps_done() != *behind) continue;
+      if (swap_generators) v.generators->restore();
       const auto start = std::chrono::steady_clock::now();
       const auto position = v.trainer->data_position();
       StepReport report;
@@ -194,16 +198,16 @@ std::vector<FusedVariantOutcome> run_fused_training(
       report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       report.total_steps = total;
       for (auto p = position; p < v.trainer->data_position(); ++p) report.samples += loader.global_samples(p % per_epoch);
-      v.result.outcome.last_loss = report.result.loss;
-      if (on_step) on_step(k, report);
-      // The loss is every rank's, so every rank stops the same variant.
+      // The loss is every rank's, so every rank stops the same variant; a
+      // diverged step is not reported (the store keeps finite values).
       if (!std::isfinite(report.result.loss)) {
         v.result.failure = "the loss is not finite (" + std::to_string(report.result.loss) + ") after step " +
-                           std::to_string(report.result.step) + "; the other variants go on";
-        spdlog::error("variant {}: {}", k, v.result.failure);
-        v.generators->capture();
+                           std::to_string(report.result.step);
+        if (swap_generators) spdlog::error("variant {}: {}; the other variants go on", k, v.result.failure);
         continue;
       }
+      v.result.outcome.last_loss = report.result.loss;
+      if (on_step) on_step(k, report);
       const auto done = v.trainer->steps_done();
       if (v.validator->due(done, total, steps_per_epoch)) {
         const auto started = std::chrono::steady_clock::now();
@@ -215,23 +219,22 @@ std::vector<FusedVariantOutcome> run_fused_training(
       }
       const bool due = v.settings.checkpoint_every > 0 && done % v.settings.checkpoint_every == 0;
       if ((done == total || due) && comm.rank() == 0) v.trainer->save_checkpoint(v.result.outcome.checkpoint, v.settings.config_text);
-      v.generators->capture();
+      if (swap_generators) v.generators->capture();
     }
     std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
-    for (auto& v : variants) {
-      if (v.active) oldest = std::min(oldest, v.trainer->data_position());
+    for (const auto& v : variants) {
+      if (training(v)) oldest = std::min(oldest, v.trainer->data_position());
     }
     batches.forget_before(oldest);
-    bool unfinished = false;
-    for (auto& v : variants) unfinished = unfinished || (v.result.failure.empty() && v.trainer->steps_done() < total);
+    const bool unfinished = std::any_of(variants.begin(), variants.end(), training);
     if (unfinished && stop_requested(comm)) {
       stopped = true;
       for (auto& v : variants) {
         if (!v.result.failure.empty()) continue;
-        v.generators->restore();
+        if (swap_generators) v.generators->restore();
         if (comm.rank() == 0) v.trainer->save_checkpoint(v.result.outcome.checkpoint, v.settings.config_text);
       }
-      spdlog::warn("stopping on {}: every variant checkpointed", stop_signal_name());
+      spdlog::warn("stopping on {} after step {}; checkpointed", stop_signal_name(), *behind + 1);
       break;
     }
   }
@@ -247,7 +250,7 @@ std::vector<FusedVariantOutcome> run_fused_training(
       if (outcome.best) outcome.best_checkpoint = best_checkpoint_path(v.settings.output_dir);
     }
     if (v.result.failure.empty() && v.settings.validation.test_at_end && !stopped) {
-      v.generators->restore();
+      if (swap_generators) v.generators->restore();
       const auto tested = v.validator->test();
       outcome.test_scores = tested.scores;
       outcome.test_predictions = tested.predictions;

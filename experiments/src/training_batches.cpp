@@ -63,7 +63,6 @@ train::Batch TrainingBatches::batch_at(std::int64_t position) {
   const auto epoch = position / per_epoch, index = position % per_epoch;
   std::vector<bool> padding;
   const auto indices = loader_.batch_indices(epoch, index, &padding);
-  served_ += loader_.global_samples(index);
   train::Batch b;
   b.features = features(epoch, index, indices);
   std::vector<std::string> questions, targets;

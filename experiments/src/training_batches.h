@@ -41,9 +41,6 @@ class TrainingBatches : public train::BatchSource {
                   const models::Encoder& encoder, const text::Tokenizer& tokenizer, data::FeatureCache* cache)
       : s_(s), dataset_(dataset), loader_(loader), encoder_(encoder), tokenizer_(tokenizer), cache_(cache) {}
 
-  // Samples every rank's batches held since the start (padding repeats not counted).
-  std::int64_t samples_served() const { return served_; }
-
   train::Batch batch_at(std::int64_t position) override;
 
  private:
@@ -55,7 +52,6 @@ class TrainingBatches : public train::BatchSource {
   const models::Encoder& encoder_;
   const text::Tokenizer& tokenizer_;
   data::FeatureCache* cache_;
-  std::int64_t served_ = 0;
 };
 
 }  // namespace epalm::experiments

@@ -153,14 +153,10 @@ int run_fused_train(const Invocation& in) {
       elapsed[k] += r.seconds;
       samples[k] += r.samples;
       losses[k] = r.result.loss;
-      // A diverged variant's last step is not recorded (the store keeps finite
-      // values); its run is closed as failed, saying why.
-      if (std::isfinite(r.result.loss) && std::isfinite(r.result.grad_norm)) {
-        recorders[k].log_metrics(r.result.step, {{"loss", r.result.loss},
-                                                {"lr", r.result.lr},
-                                                {"grad_norm", r.result.grad_norm},
-                                                {"samples_per_second", static_cast<double>(r.samples) / std::max(1e-9, r.seconds)}});
-      }
+      recorders[k].log_metrics(r.result.step, {{"loss", r.result.loss},
+                                              {"lr", r.result.lr},
+                                              {"grad_norm", r.result.grad_norm},
+                                              {"samples_per_second", static_cast<double>(r.samples) / std::max(1e-9, r.seconds)}});
       if (k + 1 != variants.size()) return;
       std::ostringstream line;
       line << "step " << r.result.step << "/" << r.total_steps << "  losses";

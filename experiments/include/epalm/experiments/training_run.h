@@ -108,7 +108,8 @@ media::MediaSettings media_settings(const TrainingRunSettings& settings, bool tr
 // shard of every global batch of batch_size x ranks samples; rank 0 alone
 // writes the checkpoint); nullptr: one process. A SIGTERM or SIGINT checkpoints and
 // stops every rank after the same step. Errors name the file, sample or
-// setting at fault.
+// setting at fault; a loss that stops being finite ends the run with an error
+// naming the step. It is run_fused_training (fused_training.h) with one variant.
 TrainingRunOutcome run_training(const TrainingRunSettings& settings, parallel::Communicator* communicator = nullptr,
                                 const std::function<void(const StepReport&)>& on_step = {},
                                 const std::function<void(const ValidationReport&)>& on_validation = {});
