@@ -10,6 +10,7 @@
 #include "epalm/core/models/epalm_model.h"
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
+#include "epalm/core/models/packed_training.h"
 #include "epalm/core/safetensors/checkpoint.h"
 #include "forward_depth.h"
 
@@ -112,10 +113,56 @@ TEST_P(EpalmParity, LogitsLossAndGradientsMatchPyTorch) {
   EXPECT_EQ(compared, static_cast<int>(f.trainables.names().size()));
 }
 
+// Training's packed pass (packed_training.h: real tokens only, the prompt
+// once below the first injection) gives the same loss and gradients, within
+// the same bounds; a batch or variant it cannot take is refused, saying why.
+TEST_P(EpalmParity, ThePackedPassMatchesPyTorchOrIsRefused) {
+  Fixture f(GetParam());
+  const auto decoder = models::OptModel::from_pretrained(f.dir);
+  const auto features = f.inputs.load("features");
+  const auto ids = f.inputs.load("input_ids"), mask = f.inputs.load("attention_mask"), labels = f.inputs.load("labels");
+  models::EpalmModel model(f.config, decoder, features.size(2), /*encoder_blocks=*/12, /*seed=*/0);
+  model.load_parameters(f.initial_trainables(), f.dir + "/trainables.safetensors");
+  const auto refused = models::packed_pass_refusal(f.config) + models::packed_pass_refusal(mask, labels);
+  if (f.config.reference_noncausal_token) {
+    EXPECT_NE(refused.find("non-causal token"), std::string::npos) << refused;
+  }
+  if (GetParam().rfind("left_padding", 0) == 0) {
+    EXPECT_NE(refused.find("padding position"), std::string::npos) << refused;
+  }
+  if (GetParam().rfind("right_padded", 0) == 0) {
+    EXPECT_EQ(refused, "");
+  }
+  if (!refused.empty()) {
+    EXPECT_THROW(models::packed_loss_terms({{&model, features, {}}}, ids, mask, labels), Error);
+    return;
+  }
+  const auto terms = models::packed_loss_terms({{&model, features, {}}}, ids, mask, labels);
+  const auto loss = terms[0].total / terms[0].normalizer;
+  const auto tokens = ids.size(1) + f.config.prompt_length + 1;
+  const double loss_depth_here = loss_depth(f.config, decoder.config(), ids.size(0) * tokens, tokens, features.size(2));
+  EXPECT_LE(relative_error(loss, f.expected.load("loss").squeeze()), testing::two_orders(loss_depth_here))
+      << loss.item<double>();
+  loss.backward();
+  double gradient_scale = 0;
+  for (const auto& [name, p] : model.named_parameters()) {
+    gradient_scale = std::max(gradient_scale, f.expected.load("grad." + name).abs().max().item<double>());
+  }
+  for (const auto& [name, p] : model.named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_LE((p.grad() - f.expected.load("grad." + name)).abs().max().item<double>(),
+              testing::two_orders(2 * loss_depth_here) * gradient_scale)
+        << name;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, EpalmParity,
                          ::testing::Values("per_level_6_prompt_mlp", "shared_prompt_no_mlp", "single_level_no_prompt",
                                            "adapters", "reference_noncausal", "left_padding_no_prompt",
-                                           "left_padding_no_prompt_noncausal", "no_perception"));
+                                           "left_padding_no_prompt_noncausal", "no_perception",
+                                           "right_padded_per_level_prompt_mlp", "right_padded_adapters",
+                                           "right_padded_single_level_no_prompt", "right_padded_no_perception",
+                                           "right_padded_from_layer_0"));
 
 // The reference's configurations have the trainable counts its authors
 // report (docs/epalm.md, Architecture and counts), from the real architectures' dimensions.

@@ -46,6 +46,18 @@ VARIANTS = {
                                              noncausal=True, left_pads=[0, 3, 1]),
     # The no-perception baseline: the soft prompt over the frozen LM, no connector, no injected token.
     "no_perception": dict(levels=1, shared=True, start=2, end=6, prompt=4, mlp=True, perception=False),
+    # Training's batches (right padding only), which the packed pass takes: the paper's layout,
+    # adapters, the headline without a prompt, the baseline, and tokens injected from layer 0.
+    "right_padded_per_level_prompt_mlp": dict(levels=6, shared=False, start=1, end=7, prompt=10, mlp=True,
+                                              left_pads=[0, 0, 0]),
+    "right_padded_adapters": dict(levels=2, shared=False, start=1, end=5, prompt=3, mlp=True, adapters=True,
+                                  left_pads=[0, 0, 0]),
+    "right_padded_single_level_no_prompt": dict(levels=1, shared=True, start=2, end=6, prompt=0, mlp=False,
+                                                left_pads=[0, 0, 0]),
+    "right_padded_no_perception": dict(levels=1, shared=True, start=2, end=6, prompt=4, mlp=True, perception=False,
+                                       left_pads=[0, 0, 0]),
+    "right_padded_from_layer_0": dict(levels=3, shared=False, start=0, end=6, prompt=2, mlp=False,
+                                      left_pads=[0, 0, 0]),
 }
 
 

@@ -6,6 +6,7 @@
 #include "epalm/core/models/encoder.h"
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/state_dict.h"
+#include "models/epalm_loss.h"
 
 namespace epalm::models {
 
@@ -113,11 +114,6 @@ struct EpalmModel::Impl {
   mutable torch::nn::Sequential prompt{nullptr};
   mutable std::vector<Adapter> attention_adapters, ffn_adapters;
 
-  at::Tensor prompt_embeds(std::int64_t batch) const {
-    auto indices = torch::arange(config.prompt_length, torch::TensorOptions().dtype(torch::kLong).device(decoder->device()));
-    return prompt->forward(indices).unsqueeze(0).expand({batch, -1, -1});
-  }
-
   // Level tokens [levels][B, 1, D_h] in the decoder's dtype.
   std::vector<at::Tensor> level_tokens(const at::Tensor& features) const {
     std::vector<at::Tensor> tokens;
@@ -189,18 +185,24 @@ struct EpalmModel::Impl {
     o.ffn_output_hook = wrap(o.ffn_output_hook);
   }
 
-  models::OptForwardOptions options(const at::Tensor& features, std::int64_t batch) const {
-    models::OptForwardOptions o;
-    if (config.perception) o.hook = hook(level_tokens(features));
-    if (config.prompt_length > 0) o.prefix_embeds = prompt_embeds(batch).to(decoder->dtype());
+  EpalmAdditions additions(const at::Tensor& features) const {
+    EpalmAdditions a;
+    if (config.perception) {
+      a.level_tokens = level_tokens(features);
+      a.schedule = schedule;
+    }
+    if (config.prompt_length > 0) {
+      auto indices = torch::arange(config.prompt_length, torch::TensorOptions().dtype(torch::kLong).device(decoder->device()));
+      a.prompt = prompt->forward(indices).to(decoder->dtype());
+    }
     if (!attention_adapters.empty()) {
-      o.attention_output_hook = [this](int layer, const at::Tensor& x) { return attention_adapters[layer]->forward(x); };
+      a.attention_adapter = [this](int layer, const at::Tensor& x) { return attention_adapters[layer]->forward(x); };
     }
     if (!ffn_adapters.empty()) {
-      o.ffn_output_hook = [this](int layer, const at::Tensor& x) { return ffn_adapters[layer]->forward(x); };
+      a.ffn_adapter = [this](int layer, const at::Tensor& x) { return ffn_adapters[layer]->forward(x); };
     }
     if (!attention_adapters.empty() || !ffn_adapters.empty()) {
-      o.sublayer_hook_parameters = [this](int layer) {
+      a.adapter_parameters = [this](int layer) {
         std::vector<at::Tensor> out;
         for (const auto* adapters : {&attention_adapters, &ffn_adapters}) {
           if (adapters->empty()) continue;
@@ -209,6 +211,17 @@ struct EpalmModel::Impl {
         return out;
       };
     }
+    return a;
+  }
+
+  models::OptForwardOptions options(const at::Tensor& features, std::int64_t batch) const {
+    auto a = additions(features);
+    models::OptForwardOptions o;
+    if (config.perception) o.hook = hook(std::move(a.level_tokens));
+    if (a.prompt.defined()) o.prefix_embeds = a.prompt.unsqueeze(0).expand({batch, -1, -1});
+    o.attention_output_hook = std::move(a.attention_adapter);
+    o.ffn_output_hook = std::move(a.ffn_adapter);
+    o.sublayer_hook_parameters = std::move(a.adapter_parameters);
     return o;
   }
 };
@@ -265,7 +278,7 @@ at::Tensor EpalmModel::select_features(const models::Encoder& encoder, const at:
   return encoder.final_norm(encoder.last_blocks_cls(inputs, levels));
 }
 
-namespace {
+namespace detail {
 
 // Cross-entropy of `logits` [N, vocab] against `targets` [N] (-100 = no
 // target) of a batch of `batch` samples that have a target, reduced as `loss`
@@ -290,9 +303,13 @@ std::int64_t rows_with_targets(const at::Tensor& targets) {
   return (targets != -100).any(1).sum().item<std::int64_t>();
 }
 
+}  // namespace detail
+
+namespace {
+
 at::Tensor reduce_loss(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
                        const LossSettings& loss) {
-  const auto terms = loss_terms_of(logits, targets, batch, loss);
+  const auto terms = detail::loss_terms_of(logits, targets, batch, loss);
   return terms.total / std::max(1.0, terms.normalizer);
 }
 
@@ -308,7 +325,7 @@ EpalmOutput EpalmModel::forward(const at::Tensor& features, const at::Tensor& in
     auto text_logits = out.logits.slice(1, out.logits.size(1) - t).slice(1, 0, t - 1).to(torch::kFloat32);
     const auto targets = labels.to(out.logits.device()).slice(1, 1);
     out.loss = reduce_loss(text_logits.reshape({-1, text_logits.size(-1)}), targets.reshape({-1}),
-                           rows_with_targets(targets), loss);
+                           detail::rows_with_targets(targets), loss);
   }
   return out;
 }
@@ -330,7 +347,8 @@ LossTerms EpalmModel::loss_terms(const at::Tensor& features, const at::Tensor& i
   const auto rows = (targets != -100).flatten().nonzero().squeeze(1);
   const auto kept = text.reshape({-1, text.size(-1)}).index_select(0, rows);
   const auto logits = impl_->decoder->lm_head(kept).to(torch::kFloat32);
-  return loss_terms_of(logits, targets.flatten().index_select(0, rows), rows_with_targets(targets), settings);
+  return detail::loss_terms_of(logits, targets.flatten().index_select(0, rows), detail::rows_with_targets(targets),
+                               settings);
 }
 
 namespace {
@@ -370,6 +388,10 @@ std::unique_ptr<StepDecoder> EpalmModel::step_decoder(const at::Tensor& features
     o.attention_mask = mask;
     return impl_->decoder->forward(ids, o).logits;
   });
+}
+
+EpalmAdditions EpalmModel::additions(const at::Tensor& features) const {
+  return impl_->additions(features);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> EpalmModel::named_parameters() const {

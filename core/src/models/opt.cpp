@@ -84,33 +84,61 @@ at::Tensor activate(const std::string& name, const at::Tensor& x) {
   return torch::silu(x);  // silu / swish; validate() rejected the rest
 }
 
-// One layer of the residual stream (`in` says which layer, its bias and cache).
-at::Tensor run_layer(const OptConfig& c, const OptForwardOptions& o, const Layer& layer, const LayerInput& in,
-                     const at::Tensor& input) {
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.head_dim()));
+// One layer of the residual stream. `attend(q, k, v)` is its attention over
+// the projections, shaped as the input: padded sequences or packed rows.
+template <class Attend>
+at::Tensor run_layer(const OptConfig& c, const SublayerOutputHook& attention_output_hook,
+                     const SublayerOutputHook& ffn_output_hook, const Layer& layer, int index, const at::Tensor& input,
+                     const Attend& attend) {
   auto h = input;
-  const auto b = h.size(0);
-  const auto t = h.size(1);
   auto residual = h;
   if (c.layer_norm_before) h = layer.attention_norm(h);
-  auto heads = [&](const at::Tensor& x) { return x.view({b, t, c.num_heads, c.head_dim()}).transpose(1, 2); };
-  auto q = heads(layer.q(h));
-  auto k = heads(layer.k(h));
-  auto v = heads(layer.v(h));
-  if (o.cache) std::tie(k, v) = o.cache->append(in.layer, k, v);
-  auto attention = layers::attention(q, k, v, in.attention_bias, scale, o.attention_kernel);
-  auto attention_out = layer.out(attention.transpose(1, 2).reshape({b, t, c.hidden_size}));
-  if (o.attention_output_hook) attention_out = o.attention_output_hook(in.layer, attention_out);
+  auto attention_out = layer.out(attend(layer.q(h), layer.k(h), layer.v(h)));
+  if (attention_output_hook) attention_out = attention_output_hook(index, attention_out);
   h = residual + attention_out;
   if (!c.layer_norm_before) h = layer.attention_norm(h);
 
   residual = h;
   if (c.layer_norm_before) h = layer.ffn_norm(h);
   auto ffn_out = layer.fc2(activate(c.activation, layer.fc1(h)));
-  if (o.ffn_output_hook) ffn_out = o.ffn_output_hook(in.layer, ffn_out);
+  if (ffn_output_hook) ffn_out = ffn_output_hook(index, ffn_out);
   h = residual + ffn_out;
   if (!c.layer_norm_before) h = layer.ffn_norm(h);
   return h;
+}
+
+double attention_scale(const OptConfig& c) { return 1.0 / std::sqrt(static_cast<double>(c.head_dim())); }
+
+// A layer over padded sequences [B, T, H] (`in` says which layer, its bias and cache).
+at::Tensor run_sequence_layer(const OptConfig& c, const OptForwardOptions& o, const Layer& layer, const LayerInput& in,
+                              const at::Tensor& input) {
+  const auto b = input.size(0);
+  const auto t = input.size(1);
+  auto heads = [&](const at::Tensor& x) { return x.view({b, t, c.num_heads, c.head_dim()}).transpose(1, 2); };
+  return run_layer(c, o.attention_output_hook, o.ffn_output_hook, layer, in.layer, input,
+                   [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+                     auto keys = heads(k), values = heads(v);
+                     if (o.cache) std::tie(keys, values) = o.cache->append(in.layer, keys, values);
+                     auto out = layers::attention(heads(q), keys, values, in.attention_bias, attention_scale(c),
+                                                  o.attention_kernel);
+                     return out.transpose(1, 2).reshape({b, t, c.hidden_size});
+                   });
+}
+
+// A layer over packed rows [N, H]: each group's queries and keys gathered
+// into [S, heads, Q or K, head_dim], attended, and their outputs put back in row order.
+at::Tensor run_rows_layer(const OptConfig& c, const RowsForwardOptions& o, const Layer& layer, int index,
+                          const RowAttention& a, const at::Tensor& input) {
+  const auto groups = a.query_rows.size(0);
+  auto gather = [&](const at::Tensor& x, const at::Tensor& rows) {
+    return x.index_select(0, rows.flatten()).view({groups, rows.size(1), c.num_heads, c.head_dim()}).transpose(1, 2);
+  };
+  return run_layer(c, o.attention_output_hook, o.ffn_output_hook, layer, index, input,
+                   [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+                     auto out = layers::attention(gather(q, a.query_rows), gather(k, a.key_rows), gather(v, a.key_rows),
+                                                  a.bias, attention_scale(c), o.attention_kernel);
+                     return out.transpose(1, 2).reshape({-1, c.hidden_size}).index_select(0, a.output_index);
+                   });
 }
 
 }  // namespace
@@ -347,7 +375,9 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
     const auto trainables = o.sublayer_hook_parameters ? o.sublayer_hook_parameters(state.layer) : std::vector<at::Tensor>{};
     state.hidden = w.holders[static_cast<size_t>(i)]->run(
         pass,
-        [&c, options, in](const Layer& layer, const at::Tensor& x) { return run_layer(c, *options, layer, in, x); },
+        [&c, options, in](const Layer& layer, const at::Tensor& x) {
+          return run_sequence_layer(c, *options, layer, in, x);
+        },
         state.hidden, trainables);
   }
   auto h = state.hidden;
@@ -361,6 +391,41 @@ OptOutput OptModel::forward(const at::Tensor& input_ids_in, const OptForwardOpti
   }
   if (o.cache) o.cache->text_length = past_text + tokens;
   return out;
+}
+
+at::Tensor OptModel::embed_rows(const at::Tensor& word_embeds, const at::Tensor& positions) const {
+  const auto& w = *weights_;
+  auto rows = config_.has_projections() ? w.project_in(word_embeds) : word_embeds;
+  const auto p = positions.to(device());
+  // A prompt row (-1) reads row 0, zeroed: no position embedding.
+  const auto position_embeds =
+      torch::embedding(w.embed_positions, p.clamp_min(0)) * (p >= 0).unsqueeze(1).to(rows.scalar_type());
+  return rows + position_embeds;
+}
+
+at::Tensor OptModel::forward_rows(const at::Tensor& rows, const RowsForwardOptions& o) const {
+  const auto& c = config_;
+  const auto& w = *weights_;
+  if (!o.before_layer) throw Error("OPT forward_rows", "needs before_layer to set each layer's attention");
+  LayerPass pass(w.sharded.get(), /*caching=*/false, "OPT forward");
+  const auto options = std::make_shared<const RowsForwardOptions>(o);
+  auto h = rows;
+  for (std::int64_t i = 0; i < c.num_layers; ++i) {
+    const int index = static_cast<int>(i);
+    std::shared_ptr<const RowAttention> attention;
+    o.before_layer(index, h, attention);
+    if (!attention) throw Error("OPT forward_rows", "before_layer set no attention for layer " + std::to_string(i));
+    const auto trainables = o.sublayer_hook_parameters ? o.sublayer_hook_parameters(index) : std::vector<at::Tensor>{};
+    h = w.holders[static_cast<size_t>(i)]->run(
+        pass,
+        [&c, options, index, attention](const Layer& layer, const at::Tensor& x) {
+          return run_rows_layer(c, *options, layer, index, *attention, x);
+        },
+        h, trainables);
+  }
+  if (c.has_final_layer_norm()) h = w.final_norm(h);
+  if (c.has_projections()) h = w.project_out(h);
+  return h;
 }
 
 at::Tensor OptModel::lm_head(const at::Tensor& hidden) const {

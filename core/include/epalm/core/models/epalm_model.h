@@ -9,12 +9,14 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "epalm/core/models/generation.h"
+#include "epalm/core/models/layer_hooks.h"
 
 namespace epalm::models {
 
@@ -98,6 +100,17 @@ struct LossSettings {
   double weight = 0.1;  // the reference's lm_loss_weight
 };
 
+// What a variant adds to the frozen decoder on one micro-batch, for passes
+// that lay out the rows themselves (packed_training.h).
+struct EpalmAdditions {
+  at::Tensor prompt;                           // [P, word_embed_proj_dim], decoder dtype; undefined without a prompt
+  std::vector<at::Tensor> level_tokens;        // per level [B, 1, hidden]; empty without perception
+  std::vector<std::pair<int, int>> schedule;   // (decoder layer, level); empty without perception
+  SublayerOutputHook attention_adapter;        // (layer, x) -> x + adapter(x); empty without adapters there
+  SublayerOutputHook ffn_adapter;
+  std::function<std::vector<at::Tensor>(int layer)> adapter_parameters;  // empty without adapters
+};
+
 class EpalmModel {
  public:
   // Trainables initialised as the reference does (PyTorch defaults; adapters
@@ -126,6 +139,9 @@ class EpalmModel {
                   const at::Tensor& labels, const LossSettings& loss = {}) const;
   LossTerms loss_terms(const at::Tensor& features, const at::Tensor& input_ids, const at::Tensor& attention_mask,
                        const at::Tensor& labels, const LossSettings& loss = {}) const;
+
+  // The prompt, the connectors' tokens of `features` and the adapters.
+  EpalmAdditions additions(const at::Tensor& features) const;
 
   // Generation with the features as perceptual input (KV-cached unless the
   // reference's non-causal token makes every step depend on every token).

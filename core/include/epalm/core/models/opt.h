@@ -26,6 +26,7 @@
 #include "epalm/core/models/layer_hooks.h"
 #include "epalm/core/models/layer_sharding.h"
 #include "epalm/core/models/kv_cache.h"
+#include "epalm/core/models/packed_rows.h"
 #include "epalm/core/models/state_dict.h"
 
 namespace epalm::parallel {
@@ -135,6 +136,14 @@ class OptModel {
   c10::Device device() const;
 
   OptOutput forward(const at::Tensor& input_ids, const OptForwardOptions& options = {}) const;
+  // Packed rows (packed_rows.h). The input rows: word embeddings [N,
+  // word_embed_proj_dim] projected in, plus the position embeddings' rows
+  // `positions` [N] (forward()'s: 2 + the token's index among the real
+  // tokens of its sequence; -1: none, a soft prompt's).
+  at::Tensor embed_rows(const at::Tensor& word_embeds, const at::Tensor& positions) const;
+  // Every layer over packed rows, then the final LayerNorm and the
+  // projection out: the rows as last_hidden_state holds them.
+  at::Tensor forward_rows(const at::Tensor& rows, const RowsForwardOptions& options) const;
   // A short stable digest of the architecture and every weight's values
   // (statistics and leading elements), cheap enough for multi-GB models:
   // checkpoints of trainables record it to refuse other base weights.

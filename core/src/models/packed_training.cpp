@@ -1,0 +1,372 @@
+#include "epalm/core/models/packed_training.h"
+
+#include <torch/torch.h>
+
+#include <climits>
+#include <map>
+#include <memory>
+
+#include "epalm/core/error.h"
+#include "epalm/core/models/opt.h"
+#include "models/epalm_loss.h"
+
+namespace epalm::models {
+
+namespace {
+
+using Rows = std::vector<std::int64_t>;
+
+// Row indices local to a variant's block: `queries` attend causally to `keys`
+// (the queries are the keys' last rows).
+struct Group {
+  Rows queries, keys;
+};
+
+Rows range(std::int64_t begin, std::int64_t count) {
+  Rows r(static_cast<size_t>(count));
+  for (std::int64_t i = 0; i < count; ++i) r[static_cast<size_t>(i)] = begin + i;
+  return r;
+}
+
+at::Tensor long_tensor(const Rows& values) {
+  return torch::tensor(values.empty() ? Rows{} : values, torch::kLong);
+}
+
+// The real tokens of the micro-batch, as the mask says.
+struct Text {
+  std::int64_t batch = 0;
+  std::vector<Rows> positions;  // per sample: its real positions, in order
+  std::int64_t tokens = 0;      // all samples' real tokens
+};
+
+Text text_of(const at::Tensor& attention_mask) {
+  const auto mask = attention_mask.to(torch::kCPU, torch::kLong).contiguous();
+  Text t;
+  t.batch = mask.size(0);
+  const auto* m = mask.data_ptr<std::int64_t>();
+  for (std::int64_t b = 0; b < t.batch; ++b) {
+    Rows p;
+    for (std::int64_t j = 0; j < mask.size(1); ++j) {
+      if (m[b * mask.size(1) + j] != 0) p.push_back(j);
+    }
+    t.tokens += static_cast<std::int64_t>(p.size());
+    t.positions.push_back(std::move(p));
+  }
+  return t;
+}
+
+// One variant's rows on this micro-batch. Below its first injection layer
+// (`shared`): [prompt | sample 0's text | sample 1's text | ...], the prompt
+// once. From it on (`per_sample`): [token, prompt, text] per sample.
+struct VariantLayout {
+  int first_injection = INT_MAX;  // without perception the rows never change
+  std::map<int, int> injections;  // decoder layer -> level
+  std::int64_t shared_rows = 0, per_sample_rows = 0;
+  std::vector<Group> shared, per_sample;
+  at::Tensor transition;  // per_sample's rows from [shared rows, then one token row per sample]
+  at::Tensor token_rows;  // [B]: each sample's token row in per_sample
+  at::Tensor predictors;  // the final rows that predict the targets, in (sample, position) order
+
+  bool per_sample_at(int layer) const { return layer >= first_injection; }
+  std::int64_t rows_at(int layer) const { return per_sample_at(layer) ? per_sample_rows : shared_rows; }
+};
+
+VariantLayout layout_of(const EpalmConfig& config, const Text& text, const at::Tensor& targets) {
+  VariantLayout l;
+  const std::int64_t prompt = config.prompt_length;
+  for (const auto& [layer, level] : config.perception ? config.injection_schedule() : std::vector<std::pair<int, int>>{}) {
+    l.injections[layer] = level;
+    l.first_injection = std::min(l.first_injection, layer);
+  }
+  // Below the first injection: the prompt attends to itself; a sample's text to the prompt and itself.
+  Rows text_start;
+  l.shared_rows = prompt;
+  if (prompt > 0) l.shared.push_back({range(0, prompt), range(0, prompt)});
+  for (std::int64_t b = 0; b < text.batch; ++b) {
+    const auto n = static_cast<std::int64_t>(text.positions[static_cast<size_t>(b)].size());
+    text_start.push_back(l.shared_rows);
+    if (n > 0) {
+      auto keys = range(0, prompt);
+      const auto own = range(l.shared_rows, n);
+      keys.insert(keys.end(), own.begin(), own.end());
+      l.shared.push_back({own, keys});
+    }
+    l.shared_rows += n;
+  }
+  // From the first injection on: one sequence per sample.
+  Rows transition, token_rows, sample_start;
+  for (std::int64_t b = 0; b < text.batch; ++b) {
+    const auto n = static_cast<std::int64_t>(text.positions[static_cast<size_t>(b)].size());
+    sample_start.push_back(l.per_sample_rows);
+    token_rows.push_back(l.per_sample_rows);
+    transition.push_back(l.shared_rows + b);
+    for (std::int64_t i = 0; i < prompt; ++i) transition.push_back(i);
+    for (std::int64_t k = 0; k < n; ++k) transition.push_back(text_start[static_cast<size_t>(b)] + k);
+    const auto all = range(l.per_sample_rows, 1 + prompt + n);
+    l.per_sample.push_back({all, all});
+    l.per_sample_rows += 1 + prompt + n;
+  }
+  l.transition = long_tensor(transition);
+  l.token_rows = long_tensor(token_rows);
+
+  // Text position j predicts target j (labels[j + 1]); packed_pass_refusal
+  // made sure every such position is a real token.
+  const bool final_per_sample = l.first_injection != INT_MAX;
+  const auto t = targets.to(torch::kCPU, torch::kLong).contiguous();
+  const auto target = t.accessor<std::int64_t, 2>();
+  Rows predictors;
+  for (std::int64_t b = 0; b < text.batch; ++b) {
+    const auto& real = text.positions[static_cast<size_t>(b)];
+    size_t k = 0;
+    for (std::int64_t j = 0; j < t.size(1); ++j) {
+      while (k < real.size() && real[k] < j) ++k;
+      if (target[b][j] == -100) continue;
+      const auto index = static_cast<std::int64_t>(k);
+      predictors.push_back(final_per_sample ? sample_start[static_cast<size_t>(b)] + 1 + prompt + index
+                                            : text_start[static_cast<size_t>(b)] + index);
+    }
+  }
+  l.predictors = long_tensor(predictors);
+  return l;
+}
+
+// Every variant's groups side by side (each block offset by the rows before
+// it) as one layer's RowAttention.
+std::shared_ptr<const RowAttention> row_attention(const std::vector<VariantLayout>& layouts, int layer,
+                                                  c10::ScalarType dtype, c10::Device device) {
+  std::vector<Group> groups;
+  std::int64_t offset = 0;
+  for (const auto& l : layouts) {
+    for (const auto& g : l.per_sample_at(layer) ? l.per_sample : l.shared) {
+      Group shifted = g;
+      for (auto* rows : {&shifted.queries, &shifted.keys}) {
+        for (auto& r : *rows) r += offset;
+      }
+      groups.push_back(std::move(shifted));
+    }
+    offset += l.rows_at(layer);
+  }
+  const auto s = static_cast<std::int64_t>(groups.size());
+  std::int64_t q = 1, k = 1;
+  for (const auto& g : groups) {
+    q = std::max<std::int64_t>(q, static_cast<std::int64_t>(g.queries.size()));
+    k = std::max<std::int64_t>(k, static_cast<std::int64_t>(g.keys.size()));
+  }
+  auto query_rows = torch::zeros({s, q}, torch::kLong);
+  auto key_rows = torch::zeros({s, k}, torch::kLong);
+  auto bias = torch::full({s, 1, q, k}, masked_bias_value(dtype), torch::kFloat);
+  auto output_index = torch::full({offset}, -1, torch::kLong);
+  auto qr = query_rows.accessor<std::int64_t, 2>();
+  auto kr = key_rows.accessor<std::int64_t, 2>();
+  auto bi = bias.accessor<float, 4>();
+  auto out = output_index.accessor<std::int64_t, 1>();
+  for (std::int64_t g = 0; g < s; ++g) {
+    const auto& group = groups[static_cast<size_t>(g)];
+    const auto queries = static_cast<std::int64_t>(group.queries.size());
+    const auto keys = static_cast<std::int64_t>(group.keys.size());
+    for (std::int64_t j = 0; j < keys; ++j) kr[g][j] = group.keys[static_cast<size_t>(j)];
+    for (std::int64_t i = 0; i < q; ++i) {
+      if (i >= queries) {
+        bi[g][0][i][0] = 0;  // a padding query attends to one key: finite, and its output is dropped
+        continue;
+      }
+      const auto row = group.queries[static_cast<size_t>(i)];
+      qr[g][i] = row;
+      out[row] = g * q + i;
+      for (std::int64_t j = 0; j <= keys - queries + i; ++j) bi[g][0][i][j] = 0;
+    }
+  }
+  if ((output_index < 0).any().item<bool>()) throw Error("packed pass", "a row belongs to no attention group");
+  auto a = std::make_shared<RowAttention>();
+  a->query_rows = query_rows.to(device);
+  a->key_rows = key_rows.to(device);
+  a->bias = bias.to(device, dtype);
+  a->output_index = output_index.to(device);
+  return a;
+}
+
+// What the pass's hooks share (they outlive forward_rows' return: a sharded
+// layer recomputes itself in backward).
+struct Pass {
+  std::vector<VariantLayout> layouts;
+  std::vector<EpalmAdditions> additions;
+  std::map<std::vector<bool>, std::shared_ptr<const RowAttention>> attention;  // by which variants are per sample
+  c10::ScalarType dtype;
+  c10::Device device = c10::kCPU;
+
+  std::vector<std::int64_t> sizes_at(int layer) const {
+    std::vector<std::int64_t> sizes;
+    for (const auto& l : layouts) sizes.push_back(l.rows_at(layer));
+    return sizes;
+  }
+  std::shared_ptr<const RowAttention> attention_at(int layer) {
+    std::vector<bool> key;
+    for (const auto& l : layouts) key.push_back(l.per_sample_at(layer));
+    auto& a = attention[key];
+    if (!a) a = row_attention(layouts, layer, dtype, device);
+    return a;
+  }
+  // Each variant's adapter on its own rows (`pick` chooses which adapter).
+  at::Tensor adapt(int layer, const at::Tensor& x, SublayerOutputHook EpalmAdditions::*pick) const {
+    auto blocks = x.split_with_sizes(sizes_at(layer));
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      const auto& adapter = additions[k].*pick;
+      if (adapter) blocks[k] = adapter(layer, blocks[k]);
+    }
+    return torch::cat(blocks);
+  }
+};
+
+void check_variants(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
+                    const at::Tensor& attention_mask, const at::Tensor& labels) {
+  if (variants.empty()) throw Error("packed pass", "no variant");
+  for (const auto& v : variants) {
+    const auto& c = v.model->config();
+    if (&v.model->decoder() != &variants.front().model->decoder()) {
+      throw Error("packed pass", "the variants do not share one decoder");
+    }
+    if (const auto why = packed_pass_refusal(c); !why.empty()) throw Error("packed pass", why);
+    if (v.features.dim() != 3 || v.features.size(0) != input_ids.size(0) || v.features.size(1) != c.levels) {
+      throw Error("packed pass", "features must be [batch " + std::to_string(input_ids.size(0)) + ", levels " +
+                                     std::to_string(c.levels) + ", encoder_hidden], got " + c10::str(v.features.sizes()));
+    }
+  }
+  if (attention_mask.sizes() != input_ids.sizes() || labels.sizes() != input_ids.sizes() || input_ids.dim() != 2) {
+    throw Error("packed pass", "input_ids, attention_mask and labels must share one [batch, tokens] shape");
+  }
+  if (const auto why = packed_pass_refusal(attention_mask, labels); !why.empty()) throw Error("packed pass", why);
+}
+
+}  // namespace
+
+std::string packed_pass_refusal(const EpalmConfig& config) {
+  if (config.reference_dropout > 0) return "the reference's dropout draws its masks over padded rows";
+  if (config.reference_noncausal_token) return "the reference's non-causal token attends to padding";
+  return "";
+}
+
+std::string packed_pass_refusal(const at::Tensor& attention_mask, const at::Tensor& labels) {
+  const auto targets = labels.slice(1, 1) != -100;
+  const auto from_padding = attention_mask.slice(1, 0, attention_mask.size(1) - 1).to(labels.device()) == 0;
+  if ((targets & from_padding).any().item<bool>()) return "a target is predicted from a padding position";
+  return "";
+}
+
+std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
+                                         const at::Tensor& attention_mask, const at::Tensor& labels) {
+  check_variants(variants, input_ids, attention_mask, labels);
+  const auto& decoder = variants.front().model->decoder();
+  const auto device = decoder.device();
+  const auto text = text_of(attention_mask);
+  const auto targets = labels.slice(1, 1);
+
+  auto pass = std::make_shared<Pass>();
+  pass->dtype = decoder.dtype();
+  pass->device = device;
+  for (const auto& v : variants) {
+    pass->layouts.push_back(layout_of(v.model->config(), text, targets));
+    auto& l = pass->layouts.back();
+    for (auto* t : {&l.transition, &l.token_rows, &l.predictors}) *t = t->to(device);
+    pass->additions.push_back(v.model->additions(v.features));
+  }
+
+  // The input rows: each variant's prompt (no position), then the real text tokens.
+  const auto mask = attention_mask.to(device, torch::kLong);
+  const auto real = mask.to(torch::kBool);
+  const auto positions = (torch::cumsum(mask, 1) * mask - 1 + 2).masked_select(real);
+  if (text.tokens > 0 && positions.max().item<std::int64_t>() >= decoder.config().max_positions + 2) {
+    throw Error("packed pass", "sequence longer than max_position_embeddings " +
+                                   std::to_string(decoder.config().max_positions));
+  }
+  const auto words = decoder.embed_tokens(input_ids.to(device).masked_select(real));
+  std::vector<at::Tensor> word_rows, position_rows;
+  for (const auto& a : pass->additions) {
+    if (a.prompt.defined()) {
+      word_rows.push_back(a.prompt);
+      position_rows.push_back(torch::full({a.prompt.size(0)}, -1, positions.options()));
+    }
+    word_rows.push_back(words);
+    position_rows.push_back(positions);
+  }
+  const auto input_rows = decoder.embed_rows(torch::cat(word_rows), torch::cat(position_rows));
+
+  RowsForwardOptions o;
+  o.before_layer = [pass](int layer, at::Tensor& rows, std::shared_ptr<const RowAttention>& attention) {
+    bool injects = false;
+    for (const auto& l : pass->layouts) injects = injects || l.injections.count(layer) > 0;
+    if (injects) {
+      auto blocks = rows.split_with_sizes(pass->sizes_at(layer - 1));
+      for (size_t k = 0; k < blocks.size(); ++k) {
+        const auto& l = pass->layouts[k];
+        const auto it = l.injections.find(layer);
+        if (it == l.injections.end()) continue;
+        const auto tokens = pass->additions[k].level_tokens[static_cast<size_t>(it->second)].select(1, 0);
+        blocks[k] = layer == l.first_injection ? torch::cat({blocks[k], tokens}).index_select(0, l.transition)
+                                               : blocks[k].index_copy(0, l.token_rows, tokens);
+      }
+      rows = torch::cat(blocks);
+    }
+    attention = pass->attention_at(layer);
+  };
+  bool attention_adapters = false, ffn_adapters = false;
+  for (const auto& a : pass->additions) {
+    attention_adapters = attention_adapters || static_cast<bool>(a.attention_adapter);
+    ffn_adapters = ffn_adapters || static_cast<bool>(a.ffn_adapter);
+  }
+  if (attention_adapters) {
+    o.attention_output_hook = [pass](int layer, const at::Tensor& x) {
+      return pass->adapt(layer, x, &EpalmAdditions::attention_adapter);
+    };
+  }
+  if (ffn_adapters) {
+    o.ffn_output_hook = [pass](int layer, const at::Tensor& x) { return pass->adapt(layer, x, &EpalmAdditions::ffn_adapter); };
+  }
+  if (attention_adapters || ffn_adapters) {
+    o.sublayer_hook_parameters = [pass](int layer) {
+      std::vector<at::Tensor> out;
+      for (const auto& a : pass->additions) {
+        if (!a.adapter_parameters) continue;
+        for (auto& p : a.adapter_parameters(layer)) out.push_back(p);
+      }
+      return out;
+    };
+  }
+  const auto last = static_cast<int>(decoder.config().num_layers) - 1;
+  const auto final_rows = decoder.forward_rows(input_rows, o).split_with_sizes(pass->sizes_at(last));
+
+  const auto target_rows = targets.to(device);
+  const auto target_values = target_rows.masked_select(target_rows != -100);
+  const auto samples = detail::rows_with_targets(target_rows);
+  std::vector<LossTerms> out;
+  for (size_t k = 0; k < variants.size(); ++k) {
+    const auto logits = decoder.lm_head(final_rows[k].index_select(0, pass->layouts[k].predictors)).to(torch::kFloat32);
+    out.push_back(detail::loss_terms_of(logits, target_values, samples, variants[k].loss));
+  }
+  return out;
+}
+
+std::vector<LossTerms> training_loss_terms(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
+                                           const at::Tensor& attention_mask, const at::Tensor& labels) {
+  const bool batch_packs = packed_pass_refusal(attention_mask, labels).empty();
+  std::vector<PackedVariant> packed;
+  std::vector<size_t> packed_index;
+  for (size_t k = 0; k < variants.size(); ++k) {
+    if (batch_packs && packed_pass_refusal(variants[k].model->config()).empty()) {
+      packed.push_back(variants[k]);
+      packed_index.push_back(k);
+    }
+  }
+  std::vector<LossTerms> out(variants.size());
+  if (!packed.empty()) {
+    auto terms = packed_loss_terms(packed, input_ids, attention_mask, labels);
+    for (size_t i = 0; i < packed.size(); ++i) out[packed_index[i]] = std::move(terms[i]);
+  }
+  for (size_t k = 0; k < variants.size(); ++k) {
+    if (std::find(packed_index.begin(), packed_index.end(), k) != packed_index.end()) continue;
+    const auto& v = variants[k];
+    out[k] = v.model->loss_terms(v.features, input_ids, attention_mask, labels, v.loss);
+  }
+  return out;
+}
+
+}  // namespace epalm::models
