@@ -18,6 +18,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/models/load_encoder.h"
 #include "epalm/core/models/opt.h"
+#include "epalm/core/models/packed_training.h"
 #include "epalm/core/parallel/local_communicator.h"
 #include "epalm/core/stop_signal.h"
 #include "epalm/experiments/epalm_models.h"
@@ -81,6 +82,12 @@ struct Variant {
 
 }  // namespace
 
+FusedPass parse_fused_pass(const std::string& name) {
+  if (name == "joint") return FusedPass::kJoint;
+  if (name == "turns") return FusedPass::kTurns;
+  throw UsageError("--fused-pass", "must be joint or turns, not '" + name + "'");
+}
+
 void check_fused_variants(const std::vector<TrainingRunSettings>& variants) {
   if (variants.empty()) throw UsageError("--fuse", "a fused job needs at least one variant");
   std::set<std::string> directories;
@@ -100,7 +107,7 @@ void check_fused_variants(const std::vector<TrainingRunSettings>& variants) {
 std::vector<FusedVariantOutcome> run_fused_training(
     const std::vector<TrainingRunSettings>& given, parallel::Communicator* communicator,
     const std::function<void(std::size_t, const StepReport&)>& on_step,
-    const std::function<void(std::size_t, const ValidationReport&)>& on_validation) {
+    const std::function<void(std::size_t, const ValidationReport&)>& on_validation, FusedPass pass) {
   check_fused_variants(given);
   parallel::LocalCommunicator alone;
   parallel::Communicator& comm = communicator != nullptr ? *communicator : alone;
@@ -187,22 +194,63 @@ std::vector<FusedVariantOutcome> run_fused_training(
       if (training(v)) behind = std::min(behind.value_or(v.trainer->steps_done()), v.trainer->steps_done());
     }
     if (!behind) break;
+    // In a joint pass the variants the packed pass takes (they draw nothing)
+    // step together: one decoder pass over all their rows. The others (the
+    // reference's dropout) take turns, each with its own generators.
+    std::vector<std::size_t> together, turns;
     for (std::size_t k = 0; k < variants.size(); ++k) {
-      auto& v = variants[k];
+      const auto& v = variants[k];
       if (!training(v) || v.trainer->steps_done() != *behind) continue;
+      const bool joins = pass == FusedPass::kJoint && models::packed_pass_refusal(v.settings.epalm).empty();
+      (joins ? together : turns).push_back(k);
+    }
+    std::map<std::size_t, StepReport> reports;
+    auto report_of = [&](std::size_t k, const train::StepResult& result, double seconds, std::int64_t position) {
+      auto& report = reports[k];
+      report.result = result;
+      report.seconds = seconds;
+      report.total_steps = total;
+      for (auto p = position; p < variants[k].trainer->data_position(); ++p) {
+        report.samples += loader.global_samples(p % per_epoch);
+      }
+    };
+    if (!together.empty()) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto position = variants[together.front()].trainer->data_position();
+      std::vector<train::Trainer*> trainers;
+      std::vector<train::BatchSource*> sources;
+      for (const auto k : together) {
+        trainers.push_back(variants[k].trainer.get());
+        sources.push_back(variants[k].batches.get());
+      }
+      const auto results = train::step_together(trainers, sources);
+      // Each variant's share of the joint step.
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+                             static_cast<double>(together.size());
+      for (std::size_t i = 0; i < together.size(); ++i) report_of(together[i], results[i], seconds, position);
+    }
+    for (const auto k : turns) {
+      auto& v = variants[k];
       if (swap_generators) v.generators->restore();
       const auto start = std::chrono::steady_clock::now();
       const auto position = v.trainer->data_position();
-      StepReport report;
-      report.result = v.trainer->step(*v.batches);
-      report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      report.total_steps = total;
-      for (auto p = position; p < v.trainer->data_position(); ++p) report.samples += loader.global_samples(p % per_epoch);
-      // The loss is every rank's, so every rank stops the same variant; a
-      // diverged step is not reported (the store keeps finite values).
-      if (!std::isfinite(report.result.loss)) {
-        v.result.failure = "the loss is not finite (" + std::to_string(report.result.loss) + ") after step " +
-                           std::to_string(report.result.step);
+      const auto result = v.trainer->step(*v.batches);
+      report_of(k, result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), position);
+      if (swap_generators) v.generators->capture();
+    }
+    for (auto& [k, report] : reports) {
+      auto& v = variants[k];
+      // Validation and checkpoints (which store the generator state) see the variant's own draws.
+      if (swap_generators) v.generators->restore();
+      // The loss and the gradient norm are every rank's, so every rank stops
+      // the same variant; a diverged step is not reported (the store keeps
+      // finite values). A finite loss with a gradient that overflowed would
+      // turn the trainables into NaN at this very step.
+      const auto& r = report.result;
+      if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
+        v.result.failure = std::string(std::isfinite(r.loss) ? "the gradient norm" : "the loss") + " is not finite (" +
+                           std::to_string(std::isfinite(r.loss) ? r.grad_norm : r.loss) + ") after step " +
+                           std::to_string(r.step);
         if (swap_generators) spdlog::error("variant {}: {}; the other variants go on", k, v.result.failure);
         continue;
       }

@@ -1,8 +1,10 @@
 // `epalm train --fuse`: variants that differ only in what trains, trained as
-// one job over shared frozen models, data and encoder passes. Each must equal
-// its run alone bit for bit (checkpoint with optimizer and generator states,
-// best checkpoint, test predictions), under one process and two ranks; a
-// diverging variant fails alone; variants that would need another data
+// one job over shared frozen models, data and encoder passes. Variants that
+// take turns (the reference's dropout, or --fused-pass turns) must equal their
+// runs alone bit for bit (checkpoint with optimizer and generator states,
+// best checkpoint, test predictions), under one process and two ranks; in the
+// joint pass (one decoder pass over every variant's rows) to fp32 rounding.
+// A diverging variant fails alone; variants that would need another data
 // stream are refused before anything runs.
 #include <gtest/gtest.h>
 
@@ -14,7 +16,9 @@
 #include <sstream>
 
 #include "epalm/build_config.h"
+#include "epalm/core/models/rounding_bounds.h"
 #include "process.h"
+#include "tolerance.h"
 #include "train_cli_fixtures.h"
 
 namespace epalm {
@@ -52,6 +56,16 @@ nlohmann::json listed_runs(const std::string& results) {
   return listed.exit_code == 0 ? nlohmann::json::parse(listed.out) : nlohmann::json::array();
 }
 
+// Each "run ...: trained N steps, last loss X" line's X, in order.
+std::vector<double> last_losses(const std::string& out) {
+  static const std::regex pattern("last loss ([0-9.eE+-]+)");
+  std::vector<double> losses;
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), pattern); it != std::sregex_iterator(); ++it) {
+    losses.push_back(std::stod((*it)[1]));
+  }
+  return losses;
+}
+
 std::string file_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
@@ -60,11 +74,13 @@ std::string file_text(const std::string& path) {
 }
 
 // Three variants over the base configuration: other levels, connector
-// sharing, prompt and learning rate; adapters without a prompt. Dropout on,
-// so each variant's generator draws count.
+// sharing, prompt and learning rate; adapters without a prompt. Dropout on
+// (unless `dropout` is false), so each variant's generator draws count and
+// the variants take turns.
 struct Variants {
-  explicit Variants(const testing::TempDir& dir) {
-    base = config(dir, "vqa", "karpathy_train", "reference-dropout = 0.1\nfeature-cache = off\n");
+  explicit Variants(const testing::TempDir& dir, bool dropout = true) {
+    base = config(dir, "vqa", "karpathy_train",
+                  std::string(dropout ? "reference-dropout = 0.1\n" : "") + "feature-cache = off\n");
     files = {dir.write("b.ini", "levels = 1\nshared-connector = true\nprompt-length = 5\nlr = 2e-3\noutput-dir = " +
                                     dir.path() + "/b\n"),
              dir.write("c.ini", "adapters = ffn\nprompt-length = 0\noutput-dir = " + dir.path() + "/c\n")};
@@ -75,9 +91,10 @@ struct Variants {
 };
 
 // Variant k of `v` trained alone with `options` (its own directory and
-// store); returns its output directory.
+// store); returns its output directory (and its printed lines to `printed`).
 std::string train_alone(const testing::TempDir& dir, const Variants& v, std::size_t k,
-                        const std::vector<std::string>& options, bool two_ranks = false) {
+                        const std::vector<std::string>& options, bool two_ranks = false,
+                        std::string* printed = nullptr) {
   const auto alone_dir = dir.path() + "/alone" + std::to_string(k);
   std::vector<std::string> args{"--config", v.base};
   if (k > 0) args.insert(args.end(), {"--config", v.files[k - 1]});
@@ -85,6 +102,7 @@ std::string train_alone(const testing::TempDir& dir, const Variants& v, std::siz
   args.insert(args.end(), options.begin(), options.end());
   const auto alone = train(args, two_ranks);
   EXPECT_EQ(alone.exit_code, 0) << "variant " << k << ": " << alone.err;
+  if (printed != nullptr) *printed = alone.out;
   return alone_dir;
 }
 
@@ -183,6 +201,66 @@ TEST(FusedTrainCli, ADivergingVariantFailsAloneAndTheOthersFinish) {
 
 // The same diverging settings alone: the run stops at the first non-finite
 // loss with an error saying so, and its record says failed.
+// Without dropout the variants share one decoder pass per micro-batch (the
+// default joint pass): each variant's first loss equals its run alone's to
+// fp32 rounding (the frozen layers' products run over all variants' rows
+// at once); taking turns instead, each equals its run alone bit for bit.
+TEST(FusedTrainCli, AJointPassEqualsTheRunsAloneToRoundingAndTurnsBitForBit) {
+  testing::TempDir dir;
+  const Variants v(dir, /*dropout=*/false);
+  const auto joint = train({"--config", v.base, "--fuse", v.files[0], "--fuse", v.files[1], "--max-steps", "1"});
+  ASSERT_EQ(joint.exit_code, 0) << joint.err;
+  const auto fused_losses = last_losses(joint.out);
+  ASSERT_EQ(fused_losses.size(), 3u) << joint.out;
+  // The loss's rounding chain (models/rounding_bounds.h) over sequences and
+  // batches no longer than the fixture decoder's positions allow, with the
+  // longest prompt here (5) and the perceptual token.
+  const auto decoder = models::OptConfig::from_json_file(testing::models("opt") + "/config.json");
+  const auto encoder = models::VitConfig::from_json_file(testing::models("vit") + "/config.json");
+  const std::int64_t tokens = decoder.max_positions + 5 + 1;
+  const double depth =
+      models::epalm_loss_depth(decoder, 2 * tokens, tokens, encoder.hidden_size, decoder.hidden_size / 4);
+  for (std::size_t k = 0; k < 3; ++k) {
+    std::string printed;
+    train_alone(dir, v, k, {"--max-steps", "1"}, /*two_ranks=*/false, &printed);
+    const auto alone = last_losses(printed);
+    ASSERT_EQ(alone.size(), 1u) << printed;
+    EXPECT_LE(std::abs(fused_losses[k] - alone[0]), testing::two_orders(depth) * std::abs(alone[0]))
+        << "variant " << k << ": " << fused_losses[k] << " vs " << alone[0];
+  }
+
+  testing::TempDir turns_dir;
+  const Variants t(turns_dir, /*dropout=*/false);
+  const auto turns = train({"--config", t.base, "--fuse", t.files[0], "--fuse", t.files[1], "--max-steps", "2",
+                            "--fused-pass", "turns"});
+  ASSERT_EQ(turns.exit_code, 0) << turns.err;
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto alone_dir = train_alone(turns_dir, t, k, {"--max-steps", "2"});
+    EXPECT_EQ(differing(t.outputs[k] + "/checkpoint.safetensors", alone_dir + "/checkpoint.safetensors"), "")
+        << "variant " << k;
+  }
+  const auto refused = train({"--config", t.base, "--fuse", t.files[0], "--fused-pass", "sideways"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("--fused-pass"), std::string::npos) << refused.err;
+}
+
+// In the joint pass too, a variant whose loss stops being finite fails alone
+// (its rows are its own in every layer) and the others train to the end.
+TEST(FusedTrainCli, ADivergingVariantOfAJointPassFailsAlone) {
+  testing::TempDir dir;
+  const Variants v(dir, /*dropout=*/false);
+  const auto diverging = dir.write("nan.ini", "lr = 1e30\nprompt-lr = 1e30\noutput-dir = " + dir.path() + "/nan\n");
+  const auto r = train({"--config", v.base, "--fuse", diverging, "--fuse", v.files[1], "--max-steps", "5"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("failed: the loss is not finite"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir.path() + "/nan/checkpoint.safetensors"));
+  std::multiset<std::string> statuses;
+  for (const auto& run : listed_runs(dir.path() + "/results.sqlite")) statuses.insert(run["status"].get<std::string>());
+  EXPECT_EQ(statuses, (std::multiset<std::string>{"failed", "finished", "finished"}));
+  // The others are their runs alone to rounding: finite, and trained 5 steps.
+  EXPECT_EQ(last_losses(r.out).size(), 2u) << r.out;
+}
+
 TEST(FusedTrainCli, ADivergingRunAloneFailsSayingSo) {
   testing::TempDir dir;
   const Variants v(dir);

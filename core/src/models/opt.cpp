@@ -93,7 +93,10 @@ at::Tensor run_layer(const OptConfig& c, const SublayerOutputHook& attention_out
   auto h = input;
   auto residual = h;
   if (c.layer_norm_before) h = layer.attention_norm(h);
-  auto attention_out = layer.out(attend(layer.q(h), layer.k(h), layer.v(h)));
+  const auto q = layer.q(h);  // in this order: the same allocations, hence the same rounding, as before
+  const auto k = layer.k(h);
+  const auto v = layer.v(h);
+  auto attention_out = layer.out(attend(q, k, v));
   if (attention_output_hook) attention_out = attention_output_hook(index, attention_out);
   h = residual + attention_out;
   if (!c.layer_norm_before) h = layer.attention_norm(h);

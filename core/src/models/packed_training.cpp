@@ -164,9 +164,13 @@ std::shared_ptr<const RowAttention> row_attention(const std::vector<VariantLayou
     const auto& group = groups[static_cast<size_t>(g)];
     const auto queries = static_cast<std::int64_t>(group.queries.size());
     const auto keys = static_cast<std::int64_t>(group.keys.size());
-    for (std::int64_t j = 0; j < keys; ++j) kr[g][j] = group.keys[static_cast<size_t>(j)];
+    // Padding slots read the group's own first row: in backward their
+    // gradient (zero times the group's values) stays in the group, so a
+    // variant whose values are not finite cannot reach another's rows.
+    for (std::int64_t j = 0; j < k; ++j) kr[g][j] = group.keys[static_cast<size_t>(j < keys ? j : 0)];
     for (std::int64_t i = 0; i < q; ++i) {
       if (i >= queries) {
+        qr[g][i] = group.queries.front();
         bi[g][0][i][0] = 0;  // a padding query attends to one key: finite, and its output is dropped
         continue;
       }

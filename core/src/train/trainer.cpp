@@ -9,6 +9,7 @@
 #include "epalm/core/parallel/gradient_bucket.h"
 #include "epalm/core/parallel/local_communicator.h"
 #include "epalm/core/models/opt.h"
+#include "epalm/core/models/packed_training.h"
 #include "epalm/core/safetensors/checkpoint.h"
 
 namespace epalm::train {
@@ -92,38 +93,72 @@ Trainer::~Trainer() = default;
 std::int64_t Trainer::steps_done() const { return impl_->steps; }
 std::int64_t Trainer::data_position() const { return impl_->position; }
 
-StepResult Trainer::step(BatchSource& data) {
-  auto& m = *impl_;
-  m.bucket->zero();  // not the optimizer's zero_grad: gradients stay views of the bucket
-  // The summed loss stays on the device: one read per step, not per micro-batch.
-  auto total = torch::zeros({1}, torch::TensorOptions().dtype(torch::kDouble).device(m.bucket->buffer().device()));
-  double normalizer = 0;
-  for (int i = 0; i < m.train.accumulation; ++i) {
-    // Rank r's micro-batch at a position is its shard of the global one.
-    const auto batch = data.batch_at(m.position++);
-    const auto terms =
-        m.model.loss_terms(batch.features, batch.input_ids, batch.attention_mask, batch.labels, m.train.loss);
-    terms.total.backward();
-    total += terms.total.detach().to(torch::kDouble);
-    normalizer += terms.normalizer;
+StepResult Trainer::step(BatchSource& data) { return step_together({this}, {&data}).front(); }
+
+std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, const std::vector<BatchSource*>& sources) {
+  if (trainers.empty() || trainers.size() != sources.size()) {
+    throw Error("training", "step_together needs one batch source per trainer");
   }
-  // Gradients of the summed losses, divided by the summed normalizers of every rank.
-  const double global_normalizer = m.bucket->reduce(*m.communicator, normalizer);
-  if (m.communicator->size() > 1) m.communicator->all_reduce(total, parallel::ReduceOp::kSum)->wait();
-  std::vector<at::Tensor> params;
-  for (const auto& [name, p] : m.parameters) {
-    if (p.grad().defined()) params.push_back(p);
+  const int accumulation = trainers.front()->impl_->train.accumulation;
+  for (auto* t : trainers) {
+    if (t->impl_->train.accumulation != accumulation) throw Error("training", "trainers stepped together must accumulate alike");
   }
-  StepResult result;
-  result.grad_norm = m.train.clip_norm > 0
-                         ? torch::nn::utils::clip_grad_norm_(params, m.train.clip_norm)
-                         : torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
-  m.set_learning_rates();
-  result.lr = static_cast<torch::optim::AdamWOptions&>(m.optimizer->param_groups()[0].options()).lr();
-  m.optimizer->step();
-  result.step = ++m.steps;
-  result.loss = total.item<double>() / global_normalizer;
-  return result;
+  struct Running {
+    at::Tensor total;  // the summed loss stays on the device: one read per step, not per micro-batch
+    double normalizer = 0;
+  };
+  std::vector<Running> running;
+  for (auto* t : trainers) {
+    auto& m = *t->impl_;
+    m.bucket->zero();  // not the optimizer's zero_grad: gradients stay views of the bucket
+    running.push_back({torch::zeros({1}, torch::TensorOptions().dtype(torch::kDouble).device(m.bucket->buffer().device()))});
+  }
+  for (int i = 0; i < accumulation; ++i) {
+    // Rank r's micro-batch at a position is its shard of the global one;
+    // the trainers read one data stream (their features may differ).
+    std::vector<Batch> batches;
+    std::vector<models::PackedVariant> variants;
+    for (size_t k = 0; k < trainers.size(); ++k) {
+      auto& m = *trainers[k]->impl_;
+      batches.push_back(sources[k]->batch_at(m.position++));
+      if (!batches[k].input_ids.is_same(batches.front().input_ids) || !batches[k].labels.is_same(batches.front().labels)) {
+        throw Error("training", "trainers stepped together must read the same text");
+      }
+      variants.push_back({&m.model, batches[k].features, m.train.loss});
+    }
+    const auto& text = batches.front();
+    const auto terms = models::training_loss_terms(variants, text.input_ids, text.attention_mask, text.labels);
+    // One backward: each variant's trainables get the gradient of its own loss.
+    at::Tensor summed;
+    for (const auto& t : terms) summed = summed.defined() ? summed + t.total : t.total;
+    summed.backward();
+    for (size_t k = 0; k < trainers.size(); ++k) {
+      running[k].total += terms[k].total.detach().to(torch::kDouble);
+      running[k].normalizer += terms[k].normalizer;
+    }
+  }
+  std::vector<StepResult> results;
+  for (size_t k = 0; k < trainers.size(); ++k) {
+    auto& m = *trainers[k]->impl_;
+    // Gradients of the summed losses, divided by the summed normalizers of every rank.
+    const double global_normalizer = m.bucket->reduce(*m.communicator, running[k].normalizer);
+    if (m.communicator->size() > 1) m.communicator->all_reduce(running[k].total, parallel::ReduceOp::kSum)->wait();
+    std::vector<at::Tensor> params;
+    for (const auto& [name, p] : m.parameters) {
+      if (p.grad().defined()) params.push_back(p);
+    }
+    StepResult result;
+    result.grad_norm = m.train.clip_norm > 0
+                           ? torch::nn::utils::clip_grad_norm_(params, m.train.clip_norm)
+                           : torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
+    m.set_learning_rates();
+    result.lr = static_cast<torch::optim::AdamWOptions&>(m.optimizer->param_groups()[0].options()).lr();
+    m.optimizer->step();
+    result.step = ++m.steps;
+    result.loss = running[k].total.item<double>() / global_normalizer;
+    results.push_back(result);
+  }
+  return results;
 }
 
 void Trainer::save_checkpoint(const std::string& path, const std::string& config_text) const {

@@ -7,6 +7,11 @@
 // the same features (the deepest levels any variant takes, each variant
 // reading its own last blocks), the same generator states. A variant whose
 // loss stops being finite is stopped and reported as failed; the others go on.
+// By default the variants the packed pass takes (models/packed_training.h:
+// all but the reference's dropout) also share one decoder pass per
+// micro-batch over all their rows: equal to their runs alone to fp32
+// rounding. Taking turns, each variant runs its own decoder pass and equals
+// its run alone bit for bit.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +26,13 @@ class Communicator;
 }
 
 namespace epalm::experiments {
+
+enum class FusedPass {
+  kJoint,  // one decoder pass over every variant's rows (the packed pass's variants)
+  kTurns,  // each variant its own decoder pass, one after another
+};
+// "joint" or "turns"; anything else is a UsageError naming --fused-pass.
+FusedPass parse_fused_pass(const std::string& name);
 
 struct FusedVariantOutcome {
   TrainingRunOutcome outcome;
@@ -40,6 +52,7 @@ void check_fused_variants(const std::vector<TrainingRunSettings>& variants);
 std::vector<FusedVariantOutcome> run_fused_training(
     const std::vector<TrainingRunSettings>& variants, parallel::Communicator* communicator = nullptr,
     const std::function<void(std::size_t, const StepReport&)>& on_step = {},
-    const std::function<void(std::size_t, const ValidationReport&)>& on_validation = {});
+    const std::function<void(std::size_t, const ValidationReport&)>& on_validation = {},
+    FusedPass pass = FusedPass::kJoint);
 
 }  // namespace epalm::experiments

@@ -22,8 +22,8 @@ namespace epalm::models {
 // K_s >= Q_s key rows; its query i stands at key position K_s - Q_s + i and
 // attends to the keys at or before it.
 struct RowAttention {
-  at::Tensor query_rows;    // [S, Q] long: each group's query rows, padded with row 0
-  at::Tensor key_rows;      // [S, K] long: each group's key rows, padded with row 0
+  at::Tensor query_rows;    // [S, Q] long: each group's query rows, padded with its first
+  at::Tensor key_rows;      // [S, K] long: each group's key rows, padded with its first
   at::Tensor bias;          // [S, 1, Q, K] additive: 0 attends, the dtype's lowest value masks
   at::Tensor output_index;  // [N] long: where row r's output lies among the S * Q outputs
 };

@@ -79,12 +79,25 @@ struct StepResult {
 // normalizers (batch sizes or target tokens) are summed in one all_reduce
 // per optimizer step (GradientBucket), so N ranks equal one rank at the same
 // global batch. Without one (or with one rank) it trains alone.
+class Trainer;
+
+// One optimizer step of several trainers whose models share one frozen
+// decoder, reading one data stream (`sources[k]` may give trainer k its own
+// features of the same samples): each micro-batch's losses come from one
+// packed decoder pass for all that take it (models/packed_training.h) and
+// one backward; then each trainer reduces and steps as step() does. Equal
+// to stepping each alone up to fp32 rounding (the frozen layers' products
+// run over more rows at once).
+std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, const std::vector<BatchSource*>& sources);
+
 class Trainer {
  public:
   Trainer(models::EpalmModel& model, OptimizerSettings optimizer, ScheduleSettings schedule, TrainSettings train,
           parallel::Communicator* communicator = nullptr);
   ~Trainer();
 
+  // One optimizer step over `accumulation` micro-batches (the packed pass
+  // where the model and batch take it: models/packed_training.h).
   StepResult step(BatchSource& data);
   std::int64_t steps_done() const;
   std::int64_t data_position() const;  // next micro-batch position
@@ -98,6 +111,7 @@ class Trainer {
   void load_checkpoint(const std::string& path);
 
  private:
+  friend std::vector<StepResult> step_together(const std::vector<Trainer*>&, const std::vector<BatchSource*>&);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
