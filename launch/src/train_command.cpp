@@ -111,7 +111,8 @@ po::variables_map variant_settings(const po::variables_map& primary, const std::
 // `epalm train --fuse FILE...`: this run and one variant per file trained as
 // one job (experiments/fused_training.h), each recorded as its own run.
 int run_fused_train(const Invocation& in) {
-  const auto pass = experiments::parse_fused_pass(in.options["fused-pass"].as<std::string>());
+  const auto pass = experiments::parse_fused_pass(
+      in.options.count("fused-pass") ? in.options["fused-pass"].as<std::string>() : "joint");
   std::vector<po::variables_map> options{in.options};
   for (const auto& file : in.options["fuse"].as<std::vector<std::string>>()) options.push_back(variant_settings(in.options, file));
   const auto values = [&](std::size_t k) { return training_config_values(options[k]); };
@@ -286,8 +287,8 @@ Command train_command() {
                  "over them; repeatable. Variants may differ only in what trains (perception, levels, connectors, "
                  "injected layers, prompt, adapters, dropout), the optimizer and schedule, and where they write; they "
                  "share the frozen models, the data and one encoder pass per batch, and each is recorded as its own run")  //
-                ("fused-pass", po::value<std::string>()->default_value("joint"),
-                 "with --fuse: joint runs one decoder pass per micro-batch over every variant's rows (each equals its "
+                ("fused-pass", po::value<std::string>(),
+                 "with --fuse: joint (the default) runs one decoder pass per micro-batch over every variant's rows (each equals its "
                  "run alone to fp32 rounding; the reference's dropout takes turns); turns runs each variant's own "
                  "pass, bit for bit its run alone");
             settings.add(fusing);

@@ -53,18 +53,22 @@ class EncodedImages : public train::BatchSource {
 // both sides run it: the encoder forward, the decoder forward, its backward
 // for the inputs' gradients (every layer: the soft prompt enters at the
 // embeddings) and the LM head. The peer runs the encoder's last block on every
-// token and the LM head on every position; we run that block's queries, MLP
-// and output for [CLS] only and the head on the target positions only. The
+// token, the decoder on every padded position and the prompt per sample, the
+// LM head on every position; we run that block's queries, MLP and output for
+// [CLS] only, the decoder on real tokens with the prompt once below the first
+// injection (the packed pass) and the head on the target positions only. The
 // ratio bounds the speed-up the same kernels can give: the rest is the same.
 struct StepWork {
   double ours = 0, peer = 0;
 };
 
-StepWork train_step_work(const models::VitConfig& v, const models::OptConfig& o, std::int64_t batch,
-                         std::int64_t text_tokens, std::int64_t prompt, std::int64_t targets) {
-  const double b = static_cast<double>(batch), t = static_cast<double>(text_tokens + prompt);
+StepWork train_step_work(const models::VitConfig& v, const models::OptConfig& o, const models::EpalmConfig& layout,
+                         const at::Tensor& attention_mask, std::int64_t targets) {
+  const double b = static_cast<double>(attention_mask.size(0));
+  const double t = static_cast<double>(attention_mask.size(1) + layout.prompt_length);
   const auto encoder = vit_cls_flops(v, b);
-  return {encoder.ours + decoder_train_flops(o, b, t, static_cast<double>(targets)),
+  return {encoder.ours + packed_decoder_train_flops(o, layout, real_tokens_per_row(attention_mask),
+                                                    static_cast<double>(targets)),
           encoder.peer + decoder_train_flops(o, b, t, b * t)};
 }
 
@@ -124,7 +128,7 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   r.ours = measure([&] { losses.push_back(trainer.step(source).loss); }, s, progress, "epalm epalm-train-step");
   r.ours.extra = {{"digest", {{"first_loss", losses.front()}, {"last_loss", losses.back()}}}};
   const auto targets = (labels.slice(1, 1) != -100).sum().item<std::int64_t>();
-  const auto work = train_step_work(vit_config, oc, batch, tokens, layout.prompt_length, targets);
+  const auto work = train_step_work(vit_config, oc, layout, mask, targets);
   progress.say("GEMM rate (1024^3 products)");
   const double gemm_rate = measure_gemm_rate(s);
   r.settings = {

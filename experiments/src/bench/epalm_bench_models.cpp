@@ -50,6 +50,34 @@ double decoder_train_flops(const models::OptConfig& o, double batch, double toke
   return o.num_layers * (2 * projections + 3 * attention) + head_row * head_rows;
 }
 
+double packed_decoder_train_flops(const models::OptConfig& o, const models::EpalmConfig& c,
+                                  const std::vector<std::int64_t>& real_tokens, double head_rows) {
+  const double d = o.hidden_size, f = o.ffn_dim, p = c.prompt_length;
+  const double projection_row = 2 * (4 * d * d + 2 * d * f), attention_pair = 2 * 2 * d;
+  const auto schedule = c.injection_schedule();
+  const auto first_injection = c.perception && !schedule.empty() ? schedule.front().first : o.num_layers;
+  double shared_rows = p, shared_pairs = p * p, per_sample_rows = 0, per_sample_pairs = 0;
+  for (const auto n : real_tokens) {
+    const double t = static_cast<double>(n);
+    shared_rows += t;
+    shared_pairs += t * (p + t);
+    per_sample_rows += 1 + p + t;
+    per_sample_pairs += (1 + p + t) * (1 + p + t);
+  }
+  double total = 0;
+  for (std::int64_t layer = 0; layer < o.num_layers; ++layer) {
+    const bool shared = layer < first_injection;
+    const double rows = shared ? shared_rows : per_sample_rows, pairs = shared ? shared_pairs : per_sample_pairs;
+    total += 2 * projection_row * rows + 3 * attention_pair * pairs;
+  }
+  return total + 2.0 * o.word_embed_proj_dim * o.vocab_size * 2 * head_rows;
+}
+
+std::vector<std::int64_t> real_tokens_per_row(const at::Tensor& attention_mask) {
+  const auto sums = attention_mask.to(torch::kCPU, torch::kLong).sum(1).contiguous();
+  return {sums.data_ptr<std::int64_t>(), sums.data_ptr<std::int64_t>() + sums.numel()};
+}
+
 namespace {
 
 std::map<std::string, at::Tensor> on_device(const std::map<std::string, at::Tensor>& weights, c10::ScalarType dtype,

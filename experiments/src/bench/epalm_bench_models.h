@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -45,6 +46,13 @@ void check_training_bench(const BenchSettings& s, const std::string& name);
 // attention's two products twice), and the LM head (forward and input
 // gradient) on `head_rows` positions.
 double decoder_train_flops(const models::OptConfig& o, double batch, double tokens, double head_rows);
+// The same as the packed pass runs it (models/packed_training.h): each
+// sample's `real_tokens` only, the soft prompt once below the first injection
+// layer, [token, prompt, text] per sample from there on.
+double packed_decoder_train_flops(const models::OptConfig& o, const models::EpalmConfig& c,
+                                  const std::vector<std::int64_t>& real_tokens, double head_rows);
+// Each row's real tokens (attention_mask [B, T] summed per row).
+std::vector<std::int64_t> real_tokens_per_row(const at::Tensor& attention_mask);
 
 // Not movable: the model points at the decoder.
 struct EpalmBenchModels {
