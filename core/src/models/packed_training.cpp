@@ -221,6 +221,29 @@ struct Pass {
   }
 };
 
+// The LM head's logits in chunks of at most this many rows (or one
+// variant's): [rows, vocab] floats, 50 MiB at OPT's vocabulary.
+constexpr std::int64_t kHeadChunkRows = 256;
+
+// Each variant's loss total [K], already computed, connected to the final
+// rows: backward hands the rows the gradient the head's backward computed,
+// each variant's block scaled by the gradient its total receives.
+struct HeadGradient : public torch::autograd::Function<HeadGradient> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& rows, const at::Tensor& totals,
+                            const at::Tensor& gradient, const at::Tensor& variant_of_row) {
+    ctx->saved_data["gradient"] = gradient;
+    ctx->saved_data["variant_of_row"] = variant_of_row;
+    (void)rows;
+    return totals.clone();
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto gradient = ctx->saved_data["gradient"].toTensor();
+    const auto scale = grad_outputs[0].index_select(0, ctx->saved_data["variant_of_row"].toTensor());
+    return {gradient * scale.unsqueeze(1).to(gradient.scalar_type()), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 void check_variants(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
                     const at::Tensor& attention_mask, const at::Tensor& labels) {
   if (variants.empty()) throw Error("packed pass", "no variant");
@@ -335,17 +358,58 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
       return out;
     };
   }
-  const auto last = static_cast<int>(decoder.config().num_layers) - 1;
-  const auto final_rows = decoder.forward_rows(input_rows, o).split_with_sizes(pass->sizes_at(last));
 
   const auto target_rows = targets.to(device);
   const auto target_values = target_rows.masked_select(target_rows != -100);
   const auto samples = detail::rows_with_targets(target_rows);
+  const auto final_hidden = decoder.forward_rows(input_rows, o);
+  const auto sizes = pass->sizes_at(static_cast<int>(decoder.config().num_layers) - 1);
+  // The LM head and loss of the variants [first, last) over `hidden`'s
+  // blocks: their predicting rows through one head product (the head's
+  // 50k-row matrix read once per chunk, not per variant).
+  auto head_terms = [&](const at::Tensor& hidden, size_t first, size_t last, std::vector<LossTerms>& out) {
+    const auto blocks = hidden.split_with_sizes(sizes);
+    std::vector<at::Tensor> predicting;
+    for (size_t k = first; k < last; ++k) predicting.push_back(blocks[k].index_select(0, pass->layouts[k].predictors));
+    const auto logits = decoder.lm_head(torch::cat(predicting))
+                            .to(torch::kFloat32)
+                            .split_with_sizes(std::vector<std::int64_t>(last - first, target_values.size(0)));
+    for (size_t k = first; k < last; ++k) {
+      out.push_back(detail::loss_terms_of(logits[k - first], target_values, samples, variants[k].loss));
+    }
+  };
   std::vector<LossTerms> out;
-  for (size_t k = 0; k < variants.size(); ++k) {
-    const auto logits = decoder.lm_head(final_rows[k].index_select(0, pass->layouts[k].predictors)).to(torch::kFloat32);
-    out.push_back(detail::loss_terms_of(logits, target_values, samples, variants[k].loss));
+  if (!(torch::GradMode::is_enabled() && final_hidden.requires_grad())) {
+    head_terms(final_hidden, 0, variants.size(), out);
+    return out;
   }
+  // Training: the head's backward runs now, a chunk of variants at a time,
+  // into the final rows' gradient, so the [rows, vocab] logits of all
+  // variants are never held at once; the decoder's backward runs when the
+  // caller's does (HeadGradient).
+  const auto detached = final_hidden.detach().requires_grad_(true);
+  const std::int64_t chunk_rows = std::max<std::int64_t>(kHeadChunkRows, target_values.size(0));
+  for (size_t first = 0; first < variants.size();) {
+    size_t last = first + 1;
+    while (last < variants.size() && static_cast<std::int64_t>(last + 1 - first) * target_values.size(0) <= chunk_rows) ++last;
+    std::vector<LossTerms> chunk;
+    head_terms(detached, first, last, chunk);
+    at::Tensor summed;
+    for (const auto& t : chunk) summed = summed.defined() ? summed + t.total : t.total;
+    summed.backward();
+    for (auto& t : chunk) out.push_back({t.total.detach(), t.normalizer});
+    first = last;
+  }
+  std::vector<at::Tensor> totals;
+  std::vector<std::int64_t> variant_of_row;
+  for (size_t k = 0; k < variants.size(); ++k) {
+    totals.push_back(out[k].total.reshape({1}));
+    variant_of_row.insert(variant_of_row.end(), static_cast<size_t>(sizes[k]), static_cast<std::int64_t>(k));
+  }
+  const auto gradient = detached.grad().defined() ? detached.grad() : torch::zeros_like(detached);
+  const auto connected = HeadGradient::apply(final_hidden, torch::cat(totals), gradient,
+                                             long_tensor(variant_of_row).to(device));
+  for (size_t k = 0; k < variants.size(); ++k) out[k].total = connected[static_cast<std::int64_t>(k)];
   return out;
 }
 
