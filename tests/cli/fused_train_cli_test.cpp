@@ -219,7 +219,7 @@ TEST(FusedTrainCli, AJointPassEqualsTheRunsAloneToRoundingAndTurnsBitForBit) {
   const auto encoder = models::VitConfig::from_json_file(testing::models("vit") + "/config.json");
   const std::int64_t tokens = decoder.max_positions + 5 + 1;
   const double depth =
-      models::epalm_loss_depth(decoder, 2 * tokens, tokens, encoder.hidden_size, decoder.hidden_size / 4);
+      models::epalm_loss_depth(decoder, 2 * tokens, tokens, encoder.hidden_size, decoder.hidden_size / 4, /*fused=*/true);
   for (std::size_t k = 0; k < 3; ++k) {
     std::string printed;
     train_alone(dir, v, k, {"--max-steps", "1"}, /*two_ranks=*/false, &printed);

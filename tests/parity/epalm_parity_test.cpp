@@ -140,7 +140,10 @@ TEST_P(EpalmParity, ThePackedPassMatchesPyTorchOrIsRefused) {
   const auto terms = models::packed_loss_terms({{&model, features, {}}}, ids, mask, labels);
   const auto loss = terms[0].total / terms[0].normalizer;
   const auto tokens = ids.size(1) + f.config.prompt_length + 1;
-  const double loss_depth_here = loss_depth(f.config, decoder.config(), ids.size(0) * tokens, tokens, features.size(2));
+  // The packed pass's attention is a fused kernel (SDPA): its online softmax rescales per key.
+  const double loss_depth_here =
+      models::epalm_loss_depth(decoder.config(), ids.size(0) * tokens, tokens, features.size(2),
+                               decoder.config().hidden_size / f.config.adapters.reduction, /*fused=*/true);
   EXPECT_LE(relative_error(loss, f.expected.load("loss").squeeze()), testing::two_orders(loss_depth_here))
       << loss.item<double>();
   loss.backward();

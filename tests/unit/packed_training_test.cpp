@@ -33,7 +33,8 @@ models::OptModel small_opt() {
 }
 
 // Variants of a sweep: levels, sharing, prompt with and without its MLP,
-// injection from layer 0, adapters, the no-perception baseline.
+// injection from layer 0, adapters, the no-perception baseline, three
+// without a prompt from three first injection layers.
 std::vector<models::EpalmConfig> variant_configs() {
   std::vector<models::EpalmConfig> out;
   auto add = [&](int levels, bool shared, int start, int end, int prompt, bool mlp, const std::string& adapters,
@@ -54,6 +55,11 @@ std::vector<models::EpalmConfig> variant_configs() {
   add(2, false, 0, 4, 2, false, "both");
   add(1, true, 2, 6, 4, true, "none", /*perception=*/false);
   add(2, true, 3, 6, 5, true, "ffn");
+  // Without a prompt or adapters the text below the first injection is
+  // computed once for all of these (the frozen-text block), up to the
+  // deepest first injection among them.
+  add(2, false, 3, 6, 0, false, "none");
+  add(1, true, 0, 3, 0, false, "none");
   return out;
 }
 
@@ -122,10 +128,11 @@ TEST(PackedTraining, VariantsInOnePassEqualEachAloneToRounding) {
     SCOPED_TRACE("variant " + std::to_string(k));
     EXPECT_EQ(joint[k].normalizer, alone[k].normalizer);
     // The loss's rounding chain (rounding_bounds.h) over the padded sequence's
-    // length; the gradients run it back and sum over every row into a trainable.
+    // length, attention by the packed pass's fused kernel; the gradients run
+    // it back and sum over every row into a trainable.
     const auto tokens = batch.ids.size(1) + c.prompt_length + 1;
     const double depth = models::epalm_loss_depth(oc, batch.ids.size(0) * tokens, tokens, kEncoderHidden,
-                                                  oc.hidden_size / c.adapters.reduction);
+                                                  oc.hidden_size / c.adapters.reduction, /*fused=*/true);
     const double loss = alone[k].total.item<double>();
     EXPECT_LE(std::abs(joint[k].total.item<double>() - loss), testing::two_orders(depth) * std::abs(loss));
     const auto got = gradients(*variants[k].model);

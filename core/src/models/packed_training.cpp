@@ -66,6 +66,10 @@ struct VariantLayout {
   at::Tensor transition;  // per_sample's rows from [shared rows, then one token row per sample]
   at::Tensor token_rows;  // [B]: each sample's token row in per_sample
   at::Tensor predictors;  // the final rows that predict the targets, in (sample, position) order
+  // No prompt, no adapters: below the first injection its rows are the text
+  // through the frozen layers alone, the same for every such variant. They
+  // live in the pass's frozen-text block (computed once), not here.
+  bool reads_frozen_text = false;
 
   bool per_sample_at(int layer) const { return layer >= first_injection; }
   std::int64_t rows_at(int layer) const { return per_sample_at(layer) ? per_sample_rows : shared_rows; }
@@ -127,6 +131,26 @@ VariantLayout layout_of(const EpalmConfig& config, const Text& text, const at::T
     }
   }
   l.predictors = long_tensor(predictors);
+  return l;
+}
+
+bool reads_frozen_text(const EpalmConfig& c) {
+  return c.perception && c.prompt_length == 0 && !c.adapters.on_attention && !c.adapters.on_ffn;
+}
+
+// The frozen-text block: every sample's text through the layers below
+// `until` (the last first injection among the variants that read it), then
+// nothing. Its rows are what those variants' own rows would be there, so
+// their transitions index it as they would index their own.
+VariantLayout frozen_text_layout(const Text& text, const at::Tensor& targets, int until) {
+  EpalmConfig text_only;
+  text_only.perception = false;
+  text_only.prompt_length = 0;
+  auto l = layout_of(text_only, text, targets);
+  l.first_injection = until;
+  l.per_sample_rows = 0;
+  l.per_sample.clear();
+  l.transition = l.token_rows = l.predictors = long_tensor({});
   return l;
 }
 
@@ -192,7 +216,7 @@ std::shared_ptr<const RowAttention> row_attention(const std::vector<VariantLayou
 // What the pass's hooks share (they outlive forward_rows' return: a sharded
 // layer recomputes itself in backward).
 struct Pass {
-  std::vector<VariantLayout> layouts;
+  std::vector<VariantLayout> layouts;  // the variants', then the frozen-text block's when some variant reads it
   std::vector<EpalmAdditions> additions;
   std::map<std::vector<bool>, std::shared_ptr<const RowAttention>> attention;  // by which variants are per sample
   c10::ScalarType dtype;
@@ -213,7 +237,7 @@ struct Pass {
   // Each variant's adapter on its own rows (`pick` chooses which adapter).
   at::Tensor adapt(int layer, const at::Tensor& x, SublayerOutputHook EpalmAdditions::*pick) const {
     auto blocks = x.split_with_sizes(sizes_at(layer));
-    for (size_t k = 0; k < blocks.size(); ++k) {
+    for (size_t k = 0; k < additions.size(); ++k) {  // (the frozen-text block, last, has none)
       const auto& adapter = additions[k].*pick;
       if (adapter) blocks[k] = adapter(layer, blocks[k]);
     }
@@ -290,11 +314,22 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
   auto pass = std::make_shared<Pass>();
   pass->dtype = decoder.dtype();
   pass->device = device;
+  int frozen_until = -1;  // the frozen-text block's last first injection (-1: no variant reads it)
   for (const auto& v : variants) {
     pass->layouts.push_back(layout_of(v.model->config(), text, targets));
     auto& l = pass->layouts.back();
-    for (auto* t : {&l.transition, &l.token_rows, &l.predictors}) *t = t->to(device);
+    if (reads_frozen_text(v.model->config())) {
+      l.reads_frozen_text = true;
+      l.shared_rows = 0;
+      l.shared.clear();
+      frozen_until = std::max(frozen_until, l.first_injection);
+    }
     pass->additions.push_back(v.model->additions(v.features));
+  }
+  if (frozen_until >= 0) pass->layouts.push_back(frozen_text_layout(text, targets, frozen_until));
+  const auto frozen_block = pass->layouts.size() - 1;
+  for (auto& l : pass->layouts) {
+    for (auto* t : {&l.transition, &l.token_rows, &l.predictors}) *t = t->to(device);
   }
 
   // The input rows: each variant's prompt (no position), then the real text tokens.
@@ -307,31 +342,43 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
   }
   const auto words = decoder.embed_tokens(input_ids.to(device).masked_select(real));
   std::vector<at::Tensor> word_rows, position_rows;
-  for (const auto& a : pass->additions) {
-    if (a.prompt.defined()) {
-      word_rows.push_back(a.prompt);
-      position_rows.push_back(torch::full({a.prompt.size(0)}, -1, positions.options()));
+  for (size_t k = 0; k < pass->layouts.size(); ++k) {
+    const bool variant = k < pass->additions.size();
+    if (variant && pass->additions[k].prompt.defined()) {
+      word_rows.push_back(pass->additions[k].prompt);
+      position_rows.push_back(torch::full({pass->additions[k].prompt.size(0)}, -1, positions.options()));
     }
+    if (variant && pass->layouts[k].reads_frozen_text) continue;
     word_rows.push_back(words);
     position_rows.push_back(positions);
   }
   const auto input_rows = decoder.embed_rows(torch::cat(word_rows), torch::cat(position_rows));
 
   RowsForwardOptions o;
-  o.before_layer = [pass](int layer, at::Tensor& rows, std::shared_ptr<const RowAttention>& attention) {
-    bool injects = false;
-    for (const auto& l : pass->layouts) injects = injects || l.injections.count(layer) > 0;
-    if (injects) {
-      auto blocks = rows.split_with_sizes(pass->sizes_at(layer - 1));
+  // Many small groups: one fused kernel call per layer beats the eager
+  // products' per-group overhead (measured: about a third less attention time).
+  o.attention_kernel = AttentionKernel::kSdpa;
+  o.before_layer = [pass, frozen_block](int layer, at::Tensor& rows, std::shared_ptr<const RowAttention>& attention) {
+    // Blocks change at their first injection (tokens come in; the
+    // frozen-text block is used up) and take new tokens at later ones.
+    bool changes = false;
+    for (const auto& l : pass->layouts) changes = changes || layer == l.first_injection || l.injections.count(layer) > 0;
+    if (changes) {
+      const auto blocks = rows.split_with_sizes(pass->sizes_at(layer - 1));
+      auto next = blocks;
       for (size_t k = 0; k < blocks.size(); ++k) {
         const auto& l = pass->layouts[k];
         const auto it = l.injections.find(layer);
-        if (it == l.injections.end()) continue;
+        if (it == l.injections.end()) {
+          if (layer == l.first_injection) next[k] = blocks[k].slice(0, 0, 0);  // the frozen text, read by now
+          continue;
+        }
         const auto tokens = pass->additions[k].level_tokens[static_cast<size_t>(it->second)].select(1, 0);
-        blocks[k] = layer == l.first_injection ? torch::cat({blocks[k], tokens}).index_select(0, l.transition)
-                                               : blocks[k].index_copy(0, l.token_rows, tokens);
+        const auto& below = l.reads_frozen_text ? blocks[frozen_block] : blocks[k];
+        next[k] = layer == l.first_injection ? torch::cat({below, tokens}).index_select(0, l.transition)
+                                             : blocks[k].index_copy(0, l.token_rows, tokens);
       }
-      rows = torch::cat(blocks);
+      rows = torch::cat(next);
     }
     attention = pass->attention_at(layer);
   };

@@ -191,7 +191,9 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   const double encoder_depth = models::vit_depth(vit_config, vit_config.num_patches() + 1, -1);
   const double logits_depth =
       encoder_depth + models::epalm_logits_depth(oc, text_tokens, vit_config.hidden_size, 0);
-  const double loss_depth = encoder_depth + models::epalm_loss_depth(oc, targets, text_tokens, vit_config.hidden_size, 0);
+  // The step's loss comes from the packed pass, whose attention is a fused kernel.
+  const double loss_depth =
+      encoder_depth + models::epalm_loss_depth(oc, targets, text_tokens, vit_config.hidden_size, 0, /*fused=*/true);
   const double bf16_roundings =
       models::kBlockBf16Roundings * static_cast<double>(vit_config.num_layers + oc.num_layers) + 10;
   auto relative_bound = [&](double depth) {

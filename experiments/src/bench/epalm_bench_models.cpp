@@ -50,12 +50,37 @@ double decoder_train_flops(const models::OptConfig& o, double batch, double toke
   return o.num_layers * (2 * projections + 3 * attention) + head_row * head_rows;
 }
 
-double packed_decoder_train_flops(const models::OptConfig& o, const models::EpalmConfig& c,
-                                  const std::vector<std::int64_t>& real_tokens, double head_rows) {
-  const double d = o.hidden_size, f = o.ffn_dim, p = c.prompt_length;
+namespace {
+
+// The packed pass's decoder layers over layers [first, last): rows and
+// attention pairs below and from `first_injection`, forward and input-gradient backward.
+double packed_layers_flops(const models::OptConfig& o, std::int64_t first, std::int64_t last,
+                           std::int64_t first_injection, double shared_rows, double shared_pairs, double per_sample_rows,
+                           double per_sample_pairs) {
+  const double d = o.hidden_size, f = o.ffn_dim;
   const double projection_row = 2 * (4 * d * d + 2 * d * f), attention_pair = 2 * 2 * d;
+  double total = 0;
+  for (std::int64_t layer = first; layer < last; ++layer) {
+    const bool shared = layer < first_injection;
+    const double rows = shared ? shared_rows : per_sample_rows, pairs = shared ? shared_pairs : per_sample_pairs;
+    total += 2 * projection_row * rows + 3 * attention_pair * pairs;
+  }
+  return total;
+}
+
+std::int64_t first_injection_of(const models::OptConfig& o, const models::EpalmConfig& c) {
   const auto schedule = c.injection_schedule();
-  const auto first_injection = c.perception && !schedule.empty() ? schedule.front().first : o.num_layers;
+  return c.perception && !schedule.empty() ? schedule.front().first : o.num_layers;
+}
+
+double head_flops(const models::OptConfig& o, double rows) { return 2.0 * o.word_embed_proj_dim * o.vocab_size * 2 * rows; }
+
+}  // namespace
+
+double packed_decoder_train_flops(const models::OptConfig& o, const models::EpalmConfig& c,
+                                  const std::vector<std::int64_t>& real_tokens, double head_rows,
+                                  bool text_below_shared) {
+  const double p = c.prompt_length;
   double shared_rows = p, shared_pairs = p * p, per_sample_rows = 0, per_sample_pairs = 0;
   for (const auto n : real_tokens) {
     const double t = static_cast<double>(n);
@@ -64,13 +89,29 @@ double packed_decoder_train_flops(const models::OptConfig& o, const models::Epal
     per_sample_rows += 1 + p + t;
     per_sample_pairs += (1 + p + t) * (1 + p + t);
   }
+  const auto first_injection = first_injection_of(o, c);
+  const auto first = text_below_shared ? first_injection : 0;
+  return packed_layers_flops(o, first, o.num_layers, first_injection, shared_rows, shared_pairs, per_sample_rows,
+                             per_sample_pairs) +
+         head_flops(o, head_rows);
+}
+
+double fused_decoder_train_flops(const models::OptConfig& o, const std::vector<models::EpalmConfig>& variants,
+                                 const std::vector<std::int64_t>& real_tokens, double head_rows) {
   double total = 0;
-  for (std::int64_t layer = 0; layer < o.num_layers; ++layer) {
-    const bool shared = layer < first_injection;
-    const double rows = shared ? shared_rows : per_sample_rows, pairs = shared ? shared_pairs : per_sample_pairs;
-    total += 2 * projection_row * rows + 3 * attention_pair * pairs;
+  std::int64_t frozen_until = -1;
+  for (const auto& c : variants) {
+    const bool reads = c.perception && c.prompt_length == 0 && !c.adapters.on_attention && !c.adapters.on_ffn;
+    if (reads) frozen_until = std::max(frozen_until, first_injection_of(o, c));
+    total += packed_decoder_train_flops(o, c, real_tokens, head_rows, reads);
   }
-  return total + 2.0 * o.word_embed_proj_dim * o.vocab_size * 2 * head_rows;
+  if (frozen_until < 0) return total;
+  double rows = 0, pairs = 0;
+  for (const auto n : real_tokens) {
+    rows += static_cast<double>(n);
+    pairs += static_cast<double>(n) * static_cast<double>(n);
+  }
+  return total + packed_layers_flops(o, 0, frozen_until, frozen_until, rows, pairs, 0, 0);
 }
 
 std::vector<std::int64_t> real_tokens_per_row(const at::Tensor& attention_mask) {

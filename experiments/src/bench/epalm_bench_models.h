@@ -49,8 +49,15 @@ double decoder_train_flops(const models::OptConfig& o, double batch, double toke
 // The same as the packed pass runs it (models/packed_training.h): each
 // sample's `real_tokens` only, the soft prompt once below the first injection
 // layer, [token, prompt, text] per sample from there on.
+// `text_below_shared`: without the layers below the first injection (a
+// variant that reads the fused job's frozen-text block).
 double packed_decoder_train_flops(const models::OptConfig& o, const models::EpalmConfig& c,
-                                  const std::vector<std::int64_t>& real_tokens, double head_rows);
+                                  const std::vector<std::int64_t>& real_tokens, double head_rows,
+                                  bool text_below_shared = false);
+// A fused job's variants in one packed pass: each variant's, with the text
+// below the first injection once for all that have no prompt or adapters.
+double fused_decoder_train_flops(const models::OptConfig& o, const std::vector<models::EpalmConfig>& variants,
+                                 const std::vector<std::int64_t>& real_tokens, double head_rows);
 // Each row's real tokens (attention_mask [B, T] summed per row).
 std::vector<std::int64_t> real_tokens_per_row(const at::Tensor& attention_mask);
 

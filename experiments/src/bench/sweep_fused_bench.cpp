@@ -216,16 +216,18 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
   // input-gradient backward, the LM head on the targets (ours) or every
   // position (the peer).
   // Ours: the packed pass (real tokens, the prompt once below the first
-  // injection), a mean over the batches.
+  // injection; fused, the frozen text once for the variants without a prompt
+  // or adapters), a mean over the batches.
   const auto targets = static_cast<double>((labels.slice(1, 1) != -100).sum().item<std::int64_t>()) / kBatches;
   const auto encoder_work = vit_cls_flops(vit, batch);
-  double decoder_work = 0, peer_decoder_work = 0;
+  double decoder_work = 0, alone_decoder_work = 0, peer_decoder_work = 0;
+  for (std::int64_t i = 0; i < kBatches; ++i) {
+    const auto real_tokens = real_tokens_per_row(mask.slice(0, i * batch, (i + 1) * batch));
+    decoder_work += fused_decoder_train_flops(oc, variants, real_tokens, targets) / kBatches;
+    for (const auto& v : variants) alone_decoder_work += packed_decoder_train_flops(oc, v, real_tokens, targets) / kBatches;
+  }
   for (const auto& v : variants) {
     const double t = tokens + v.prompt_length + 1, b = batch;  // text, prompt and the perceptual token
-    for (std::int64_t i = 0; i < kBatches; ++i) {
-      decoder_work += packed_decoder_train_flops(oc, v, real_tokens_per_row(mask.slice(0, i * batch, (i + 1) * batch)),
-                                                 targets) / kBatches;
-    }
     peer_decoder_work += decoder_train_flops(oc, b, t, b * t);
   }
   // Over the whole sweep: the encoder runs per batch and step (fused: once
@@ -237,7 +239,7 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
   const double fused_encoder_runs = cached ? kBatches : n;
   const double alone_encoder_runs = cached ? kBatches * static_cast<double>(distinct_levels.size()) : n * count;
   const double ours_step = (fused_encoder_runs * encoder_work.ours + n * decoder_work) / n;
-  const double alone_step = (alone_encoder_runs * encoder_work.ours + n * decoder_work) / n;
+  const double alone_step = (alone_encoder_runs * encoder_work.ours + n * alone_decoder_work) / n;
   const double peer_step = encoder_work.peer * count + peer_decoder_work;
   progress.say("GEMM rate (1024^3 products)");
   const double gemm_rate = measure_gemm_rate(s);
@@ -291,7 +293,7 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
   // trajectories that rounding moves apart (not judged).
   auto loss_depth = [&](const models::EpalmConfig& v) {
     return models::epalm_loss_depth(oc, static_cast<std::int64_t>(targets), tokens + v.prompt_length + 1,
-                                    vit.hidden_size, 0);
+                                    vit.hidden_size, 0, /*fused=*/true);
   };
   double worst_alone = 0;
   bool same = true;

@@ -182,17 +182,19 @@ inline double opt_bf16_roundings(const models::OptConfig& c, std::int64_t index,
 // adapters of `adapter_bottleneck` (LayerNorm, down and up; counted whether
 // or not the run has them: an upper bound).
 inline double epalm_logits_depth(const OptConfig& o, std::int64_t tokens, std::int64_t encoder_hidden,
-                                 std::int64_t adapter_bottleneck) {
+                                 std::int64_t adapter_bottleneck, bool fused = false) {
   const double adapter = layer_norm_depth(o.hidden_size) + static_cast<double>(o.hidden_size + adapter_bottleneck + 1);
-  return opt_depth(o, tokens, -1) + static_cast<double>(2 * o.word_embed_proj_dim + encoder_hidden) +
+  return opt_depth(o, tokens, -1, fused) + static_cast<double>(2 * o.word_embed_proj_dim + encoder_hidden) +
          static_cast<double>(o.num_layers) * 2 * adapter;
 }
 
 // Its loss: log-softmax over the vocabulary and the sum over `rows` target
-// positions on top of the logits.
+// positions on top of the logits. `fused`: attention by a fused kernel (the
+// packed training pass's SDPA).
 inline double epalm_loss_depth(const OptConfig& o, std::int64_t rows, std::int64_t tokens,
-                               std::int64_t encoder_hidden, std::int64_t adapter_bottleneck) {
-  return epalm_logits_depth(o, tokens, encoder_hidden, adapter_bottleneck) + static_cast<double>(o.vocab_size + rows);
+                               std::int64_t encoder_hidden, std::int64_t adapter_bottleneck, bool fused = false) {
+  return epalm_logits_depth(o, tokens, encoder_hidden, adapter_bottleneck, fused) +
+         static_cast<double>(o.vocab_size + rows);
 }
 
 }  // namespace epalm::models
