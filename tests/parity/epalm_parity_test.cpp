@@ -61,6 +61,25 @@ double loss_depth(const models::EpalmConfig& c, const models::OptConfig& o, std:
   return models::epalm_loss_depth(o, rows, tokens, encoder_hidden, o.hidden_size / c.adapters.reduction);
 }
 
+// Every trainable's gradient against the peer's: the loss's chain run back
+// (twice as long), summed over every row into the trainable, relative to the
+// whole gradient's scale (every trainable's together).
+void expect_gradients_match(const models::EpalmModel& model, const Fixture& f, double loss_depth) {
+  double gradient_scale = 0;
+  for (const auto& [name, p] : model.named_parameters()) {
+    gradient_scale = std::max(gradient_scale, f.expected.load("grad." + name).abs().max().item<double>());
+  }
+  int compared = 0;
+  for (const auto& [name, p] : model.named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_LE((p.grad() - f.expected.load("grad." + name)).abs().max().item<double>(),
+              testing::two_orders(2 * loss_depth) * gradient_scale)
+        << name;
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int>(f.trainables.names().size()));
+}
+
 class EpalmParity : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
@@ -98,19 +117,7 @@ TEST_P(EpalmParity, LogitsLossAndGradientsMatchPyTorch) {
   EXPECT_LE(relative_error(loss, f.expected.load("loss").squeeze()), testing::two_orders(loss_depth_here))
       << loss.item<double>();
   loss.backward();
-  int compared = 0;
-  double gradient_scale = 0;  // of the whole gradient, every trainable's together
-  for (const auto& [name, p] : model.named_parameters()) {
-    gradient_scale = std::max(gradient_scale, f.expected.load("grad." + name).abs().max().item<double>());
-  }
-  for (const auto& [name, p] : model.named_parameters()) {
-    ASSERT_TRUE(p.grad().defined()) << name;
-    EXPECT_LE((p.grad() - f.expected.load("grad." + name)).abs().max().item<double>(),
-              testing::two_orders(2 * loss_depth_here) * gradient_scale)
-        << name;
-    ++compared;
-  }
-  EXPECT_EQ(compared, static_cast<int>(f.trainables.names().size()));
+  expect_gradients_match(model, f, loss_depth_here);
 }
 
 // Training's packed pass (packed_training.h: real tokens only, the prompt
@@ -147,16 +154,7 @@ TEST_P(EpalmParity, ThePackedPassMatchesPyTorchOrIsRefused) {
   EXPECT_LE(relative_error(loss, f.expected.load("loss").squeeze()), testing::two_orders(loss_depth_here))
       << loss.item<double>();
   loss.backward();
-  double gradient_scale = 0;
-  for (const auto& [name, p] : model.named_parameters()) {
-    gradient_scale = std::max(gradient_scale, f.expected.load("grad." + name).abs().max().item<double>());
-  }
-  for (const auto& [name, p] : model.named_parameters()) {
-    ASSERT_TRUE(p.grad().defined()) << name;
-    EXPECT_LE((p.grad() - f.expected.load("grad." + name)).abs().max().item<double>(),
-              testing::two_orders(2 * loss_depth_here) * gradient_scale)
-        << name;
-  }
+  expect_gradients_match(model, f, loss_depth_here);
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, EpalmParity,
