@@ -28,9 +28,7 @@ Rows range(std::int64_t begin, std::int64_t count) {
   return r;
 }
 
-at::Tensor long_tensor(const Rows& values) {
-  return torch::tensor(values.empty() ? Rows{} : values, torch::kLong);
-}
+at::Tensor long_tensor(const Rows& values) { return torch::tensor(values, torch::kLong); }
 
 // The real tokens of the micro-batch, as the mask says.
 struct Text {
