@@ -93,7 +93,9 @@ at::Tensor run_layer(const OptConfig& c, const SublayerOutputHook& attention_out
   auto h = input;
   auto residual = h;
   if (c.layer_norm_before) h = layer.attention_norm(h);
-  const auto q = layer.q(h);  // in this order: the same allocations, hence the same rounding, as before
+  // q, k, v in this order: MKL's rounding can follow where buffers land, and
+  // tests compare runs of one pass bit for bit.
+  const auto q = layer.q(h);
   const auto k = layer.k(h);
   const auto v = layer.v(h);
   auto attention_out = layer.out(attend(q, k, v));

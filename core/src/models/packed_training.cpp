@@ -30,28 +30,41 @@ Rows range(std::int64_t begin, std::int64_t count) {
 
 at::Tensor long_tensor(const Rows& values) { return torch::tensor(values, torch::kLong); }
 
-// The real tokens of the micro-batch, as the mask says.
+// The micro-batch's real tokens and targets, read once on the host (every
+// variant's layout and the refusal derive from them).
 struct Text {
   std::int64_t batch = 0;
-  std::vector<Rows> positions;  // per sample: its real positions, in order
-  std::int64_t tokens = 0;      // all samples' real tokens
+  std::vector<Rows> positions;   // per sample: its real positions, in order
+  std::vector<Rows> predicting;  // per sample: which of its real tokens predict a target, in order
+  std::int64_t tokens = 0;       // all samples' real tokens
+  bool target_after_padding = false;  // a target is predicted from a padding position
 };
 
-Text text_of(const at::Tensor& attention_mask) {
+// Text position j predicts labels[j + 1].
+Text text_of(const at::Tensor& attention_mask, const at::Tensor& labels) {
   const auto mask = attention_mask.to(torch::kCPU, torch::kLong).contiguous();
+  const auto label = labels.to(torch::kCPU, torch::kLong).contiguous();
+  const auto m = mask.accessor<std::int64_t, 2>();
+  const auto l = label.accessor<std::int64_t, 2>();
   Text t;
   t.batch = mask.size(0);
-  const auto* m = mask.data_ptr<std::int64_t>();
   for (std::int64_t b = 0; b < t.batch; ++b) {
-    Rows p;
+    Rows positions, predicting;
     for (std::int64_t j = 0; j < mask.size(1); ++j) {
-      if (m[b * mask.size(1) + j] != 0) p.push_back(j);
+      const bool real = m[b][j] != 0;
+      const bool predicts = j + 1 < mask.size(1) && l[b][j + 1] != -100;
+      if (predicts && !real) t.target_after_padding = true;
+      if (predicts && real) predicting.push_back(static_cast<std::int64_t>(positions.size()));
+      if (real) positions.push_back(j);
     }
-    t.tokens += static_cast<std::int64_t>(p.size());
-    t.positions.push_back(std::move(p));
+    t.tokens += static_cast<std::int64_t>(positions.size());
+    t.positions.push_back(std::move(positions));
+    t.predicting.push_back(std::move(predicting));
   }
   return t;
 }
+
+constexpr const char* kTargetAfterPadding = "a target is predicted from a padding position";
 
 // One variant's rows on this micro-batch. Below its first injection layer
 // (`shared`): [prompt | sample 0's text | sample 1's text | ...], the prompt
@@ -73,7 +86,7 @@ struct VariantLayout {
   std::int64_t rows_at(int layer) const { return per_sample_at(layer) ? per_sample_rows : shared_rows; }
 };
 
-VariantLayout layout_of(const EpalmConfig& config, const Text& text, const at::Tensor& targets) {
+VariantLayout layout_of(const EpalmConfig& config, const Text& text) {
   VariantLayout l;
   const std::int64_t prompt = config.prompt_length;
   for (const auto& [layer, level] : config.perception ? config.injection_schedule() : std::vector<std::pair<int, int>>{}) {
@@ -111,40 +124,29 @@ VariantLayout layout_of(const EpalmConfig& config, const Text& text, const at::T
   l.transition = long_tensor(transition);
   l.token_rows = long_tensor(token_rows);
 
-  // Text position j predicts target j (labels[j + 1]); packed_pass_refusal
-  // made sure every such position is a real token.
+  // The rows of the real tokens that predict a target (the batch was refused
+  // if a padding position predicts one).
   const bool final_per_sample = l.first_injection != INT_MAX;
-  const auto t = targets.to(torch::kCPU, torch::kLong).contiguous();
-  const auto target = t.accessor<std::int64_t, 2>();
   Rows predictors;
   for (std::int64_t b = 0; b < text.batch; ++b) {
-    const auto& real = text.positions[static_cast<size_t>(b)];
-    size_t k = 0;
-    for (std::int64_t j = 0; j < t.size(1); ++j) {
-      while (k < real.size() && real[k] < j) ++k;
-      if (target[b][j] == -100) continue;
-      const auto index = static_cast<std::int64_t>(k);
-      predictors.push_back(final_per_sample ? sample_start[static_cast<size_t>(b)] + 1 + prompt + index
-                                            : text_start[static_cast<size_t>(b)] + index);
+    for (const auto k : text.predicting[static_cast<size_t>(b)]) {
+      predictors.push_back(final_per_sample ? sample_start[static_cast<size_t>(b)] + 1 + prompt + k
+                                            : text_start[static_cast<size_t>(b)] + k);
     }
   }
   l.predictors = long_tensor(predictors);
   return l;
 }
 
-bool reads_frozen_text(const EpalmConfig& c) {
-  return c.perception && c.prompt_length == 0 && !c.adapters.on_attention && !c.adapters.on_ffn;
-}
-
 // The frozen-text block: every sample's text through the layers below
 // `until` (the last first injection among the variants that read it), then
 // nothing. Its rows are what those variants' own rows would be there, so
 // their transitions index it as they would index their own.
-VariantLayout frozen_text_layout(const Text& text, const at::Tensor& targets, int until) {
+VariantLayout frozen_text_layout(const Text& text, int until) {
   EpalmConfig text_only;
   text_only.perception = false;
   text_only.prompt_length = 0;
-  auto l = layout_of(text_only, text, targets);
+  auto l = layout_of(text_only, text);
   l.first_injection = until;
   l.per_sample_rows = 0;
   l.per_sample.clear();
@@ -283,10 +285,13 @@ void check_variants(const std::vector<PackedVariant>& variants, const at::Tensor
   if (attention_mask.sizes() != input_ids.sizes() || labels.sizes() != input_ids.sizes() || input_ids.dim() != 2) {
     throw Error("packed pass", "input_ids, attention_mask and labels must share one [batch, tokens] shape");
   }
-  if (const auto why = packed_pass_refusal(attention_mask, labels); !why.empty()) throw Error("packed pass", why);
 }
 
 }  // namespace
+
+bool reads_frozen_text(const EpalmConfig& c) {
+  return c.perception && c.prompt_length == 0 && !c.adapters.on_attention && !c.adapters.on_ffn;
+}
 
 std::string packed_pass_refusal(const EpalmConfig& config) {
   if (config.reference_dropout > 0) return "the reference's dropout draws its masks over padded rows";
@@ -295,18 +300,18 @@ std::string packed_pass_refusal(const EpalmConfig& config) {
 }
 
 std::string packed_pass_refusal(const at::Tensor& attention_mask, const at::Tensor& labels) {
-  const auto targets = labels.slice(1, 1) != -100;
-  const auto from_padding = attention_mask.slice(1, 0, attention_mask.size(1) - 1).to(labels.device()) == 0;
-  if ((targets & from_padding).any().item<bool>()) return "a target is predicted from a padding position";
-  return "";
+  return text_of(attention_mask, labels).target_after_padding ? kTargetAfterPadding : "";
 }
 
-std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
-                                         const at::Tensor& attention_mask, const at::Tensor& labels) {
+namespace {
+
+// The packed pass over `text` (text_of the same mask and labels), checked.
+std::vector<LossTerms> packed_pass(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
+                                   const at::Tensor& attention_mask, const at::Tensor& labels, const Text& text) {
   check_variants(variants, input_ids, attention_mask, labels);
+  if (text.target_after_padding) throw Error("packed pass", kTargetAfterPadding);
   const auto& decoder = variants.front().model->decoder();
   const auto device = decoder.device();
-  const auto text = text_of(attention_mask);
   const auto targets = labels.slice(1, 1);
 
   auto pass = std::make_shared<Pass>();
@@ -314,7 +319,7 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
   pass->device = device;
   int frozen_until = -1;  // the frozen-text block's last first injection (-1: no variant reads it)
   for (const auto& v : variants) {
-    pass->layouts.push_back(layout_of(v.model->config(), text, targets));
+    pass->layouts.push_back(layout_of(v.model->config(), text));
     auto& l = pass->layouts.back();
     if (reads_frozen_text(v.model->config())) {
       l.reads_frozen_text = true;
@@ -324,7 +329,7 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
     }
     pass->additions.push_back(v.model->additions(v.features));
   }
-  if (frozen_until >= 0) pass->layouts.push_back(frozen_text_layout(text, targets, frozen_until));
+  if (frozen_until >= 0) pass->layouts.push_back(frozen_text_layout(text, frozen_until));
   const auto frozen_block = pass->layouts.size() - 1;
   for (auto& l : pass->layouts) {
     for (auto* t : {&l.transition, &l.token_rows, &l.predictors}) *t = t->to(device);
@@ -353,8 +358,8 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
   const auto input_rows = decoder.embed_rows(torch::cat(word_rows), torch::cat(position_rows));
 
   RowsForwardOptions o;
-  // Many small groups: one fused kernel call per layer beats the eager
-  // products' per-group overhead (measured: about a third less attention time).
+  // Many small groups: one fused kernel call per layer instead of the eager
+  // path's separate products, softmax and copies per layer.
   o.attention_kernel = AttentionKernel::kSdpa;
   o.before_layer = [pass, frozen_block](int layer, at::Tensor& rows, std::shared_ptr<const RowAttention>& attention) {
     // Blocks change at their first injection (tokens come in; the
@@ -458,9 +463,17 @@ std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& varia
   return out;
 }
 
+}  // namespace
+
+std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
+                                         const at::Tensor& attention_mask, const at::Tensor& labels) {
+  return packed_pass(variants, input_ids, attention_mask, labels, text_of(attention_mask, labels));
+}
+
 std::vector<LossTerms> training_loss_terms(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
                                            const at::Tensor& attention_mask, const at::Tensor& labels) {
-  const bool batch_packs = packed_pass_refusal(attention_mask, labels).empty();
+  const auto text = text_of(attention_mask, labels);
+  const bool batch_packs = !text.target_after_padding;
   std::vector<PackedVariant> packed;
   std::vector<size_t> packed_index;
   for (size_t k = 0; k < variants.size(); ++k) {
@@ -471,7 +484,7 @@ std::vector<LossTerms> training_loss_terms(const std::vector<PackedVariant>& var
   }
   std::vector<LossTerms> out(variants.size());
   if (!packed.empty()) {
-    auto terms = packed_loss_terms(packed, input_ids, attention_mask, labels);
+    auto terms = packed_pass(packed, input_ids, attention_mask, labels, text);
     for (size_t i = 0; i < packed.size(); ++i) out[packed_index[i]] = std::move(terms[i]);
   }
   for (size_t k = 0; k < variants.size(); ++k) {

@@ -1,5 +1,7 @@
 #include "bench/epalm_bench_models.h"
 
+#include "epalm/core/models/packed_training.h"
+
 #include <torch/torch.h>
 
 #include "bench/peer_checkpoints.h"
@@ -101,7 +103,7 @@ double fused_decoder_train_flops(const models::OptConfig& o, const std::vector<m
   double total = 0;
   std::int64_t frozen_until = -1;
   for (const auto& c : variants) {
-    const bool reads = c.perception && c.prompt_length == 0 && !c.adapters.on_attention && !c.adapters.on_ffn;
+    const bool reads = models::reads_frozen_text(c);
     if (reads) frozen_until = std::max(frozen_until, first_injection_of(o, c));
     total += packed_decoder_train_flops(o, c, real_tokens, head_rows, reads);
   }

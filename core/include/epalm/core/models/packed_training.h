@@ -34,6 +34,11 @@ std::string packed_pass_refusal(const EpalmConfig& config);
 // position (left padding without a prompt before it).
 std::string packed_pass_refusal(const at::Tensor& attention_mask, const at::Tensor& labels);
 
+// Whether a variant's rows below its first injection layer are the text
+// through the frozen layers alone (perception, no prompt, no adapters): the
+// packed pass computes them once for every such variant of a pass.
+bool reads_frozen_text(const EpalmConfig& config);
+
 // Every variant's loss terms from one packed pass. The variants share one
 // decoder; each must be accepted by both refusals above (else epalm::Error).
 std::vector<LossTerms> packed_loss_terms(const std::vector<PackedVariant>& variants, const at::Tensor& input_ids,
