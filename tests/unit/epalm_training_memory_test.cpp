@@ -10,6 +10,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
+#include "epalm/core/models/packed_training.h"
 #include "epalm/core/train/trainer.h"
 #include "../parity/forward_depth.h"
 #include "tolerance.h"
@@ -90,6 +91,35 @@ TEST(EpalmTrainingMemory, BackwardStopsAtTheFirstInjectionLayerWithoutSoftPrompt
   EXPECT_EQ(layer_norms(4, 0), 2 * (kLayers - 4) + 1);
   // A soft prompt enters at the embeddings: every layer is crossed.
   EXPECT_EQ(layer_norms(4, 3), 2 * kLayers + 1);
+}
+
+// What backward keeps of the MLP: its ReLU keeps a 1-byte mask, not its
+// float output (no autograd ReluBackward0 node, which saves it), in the
+// padded and the packed pass. The values are proven elsewhere: the parity
+// tests compare both passes' losses and gradients with PyTorch's.
+TEST(EpalmTrainingMemory, TheMlpKeepsAMaskForBackward) {
+  auto decoder = tiny_opt();
+  const auto in = inputs();
+  models::EpalmModel model(config(2, 3), decoder, 24, 4, 1);
+  const auto labels = in.ids.masked_fill(in.mask == 0, -100);
+  auto count = [](const std::multiset<std::string>& names, const std::string& part) {
+    std::size_t n = 0;
+    for (const auto& name : names) n += name.find(part) != std::string::npos ? 1 : 0;
+    return n;
+  };
+  const auto padded = backward_nodes(model.loss_terms(in.features, in.ids, in.mask, labels, {}).total);
+  EXPECT_EQ(padded.count("ReluBackward0"), 0u);
+  EXPECT_EQ(count(padded, "ReluSavingMask"), static_cast<std::size_t>(kLayers));
+
+  const auto packed = models::packed_loss_terms({{&model, in.features, {}}}, in.ids, in.mask, labels).front().total;
+  const auto packed_nodes = backward_nodes(packed);
+  EXPECT_EQ(packed_nodes.count("ReluBackward0"), 0u);
+  EXPECT_EQ(count(packed_nodes, "ReluSavingMask"), static_cast<std::size_t>(kLayers));
+  // Without gradient (evaluation) the same values: the head's loss takes
+  // another branch there (no buffer kept), the ReLU autograd's own.
+  torch::NoGradGuard no_grad;
+  const auto values = models::packed_loss_terms({{&model, in.features, {}}}, in.ids, in.mask, labels).front();
+  EXPECT_EQ(values.total.item<double>(), packed.item<double>());
 }
 
 // Mixed precision against fp32, within what the roundings derive

@@ -287,8 +287,13 @@ namespace detail {
 // shard) weighs nothing, so N ranks equal one process on any dataset size.
 LossTerms loss_terms_of(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
                         const LossSettings& loss) {
-  auto total = torch::nn::functional::cross_entropy(
+  const auto total = torch::nn::functional::cross_entropy(
       logits, targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+  return terms_of_total(total, targets, batch, loss);
+}
+
+LossTerms terms_of_total(const at::Tensor& total, const at::Tensor& targets, std::int64_t batch,
+                         const LossSettings& loss) {
   const auto normalizer = loss.reduction == LossReduction::kReference
                               ? static_cast<double>(batch)
                               : (targets != -100).sum().item<double>();

@@ -9,6 +9,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors/checkpoint.h"
 #include "layers/attention.h"
+#include "layers/relu_saving_mask.h"
 #include "models/layer_holder.h"
 #include "models/random_weights.h"
 #include "models/sharded_layers.h"
@@ -78,7 +79,7 @@ Layer with_gathered(const Layer& base, const std::map<std::string, at::Tensor>& 
 }
 
 at::Tensor activate(const std::string& name, const at::Tensor& x) {
-  if (name == "relu") return torch::relu(x);
+  if (name == "relu") return layers::relu_saving_mask(x);  // the MLP's largest saved activation, as a mask
   if (name == "gelu") return torch::gelu(x);
   if (name == "gelu_new") return torch::gelu(x, "tanh");
   return torch::silu(x);  // silu / swish; validate() rejected the rest

@@ -8,6 +8,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
+#include "models/cross_entropy_rows.h"
 #include "models/epalm_loss.h"
 
 namespace epalm::models {
@@ -421,11 +422,13 @@ std::vector<LossTerms> packed_pass(const std::vector<PackedVariant>& variants, c
     const auto blocks = hidden.split_with_sizes(sizes);
     std::vector<at::Tensor> predicting;
     for (size_t k = first; k < last; ++k) predicting.push_back(blocks[k].index_select(0, pass->layouts[k].predictors));
-    const auto logits = decoder.lm_head(torch::cat(predicting))
-                            .to(torch::kFloat32)
-                            .split_with_sizes(std::vector<std::int64_t>(last - first, target_values.size(0)));
+    const auto n = static_cast<std::int64_t>(last - first);
+    // The logits' buffer becomes their gradient in place (cross_entropy_rows).
+    const auto losses = detail::cross_entropy_rows(decoder.lm_head(torch::cat(predicting)).to(torch::kFloat32),
+                                                   target_values.repeat({n}))
+                            .split_with_sizes(std::vector<std::int64_t>(static_cast<size_t>(n), target_values.size(0)));
     for (size_t k = first; k < last; ++k) {
-      out.push_back(detail::loss_terms_of(logits[k - first], target_values, samples, variants[k].loss));
+      out.push_back(detail::terms_of_total(losses[k - first].sum(), target_values, samples, variants[k].loss));
     }
   };
   std::vector<LossTerms> out;
