@@ -192,4 +192,40 @@ TEST(PackedTraining, RefusesVariantsOfAnotherDecoderOrWrongFeatures) {
   }
 }
 
+// The LM head of many rows over a large vocabulary runs in column blocks on
+// the CPU (layers/vocabulary_logits.h): each logit is the same dot product as
+// one product's, and the rows' gradient one product over the vocabulary.
+// Two orders of a dot product of n terms differ by at most
+// 2 gamma_n sum|terms| (tolerance.h): n = hidden for a logit, vocab for a
+// gradient element.
+TEST(PackedTraining, TheLmHeadInColumnBlocksEqualsOneProduct) {
+  models::OptConfig c;
+  c.vocab_size = 9000;  // > one 4096-column block, the last one partial
+  c.hidden_size = 16;
+  c.num_layers = 1;
+  c.ffn_dim = 32;
+  c.num_heads = 2;
+  c.max_positions = 16;
+  c.word_embed_proj_dim = 16;
+  const auto decoder = models::OptModel::random(c, c10::kFloat, c10::kCPU, 4);
+  const auto weight = decoder.weights().at("decoder.embed_tokens.weight");
+  torch::manual_seed(8);
+  for (const std::int64_t rows : {8, 130}) {
+    const auto hidden = torch::randn({rows, c.hidden_size}).requires_grad_(true);
+    const auto logits = decoder.lm_head(hidden);
+    const bool blocked = std::string(logits.grad_fn()->name()).find("BlockedVocabularyProduct") != std::string::npos;
+    EXPECT_EQ(blocked, rows >= 128) << rows << " rows: " << logits.grad_fn()->name();
+    const auto expected = torch::linear(hidden.detach(), weight);
+    const auto products = torch::mm(hidden.detach().abs(), weight.abs().t());
+    EXPECT_TRUE((logits.detach() - expected).abs().le(testing::two_orders(c.hidden_size) * products).all().item<bool>())
+        << rows << " rows";
+    const auto g = torch::randn({rows, c.vocab_size});
+    logits.backward(g);
+    const auto expected_grad = g.mm(weight);
+    const auto grad_products = g.abs().mm(weight.abs());
+    EXPECT_TRUE((hidden.grad() - expected_grad).abs().le(testing::two_orders(c.vocab_size) * grad_products).all().item<bool>())
+        << rows << " rows";
+  }
+}
+
 }  // namespace epalm

@@ -10,6 +10,7 @@
 #include "epalm/core/safetensors/checkpoint.h"
 #include "layers/attention.h"
 #include "layers/relu_saving_mask.h"
+#include "layers/vocabulary_logits.h"
 #include "models/layer_holder.h"
 #include "models/random_weights.h"
 #include "models/sharded_layers.h"
@@ -435,7 +436,7 @@ at::Tensor OptModel::forward_rows(const at::Tensor& rows, const RowsForwardOptio
 }
 
 at::Tensor OptModel::lm_head(const at::Tensor& hidden) const {
-  return torch::linear(hidden, weights_->embed_tokens);  // tied to the token embeddings
+  return layers::vocabulary_logits(hidden, weights_->embed_tokens);  // tied to the token embeddings
 }
 
 }  // namespace epalm::models
