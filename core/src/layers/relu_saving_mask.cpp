@@ -1,10 +1,43 @@
 #include "layers/relu_saving_mask.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include <cstdint>
 
 namespace epalm::layers {
 
 namespace {
+
+// out = in where !zero, else +0 (threshold_backward's value), on the bits:
+// (mask - 1) is all ones for a kept element and 0 for a zeroed one, so the
+// compiler vectorizes the loop (no branch, no float compare: NaN passes as is).
+template <class Bits>
+void keep_unmasked(const void* in, const bool* zero, void* out, std::int64_t begin, std::int64_t end) {
+  const auto* from = static_cast<const Bits*>(in);
+  auto* to = static_cast<Bits*>(out);
+  for (std::int64_t i = begin; i < end; ++i) to[i] = from[i] & static_cast<Bits>(static_cast<Bits>(zero[i]) - 1);
+}
+
+// grad where the mask is false, else zero. On the CPU a plain loop: ATen's
+// masked_fill and where with a bool mask run element by element there, ~17x
+// slower than autograd's threshold_backward on a decoder's MLP rows.
+at::Tensor zero_where(const at::Tensor& grad, const at::Tensor& zero) {
+  const auto bytes = grad.element_size();
+  if (!grad.device().is_cpu() || (bytes != 2 && bytes != 4 && bytes != 8)) return grad.masked_fill(zero, 0);
+  const auto g = grad.contiguous();
+  const auto z = zero.contiguous();
+  auto out = at::empty_like(g);
+  const void* in = g.const_data_ptr();
+  const bool* masked = z.const_data_ptr<bool>();
+  void* o = out.mutable_data_ptr();
+  at::parallel_for(0, g.numel(), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
+    if (bytes == 4) keep_unmasked<std::uint32_t>(in, masked, o, begin, end);
+    if (bytes == 2) keep_unmasked<std::uint16_t>(in, masked, o, begin, end);
+    if (bytes == 8) keep_unmasked<std::uint64_t>(in, masked, o, begin, end);
+  });
+  return out;
+}
 
 struct ReluSavingMask : public torch::autograd::Function<ReluSavingMask> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
@@ -15,7 +48,7 @@ struct ReluSavingMask : public torch::autograd::Function<ReluSavingMask> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
-    return {grad_outputs[0].masked_fill(ctx->saved_data["zero"].toTensor(), 0)};
+    return {zero_where(grad_outputs[0], ctx->saved_data["zero"].toTensor())};
   }
 };
 
