@@ -8,6 +8,7 @@
 
 #include "epalm/core/error.h"
 #include "epalm/core/models/opt.h"
+#include "epalm/core/train/adamw_step.h"
 #include "epalm/core/train/trainer.h"
 #include "fixed_samples.h"
 #include "tolerance.h"
@@ -69,6 +70,67 @@ train::OptimizerSettings fast_optimizer() {
 }
 
 }  // namespace
+
+// The trainer's fused AdamW step against LibTorch's own on the same
+// gradients: two groups (the prompt's learning rate is another), weight decay,
+// three steps, a parameter without gradient. The moments depend on the
+// gradients only, so each side's m and v are the exact ones to a few
+// roundings each on magnitudes up to the largest |g| (|g|^2 for v) so far; the values move by
+// lr * m_hat / (sqrt(v_hat) + eps) a step, with about ten roundings on each
+// side, plus the decay's two: |dp| <= steps * 2 gamma_10 (|p| + |update|).
+TEST(Trainer, TheFusedAdamwStepIsLibTorchsToRounding) {
+  torch::manual_seed(3);
+  auto make = [] {
+    std::vector<at::Tensor> out;
+    torch::manual_seed(4);
+    for (const auto n : {1000, 37, 5}) out.push_back(torch::randn({n}).requires_grad_(true));
+    out.push_back(torch::randn({3, 4}).requires_grad_(true));  // never gets a gradient
+    return out;
+  };
+  auto ours = make(), theirs = make();
+  auto optimizer = [](std::vector<at::Tensor>& p) {
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    auto options = [](double lr) {
+      return std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(lr).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.02));
+    };
+    groups.emplace_back(std::vector<at::Tensor>{p[0], p[1]}, options(1e-2));
+    groups.emplace_back(std::vector<at::Tensor>{p[2], p[3]}, options(3e-2));
+    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(1e-2));
+  };
+  auto a = optimizer(ours), b = optimizer(theirs);
+  constexpr int kSteps = 3;
+  std::vector<at::Tensor> largest(3);  // elementwise max |g| over the steps
+  for (int step = 0; step < kSteps; ++step) {
+    for (int i = 0; i < 3; ++i) {
+      const auto g = torch::randn(ours[static_cast<size_t>(i)].sizes());
+      auto& l = largest[static_cast<size_t>(i)];
+      l = l.defined() ? torch::maximum(l, g.abs()) : g.abs();
+      ours[static_cast<size_t>(i)].mutable_grad() = g.clone();
+      theirs[static_cast<size_t>(i)].mutable_grad() = g.clone();
+    }
+    train::adamw_step(*a);
+    b->step();
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto& p = ours[static_cast<size_t>(i)];
+    const auto& q = theirs[static_cast<size_t>(i)];
+    const auto& s = static_cast<torch::optim::AdamWParamState&>(*a->state().at(p.unsafeGetTensorImpl()));
+    const auto& t = static_cast<torch::optim::AdamWParamState&>(*b->state().at(q.unsafeGetTensorImpl()));
+    EXPECT_EQ(s.step(), kSteps);
+    const auto& g = largest[static_cast<size_t>(i)];
+    EXPECT_TRUE((s.exp_avg() - t.exp_avg()).abs().le(kSteps * testing::two_orders(4) * g).all().item<bool>());
+    EXPECT_TRUE((s.exp_avg_sq() - t.exp_avg_sq()).abs().le(kSteps * testing::two_orders(4) * g * g).all().item<bool>());
+    // The largest update a step can make: lr / bc1 * |m| / (sqrt(v / bc2) + eps) at its last step, 3e-2 at most per unit.
+    const auto update = 3e-2 / (1 - std::pow(0.9, kSteps)) * t.exp_avg().abs() /
+                        ((t.exp_avg_sq() / (1 - std::pow(0.999, kSteps))).sqrt() + 1e-8);
+    const auto bound = kSteps * testing::two_orders(12) * (q.detach().abs() + update + 3e-2);
+    EXPECT_TRUE((p.detach() - q.detach()).abs().le(bound).all().item<bool>()) << "parameter " << i;
+    EXPECT_FALSE(torch::equal(p.detach(), make()[static_cast<size_t>(i)].detach())) << "parameter " << i << " moved";
+  }
+  EXPECT_TRUE(torch::equal(ours[3].detach(), theirs[3].detach()));
+  EXPECT_EQ(a->state().count(ours[3].unsafeGetTensorImpl()), 0u) << "no state without a gradient";
+}
 
 TEST(Schedule, WarmsUpLinearlyThenDecaysByCosine) {
   train::ScheduleSettings s;

@@ -11,6 +11,7 @@
 #include "epalm/core/models/opt.h"
 #include "epalm/core/models/packed_training.h"
 #include "epalm/core/safetensors/checkpoint.h"
+#include "epalm/core/train/adamw_step.h"
 
 namespace epalm::train {
 
@@ -153,7 +154,7 @@ std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, con
                            : torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
     m.set_learning_rates();
     result.lr = static_cast<torch::optim::AdamWOptions&>(m.optimizer->param_groups()[0].options()).lr();
-    m.optimizer->step();
+    adamw_step(*m.optimizer);
     result.step = ++m.steps;
     result.loss = running[k].total.item<double>() / global_normalizer;
     results.push_back(result);
