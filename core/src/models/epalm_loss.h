@@ -15,9 +15,9 @@ namespace epalm::models::detail {
 LossTerms loss_terms_of(const at::Tensor& logits, const at::Tensor& targets, std::int64_t batch,
                         const LossSettings& loss);
 
-// The same from the summed cross-entropy `total` of `targets`' rows.
-LossTerms terms_of_total(const at::Tensor& total, const at::Tensor& targets, std::int64_t batch,
-                         const LossSettings& loss);
+// The same from the summed cross-entropy `total` over `targets` target
+// tokens (counted by the caller: the packed pass knows it on the host).
+LossTerms terms_of_total(const at::Tensor& total, std::int64_t targets, std::int64_t batch, const LossSettings& loss);
 
 // Samples of [B, T] targets that have at least one.
 std::int64_t rows_with_targets(const at::Tensor& targets);

@@ -289,14 +289,12 @@ LossTerms loss_terms_of(const at::Tensor& logits, const at::Tensor& targets, std
                         const LossSettings& loss) {
   const auto total = torch::nn::functional::cross_entropy(
       logits, targets, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
-  return terms_of_total(total, targets, batch, loss);
+  const bool by_tokens = loss.reduction != LossReduction::kReference;
+  return terms_of_total(total, by_tokens ? (targets != -100).sum().item<std::int64_t>() : 0, batch, loss);
 }
 
-LossTerms terms_of_total(const at::Tensor& total, const at::Tensor& targets, std::int64_t batch,
-                         const LossSettings& loss) {
-  const auto normalizer = loss.reduction == LossReduction::kReference
-                              ? static_cast<double>(batch)
-                              : (targets != -100).sum().item<double>();
+LossTerms terms_of_total(const at::Tensor& total, std::int64_t targets, std::int64_t batch, const LossSettings& loss) {
+  const auto normalizer = static_cast<double>(loss.reduction == LossReduction::kReference ? batch : targets);
   // No max(1, ...) here: a rank's all-padding micro-batch must add nothing to
   // the normalizer the ranks sum.
   return {total * loss.weight, normalizer};

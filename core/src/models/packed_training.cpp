@@ -412,7 +412,9 @@ std::vector<LossTerms> packed_pass(const std::vector<PackedVariant>& variants, c
 
   const auto target_rows = targets.to(device);
   const auto target_values = target_rows.masked_select(target_rows != -100);
-  const auto samples = detail::rows_with_targets(target_rows);
+  // Counted from the host pass over the labels (no device read per variant).
+  std::int64_t samples = 0;
+  for (const auto& p : text.predicting) samples += p.empty() ? 0 : 1;
   const auto final_hidden = decoder.forward_rows(input_rows, o);
   const auto sizes = pass->sizes_at(static_cast<int>(decoder.config().num_layers) - 1);
   // The LM head and loss of the variants [first, last) over `hidden`'s
@@ -428,7 +430,7 @@ std::vector<LossTerms> packed_pass(const std::vector<PackedVariant>& variants, c
                                                    target_values.repeat({n}))
                             .split_with_sizes(std::vector<std::int64_t>(static_cast<size_t>(n), target_values.size(0)));
     for (size_t k = first; k < last; ++k) {
-      out.push_back(detail::terms_of_total(losses[k - first].sum(), target_values, samples, variants[k].loss));
+      out.push_back(detail::terms_of_total(losses[k - first].sum(), target_values.size(0), samples, variants[k].loss));
     }
   };
   std::vector<LossTerms> out;
