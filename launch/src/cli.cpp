@@ -14,6 +14,7 @@
 #include "command.h"
 #include "epalm/build_config.h"
 #include "epalm/core/error.h"
+#include "epalm/core/host_memory.h"
 #include "epalm/core/log.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
@@ -197,6 +198,8 @@ int run_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string name;
   std::unique_ptr<distributed::World> world;
+  // Before the first large allocation: freed activations stay for the next step.
+  keep_freed_host_memory();
   try {
     log::configure({log::level_from_environment("info"), log::RankFilter::kRankZero});
     if (args.empty()) {

@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "epalm/analysis/table.h"
+#include "epalm/core/host_memory.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
 
@@ -36,6 +37,7 @@ std::vector<std::pair<std::string, std::string>> version_report(const RuntimeInf
       {"libtorch", info.torch_version},
       {"threads", "intra-op " + std::to_string(info.intra_op_threads) + ", inter-op " +
                       std::to_string(info.inter_op_threads)},
+      {"host memory", host_memory_policy().summary},
       {"cuda built", info.built_with_cuda ? "yes, toolkit " + info.cuda_toolkit_version : "no"},
       {"cuda runtime", info.cuda_runtime_version},
       {"cuda driver", info.cuda_driver_version},

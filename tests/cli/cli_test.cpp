@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 #include "process.h"
 
 namespace epalm {
@@ -79,6 +81,22 @@ TEST(Cli, EnvReportsVersionsAndOneRankAsJson) {
   ASSERT_EQ(j["ranks"].size(), 1u);
   EXPECT_EQ(j["ranks"][0]["world"], "1");
   EXPECT_EQ(j["ranks"][0]["launcher"], "none");
+
+  // The host-memory policy the command line applied (core/host_memory.h),
+  // unless this environment tunes glibc's malloc itself.
+  const bool user_malloc = std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr ||
+                           std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr || std::getenv("GLIBC_TUNABLES") != nullptr;
+  if (!user_malloc && std::getenv("EPALM_HOST_MEMORY") == nullptr) {
+    EXPECT_NE(j["versions"]["host memory"].get<std::string>().find("keeps freed blocks"), std::string::npos)
+        << j["versions"]["host memory"];
+  }
+  const auto released = epalm({"env", "--format", "json"}, {{"EPALM_HOST_MEMORY", "release"}});
+  ASSERT_EQ(released.exit_code, 0) << released.err;
+  if (!user_malloc) {
+    EXPECT_NE(nlohmann::json::parse(released.out)["versions"]["host memory"].get<std::string>().find("defaults"),
+              std::string::npos)
+        << released.out;
+  }
 }
 
 TEST(Cli, ConfigLayersResolveInOrderWithSources) {
