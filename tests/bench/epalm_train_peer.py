@@ -6,11 +6,14 @@ training step with the same thread count: ViT forward under no_grad, the
 [CLS] token of the last `levels` blocks through the final LayerNorm, eP-ALM's
 injected forward (epalm_torch.py), the reference loss, backward, and
 torch.optim.AdamW. Prints one JSON object on stdout (see peer_timing.py) with
-a digest: the first and last step's loss.
+a digest: the first and last step's loss, and the median time of the encoder
+forward within the timed steps (what bounds the step's ratio).
 """
 import argparse
 import json
+import statistics
 import sys
+import time
 
 from epalm_peer import cls_features, epalm_arguments, load_epalm_peer
 from peer_timing import measure
@@ -32,6 +35,7 @@ def main():
     pixels = inputs["pixel_values"].to(dtype)
     optimizer = torch.optim.AdamW(list(trainables.values()), lr=a.lr, weight_decay=a.weight_decay)
     losses = []
+    encoder_s = []
     if a.save_outputs:  # the forward both sides start from, compared logit by logit
         from safetensors.torch import save_file
         with torch.no_grad():
@@ -40,8 +44,12 @@ def main():
         save_file({"logits": logits.float().cpu().contiguous()}, a.save_outputs)
 
     def once():
+        start = time.perf_counter()
         with torch.no_grad():
             features = cls_features(encoder, pixels, variant["levels"])
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        encoder_s.append(time.perf_counter() - start)
         logits = epalm_forward(decoder, variant, trainables, features.float(), inputs["input_ids"],
                                inputs["attention_mask"])
         loss = reference_loss(logits, inputs["labels"])
@@ -52,7 +60,8 @@ def main():
         return loss
 
     result, _ = measure(once, a.warmup, a.repetitions, device)
-    result["digest"] = {"first_loss": losses[0], "last_loss": losses[-1]}
+    result["digest"] = {"first_loss": losses[0], "last_loss": losses[-1],
+                        "encoder_s": statistics.median(encoder_s[-a.repetitions:])}
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -425,18 +425,20 @@ void expect_transformers_agree(const std::string& kind, const std::string& check
   torch::NoGradGuard no_grad;
   const auto ours = encoder->forward(inputs, /*output_hidden_states=*/true);
   const auto tokens = ours.last_hidden_state.size(1);
+  // The loaded encoder runs the auto kernel: fused attention (attention_kernel.h).
+  constexpr bool kFused = models::unmasked_attention_is_fused(models::AttentionKernel::kAuto);
   // The depth of hidden state `index` (-1: last_hidden_state) of this family.
   const std::function<double(std::int64_t)> depth = [&]() -> std::function<double(std::int64_t)> {
     if (kind == "vit") {
       const auto c = models::VitModel::from_pretrained(checkpoint).config();
-      return [c, tokens](std::int64_t i) { return testing::vit_depth(c, tokens, i); };
+      return [c, tokens](std::int64_t i) { return testing::vit_depth(c, tokens, i, kFused); };
     }
     if (kind == "timesformer") {
       const auto c = models::TimesformerModel::from_pretrained(checkpoint).config();
-      return [c, tokens](std::int64_t i) { return testing::timesformer_depth(c, tokens, i); };
+      return [c, tokens](std::int64_t i) { return testing::timesformer_depth(c, tokens, i, kFused); };
     }
     const auto c = models::AstModel::from_pretrained(checkpoint).config();
-    return [c, tokens](std::int64_t i) { return testing::ast_depth(c, tokens, i); };
+    return [c, tokens](std::int64_t i) { return testing::ast_depth(c, tokens, i, kFused); };
   }();
   double worst = 0;
   for (std::int64_t i = 0; i < encoder->num_layers(); ++i) {

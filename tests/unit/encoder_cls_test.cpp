@@ -15,6 +15,9 @@
 namespace epalm::models {
 namespace {
 
+// The encoders here run the auto kernel: fused attention (attention_kernel.h).
+constexpr bool kFused = unmasked_attention_is_fused(AttentionKernel::kAuto);
+
 // Within the rounding bound of the outputs' depth (tests/parity/forward_depth.h):
 // the [CLS] row alone runs the same operations over other shapes.
 void expect_cls_of_full_forward(const Encoder& encoder, const at::Tensor& inputs,
@@ -43,7 +46,7 @@ TEST(EncoderCls, VitLastBlockComputesTheClsRowAlone) {
   const auto model = VitModel::random(c, c10::kFloat, c10::kCPU, 3);
   torch::manual_seed(0);
   expect_cls_of_full_forward(model, torch::randn({2, 3, 32, 32}),
-                             [&](std::int64_t t) { return epalm::testing::vit_depth(c, t, -1); });
+                             [&](std::int64_t t) { return epalm::testing::vit_depth(c, t, -1, kFused); });
 }
 
 TEST(EncoderCls, AstLastBlockComputesTheClsRowAlone) {
@@ -57,7 +60,7 @@ TEST(EncoderCls, AstLastBlockComputesTheClsRowAlone) {
   const auto model = AstModel::random(c, c10::kFloat, c10::kCPU, 4);
   torch::manual_seed(1);
   expect_cls_of_full_forward(model, torch::randn({2, 40, 24}),
-                             [&](std::int64_t t) { return epalm::testing::ast_depth(c, t, -1); });
+                             [&](std::int64_t t) { return epalm::testing::ast_depth(c, t, -1, kFused); });
 }
 
 TEST(EncoderCls, TimesformerUsesTheFullForward) {
@@ -72,7 +75,7 @@ TEST(EncoderCls, TimesformerUsesTheFullForward) {
   const auto model = TimesformerModel::random(c, c10::kFloat, c10::kCPU, 5);
   torch::manual_seed(2);
   expect_cls_of_full_forward(model, torch::randn({2, 2, 3, 32, 32}),
-                             [&](std::int64_t t) { return epalm::testing::timesformer_depth(c, t, -1); });
+                             [&](std::int64_t t) { return epalm::testing::timesformer_depth(c, t, -1, kFused); });
 }
 
 TEST(EncoderFingerprint, FollowsTheWeights) {

@@ -10,10 +10,11 @@ namespace epalm::layers {
 
 at::Tensor unmasked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                               SoftmaxPrecision softmax, models::AttentionKernel kernel) {
-  if (kernel == models::AttentionKernel::kAuto) {
-    kernel = q.is_cuda() ? models::AttentionKernel::kSdpa : models::AttentionKernel::kEager;
+  // Auto takes the fused kernel on every device here (attention_kernel.h says
+  // why); eager stays HF's operation order.
+  if (models::unmasked_attention_is_fused(kernel)) {
+    return attention(q, k, v, {}, scale, models::AttentionKernel::kSdpa);
   }
-  if (kernel == models::AttentionKernel::kSdpa) return attention(q, k, v, {}, scale, kernel);
   // HF eager_attention_forward: matmul(q, kᵀ) * scaling, then softmax.
   auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale;
   auto probs = softmax == SoftmaxPrecision::kFloat32 ? torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type())

@@ -1,8 +1,11 @@
 // How a model computes attention. Eager is Hugging Face's eager attention
 // operation for operation (scaled q, additive bias, fp32 softmax): bit-close
 // parity. SDPA is LibTorch's fused kernel (flash / memory-efficient on CUDA):
-// faster and lighter, within ~1e-5 of eager in fp32. Auto picks SDPA on CUDA
-// and eager on the CPU.
+// faster and lighter, within ~1e-5 of eager in fp32. Auto picks SDPA on CUDA;
+// on the CPU, SDPA for the encoders' unmasked attention (ATen's CPU flash
+// kernel, which a PyTorch micro-timing on ViT, TimeSformer and AST shapes
+// found 3-5x faster than eager, and which keeps no [heads, N, N] scores) and
+// eager for the decoder's masked attention (docs/models.md).
 #pragma once
 
 #include <string>
@@ -10,6 +13,10 @@
 namespace epalm::models {
 
 enum class AttentionKernel { kAuto, kEager, kSdpa };
+
+// Whether unmasked (encoder) attention under `kernel` runs the fused kernel,
+// on any device: every kernel but eager. Rounding bounds follow it.
+constexpr bool unmasked_attention_is_fused(AttentionKernel kernel) { return kernel != AttentionKernel::kEager; }
 
 // "auto", "eager", "sdpa"; throws UsageError otherwise.
 AttentionKernel parse_attention_kernel(const std::string& name);

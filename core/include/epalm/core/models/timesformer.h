@@ -91,7 +91,7 @@ class TimesformerModel : public Encoder {
   std::int64_t num_layers() const override;
   c10::ScalarType dtype() const override;
   c10::Device device() const override;
-  // Eager (HF's operations) or SDPA; auto: SDPA on CUDA, eager on the CPU.
+  // Eager (HF's operations) or SDPA; auto: SDPA (attention_kernel.h).
   void set_attention_kernel(AttentionKernel kernel);
   AttentionKernel attention_kernel() const;
 
