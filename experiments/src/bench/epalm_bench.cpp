@@ -198,7 +198,7 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
     std::ostringstream text;
     text << std::fixed << std::setprecision(0) << "our encoder forward " << ours_encoder * 1e3 << " ms of the "
          << ours_step * 1e3 << " ms step, the peer's " << peer_encoder * 1e3 << " of " << peer_step * 1e3 << "; "
-         << kTargetRatio << "x needs our step <= " << peer_step / kTargetRatio * 1e3 << " ms, leaving "
+         << std::setprecision(1) << kTargetRatio << std::setprecision(0) << "x needs our step <= " << peer_step / kTargetRatio * 1e3 << " ms, leaving "
          << allowed * 1e3 << " ms for the decoder's forward, backward and update, whose matmuls ("
          << std::setprecision(1) << (work.ours - work.our_encoder) / 1e9 << " GFLOP) take >= " << std::setprecision(0)
          << rest_floor * 1e3 << " ms at the GEMM rate; they took " << (ours_step - ours_encoder) * 1e3 << " ms";
