@@ -215,8 +215,9 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
   // follow trajectories that rounding moves apart (AdamW amplifies a
   // last-bit gradient difference near zero): reported, not judged.
   const auto text_tokens = tokens + layout.prompt_length + 1;
+  // Our encoder runs the auto kernel: fused attention (attention_kernel.h).
   const double encoder_depth = models::vit_depth(vit_config, vit_config.num_patches() + 1, -1,
-                                                    models::unmasked_attention_is_fused(models::AttentionKernel::kAuto));
+                                                 models::unmasked_attention_is_fused(models::AttentionKernel::kAuto));
   const double logits_depth =
       encoder_depth + models::epalm_logits_depth(oc, text_tokens, vit_config.hidden_size, 0);
   // The step's loss comes from the packed pass, whose attention is a fused kernel.

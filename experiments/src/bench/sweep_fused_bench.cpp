@@ -339,9 +339,11 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
     const auto peer_first = r.peer->extra["digest"].value("first_losses", std::vector<double>{});
     double worst = 0, bound = INFINITY;
     bool first_agree = peer_first.size() == variants.size();
+    // Our encoder runs the auto kernel: fused attention (attention_kernel.h).
+    const double encoder_depth = models::vit_depth(vit, vit.num_patches() + 1, -1,
+                                                   models::unmasked_attention_is_fused(models::AttentionKernel::kAuto));
     for (std::size_t k = 0; first_agree && k < variants.size(); ++k) {
-      const double depth = models::vit_depth(vit, vit.num_patches() + 1, -1,
-                                          models::unmasked_attention_is_fused(models::AttentionKernel::kAuto)) + loss_depth(variants[k]);
+      const double depth = encoder_depth + loss_depth(variants[k]);
       const double relative = std::abs(fused_losses[k].front() - peer_first[k]) / std::max(1e-12, std::abs(peer_first[k]));
       worst = std::max(worst, relative);
       bound = std::min(bound, models::two_orders(depth));
