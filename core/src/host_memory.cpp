@@ -41,7 +41,8 @@ HostMemoryPolicy keep_freed_host_memory() {
   }
   p.applied = mallopt(M_MMAP_THRESHOLD, static_cast<int>(kKeptHostBlockBytes)) == 1 &&
               mallopt(M_TRIM_THRESHOLD, static_cast<int>(kKeptHostBlockBytes)) == 1;
-  p.summary = p.applied ? "glibc malloc keeps freed blocks up to 1 GiB for reuse (EPALM_HOST_MEMORY=release: glibc's defaults)"
+  p.summary = p.applied ? "glibc malloc keeps freed blocks up to " + std::to_string(kKeptHostBlockBytes >> 30) +
+                              " GiB for reuse (EPALM_HOST_MEMORY=release: glibc's defaults)"
                         : "glibc malloc refused the thresholds: its defaults";
 #else
   p.summary = "not glibc malloc: left as it is";

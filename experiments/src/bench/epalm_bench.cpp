@@ -189,8 +189,8 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
     // the last block's other tokens): what the rest of our step must fit in
     // for the target ratio, against what its matmuls alone need.
     constexpr double kTargetRatio = 1.5;
-    const std::vector<double> timed(source.encoder_s.end() - std::min<std::ptrdiff_t>(s.repetitions, source.encoder_s.size()),
-                                    source.encoder_s.end());
+    const auto kept = std::min<std::ptrdiff_t>(s.repetitions, static_cast<std::ptrdiff_t>(source.encoder_s.size()));
+    const std::vector<double> timed(source.encoder_s.end() - kept, source.encoder_s.end());  // the timed steps
     const double ours_encoder = median(timed), ours_step = r.ours.median_s;
     const double peer_encoder = d.value("encoder_s", kNoValue), peer_step = r.peer->median_s;
     const double allowed = peer_step / kTargetRatio - ours_encoder;
@@ -198,8 +198,8 @@ BenchResult train_step_case(const BenchSettings& s, Progress& progress) {
     std::ostringstream text;
     text << std::fixed << std::setprecision(0) << "our encoder forward " << ours_encoder * 1e3 << " ms of the "
          << ours_step * 1e3 << " ms step, the peer's " << peer_encoder * 1e3 << " of " << peer_step * 1e3 << "; "
-         << std::setprecision(1) << kTargetRatio << std::setprecision(0) << "x needs our step <= " << peer_step / kTargetRatio * 1e3 << " ms, leaving "
-         << allowed * 1e3 << " ms for the decoder's forward, backward and update, whose matmuls ("
+         << std::setprecision(1) << kTargetRatio << std::setprecision(0) << "x needs our step <= "
+         << peer_step / kTargetRatio * 1e3 << " ms, leaving " << allowed * 1e3 << " ms for the decoder's forward, backward and update, whose matmuls ("
          << std::setprecision(1) << (work.ours - work.our_encoder) / 1e9 << " GFLOP) take >= " << std::setprecision(0)
          << rest_floor * 1e3 << " ms at the GEMM rate; they took " << (ours_step - ours_encoder) * 1e3 << " ms";
     return text.str();
