@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "epalm/core/error.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -23,8 +25,9 @@ std::string host_memory_override() {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) return "GLIBC_TUNABLES";
   const char* ours = std::getenv("EPALM_HOST_MEMORY");
-  if (ours != nullptr && std::strcmp(ours, "release") == 0) return "EPALM_HOST_MEMORY";
-  return "";
+  if (ours == nullptr || std::strcmp(ours, "keep") == 0) return "";
+  if (std::strcmp(ours, "release") == 0) return "EPALM_HOST_MEMORY";
+  throw UsageError("EPALM_HOST_MEMORY", std::string("unknown value '") + ours + "' (use keep or release)");
 }
 
 HostMemoryPolicy host_memory_policy() { return recorded(); }

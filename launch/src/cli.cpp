@@ -198,10 +198,10 @@ int run_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string name;
   std::unique_ptr<distributed::World> world;
-  // Before the first large allocation: freed activations stay for the next step.
-  keep_freed_host_memory();
   try {
     log::configure({log::level_from_environment("info"), log::RankFilter::kRankZero});
+    // Before the first large allocation: freed activations stay for the next step.
+    keep_freed_host_memory();
     if (args.empty()) {
       print_usage(std::cerr);
       return kExitUsage;

@@ -97,6 +97,10 @@ TEST(Cli, EnvReportsVersionsAndOneRankAsJson) {
               std::string::npos)
         << released.out;
   }
+  const auto misspelt = epalm({"env"}, {{"EPALM_HOST_MEMORY", "relase"}});
+  EXPECT_EQ(misspelt.exit_code, 2);
+  EXPECT_NE(misspelt.err.find("EPALM_HOST_MEMORY"), std::string::npos) << misspelt.err;
+  EXPECT_NE(misspelt.err.find("relase"), std::string::npos) << misspelt.err;
 }
 
 TEST(Cli, ConfigLayersResolveInOrderWithSources) {

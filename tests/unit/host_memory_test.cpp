@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "epalm/core/error.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -72,6 +74,8 @@ TEST(HostMemory, TheUsersMallocVariablesStand) {
     EXPECT_EQ(host_memory_override(), "EPALM_HOST_MEMORY");
     setenv("EPALM_HOST_MEMORY", "keep", 1);
     EXPECT_EQ(host_memory_override(), "");
+    setenv("EPALM_HOST_MEMORY", "relase", 1);
+    EXPECT_THROW(host_memory_override(), UsageError);
     setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1048576", 1);
     EXPECT_EQ(host_memory_override(), "GLIBC_TUNABLES");
     unsetenv("GLIBC_TUNABLES");

@@ -132,6 +132,27 @@ TEST(Trainer, TheFusedAdamwStepIsLibTorchsToRounding) {
   EXPECT_EQ(a->state().count(ours[3].unsafeGetTensorImpl()), 0u) << "no state without a gradient";
 }
 
+// The fused kernel walks raw memory: a gradient that is not contiguous (here
+// a transposed view) sends the step to LibTorch's own, so both sides are
+// the same operations, bit for bit.
+TEST(Trainer, TheAdamwStepTakesLibTorchsForANonContiguousGradient) {
+  torch::manual_seed(5);
+  const auto start = torch::randn({6, 4});
+  auto ours = start.clone().requires_grad_(true), theirs = start.clone().requires_grad_(true);
+  torch::optim::AdamW a({ours}, torch::optim::AdamWOptions(1e-2).weight_decay(0.02));
+  torch::optim::AdamW b({theirs}, torch::optim::AdamWOptions(1e-2).weight_decay(0.02));
+  for (int step = 0; step < 2; ++step) {
+    const auto g = torch::randn({4, 6}).t();
+    ASSERT_FALSE(g.is_contiguous());
+    ours.mutable_grad() = g;
+    theirs.mutable_grad() = g;
+    train::adamw_step(a);
+    b.step();
+  }
+  EXPECT_TRUE(torch::equal(ours.detach(), theirs.detach()));
+  EXPECT_FALSE(torch::equal(ours.detach(), start));
+}
+
 TEST(Schedule, WarmsUpLinearlyThenDecaysByCosine) {
   train::ScheduleSettings s;
   s.total_steps = 1000;

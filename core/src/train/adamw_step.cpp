@@ -8,14 +8,16 @@ namespace epalm::train {
 
 namespace {
 
-// What the fused kernel takes: every tensor dense (it walks raw memory), the
-// moments shaped as their parameter, no AMSGrad (not exposed by the trainer).
+// What the fused kernel takes: every tensor dense and contiguous (it walks raw
+// memory: given a transposed gradient it reads it in the wrong order, 0.02 off
+// after one step in a PyTorch check), the moments shaped as their parameter,
+// no AMSGrad (not exposed by the trainer).
 bool fusable(torch::optim::AdamW& optimizer) {
   for (auto& group : optimizer.param_groups()) {
     if (static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad()) return false;
     for (const auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      if (!p.is_contiguous() || p.is_sparse() || p.grad().is_sparse()) return false;
+      if (!p.is_contiguous() || !p.grad().is_contiguous() || p.is_sparse() || p.grad().is_sparse()) return false;
       const auto it = optimizer.state().find(p.unsafeGetTensorImpl());
       if (it == optimizer.state().end()) continue;
       const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);

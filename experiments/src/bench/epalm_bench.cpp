@@ -33,7 +33,8 @@ namespace {
 
 // The batch every step trains on; its features are computed anew each step,
 // as a training step without the feature cache does. Each encoder pass's time
-// is kept: the step's ratio is bounded by it.
+// is kept: the step's ratio is bounded by it (on a GPU the pass is waited for,
+// so the time is its own; the peer script does the same).
 class EncodedImages : public train::BatchSource {
  public:
   EncodedImages(const models::VitModel& encoder, int levels, train::Batch text, at::Tensor pixels)

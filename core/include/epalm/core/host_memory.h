@@ -5,8 +5,8 @@
 // top to the system past twice that. A training step allocates and frees
 // activations of tens of MiB (a ViT-B/16 MLP output of 8 images: 19 MiB; an
 // LM-head chunk: 51 MiB) every layer, so each step faults its pages in anew
-// and the kernel zeroes them: about 8% of `epalm bench vit-forward`'s time in
-// a profile. keep_freed_host_memory() raises both thresholds so freed blocks
+// and the kernel zeroes them: about 8% of a perf profile's samples of
+// `epalm bench vit-forward`. keep_freed_host_memory() raises both thresholds so freed blocks
 // stay in the heap for the next step (docs/training.md: what it measured).
 #pragma once
 
@@ -26,15 +26,17 @@ constexpr long long kKeptHostBlockBytes = 1LL << 30;
 // Raises the thresholds, unless the user tuned glibc's allocator through its
 // own variables (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, a
 // glibc.malloc tunable in GLIBC_TUNABLES: theirs stands) or EPALM_HOST_MEMORY
-// is "release" (glibc's defaults), or malloc is not glibc's. Call it once,
-// early (the command line does, before any command).
+// is "release" (glibc's defaults; "keep", the default, raises them), or
+// malloc is not glibc's. Another EPALM_HOST_MEMORY value is a UsageError.
+// Call it once, early (the command line does, before any command).
 HostMemoryPolicy keep_freed_host_memory();
 
 // What the last keep_freed_host_memory() did (not applied before any call).
 HostMemoryPolicy host_memory_policy();
 
 // The variable that leaves the allocator as it is, or "" (what
-// keep_freed_host_memory() reads; exposed for tests).
+// keep_freed_host_memory() reads; exposed for tests). Throws UsageError for
+// an EPALM_HOST_MEMORY other than keep or release.
 std::string host_memory_override();
 
 }  // namespace epalm

@@ -3,9 +3,9 @@
 // parity. SDPA is LibTorch's fused kernel (flash / memory-efficient on CUDA):
 // faster and lighter, within ~1e-5 of eager in fp32. Auto picks SDPA on CUDA;
 // on the CPU, SDPA for the encoders' unmasked attention (ATen's CPU flash
-// kernel, which a PyTorch micro-timing on ViT, TimeSformer and AST shapes
-// found 3-5x faster than eager, and which keeps no [heads, N, N] scores) and
-// eager for the decoder's masked attention (docs/models.md).
+// kernel: 2-5x faster than eager on ViT, TimeSformer and AST shapes, and no
+// [heads, N, N] scores kept; what it gives end to end: docs/models.md) and
+// eager for the decoder's masked attention.
 #pragma once
 
 #include <string>
