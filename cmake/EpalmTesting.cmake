@@ -10,10 +10,15 @@ set(EPALM_MPIRUN_TEST ${CMAKE_SOURCE_DIR}/tests/support/mpirun-test)
 
 # epalm_add_test(NAME <n> SOURCES <light .cpp> [TORCH_SOURCES <.cpp>] [LIBS ...]
 #                [LABELS ...] [TIMEOUT <s>] [FIXTURES <fixture>...] [PROPERTIES <ctest property> <value> ...])
+#                [BOTH_CPU_MATMULS])
 # One executable; each TEST is its own CTest test carrying the labels and
 # properties, run after the named fixtures (epalm_add_python_fixture) exist.
+# BOTH_CPU_MATMULS runs every test under each library that can multiply
+# frozen weights on the CPU (epalm/core/cpu_matmul.h), whichever this CPU
+# would pick: EPALM_CPU_MATMUL=libtorch under the test's own name, =onednn
+# as <name>/onednn.
 function(epalm_add_test)
-  cmake_parse_arguments(A "" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS;FIXTURES;PROPERTIES" ${ARGN})
+  cmake_parse_arguments(A "BOTH_CPU_MATMULS" "NAME;TIMEOUT" "SOURCES;TORCH_SOURCES;LIBS;LABELS;FIXTURES;PROPERTIES" ${ARGN})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()
@@ -24,11 +29,23 @@ function(epalm_add_test)
   if(A_FIXTURES)
     set(_fixtures FIXTURES_REQUIRED "${A_FIXTURES}")
   endif()
-  gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} ${_fixtures}
-               # Runs the tests start record into the build's database, never the user's.
-               ENVIRONMENT "EPALM_RESULTS=${CMAKE_BINARY_DIR}/test-results.sqlite"
-               ${A_PROPERTIES})
+  # One discovery, or one per library with BOTH_CPU_MATMULS.
+  set(_matmuls "reset:")  # the caller's environment: the library this CPU picks
+  if(A_BOTH_CPU_MATMULS)
+    set(_matmuls "set:libtorch" "set:onednn")
+  endif()
+  foreach(matmul IN LISTS _matmuls)
+    set(_suffix)
+    if(matmul STREQUAL "set:onednn")
+      set(_suffix "/onednn")
+    endif()
+    gtest_discover_tests(${A_NAME} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 TEST_SUFFIX "${_suffix}"
+      PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} ${_fixtures}
+                 # Runs the tests start record into the build's database, never the user's.
+                 ENVIRONMENT "EPALM_RESULTS=${CMAKE_BINARY_DIR}/test-results.sqlite"
+                 ENVIRONMENT_MODIFICATION "EPALM_CPU_MATMUL=${matmul}"
+                 ${A_PROPERTIES})
+  endforeach()
 endfunction()
 
 # epalm_add_mpi_test(NAME <n> RANKS <np>... SOURCES ... [TORCH_SOURCES ...] [LIBS ...] [TIMEOUT <s>])

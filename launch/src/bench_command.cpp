@@ -15,6 +15,7 @@
 #include "comm_bench.h"
 #include "command.h"
 #include "epalm/analysis/table.h"
+#include "epalm/core/cpu_matmul.h"
 #include "epalm/core/error.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
@@ -201,8 +202,9 @@ int run_bench(const Invocation& in) {
   s.device = resolve_device(o["device"].as<std::string>(), in.world.topology().local_rank);
 
   Progress progress(s.progress);
-  const auto result = chosen->run(s, progress);
+  auto result = chosen->run(s, progress);
   progress.clear();
+  if (s.device.is_cpu()) result.settings.push_back({"cpu matmul", cpu_matmul().summary});
   const auto j = record(name, result);
   if (o.count("output")) write_record(o["output"].as<std::string>(), j);
   const auto run = record_bench_run(o["results"].as<std::string>(), name, result, in.arguments, in.world);

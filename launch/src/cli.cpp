@@ -14,6 +14,7 @@
 #include "command.h"
 #include "epalm/build_config.h"
 #include "epalm/core/error.h"
+#include "epalm/core/cpu_matmul.h"
 #include "epalm/core/host_memory.h"
 #include "epalm/core/log.h"
 #include "epalm/core/runtime_info.h"
@@ -202,6 +203,7 @@ int run_main(int argc, char** argv) {
     log::configure({log::level_from_environment("info"), log::RankFilter::kRankZero});
     // Before the first large allocation: freed activations stay for the next step.
     keep_freed_host_memory();
+    cpu_matmul();  // a misspelt EPALM_CPU_MATMUL is a usage error before any work
     if (args.empty()) {
       print_usage(std::cerr);
       return kExitUsage;

@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "epalm/analysis/table.h"
+#include "epalm/core/cpu_matmul.h"
 #include "epalm/core/host_memory.h"
 #include "epalm/core/runtime_info.h"
 #include "epalm/distributed/world.h"
@@ -38,6 +39,7 @@ std::vector<std::pair<std::string, std::string>> version_report(const RuntimeInf
       {"threads", "intra-op " + std::to_string(info.intra_op_threads) + ", inter-op " +
                       std::to_string(info.inter_op_threads)},
       {"host memory", host_memory_policy().summary},
+      {"cpu matmul", cpu_matmul().summary},
       {"cuda built", info.built_with_cuda ? "yes, toolkit " + info.cuda_toolkit_version : "no"},
       {"cuda runtime", info.cuda_runtime_version},
       {"cuda driver", info.cuda_driver_version},

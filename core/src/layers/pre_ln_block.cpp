@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "layers/attention.h"
+#include "epalm/core/layers/frozen_linear.h"
 
 namespace epalm::layers {
 
@@ -22,7 +23,7 @@ at::Tensor unmasked_attention(const at::Tensor& q, const at::Tensor& k, const at
   return torch::matmul(probs, v);
 }
 
-at::Tensor Linear::operator()(const at::Tensor& x) const { return torch::linear(x, weight, bias); }
+at::Tensor Linear::operator()(const at::Tensor& x) const { return frozen_linear(x, weight, bias); }
 
 at::Tensor LayerNorm::operator()(const at::Tensor& x) const {
   return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "epalm/core/layers/frozen_linear.h"
+
 namespace epalm::layers {
 
 namespace {
@@ -35,6 +37,7 @@ struct BlockedVocabularyProduct : public torch::autograd::Function<BlockedVocabu
 }  // namespace
 
 at::Tensor vocabulary_logits(const at::Tensor& hidden, const at::Tensor& weight) {
+  if (frozen_linear_takes_onednn(hidden, weight, {})) return frozen_linear(hidden, weight, {});
   const auto rows = hidden.numel() / std::max<std::int64_t>(1, hidden.size(-1));
   if (!hidden.device().is_cpu() || weight.requires_grad() || rows < kBlockedFromRows || weight.size(0) <= kColumnBlock) {
     return torch::linear(hidden, weight);

@@ -6,7 +6,8 @@
 // machine: 250 GFLOP/s at 160 rows, 181 at 208 in one product, 229 at 208 and
 // 264 at 416 in blocks; one product as fast from 8 to 160 rows). Fewer rows,
 // another device or a small vocabulary take one product. Each logit is the
-// same dot product either way.
+// same dot product either way. Where frozen weights go through oneDNN
+// (epalm/core/cpu_matmul.h) it is one oneDNN product, forward and backward.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -9,6 +9,7 @@
 #include "epalm/core/error.h"
 #include "epalm/core/safetensors/checkpoint.h"
 #include "layers/attention.h"
+#include "epalm/core/layers/frozen_linear.h"
 #include "layers/relu_saving_mask.h"
 #include "layers/vocabulary_logits.h"
 #include "models/layer_holder.h"
@@ -22,7 +23,7 @@ namespace {
 
 struct Linear {
   at::Tensor weight, bias;  // bias undefined without enable_bias
-  at::Tensor operator()(const at::Tensor& x) const { return torch::linear(x, weight, bias); }
+  at::Tensor operator()(const at::Tensor& x) const { return layers::frozen_linear(x, weight, bias); }
 };
 
 struct LayerNorm {

@@ -79,7 +79,8 @@ void synchronize(c10::Device device);
 
 // The machine's matrix-multiply rate in FLOP/s: the median of
 // max(3, s.repetitions) products of two n x n matrices in s.dtype on s.device, with the current
-// compute threads (what bounds a step whose work is GEMMs).
+// compute threads, through the library the models' frozen weights use (epalm/core/cpu_matmul.h;
+// what bounds a step whose work is GEMMs).
 double measure_gemm_rate(const BenchSettings& s, std::int64_t n = 1024);
 
 // The machine's memory rate in bytes/s: the median of max(3, s.repetitions)
