@@ -31,6 +31,19 @@ using models::gamma_n;
 using models::two_orders;
 using models::unit_roundoff;
 
+// Gradients summed over rows split differently (micro-batches, ranks) against
+// one batch: the same per-row terms summed in another order, 2 gamma_n
+// sum|terms| for `terms` terms per element, elementwise on `magnitude` (the
+// sum of the per-sample |gradients|). And each term itself: a matrix library
+// may sum a row's product in another order when other rows share the product
+// (it picks kernels by the row count: MKL at a few rows on AMD CPUs, oneDNN
+// at one row), so each term also carries the model's rounding chain `depth`
+// (rounding_bounds.h), forward and back, relative to the largest term: the
+// model-level bound the packed pass's tests use.
+inline at::Tensor batch_split_bound(const at::Tensor& magnitude, double terms, double depth) {
+  return two_orders(terms) * magnitude + two_orders(2 * depth) * magnitude.max();
+}
+
 // Two AdamW steps with eps >= 1 from the same value, whose gradients (at
 // every step so far) differed by at most `gradient_bound` and were at most
 // `gradient` in size (elementwise): the denominators sqrt(v) + eps are >= 1,

@@ -257,12 +257,14 @@ TEST(Trainer, AccumulationEqualsOneLargerBatch) {
   train::Trainer a(one, fast_optimizer(), short_schedule(3), {});
   train::Trainer b(two, fast_optimizer(), short_schedule(3), accumulate);
   const auto pa = one.named_parameters(), pb = two.named_parameters(), pp = probe.named_parameters();
-  // Two micro-batches summed vs one batch: the same per-row terms summed in
-  // another order, so within 2 gamma_n sum|terms| (testing/tolerance.h). n:
-  // every position a trainable acts on (prompt 2, text 6, the injected
-  // token) in 4 samples, plus the micro-batches' sum and the division.
-  // sum|terms| per sample: each sample's own gradient (`probe`).
-  const double gradient_factor = testing::two_orders(4 * (2 + 6 + 1) + 2);
+  // Two micro-batches summed vs one batch: the per-row terms summed in
+  // another order (testing::batch_split_bound). Terms: every position a
+  // trainable acts on (prompt 2, text 6, the injected token) in 4 samples,
+  // plus the micro-batches' sum and the division; sum|terms| per sample: each
+  // sample's own gradient (`probe`). Each term's chain: the loss's over the
+  // 9-position rows (features of width 8, no adapters: the depth counts them anyway).
+  const double gradient_terms = 4 * (2 + 6 + 1) + 2;
+  const double term_depth = models::epalm_loss_depth(decoder.config(), 4 * 6, 2 + 6 + 1, 8, 1);
   // The loss: 4 * 6 non-negative cross-entropies (sum|terms| is the total),
   // the weight, the micro-batches' sum, the division.
   const double loss_factor = testing::two_orders(4 * 6 + 3);
@@ -299,7 +301,7 @@ TEST(Trainer, AccumulationEqualsOneLargerBatch) {
     EXPECT_TRUE(testing::within(rb.loss, ra.loss, loss_factor * std::abs(ra.loss), "loss" + at_step));
     double difference_norm = 0;  // || bound on the gradients' difference ||_2
     for (size_t k = 0; k < pa.size(); ++k) {
-      const auto bound = gradient_factor * magnitude[k] / normalizer;
+      const auto bound = testing::batch_split_bound(magnitude[k] / normalizer, gradient_terms, term_depth);
       EXPECT_TRUE(testing::within(pb[k].second.grad(), pa[k].second.grad(), bound, pa[k].first + at_step));
       difference_norm += bound.pow(2).sum().item<double>();
     }
