@@ -101,6 +101,17 @@ TEST(Cli, EnvReportsVersionsAndOneRankAsJson) {
   EXPECT_EQ(misspelt.exit_code, 2);
   EXPECT_NE(misspelt.err.find("EPALM_HOST_MEMORY"), std::string::npos) << misspelt.err;
   EXPECT_NE(misspelt.err.find("relase"), std::string::npos) << misspelt.err;
+
+  // The library that multiplies frozen weights on the CPU (core/cpu_matmul.h).
+  const auto matmul = epalm({"env", "--format", "json"}, {{"EPALM_CPU_MATMUL", "libtorch"}});
+  ASSERT_EQ(matmul.exit_code, 0) << matmul.err;
+  EXPECT_NE(nlohmann::json::parse(matmul.out)["versions"]["cpu matmul"].get<std::string>().find("EPALM_CPU_MATMUL=libtorch"),
+            std::string::npos)
+      << matmul.out;
+  const auto unknown = epalm({"env"}, {{"EPALM_CPU_MATMUL", "mkl"}});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("EPALM_CPU_MATMUL"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("'mkl'"), std::string::npos) << unknown.err;
 }
 
 TEST(Cli, ConfigLayersResolveInOrderWithSources) {
