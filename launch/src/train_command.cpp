@@ -288,7 +288,7 @@ Command train_command() {
                  "injected layers, prompt, adapters, dropout), the optimizer and schedule, and where they write; they "
                  "share the frozen models, the data and one encoder pass per batch, and each is recorded as its own run")  //
                 ("fused-pass", po::value<std::string>(),
-                 "with --fuse: joint (the default) runs one decoder pass per micro-batch over every variant's rows (each equals its "
+                 "with --fuse: joint (the default) runs one decoder pass per micro-batch over up to 4 variants' rows (each equals its "
                  "run alone to fp32 rounding; the reference's dropout takes turns); turns runs each variant's own "
                  "pass, bit for bit its run alone");
             settings.add(fusing);

@@ -246,6 +246,56 @@ TEST(Trainer, RefusesACheckpointOfOtherBaseWeights) {
   std::filesystem::remove(path);
 }
 
+// One data stream for trainers stepped together: each position's batch is
+// the same tensors for every trainer (step_together checks they read one text).
+class OneStream : public train::BatchSource {
+ public:
+  explicit OneStream(train::BatchSource& source) : source_(source) {}
+  train::Batch batch_at(std::int64_t position) override {
+    if (position != position_) cached_ = source_.batch_at(position), position_ = position;
+    return cached_;
+  }
+
+ private:
+  train::BatchSource& source_;
+  train::Batch cached_;
+  std::int64_t position_ = -1;
+};
+
+// Passes of at most N variants: a variant's step depends only on the variants
+// in its own pass. Three variants in passes of 2 equal the first two stepped
+// jointly and the third alone, bit for bit (the same packed passes).
+TEST(Trainer, StepTogetherRunsPassesOfAtMostTheGivenVariants) {
+  const auto decoder = tiny_opt(1);
+  FixedSamples samples(4);
+  OneStream stream(samples);
+  auto configs = std::vector<models::EpalmConfig>(3, tiny_epalm());
+  configs[1].prompt_length = 1;
+  configs[2].shared_connector = true;
+  std::vector<std::unique_ptr<models::EpalmModel>> grouped, reference;
+  std::vector<std::unique_ptr<train::Trainer>> grouped_trainers, reference_trainers;
+  for (int k = 0; k < 3; ++k) {
+    for (auto* side : {&grouped, &reference}) side->push_back(std::make_unique<models::EpalmModel>(configs[k], decoder, 8, 4, 20 + k));
+    grouped_trainers.push_back(std::make_unique<train::Trainer>(*grouped.back(), fast_optimizer(), short_schedule(3), train::TrainSettings{}));
+    reference_trainers.push_back(
+        std::make_unique<train::Trainer>(*reference.back(), fast_optimizer(), short_schedule(3), train::TrainSettings{}));
+  }
+  for (int step = 0; step < 2; ++step) {
+    const auto got = train::step_together({grouped_trainers[0].get(), grouped_trainers[1].get(), grouped_trainers[2].get()},
+                                          {&stream, &stream, &stream}, 2);
+    const auto joint = train::step_together({reference_trainers[0].get(), reference_trainers[1].get()}, {&stream, &stream}, 0);
+    const auto alone = reference_trainers[2]->step(stream);
+    EXPECT_EQ(got[0].loss, joint[0].loss) << "step " << step;
+    EXPECT_EQ(got[1].loss, joint[1].loss) << "step " << step;
+    EXPECT_EQ(got[2].loss, alone.loss) << "step " << step;
+  }
+  for (int k = 0; k < 3; ++k) {
+    const auto a = grouped[k]->named_parameters(), b = reference[k]->named_parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << k << " " << a[i].first;
+  }
+}
+
 TEST(Trainer, AccumulationEqualsOneLargerBatch) {
   const auto decoder = tiny_opt(1);
   models::EpalmModel one(tiny_epalm(), decoder, 8, 4, 7);

@@ -96,7 +96,8 @@ std::int64_t Trainer::data_position() const { return impl_->position; }
 
 StepResult Trainer::step(BatchSource& data) { return step_together({this}, {&data}).front(); }
 
-std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, const std::vector<BatchSource*>& sources) {
+std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, const std::vector<BatchSource*>& sources,
+                                      std::size_t variants_per_pass) {
   if (trainers.empty() || trainers.size() != sources.size()) {
     throw Error("training", "step_together needs one batch source per trainer");
   }
@@ -128,14 +129,19 @@ std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, con
       variants.push_back({&m.model, batches[k].features, m.train.loss});
     }
     const auto& text = batches.front();
-    const auto terms = models::training_loss_terms(variants, text.input_ids, text.attention_mask, text.labels);
-    // One backward: each variant's trainables get the gradient of its own loss.
-    at::Tensor summed;
-    for (const auto& t : terms) summed = summed.defined() ? summed + t.total : t.total;
-    summed.backward();
-    for (size_t k = 0; k < trainers.size(); ++k) {
-      running[k].total += terms[k].total.detach().to(torch::kDouble);
-      running[k].normalizer += terms[k].normalizer;
+    const size_t per_pass = variants_per_pass == 0 ? variants.size() : variants_per_pass;
+    for (size_t first = 0; first < variants.size(); first += per_pass) {
+      const size_t last = std::min(variants.size(), first + per_pass);
+      const std::vector<models::PackedVariant> group(variants.begin() + first, variants.begin() + last);
+      const auto terms = models::training_loss_terms(group, text.input_ids, text.attention_mask, text.labels);
+      // One backward per pass: each variant's trainables get the gradient of its own loss.
+      at::Tensor summed;
+      for (const auto& t : terms) summed = summed.defined() ? summed + t.total : t.total;
+      summed.backward();
+      for (size_t k = first; k < last; ++k) {
+        running[k].total += terms[k - first].total.detach().to(torch::kDouble);
+        running[k].normalizer += terms[k - first].normalizer;
+      }
     }
   }
   std::vector<StepResult> results;

@@ -1,6 +1,6 @@
 // `epalm bench sweep-fused`: an ablation grid of eP-ALM variants trained for a
 // fixed number of steps, as a fused job (one encoder pass per batch for all
-// variants and one packed decoder pass over all their rows, each variant's
+// variants and packed decoder passes over up to train::kVariantsPerJointPass variants' rows, each variant's
 // own trainer over the shared frozen models: fused_batches.h and
 // train::step_together, what `epalm train --fuse` runs) against the same cells one
 // after another, by us and by PyTorch + transformers
@@ -176,7 +176,7 @@ BenchResult sweep_fused_case(const BenchSettings& s, Progress& progress) {
     fused_losses.assign(variants.size(), {});
     for (std::int64_t step = 0; step < steps; ++step) {
       progress.say("fused: step " + std::to_string(step + 1) + "/" + std::to_string(steps));
-      // One packed decoder pass over every variant's rows (what `epalm train --fuse` runs).
+      // Packed decoder passes over the variants' rows (what `epalm train --fuse` runs).
       const auto results = train::step_together(stepping, sources);
       for (std::size_t k = 0; k < variants.size(); ++k) fused_losses[k].push_back(results[k].loss);
       shared.forget_before(step + 1);

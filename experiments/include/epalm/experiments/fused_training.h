@@ -8,8 +8,8 @@
 // reading its own last blocks), the same generator states. A variant whose
 // loss stops being finite is stopped and reported as failed; the others go on.
 // By default the variants the packed pass takes (models/packed_training.h:
-// all but the reference's dropout) also share one decoder pass per
-// micro-batch over all their rows: equal to their runs alone to fp32
+// all but the reference's dropout) also share decoder passes per
+// micro-batch, up to train::kVariantsPerJointPass variants' rows each: equal to their runs alone to fp32
 // rounding. Taking turns, each variant runs its own decoder pass and equals
 // its run alone bit for bit.
 #pragma once
@@ -28,7 +28,7 @@ class Communicator;
 namespace epalm::experiments {
 
 enum class FusedPass {
-  kJoint,  // one decoder pass over every variant's rows (the packed pass's variants)
+  kJoint,  // decoder passes over up to train::kVariantsPerJointPass variants' rows (the packed pass's variants)
   kTurns,  // each variant its own decoder pass, one after another
 };
 // "joint" or "turns"; anything else is a UsageError naming --fused-pass.

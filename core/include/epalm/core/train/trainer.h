@@ -87,8 +87,14 @@ class Trainer;
 // packed decoder pass for all that take it (models/packed_training.h) and
 // one backward; then each trainer reduces and steps as step() does. Equal
 // to stepping each alone up to fp32 rounding (the frozen layers' products
-// run over more rows at once).
-std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, const std::vector<BatchSource*>& sources);
+// run over more rows at once). A pass takes at most `variants_per_pass`
+// trainers (0: all): each keeps its variants' decoder activations until its
+// backward, so more variants run in several passes over the same micro-batch
+// (the encoder's features are the sources' own, computed once either way).
+// The default bounds an 8-variant job's memory (docs/training.md, `--fused-pass`).
+constexpr std::size_t kVariantsPerJointPass = 4;
+std::vector<StepResult> step_together(const std::vector<Trainer*>& trainers, const std::vector<BatchSource*>& sources,
+                                      std::size_t variants_per_pass = kVariantsPerJointPass);
 
 class Trainer {
  public:
@@ -111,7 +117,8 @@ class Trainer {
   void load_checkpoint(const std::string& path);
 
  private:
-  friend std::vector<StepResult> step_together(const std::vector<Trainer*>&, const std::vector<BatchSource*>&);
+  friend std::vector<StepResult> step_together(const std::vector<Trainer*>&, const std::vector<BatchSource*>&,
+                                               std::size_t);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
