@@ -4,6 +4,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <cstdlib>
+#include <atomic>
 #include <mutex>
 #include <optional>
 
@@ -49,6 +50,7 @@ CpuMatmul cpu_matmul_for(const char* value) {
 
 namespace {
 std::mutex choice_mutex;
+std::atomic<int> cached_library{-1};  // -1: not chosen yet
 std::optional<CpuMatmul>& choice() {
   static std::optional<CpuMatmul> c;
   return c;
@@ -58,12 +60,19 @@ std::optional<CpuMatmul>& choice() {
 CpuMatmul cpu_matmul() {
   std::lock_guard<std::mutex> lock(choice_mutex);
   if (!choice()) choice() = cpu_matmul_for(std::getenv("EPALM_CPU_MATMUL"));
+  cached_library.store(static_cast<int>(choice()->library));
   return *choice();
+}
+
+CpuMatmulLibrary cpu_matmul_library() {
+  const int cached = cached_library.load();
+  return cached >= 0 ? static_cast<CpuMatmulLibrary>(cached) : cpu_matmul().library;
 }
 
 void set_cpu_matmul(const CpuMatmul& c) {
   std::lock_guard<std::mutex> lock(choice_mutex);
   choice() = c;
+  cached_library.store(static_cast<int>(c.library));
 }
 
 }  // namespace epalm

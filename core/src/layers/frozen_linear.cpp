@@ -12,9 +12,10 @@ namespace epalm::layers {
 
 bool frozen_linear_takes_onednn(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   const bool trains = weight.requires_grad() || (bias.defined() && bias.requires_grad());
-  return !trains && cpu_matmul().library == CpuMatmulLibrary::kOneDnn && x.device().is_cpu() && weight.device().is_cpu() &&
-         x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat && weight.dim() == 2 && x.dim() >= 2 &&
-         (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.dim() == 1)) && x.numel() > 0;
+  return !trains && x.device().is_cpu() && weight.device().is_cpu() && x.scalar_type() == at::kFloat &&
+         weight.scalar_type() == at::kFloat && weight.dim() == 2 && x.dim() >= 2 &&
+         (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.dim() == 1)) && x.numel() > 0 &&
+         cpu_matmul_library() == CpuMatmulLibrary::kOneDnn;
 }
 
 namespace {

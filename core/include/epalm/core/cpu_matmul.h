@@ -30,6 +30,10 @@ struct CpuMatmul {
 // before any command runs).
 CpuMatmul cpu_matmul();
 
+// cpu_matmul().library without the lock and the summary's copy: what every
+// frozen product asks (a hot path).
+CpuMatmulLibrary cpu_matmul_library();
+
 // Replaces the process's choice (tests, and benches that time both libraries
 // in one run); cpu_matmul_for(name) makes one.
 void set_cpu_matmul(const CpuMatmul& choice);
