@@ -255,7 +255,7 @@ TEST(BenchSmoke, OptForwardAgainstThePeerReportsARatio) {
 
 // The paper's layout on OPT-125m + ViT-B/16 (random weights), a tiny batch:
 // the losses agree with the peer's, and the case says its work per sample
-// and what bounds it (the machine's GEMM rate).
+// and what bounds it (the machine's GEMM rate, against the peer's step too).
 TEST(BenchSmoke, EpalmTrainStepAgreesWithThePeerAndSaysWhatBoundsIt) {
   testing::TempDir dir;
   const auto r = epalm({"bench", "epalm-train-step", "--batch", "2", "--tokens", "8", "--warmup", "0",
@@ -268,6 +268,11 @@ TEST(BenchSmoke, EpalmTrainStepAgreesWithThePeerAndSaysWhatBoundsIt) {
   EXPECT_NE(r.out.find("; per sample "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bound: GEMM "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("% of the GEMM rate)"), std::string::npos) << r.out;
+  // Against the peer's step: what the target leaves the decoder, and the best
+  // ratio these products allow at the GEMM rate.
+  EXPECT_NE(r.out.find("encoder share: our encoder forward "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ceiling: our "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1.5x needs the whole step at >= "), std::string::npos) << r.out;
 }
 
 // Evaluation decoding (KV cache, the prompt once per sample) against the
