@@ -415,9 +415,11 @@ StudyResult run_study(const StudySettings& s) {
     sections.push_back({plan.name + ": no perception against eP-ALM and its ablations", sweep["name"].get<std::string>(), options});
   }
 
-  // Scaling: the headline image-QA cell at 1 and `ranks` ranks (the latter
-  // is the image-QA sweep's seed 0, taken as done), at one global batch: the
-  // 1-rank cell takes every rank's share, so samples/s compare the same work.
+  // Scaling: the headline image-QA cell at 1 and `ranks` ranks, each run
+  // alone, at one global batch: each rank count's batch per rank is its
+  // share, so samples/s compare the same work. The global batch is twice the
+  // study's, so no scaling cell is a study cell: those train in fused jobs,
+  // whose variants record the job's throughput over all its variants.
   {
     Json set = common;
     set.erase("ranks");
@@ -427,9 +429,11 @@ StudyResult run_study(const StudySettings& s) {
     if (s.ranks > 1) ranks.push_back(s.ranks);
     Json body = {{"experiment", "toy-image-qa"}, {"set", set}, {"axes", {{"ranks", ranks}}},
                  {"launcher", launcher}, {"output-dir", study_dir + "/scaling"}};
-    if (s.ranks > 1) {
-      const auto per_rank = std::stoll(registry::find_experiment("toy-image-qa").base.at("batch-size"));
-      body["overrides"] = Json::array({{{"match", {{"ranks", 1}}}, {"set", {{"batch-size", per_rank * s.ranks}}}}});
+    const auto per_rank = std::stoll(registry::find_experiment("toy-image-qa").base.at("batch-size"));
+    const auto global_batch = 2 * per_rank * s.ranks;
+    body["overrides"] = Json::array();
+    for (const auto& r : ranks) {
+      body["overrides"].push_back({{"match", {{"ranks", r}}}, {"set", {{"batch-size", global_batch / r.get<int>()}}}});
     }
     Json sweep = {{"name", sweep_name("scaling", world.key, body)}};
     sweep.update(body);

@@ -54,7 +54,7 @@ TEST(DemoCli, TheReducedStudyRunsEndToEndUnderMpirunAndResumes) {
   // What the pretrained models know, then one table per task.
   for (const char* part : {"What the unimodal models know", "perplexity", "image QA (sweep toy-image-qa-",
                            "video QA (sweep toy-video-qa-", "audio captioning (sweep toy-audio-caption-",
-                           "Scaling (the headline image-QA cell)", "cells: 7 run now, 1 finished before, 0 failed"}) {
+                           "Scaling (the headline image-QA cell)", "cells: 8 run now, 0 finished before, 0 failed"}) {
     EXPECT_NE(out.find(part), std::string::npos) << part << "\n" << out;
   }
   // Each task's baseline and eP-ALM rows: a score over one seed, a trainable share.
@@ -65,15 +65,21 @@ TEST(DemoCli, TheReducedStudyRunsEndToEndUnderMpirunAndResumes) {
   EXPECT_NE(headline.find("  1  "), std::string::npos) << headline;  // one seed
   // The eP-ALM variant trains more than the baseline (the connector).
   const auto db = home.path() + "/results.sqlite";
-  EXPECT_EQ(query(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), "7");
-  EXPECT_EQ(query(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND world_size = 2"), "6");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), "8");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs WHERE status = 'finished' AND world_size = 2"), "7");
   EXPECT_EQ(query(db, "SELECT count(*) FROM sweeps"), "4");
-  // Scaling: the 2-rank cell is image QA's eP-ALM seed 0, taken as done before.
+  // Scaling: both rank counts run by the scaling sweep itself, each alone (a
+  // study cell's fused job records its throughput over all its variants), at
+  // one global batch: batch per rank x ranks is the same for both.
   EXPECT_EQ(query(db, "SELECT count(*) FROM sweep_cells c JOIN sweeps s ON s.id = c.sweep_id "
-                      "WHERE s.name LIKE 'toy-scaling-%' AND c.state = 'done' AND c.attempts = 0"),
-            "1");
+                      "WHERE s.name LIKE 'toy-scaling-%' AND c.state = 'done' AND c.attempts = 1"),
+            "2");
+  EXPECT_EQ(query(db, "SELECT count(DISTINCT r.world_size * CAST(p.value_text AS INTEGER)) || ' ' || count(*) "
+                      "FROM sweep_cells c JOIN sweeps s ON s.id = c.sweep_id JOIN runs r ON r.id = c.run_id "
+                      "JOIN params p ON p.run_id = r.id AND p.key = 'batch-size' WHERE s.name LIKE 'toy-scaling-%'"),
+            "1 2");
   // Every cell validated and tested: test scores in the store.
-  EXPECT_EQ(query(db, "SELECT count(DISTINCT run_id) FROM scores WHERE split = 'test'"), "7");
+  EXPECT_EQ(query(db, "SELECT count(DISTINCT run_id) FROM scores WHERE split = 'test'"), "8");
   const auto report_path = line_with(out, "report: ").substr(8);
   ASSERT_TRUE(std::filesystem::exists(report_path)) << out;
   std::ifstream in(report_path);
@@ -129,7 +135,7 @@ TEST(DemoCli, TheReducedStudyRunsEndToEndUnderMpirunAndResumes) {
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("cells: 0 run now, 8 finished before, 0 failed"), std::string::npos) << again.out;
   EXPECT_EQ(line_with(again.out, "eP-ALM: 1 level, shared"), headline);
-  EXPECT_EQ(query(db, "SELECT count(*) FROM runs"), "7");
+  EXPECT_EQ(query(db, "SELECT count(*) FROM runs"), "8");
   EXPECT_LT(seconds, 60) << "a finished study reran its cells";
 }
 
