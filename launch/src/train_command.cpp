@@ -43,8 +43,9 @@ std::string duration_text(double seconds) {
 
 // Records a finished (or stopped) run's artifacts and scores, closes its
 // record and prints its summary to `out` (rank 0). Returns the exit code.
+// `job_variants`: how many variants trained in the run's job (1: alone).
 int finish_run(registry::RunRecorder& recorder, const experiments::TrainingRunOutcome& outcome, double elapsed,
-               std::int64_t samples, std::ostream& out) {
+               std::int64_t samples, std::int64_t job_variants, std::ostream& out) {
   recorder.add_artifact("checkpoint", outcome.checkpoint);
   if (outcome.stopped) {
     const auto stopped = "stopped by " + stop_signal_name() + " after step " + std::to_string(outcome.steps);
@@ -65,8 +66,11 @@ int finish_run(registry::RunRecorder& recorder, const experiments::TrainingRunOu
   const auto all_parameters = outcome.trainable_parameters + outcome.frozen_parameters + outcome.encoder_parameters;
   if (elapsed > 0) {
     // A step's samples are the global batch's (every rank's); the ranks synchronise every step.
+    // In a fused job a variant's time is its share of the joint steps, so its
+    // throughput is the job's: job_variants says which runs compare as cells.
     recorder.log_scores("train", {{"samples_per_second", static_cast<double>(samples) / elapsed},
-                                  {"step_seconds", elapsed}});
+                                  {"step_seconds", elapsed},
+                                  {"job_variants", static_cast<double>(job_variants)}});
   }
   recorder.log_scores("model", {{"trainable_parameters", static_cast<double>(outcome.trainable_parameters)},
                                 {"all_parameters", static_cast<double>(all_parameters)},
@@ -199,7 +203,8 @@ int run_fused_train(const Invocation& in) {
       if (code == 0) code = 1;
       continue;
     }
-    const auto finished = finish_run(recorders[k], outcome.outcome, elapsed[k], samples[k], std::cout);
+    const auto finished = finish_run(recorders[k], outcome.outcome, elapsed[k], samples[k],
+                                     static_cast<std::int64_t>(variants.size()), std::cout);
     if (finished != 0) code = finished;
   }
   return code;
@@ -267,7 +272,7 @@ int run_train(const Invocation& in) {
   }
   progress.clear();
   if (in.world.rank() != 0) return outcome.stopped ? stop_exit_code() : 0;
-  return finish_run(recorder, outcome, elapsed, samples, std::cout);
+  return finish_run(recorder, outcome, elapsed, samples, 1, std::cout);
 }
 
 }  // namespace

@@ -145,6 +145,8 @@ TEST(FusedTrainCli, EachVariantEqualsItsRunAloneWithValidationAndTest) {
     statuses.insert(record["status"].get<std::string>());
     EXPECT_EQ(record["metrics"]["val/vqa_accuracy"]["n"], 2) << shown.out;
     EXPECT_TRUE(record["scores"].contains("test")) << shown.out;
+    // Its throughput is the job's (its share of the joint steps): the run says so.
+    EXPECT_EQ(record["scores"]["train"]["job_variants"], 3) << shown.out;
   }
   EXPECT_EQ(levels, (std::multiset<std::string>{"1", "2", "2"}));
   EXPECT_EQ(statuses, (std::multiset<std::string>{"finished", "finished", "finished"}));

@@ -70,6 +70,10 @@ TEST(SweepTraining, TheWorldSizeIsASweepAxis) {
                        "WHERE k.name = 'samples_per_second'");
   ASSERT_TRUE(throughput.step());
   EXPECT_EQ(throughput.integer(0), 2);
+  // Each trained alone: its throughput is its own.
+  Statement alone(store, "SELECT count(*) FROM scores WHERE split = 'train' AND metric = 'job_variants' AND value = 1");
+  ASSERT_TRUE(alone.step());
+  EXPECT_EQ(alone.integer(0), 2);
   // The run's throughput counts every rank's samples once: throughput x step
   // time is the samples trained, at most max-steps 2 x ranks x batch 1 (the
   // last step may hold fewer where the split ends), and 1 rank trains 2.
