@@ -195,7 +195,8 @@ std::vector<FusedVariantOutcome> run_fused_training(
     }
     if (!behind) break;
     // In a joint pass the variants the packed pass takes (they draw nothing)
-    // step together: decoder passes over up to four variants' rows. The others (the
+    // step together: decoder passes over up to
+    // train::kVariantsPerJointPass variants' rows. The others (the
     // reference's dropout) take turns, each with its own generators.
     std::vector<std::size_t> together, turns;
     for (std::size_t k = 0; k < variants.size(); ++k) {

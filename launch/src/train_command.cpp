@@ -66,8 +66,9 @@ int finish_run(registry::RunRecorder& recorder, const experiments::TrainingRunOu
   const auto all_parameters = outcome.trainable_parameters + outcome.frozen_parameters + outcome.encoder_parameters;
   if (elapsed > 0) {
     // A step's samples are the global batch's (every rank's); the ranks synchronise every step.
-    // In a fused job a variant's time is its share of the joint steps, so its
-    // throughput is the job's: job_variants says which runs compare as cells.
+    // In a fused job a variant's time is its share of the job's (a joint step
+    // split evenly, the shared encoder pass paid once), not a cell's alone:
+    // job_variants says which runs compare as cells.
     recorder.log_scores("train", {{"samples_per_second", static_cast<double>(samples) / elapsed},
                                   {"step_seconds", elapsed},
                                   {"job_variants", static_cast<double>(job_variants)}});
@@ -293,9 +294,11 @@ Command train_command() {
                  "injected layers, prompt, adapters, dropout), the optimizer and schedule, and where they write; they "
                  "share the frozen models, the data and one encoder pass per batch, and each is recorded as its own run")  //
                 ("fused-pass", po::value<std::string>(),
-                 "with --fuse: joint (the default) runs one decoder pass per micro-batch over up to 4 variants' rows (each equals its "
-                 "run alone to fp32 rounding; the reference's dropout takes turns); turns runs each variant's own "
-                 "pass, bit for bit its run alone");
+                 ("with --fuse: joint (the default) runs one decoder pass per micro-batch over up to " +
+                  std::to_string(train::kVariantsPerJointPass) +
+                  " variants' rows (each equals its run alone to fp32 rounding; the reference's dropout takes turns); "
+                  "turns runs each variant's own pass, bit for bit its run alone")
+                     .c_str());
             settings.add(fusing);
           },
           run_train};

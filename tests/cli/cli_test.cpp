@@ -97,10 +97,14 @@ TEST(Cli, EnvReportsVersionsAndOneRankAsJson) {
               std::string::npos)
         << released.out;
   }
-  const auto misspelt = epalm({"env"}, {{"EPALM_HOST_MEMORY", "relase"}});
-  EXPECT_EQ(misspelt.exit_code, 2);
-  EXPECT_NE(misspelt.err.find("EPALM_HOST_MEMORY"), std::string::npos) << misspelt.err;
-  EXPECT_NE(misspelt.err.find("relase"), std::string::npos) << misspelt.err;
+  // A value the variable does not take: a usage error naming the variable and the value.
+  const auto refuses = [](const std::string& variable, const std::string& value) {
+    const auto refused = epalm({"env"}, {{variable, value}});
+    EXPECT_EQ(refused.exit_code, 2) << variable;
+    EXPECT_NE(refused.err.find(variable), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("'" + value + "'"), std::string::npos) << refused.err;
+  };
+  refuses("EPALM_HOST_MEMORY", "relase");
 
   // The library that multiplies frozen weights on the CPU (core/cpu_matmul.h).
   const auto matmul = epalm({"env", "--format", "json"}, {{"EPALM_CPU_MATMUL", "libtorch"}});
@@ -108,10 +112,7 @@ TEST(Cli, EnvReportsVersionsAndOneRankAsJson) {
   EXPECT_NE(nlohmann::json::parse(matmul.out)["versions"]["cpu matmul"].get<std::string>().find("EPALM_CPU_MATMUL=libtorch"),
             std::string::npos)
       << matmul.out;
-  const auto unknown = epalm({"env"}, {{"EPALM_CPU_MATMUL", "mkl"}});
-  EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("EPALM_CPU_MATMUL"), std::string::npos) << unknown.err;
-  EXPECT_NE(unknown.err.find("'mkl'"), std::string::npos) << unknown.err;
+  refuses("EPALM_CPU_MATMUL", "mkl");
 }
 
 TEST(Cli, ConfigLayersResolveInOrderWithSources) {
